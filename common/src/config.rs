@@ -1,0 +1,137 @@
+//! Configuration from the environment, with defaults that work on a developer's machine.
+//!
+//! Every setting has one name, one default and one parser here, so a bad value is a one-line
+//! error that names the variable.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Where the database lives, when `DATABASE_URL` is not set.
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/imports";
+/// Where RabbitMQ lives, when `AMQP_URL` is not set.
+pub const DEFAULT_AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+/// The queue of import ids, when `IMPORTS_QUEUE` is not set.
+pub const DEFAULT_QUEUE: &str = "imports";
+
+/// A setting that could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("{name}={value:?} is invalid: {reason}")]
+pub struct ConfigError {
+    /// The environment variable.
+    pub name: &'static str,
+    /// What it held.
+    pub value: String,
+    /// Why it was refused.
+    pub reason: String,
+}
+
+/// Reads `name` from the environment, parsed, or `default` when it is unset or empty.
+pub fn env_or<T: FromStr>(name: &'static str, default: T) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => v.trim().parse().map_err(|e: T::Err| ConfigError {
+            name,
+            value: v.clone(),
+            reason: e.to_string(),
+        }),
+        _ => Ok(default),
+    }
+}
+
+/// Like [`env_or`], for a whole number that must be at least `min`.
+pub fn env_at_least(name: &'static str, default: u64, min: u64) -> Result<u64, ConfigError> {
+    let v = env_or(name, default)?;
+    if v < min {
+        return Err(ConfigError {
+            name,
+            value: v.to_string(),
+            reason: format!("must be at least {min}"),
+        });
+    }
+    Ok(v)
+}
+
+/// The connections every binary needs.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// `DATABASE_URL`.
+    pub database_url: String,
+    /// `AMQP_URL`.
+    pub amqp_url: String,
+    /// `IMPORTS_QUEUE`.
+    pub queue: String,
+}
+
+impl ServiceConfig {
+    /// Reads the connection settings from the environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(ServiceConfig {
+            database_url: env_or("DATABASE_URL", DEFAULT_DATABASE_URL.to_owned())?,
+            amqp_url: env_or("AMQP_URL", DEFAULT_AMQP_URL.to_owned())?,
+            queue: env_or("IMPORTS_QUEUE", DEFAULT_QUEUE.to_owned())?,
+        })
+    }
+}
+
+/// How a worker processes imports.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Connections.
+    pub services: ServiceConfig,
+    /// `IMPORTS_CONCURRENCY`: imports processed at once (and the RabbitMQ prefetch).
+    pub concurrency: usize,
+    /// `IMPORTS_BATCH_SIZE`: inputs written per transaction.
+    pub batch_size: usize,
+    /// `IMPORTS_LEASE_SECONDS`: how long a claim lasts without a heartbeat.
+    pub lease: Duration,
+}
+
+impl WorkerConfig {
+    /// Reads the worker's settings from the environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(WorkerConfig {
+            services: ServiceConfig::from_env()?,
+            concurrency: env_at_least("IMPORTS_CONCURRENCY", 2, 1)? as usize,
+            batch_size: env_at_least("IMPORTS_BATCH_SIZE", 1000, 1)? as usize,
+            lease: Duration::from_secs(env_at_least("IMPORTS_LEASE_SECONDS", 30, 2)?),
+        })
+    }
+}
+
+/// Redacts the password of a connection URL, for logs and error messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let creds = &url[scheme_end + 3..at];
+            match creds.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme_end + 3],
+                    &creds[..colon],
+                    &url[at..]
+                ),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact_url("amqp://guest:guest@127.0.0.1:5672/%2f"),
+            "amqp://guest:***@127.0.0.1:5672/%2f"
+        );
+        assert_eq!(
+            redact_url("postgres://postgres@127.0.0.1/imports"),
+            "postgres://postgres@127.0.0.1/imports"
+        );
+    }
+}

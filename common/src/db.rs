@@ -1,0 +1,58 @@
+//! The Postgres connection pool, and waiting for Postgres when it is not there yet.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::NoTls;
+
+use crate::config::redact_url;
+
+/// Builds a pool of at most `size` connections to `url`. Connections are made lazily.
+pub fn pool(url: &str, size: usize) -> anyhow::Result<Pool> {
+    let cfg = tokio_postgres::Config::from_str(url)
+        .map_err(|e| anyhow::anyhow!("DATABASE_URL {} is invalid: {e}", redact_url(url)))?;
+    let manager = Manager::from_config(
+        cfg,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Ok(Pool::builder(manager)
+        .max_size(size)
+        .wait_timeout(Some(Duration::from_secs(30)))
+        .create_timeout(Some(Duration::from_secs(10)))
+        .runtime(deadpool_postgres::Runtime::Tokio1)
+        .build()?)
+}
+
+/// Waits until Postgres answers, retrying with a capped exponential backoff and logging one
+/// line per failure that names the service. Gives up after `give_up_after`, if set.
+pub async fn wait_for(
+    pool: &Pool,
+    url: &str,
+    give_up_after: Option<Duration>,
+) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let mut delay = Duration::from_millis(200);
+    loop {
+        match pool.get().await {
+            Ok(client) => match client.simple_query("SELECT 1").await {
+                Ok(_) => return Ok(()),
+                Err(e) => tracing::warn!("Postgres at {} is not usable yet: {e}", redact_url(url)),
+            },
+            Err(e) => tracing::warn!(
+                "cannot reach Postgres at {}: {e}; retrying in {delay:?}",
+                redact_url(url)
+            ),
+        }
+        if let Some(limit) = give_up_after {
+            if started.elapsed() >= limit {
+                anyhow::bail!("cannot reach Postgres at {}", redact_url(url));
+            }
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}

@@ -1,0 +1,506 @@
+//! Reading an import's inputs as a stream of records, in batches.
+//!
+//! JSON inputs are one array of objects; CSV inputs are a header row then one record a line
+//! (quoted commas and newlines, a UTF-8 BOM and CRLF line ends are all understood). The
+//! readers are synchronous and run on a blocking thread; they never hold more than one batch.
+//!
+//! Two kinds of failure are kept apart:
+//! - a malformed *input* (an array element that is not an object, a row with the wrong number
+//!   of fields, a row that is not UTF-8) is a [`RawRecord::Malformed`], logged as that input's
+//!   error while the rest of the import goes on;
+//! - an unreadable *file* (not JSON, not an array, a CSV without a header) is an
+//!   [`UnreadableInputs`] that ends the import with that message recorded on it.
+
+use std::io::{BufReader, Read};
+use std::sync::Arc;
+
+use serde::de::{DeserializeSeed, IgnoredAny, SeqAccess, Visitor};
+use serde_json::{Map, Value};
+
+use crate::model::Format;
+
+/// One input as read from the file, before any validation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RawRecord {
+    /// A JSON object.
+    Json(Map<String, Value>),
+    /// A CSV row, with the header row it belongs to.
+    Csv {
+        /// The header row (shared by every row).
+        headers: Arc<[String]>,
+        /// The row's cells, as many as the headers.
+        values: Vec<String>,
+    },
+    /// An input that cannot be read as a record: why.
+    Malformed(String),
+}
+
+/// One input and its position (0-based) in the import.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawInput {
+    /// Where the input is in the file, counting from 0.
+    pub position: u64,
+    /// What was read.
+    pub record: RawRecord,
+}
+
+/// The file cannot be read any further: the import ends with this message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct UnreadableInputs(pub String);
+
+/// Why a reader stopped before the end of the file.
+#[derive(Debug)]
+pub enum ReadStop {
+    /// The file is unreadable from some point on.
+    Unreadable(UnreadableInputs),
+    /// The consumer does not want more records.
+    Cancelled,
+}
+
+impl From<UnreadableInputs> for ReadStop {
+    fn from(e: UnreadableInputs) -> Self {
+        ReadStop::Unreadable(e)
+    }
+}
+
+/// Reads every input of `reader` in order, skipping the first `skip`, and hands each to
+/// `sink`. The sink returns `false` to stop early. Returns the number of inputs in the file
+/// when it was read to the end.
+pub fn read_inputs<R: Read>(
+    format: Format,
+    reader: R,
+    skip: u64,
+    mut sink: impl FnMut(RawInput) -> bool,
+) -> Result<u64, ReadStop> {
+    match format {
+        Format::Json => read_json(reader, skip, &mut sink),
+        Format::Csv => read_csv(reader, skip, &mut sink),
+    }
+}
+
+/// Counts the inputs of a file, checking that it can be read to the end.
+pub fn count_inputs<R: Read>(format: Format, reader: R) -> Result<u64, UnreadableInputs> {
+    match read_inputs(format, reader, u64::MAX, |_| true) {
+        Ok(n) => Ok(n),
+        Err(ReadStop::Unreadable(e)) => Err(e),
+        Err(ReadStop::Cancelled) => unreachable!("the counting sink never stops"),
+    }
+}
+
+/// Reads inputs in batches of `batch_size`, handing each full batch (and the last, shorter
+/// one) to `sink`, which returns `false` to stop.
+pub fn read_batches<R: Read>(
+    format: Format,
+    reader: R,
+    skip: u64,
+    batch_size: usize,
+    mut sink: impl FnMut(Vec<RawInput>) -> bool,
+) -> Result<u64, ReadStop> {
+    let mut batch = Vec::with_capacity(batch_size);
+    let mut open = true;
+    let total = read_inputs(format, reader, skip, |input| {
+        batch.push(input);
+        if batch.len() >= batch_size {
+            open = sink(std::mem::replace(
+                &mut batch,
+                Vec::with_capacity(batch_size),
+            ));
+        }
+        open
+    })?;
+    if !batch.is_empty() && !sink(batch) {
+        return Err(ReadStop::Cancelled);
+    }
+    Ok(total)
+}
+
+const STOPPED: &str = "\u{0}reader stopped by its consumer";
+
+fn read_json<R: Read>(
+    reader: R,
+    skip: u64,
+    sink: &mut dyn FnMut(RawInput) -> bool,
+) -> Result<u64, ReadStop> {
+    let mut de = serde_json::Deserializer::from_reader(BufReader::with_capacity(64 * 1024, reader));
+    let seed = JsonElements { skip, sink };
+    let count = match seed.deserialize(&mut de) {
+        Ok(n) => n,
+        Err(e) if e.to_string().starts_with(STOPPED) => return Err(ReadStop::Cancelled),
+        Err(e) => return Err(UnreadableInputs(describe_json_error(&e)).into()),
+    };
+    de.end().map_err(|e| {
+        UnreadableInputs(format!(
+            "unexpected content after the inputs array: {}",
+            describe_json_error(&e)
+        ))
+    })?;
+    Ok(count)
+}
+
+fn describe_json_error(e: &serde_json::Error) -> String {
+    let what = e.to_string();
+    if e.is_eof() {
+        format!("the JSON inputs end too early ({what})")
+    } else {
+        format!("the JSON inputs are not valid: {what}")
+    }
+}
+
+struct JsonElements<'s> {
+    skip: u64,
+    sink: &'s mut dyn FnMut(RawInput) -> bool,
+}
+
+impl<'de> DeserializeSeed<'de> for JsonElements<'_> {
+    type Value = u64;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<u64, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for JsonElements<'_> {
+    type Value = u64;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an array of objects")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<u64, A::Error> {
+        let mut position = 0u64;
+        loop {
+            if position < self.skip {
+                if seq.next_element::<IgnoredAny>()?.is_none() {
+                    return Ok(position);
+                }
+            } else {
+                let Some(value) = seq.next_element::<Value>()? else {
+                    return Ok(position);
+                };
+                let record = match value {
+                    Value::Object(map) => RawRecord::Json(map),
+                    other => {
+                        RawRecord::Malformed(format!("is not an object but {}", json_kind(&other)))
+                    }
+                };
+                if !(self.sink)(RawInput { position, record }) {
+                    return Err(serde::de::Error::custom(STOPPED));
+                }
+            }
+            position += 1;
+        }
+    }
+}
+
+/// A short name for the kind of a JSON value, for messages.
+pub fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn read_csv<R: Read>(
+    reader: R,
+    skip: u64,
+    sink: &mut dyn FnMut(RawInput) -> bool,
+) -> Result<u64, ReadStop> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .buffer_capacity(64 * 1024)
+        .from_reader(reader);
+    let mut record = csv::ByteRecord::new();
+    let csv_err = |e: csv::Error| UnreadableInputs(format!("the CSV inputs cannot be read: {e}"));
+    if !rdr.read_byte_record(&mut record).map_err(csv_err)? {
+        return Err(UnreadableInputs("the CSV inputs have no header row".into()).into());
+    }
+    let headers = parse_header(&record)?;
+    let mut position = 0u64;
+    while rdr.read_byte_record(&mut record).map_err(csv_err)? {
+        if position >= skip {
+            let rec = csv_row(&headers, &record);
+            if !sink(RawInput {
+                position,
+                record: rec,
+            }) {
+                return Err(ReadStop::Cancelled);
+            }
+        }
+        position += 1;
+    }
+    Ok(position)
+}
+
+fn parse_header(record: &csv::ByteRecord) -> Result<Arc<[String]>, UnreadableInputs> {
+    let mut names = Vec::with_capacity(record.len());
+    for (i, field) in record.iter().enumerate() {
+        let field = if i == 0 {
+            field.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(field)
+        } else {
+            field
+        };
+        let name = std::str::from_utf8(field)
+            .map_err(|_| {
+                UnreadableInputs(format!(
+                    "column {} of the CSV header row is not valid UTF-8",
+                    i + 1
+                ))
+            })?
+            .trim();
+        if name.is_empty() {
+            return Err(UnreadableInputs(format!(
+                "column {} of the CSV header row has no name",
+                i + 1
+            )));
+        }
+        if names.iter().any(|n: &String| n == name) {
+            return Err(UnreadableInputs(format!(
+                "the CSV header row names column '{name}' twice"
+            )));
+        }
+        names.push(name.to_owned());
+    }
+    Ok(names.into())
+}
+
+fn csv_row(headers: &Arc<[String]>, record: &csv::ByteRecord) -> RawRecord {
+    if record.len() != headers.len() {
+        return RawRecord::Malformed(format!(
+            "the row has {} fields but the header row has {}",
+            record.len(),
+            headers.len()
+        ));
+    }
+    let mut values = Vec::with_capacity(record.len());
+    for (i, field) in record.iter().enumerate() {
+        match std::str::from_utf8(field) {
+            Ok(s) => values.push(s.to_owned()),
+            Err(_) => {
+                return RawRecord::Malformed(format!(
+                    "the value of column '{}' is not valid UTF-8",
+                    headers[i]
+                ))
+            }
+        }
+    }
+    RawRecord::Csv {
+        headers: headers.clone(),
+        values,
+    }
+}
+
+/// A [`Read`] over byte chunks arriving on a channel: lets a blocking parser consume inputs
+/// that an async task streams out of Postgres, one chunk at a time.
+pub struct ChannelReader {
+    rx: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
+    chunk: Vec<u8>,
+    offset: usize,
+}
+
+impl ChannelReader {
+    /// A reader fed by `rx`; the end of the channel is the end of the file.
+    pub fn new(rx: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>) -> Self {
+        ChannelReader {
+            rx,
+            chunk: Vec::new(),
+            offset: 0,
+        }
+    }
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.offset >= self.chunk.len() {
+            match self.rx.recv() {
+                Ok(Ok(chunk)) => {
+                    self.chunk = chunk;
+                    self.offset = 0;
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.chunk.len() - self.offset);
+        buf[..n].copy_from_slice(&self.chunk[self.offset..self.offset + n]);
+        self.offset += n;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn all(format: Format, text: &str) -> Result<Vec<RawRecord>, UnreadableInputs> {
+        let mut out = Vec::new();
+        match read_inputs(format, text.as_bytes(), 0, |i| {
+            out.push(i.record);
+            true
+        }) {
+            Ok(n) => {
+                assert_eq!(n as usize, out.len());
+                Ok(out)
+            }
+            Err(ReadStop::Unreadable(e)) => Err(e),
+            Err(ReadStop::Cancelled) => panic!("cancelled"),
+        }
+    }
+
+    fn csv_values(r: &RawRecord) -> Vec<(String, String)> {
+        match r {
+            RawRecord::Csv { headers, values } => headers
+                .iter()
+                .cloned()
+                .zip(values.iter().cloned())
+                .collect(),
+            other => panic!("not a CSV row: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn json_arrays_give_one_record_per_object() {
+        let recs = all(
+            Format::Json,
+            r#"[{"code":"A"}, 3, {"code":"B","n":{"x":1}}, "s"]"#,
+        )
+        .unwrap();
+        assert_eq!(recs.len(), 4);
+        assert_eq!(
+            recs[0],
+            RawRecord::Json(json!({"code":"A"}).as_object().unwrap().clone())
+        );
+        assert_eq!(
+            recs[1],
+            RawRecord::Malformed("is not an object but a number".into())
+        );
+        assert_eq!(
+            recs[3],
+            RawRecord::Malformed("is not an object but a string".into())
+        );
+    }
+
+    #[test]
+    fn unreadable_json_is_a_file_error() {
+        for bad in [
+            "",
+            "{",
+            r#"{"code":"A"}"#,
+            "[1, 2",
+            "[{\"a\":1}] x",
+            "nope",
+            "\u{feff}[]",
+        ] {
+            let e = all(Format::Json, bad).unwrap_err();
+            assert!(
+                e.0.starts_with("the JSON inputs") || e.0.starts_with("unexpected content"),
+                "{bad:?}: {e}"
+            );
+        }
+        assert_eq!(all(Format::Json, " [ ] ").unwrap(), vec![]);
+    }
+
+    #[test]
+    fn csv_handles_quotes_newlines_bom_and_crlf() {
+        let text = "\u{feff}code,name,description\r\nA,\"Shirt, red\",\"line1\nline2\"\r\nB,Hat,\"say \"\"hi\"\"\"\r\n";
+        let recs = all(Format::Csv, text).unwrap();
+        assert_eq!(recs.len(), 2);
+        assert_eq!(
+            csv_values(&recs[0]),
+            vec![
+                ("code".into(), "A".into()),
+                ("name".into(), "Shirt, red".into()),
+                ("description".into(), "line1\nline2".into())
+            ]
+        );
+        assert_eq!(csv_values(&recs[1])[2].1, "say \"hi\"");
+    }
+
+    #[test]
+    fn ragged_and_non_utf8_rows_are_malformed_inputs() {
+        let mut text = b"code,name\nA,a\nB\nC,c,extra\n".to_vec();
+        text.extend_from_slice(b"D,\xff\xfe\nE,e\n");
+        let mut out = Vec::new();
+        read_inputs(Format::Csv, &text[..], 0, |i| {
+            out.push(i);
+            true
+        })
+        .unwrap();
+        assert_eq!(out.len(), 5);
+        assert!(matches!(out[0].record, RawRecord::Csv { .. }));
+        assert_eq!(
+            out[1].record,
+            RawRecord::Malformed("the row has 1 fields but the header row has 2".into())
+        );
+        assert_eq!(
+            out[2].record,
+            RawRecord::Malformed("the row has 3 fields but the header row has 2".into())
+        );
+        assert_eq!(
+            out[3].record,
+            RawRecord::Malformed("the value of column 'name' is not valid UTF-8".into())
+        );
+        assert_eq!(out[4].position, 4);
+    }
+
+    #[test]
+    fn unreadable_csv_is_a_file_error() {
+        assert_eq!(
+            all(Format::Csv, "").unwrap_err().0,
+            "the CSV inputs have no header row"
+        );
+        assert!(all(Format::Csv, "code,,name\n")
+            .unwrap_err()
+            .0
+            .contains("column 2"));
+        assert!(all(Format::Csv, "code,code\n")
+            .unwrap_err()
+            .0
+            .contains("twice"));
+        assert_eq!(all(Format::Csv, "code,name\n").unwrap(), vec![]);
+    }
+
+    #[test]
+    fn reading_resumes_after_skipped_inputs_in_batches() {
+        let text =
+            serde_json::to_string(&(0..10).map(|i| json!({"i": i})).collect::<Vec<_>>()).unwrap();
+        let mut batches = Vec::new();
+        let total = read_batches(Format::Json, text.as_bytes(), 3, 3, |b| {
+            batches.push(b.iter().map(|i| i.position).collect::<Vec<_>>());
+            true
+        })
+        .unwrap();
+        assert_eq!(total, 10);
+        assert_eq!(batches, vec![vec![3, 4, 5], vec![6, 7, 8], vec![9]]);
+
+        let csv: String = std::iter::once("i".to_string())
+            .chain((0..10).map(|i| i.to_string()))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let mut seen = Vec::new();
+        let stop = read_batches(Format::Csv, csv.as_bytes(), 8, 4, |b| {
+            seen.extend(b.into_iter().map(|i| i.position));
+            false
+        });
+        assert!(matches!(stop, Err(ReadStop::Cancelled)));
+        assert_eq!(seen, vec![8, 9]);
+    }
+
+    #[test]
+    fn a_channel_reader_concatenates_chunks() {
+        let (tx, rx) = std::sync::mpsc::sync_channel(4);
+        for part in [&b"[{\"a\""[..], b":1},", b"", b"{\"a\":2}]"] {
+            tx.send(Ok(part.to_vec())).unwrap();
+        }
+        drop(tx);
+        assert_eq!(
+            count_inputs(Format::Json, ChannelReader::new(rx)).unwrap(),
+            2
+        );
+    }
+}

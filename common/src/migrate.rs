@@ -1,0 +1,75 @@
+//! Applies the SQL files of `migrations/` in order, once each, recorded in a table.
+//!
+//! A session-level advisory lock serialises concurrent runs, so several processes can start
+//! at once (every replica of a deployment, say) and each migration is still applied once.
+
+use tokio_postgres::Client;
+
+/// The migrations, in the order they are applied: (version, name, SQL).
+pub const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (
+        1,
+        "imports",
+        include_str!("../../migrations/0001_imports.sql"),
+    ),
+    (
+        2,
+        "catalogue",
+        include_str!("../../migrations/0002_catalogue.sql"),
+    ),
+];
+
+/// The advisory lock key that serialises migration runs (an arbitrary constant).
+const LOCK_KEY: i64 = 0x696d_706f_7274_73;
+
+/// Applies every migration not yet recorded in `schema_migrations`, returning the versions
+/// applied by this call.
+pub async fn run(client: &mut Client) -> anyhow::Result<Vec<i32>> {
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&LOCK_KEY])
+        .await?;
+    let result = apply_pending(client).await;
+    let unlock = client
+        .execute("SELECT pg_advisory_unlock($1)", &[&LOCK_KEY])
+        .await;
+    let applied = result?;
+    unlock?;
+    Ok(applied)
+}
+
+async fn apply_pending(client: &mut Client) -> anyhow::Result<Vec<i32>> {
+    client
+        .batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                version integer PRIMARY KEY,
+                name text NOT NULL,
+                applied_at timestamptz NOT NULL DEFAULT now()
+            )",
+        )
+        .await?;
+    let done: Vec<i32> = client
+        .query("SELECT version FROM schema_migrations", &[])
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let mut applied = Vec::new();
+    for (version, name, sql) in MIGRATIONS {
+        if done.contains(version) {
+            continue;
+        }
+        let tx = client.transaction().await?;
+        tx.batch_execute(sql)
+            .await
+            .map_err(|e| anyhow::anyhow!("migration {version} ({name}) failed: {e}"))?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+            &[version, name],
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::info!(version, name, "applied migration");
+        applied.push(*version);
+    }
+    Ok(applied)
+}
