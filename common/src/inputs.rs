@@ -56,6 +56,8 @@ pub enum ReadStop {
     Unreadable(UnreadableInputs),
     /// The consumer does not want more records.
     Cancelled,
+    /// The bytes could not be fetched (storage unreachable): try again later.
+    Io(String),
 }
 
 impl From<UnreadableInputs> for ReadStop {
@@ -85,6 +87,7 @@ pub fn count_inputs<R: Read>(format: Format, reader: R) -> Result<u64, Unreadabl
         Ok(n) => Ok(n),
         Err(ReadStop::Unreadable(e)) => Err(e),
         Err(ReadStop::Cancelled) => unreachable!("the counting sink never stops"),
+        Err(ReadStop::Io(e)) => Err(UnreadableInputs(format!("the inputs cannot be read: {e}"))),
     }
 }
 
@@ -127,13 +130,18 @@ fn read_json<R: Read>(
     let count = match seed.deserialize(&mut de) {
         Ok(n) => n,
         Err(e) if e.to_string().starts_with(STOPPED) => return Err(ReadStop::Cancelled),
+        Err(e) if e.is_io() => return Err(ReadStop::Io(e.to_string())),
         Err(e) => return Err(UnreadableInputs(describe_json_error(&e)).into()),
     };
-    de.end().map_err(|e| {
+    de.end().map_err(|e| -> ReadStop {
+        if e.is_io() {
+            return ReadStop::Io(e.to_string());
+        }
         UnreadableInputs(format!(
             "unexpected content after the inputs array: {}",
             describe_json_error(&e)
         ))
+        .into()
     })?;
     Ok(count)
 }
@@ -215,7 +223,13 @@ fn read_csv<R: Read>(
         .buffer_capacity(64 * 1024)
         .from_reader(reader);
     let mut record = csv::ByteRecord::new();
-    let csv_err = |e: csv::Error| UnreadableInputs(format!("the CSV inputs cannot be read: {e}"));
+    let csv_err = |e: csv::Error| -> ReadStop {
+        if e.is_io_error() {
+            ReadStop::Io(e.to_string())
+        } else {
+            UnreadableInputs(format!("the CSV inputs cannot be read: {e}")).into()
+        }
+    };
     if !rdr.read_byte_record(&mut record).map_err(csv_err)? {
         return Err(UnreadableInputs("the CSV inputs have no header row".into()).into());
     }
@@ -348,7 +362,7 @@ mod tests {
                 Ok(out)
             }
             Err(ReadStop::Unreadable(e)) => Err(e),
-            Err(ReadStop::Cancelled) => panic!("cancelled"),
+            Err(other) => panic!("{other:?}"),
         }
     }
 

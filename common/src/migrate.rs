@@ -22,6 +22,40 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
 /// The advisory lock key that serialises migration runs (an arbitrary constant).
 const LOCK_KEY: i64 = 0x696d_706f_7274_73;
 
+/// Creates the database named in `url` when it does not exist yet (connecting to the
+/// `postgres` maintenance database of the same server), so that `migrate` works on a fresh
+/// server.
+pub async fn ensure_database(url: &str) -> anyhow::Result<()> {
+    use std::str::FromStr;
+    let cfg = tokio_postgres::Config::from_str(url)?;
+    let Some(name) = cfg.get_dbname().map(str::to_owned) else {
+        return Ok(());
+    };
+    let mut admin = cfg.clone();
+    admin.dbname("postgres");
+    let (client, connection) = admin.connect(tokio_postgres::NoTls).await?;
+    let conn = tokio::spawn(connection);
+    let exists = client
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+        .await?
+        .is_some();
+    if !exists {
+        let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+        match client
+            .batch_execute(&format!("CREATE DATABASE {quoted}"))
+            .await
+        {
+            Ok(()) => tracing::info!(database = %name, "created the database"),
+            // Another process created it meanwhile.
+            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::DUPLICATE_DATABASE) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    drop(client);
+    let _ = conn.await;
+    Ok(())
+}
+
 /// Applies every migration not yet recorded in `schema_migrations`, returning the versions
 /// applied by this call.
 pub async fn run(client: &mut Client) -> anyhow::Result<Vec<i32>> {

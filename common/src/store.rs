@@ -583,17 +583,21 @@ pub async fn release_lease<C: GenericClient>(
         == 1)
 }
 
-/// Imports in progress whose worker stopped renewing its lease, oldest first.
-pub async fn abandoned_imports<C: GenericClient>(
+/// Imports no live worker is attending to, oldest first: in progress with an expired lease,
+/// or pending for longer than `pending_for` (their announcement was lost).
+pub async fn unattended_imports<C: GenericClient>(
     client: &C,
+    pending_for: Duration,
     limit: i64,
 ) -> Result<Vec<String>, tokio_postgres::Error> {
     Ok(client
         .query(
             "SELECT id FROM imports
-             WHERE status = 'in_progress' AND (lease_expires_at IS NULL OR lease_expires_at < now())
-             ORDER BY lease_expires_at NULLS FIRST LIMIT $1",
-            &[&limit],
+             WHERE (status = 'in_progress' AND (lease_expires_at IS NULL OR lease_expires_at < now()))
+                OR (status = 'pending' AND NOT interrupt_requested
+                    AND created_at < now() - make_interval(secs => $1))
+             ORDER BY created_at LIMIT $2",
+            &[&pending_for.as_secs_f64(), &limit],
         )
         .await?
         .iter()

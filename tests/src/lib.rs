@@ -1,1 +1,414 @@
+//! Test helpers: a fresh database and fresh queue names per test, workers run in-process or
+//! as real processes, and shortcuts to create imports and wait for them.
+//!
+//! Every [`TestEnv`] creates its own database (`imports_test_<random>`, migrated) and its own
+//! queue name, so tests run in parallel against the machine's real Postgres and RabbitMQ; its
+//! `Drop` removes both.
 
+use std::process::{Child, Command, Stdio};
+use std::sync::Once;
+use std::time::{Duration, Instant};
+
+use deadpool_postgres::Pool;
+use imports_common::config::{ServiceConfig, WorkerConfig};
+use imports_common::inputs::count_inputs;
+use imports_common::model::{Format, Import, Mode, Tenant};
+use imports_common::queue::{self, ImportMessage, Publisher};
+use imports_common::store::{self, NewImport};
+use tokio_util::sync::CancellationToken;
+
+/// The Postgres server tests use (override with `TEST_POSTGRES_URL`, without a database name).
+pub fn postgres_server() -> String {
+    std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+/// The RabbitMQ tests use (override with `TEST_AMQP_URL`).
+pub fn amqp_url() -> String {
+    std::env::var("TEST_AMQP_URL")
+        .unwrap_or_else(|_| imports_common::config::DEFAULT_AMQP_URL.into())
+}
+
+/// A fresh database and queue for one test.
+pub struct TestEnv {
+    /// The database's name.
+    pub db_name: String,
+    /// Its URL.
+    pub database_url: String,
+    /// The queue's name.
+    pub queue: String,
+    /// A pool on the database.
+    pub pool: Pool,
+    /// A tenant to import as.
+    pub tenant: Tenant,
+}
+
+impl TestEnv {
+    /// Creates and migrates a new database and picks a new queue name.
+    pub async fn new() -> TestEnv {
+        imports_common::telemetry::init("tests");
+        let suffix = uuid::Uuid::new_v4().simple().to_string();
+        let db_name = format!("imports_test_{}", &suffix[..16]);
+        let database_url = format!("{}/{db_name}", postgres_server());
+        imports_common::migrate::ensure_database(&database_url)
+            .await
+            .expect("create the test database");
+        let pool = imports_common::db::pool(&database_url, 8).expect("pool");
+        {
+            let mut client = pool.get().await.expect("connect to the test database");
+            imports_common::migrate::run(&mut client)
+                .await
+                .expect("migrate");
+        }
+        TestEnv {
+            db_name,
+            database_url,
+            queue: format!("imports_test_{}", &suffix[..16]),
+            pool,
+            tenant: Tenant {
+                organization_id: "org-a".into(),
+                mode: Mode::Test,
+            },
+        }
+    }
+
+    /// Connection settings for a binary under test.
+    pub fn services(&self) -> ServiceConfig {
+        ServiceConfig {
+            database_url: self.database_url.clone(),
+            amqp_url: amqp_url(),
+            queue: self.queue.clone(),
+        }
+    }
+
+    /// A worker configuration for this environment.
+    pub fn worker_config(
+        &self,
+        concurrency: usize,
+        batch_size: usize,
+        lease_secs: u64,
+    ) -> WorkerConfig {
+        WorkerConfig {
+            services: self.services(),
+            concurrency,
+            batch_size,
+            lease: Duration::from_secs(lease_secs),
+        }
+    }
+
+    /// Starts a worker in this process.
+    pub fn spawn_worker(&self, config: WorkerConfig) -> InProcessWorker {
+        let token = CancellationToken::new();
+        let handle = tokio::spawn(imports_worker::run(config, token.clone()));
+        InProcessWorker { token, handle }
+    }
+
+    /// Starts the real `imports-worker` binary on this environment.
+    pub fn spawn_worker_process(
+        &self,
+        concurrency: usize,
+        batch_size: usize,
+        lease_secs: u64,
+    ) -> Child {
+        Command::new(worker_binary())
+            .env("DATABASE_URL", &self.database_url)
+            .env("AMQP_URL", amqp_url())
+            .env("IMPORTS_QUEUE", &self.queue)
+            .env("IMPORTS_CONCURRENCY", concurrency.to_string())
+            .env("IMPORTS_BATCH_SIZE", batch_size.to_string())
+            .env("IMPORTS_LEASE_SECONDS", lease_secs.to_string())
+            .env(
+                "RUST_LOG",
+                std::env::var("TEST_WORKER_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start imports-worker")
+    }
+
+    /// Creates an import of `inputs` (a JSON array, or CSV text) without announcing it.
+    pub async fn create_import(&self, spec: ImportSpec<'_>) -> Import {
+        let (format, bytes) = match spec.inputs {
+            Inputs::Json(v) => (Format::Json, serde_json::to_vec(v).unwrap()),
+            Inputs::Csv(text) => (Format::Csv, text.as_bytes().to_vec()),
+            Inputs::RawJson(text) => (Format::Json, text.as_bytes().to_vec()),
+        };
+        let inputs_size = count_inputs(format, &bytes[..]).unwrap_or(0) as i64;
+        let mut client = self.pool.get().await.unwrap();
+        let tx = client.transaction().await.unwrap();
+        let import = store::create_import(
+            &*tx,
+            &NewImport {
+                tenant: spec.tenant.unwrap_or(&self.tenant).clone(),
+                resource_type: spec.resource_type.into(),
+                format,
+                parent_resource_id: spec.parent_resource_id.map(str::to_owned),
+                inputs_size,
+                skip_errors: spec.skip_errors,
+                reference: None,
+                reference_origin: None,
+                metadata: serde_json::json!({}),
+            },
+            &bytes,
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        import
+    }
+
+    /// Announces an import on the queue.
+    pub async fn publish(&self, import_id: &str) {
+        let conn = queue::connect(&amqp_url(), Some(Duration::from_secs(10)))
+            .await
+            .unwrap();
+        let publisher = Publisher::new(&conn, &self.queue).await.unwrap();
+        publisher
+            .publish(&ImportMessage::new(import_id))
+            .await
+            .unwrap();
+        let _ = conn.close(200, "done".into()).await;
+    }
+
+    /// Creates an import and announces it.
+    pub async fn submit(&self, spec: ImportSpec<'_>) -> Import {
+        let import = self.create_import(spec).await;
+        self.publish(&import.id).await;
+        import
+    }
+
+    /// Reads an import.
+    pub async fn import(&self, id: &str) -> Import {
+        let client = self.pool.get().await.unwrap();
+        store::get_import(&**client, id)
+            .await
+            .unwrap()
+            .expect("import exists")
+    }
+
+    /// Waits until an import is completed or interrupted.
+    pub async fn wait_final(&self, id: &str, timeout: Duration) -> Import {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let import = self.import(id).await;
+            if import.status.is_final() {
+                return import;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "import {id} not final after {timeout:?}: {:?}, {} processed",
+                import.status,
+                import.processed_count
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until `check` holds for the import.
+    pub async fn wait_until(
+        &self,
+        id: &str,
+        timeout: Duration,
+        check: impl Fn(&Import) -> bool,
+    ) -> Import {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let import = self.import(id).await;
+            if check(&import) {
+                return import;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "condition not met after {timeout:?}: {import:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Counts the rows of a resource table (all tenants).
+    pub async fn count(&self, table: &str) -> i64 {
+        let client = self.pool.get().await.unwrap();
+        client
+            .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+            .await
+            .unwrap()
+            .get(0)
+    }
+
+    /// Runs a query and returns its rows.
+    pub async fn query(&self, sql: &str) -> Vec<tokio_postgres::Row> {
+        let client = self.pool.get().await.unwrap();
+        client.query(sql, &[]).await.unwrap()
+    }
+
+    /// The names of an import's events, in order.
+    pub async fn event_names(&self, id: &str) -> Vec<String> {
+        let client = self.pool.get().await.unwrap();
+        store::events(&**client, id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(n, _, _)| n)
+            .collect()
+    }
+}
+
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        let db_name = self.db_name.clone();
+        let queue_name = self.queue.clone();
+        let pool = self.pool.clone();
+        pool.close();
+        // Async clean-up from a synchronous Drop: a thread with its own runtime.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                if let Ok(conn) = queue::connect(&amqp_url(), Some(Duration::from_secs(2))).await {
+                    if let Ok(ch) = conn.create_channel().await {
+                        let _ = queue::delete(&ch, &queue_name).await;
+                    }
+                    let _ = conn.close(200, "done".into()).await;
+                }
+                let url = format!("{}/postgres", postgres_server());
+                if let Ok((client, connection)) =
+                    tokio_postgres::connect(&url, tokio_postgres::NoTls).await
+                {
+                    tokio::spawn(connection);
+                    let _ = client
+                        .batch_execute(&format!(
+                            "DROP DATABASE IF EXISTS \"{db_name}\" WITH (FORCE)"
+                        ))
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// What to import.
+pub enum Inputs<'a> {
+    /// A JSON array.
+    Json(&'a serde_json::Value),
+    /// JSON text, possibly broken.
+    RawJson(&'a str),
+    /// CSV text.
+    Csv(&'a str),
+}
+
+/// An import to create in a test.
+pub struct ImportSpec<'a> {
+    /// A catalogue name.
+    pub resource_type: &'a str,
+    /// The inputs.
+    pub inputs: Inputs<'a>,
+    /// The parent of every input.
+    pub parent_resource_id: Option<&'a str>,
+    /// Go on past the threshold.
+    pub skip_errors: bool,
+    /// Another tenant than the environment's.
+    pub tenant: Option<&'a Tenant>,
+}
+
+impl<'a> ImportSpec<'a> {
+    /// A JSON import.
+    pub fn json(resource_type: &'a str, inputs: &'a serde_json::Value) -> Self {
+        ImportSpec {
+            resource_type,
+            inputs: Inputs::Json(inputs),
+            parent_resource_id: None,
+            skip_errors: false,
+            tenant: None,
+        }
+    }
+
+    /// A CSV import.
+    pub fn csv(resource_type: &'a str, text: &'a str) -> Self {
+        ImportSpec {
+            resource_type,
+            inputs: Inputs::Csv(text),
+            parent_resource_id: None,
+            skip_errors: false,
+            tenant: None,
+        }
+    }
+
+    /// With a parent.
+    pub fn parent(mut self, id: &'a str) -> Self {
+        self.parent_resource_id = Some(id);
+        self
+    }
+
+    /// With skip_errors.
+    pub fn skip_errors(mut self) -> Self {
+        self.skip_errors = true;
+        self
+    }
+}
+
+/// A worker running in the test process.
+pub struct InProcessWorker {
+    token: CancellationToken,
+    handle: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl InProcessWorker {
+    /// Shuts the worker down gracefully and waits for it.
+    pub async fn stop(self) {
+        self.token.cancel();
+        tokio::time::timeout(Duration::from_secs(30), self.handle)
+            .await
+            .expect("worker stops within 30 s")
+            .expect("worker task")
+            .expect("worker result");
+    }
+}
+
+/// The path of the `imports-worker` binary, built once per test process.
+pub fn worker_binary() -> std::path::PathBuf {
+    static BUILD: Once = Once::new();
+    let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    BUILD.call_once(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args([
+                "build",
+                "-q",
+                "-p",
+                "imports-worker",
+                "--bin",
+                "imports-worker",
+            ])
+            .current_dir(&workspace)
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "building imports-worker failed");
+    });
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| workspace.join("target"));
+    target.join("debug").join("imports-worker")
+}
+
+/// Sends a signal to a child process.
+pub fn signal(child: &Child, sig: i32) {
+    unsafe {
+        libc::kill(child.id() as i32, sig);
+    }
+}
+
+/// A SKU input for bulk tests.
+pub fn sku(i: usize) -> serde_json::Value {
+    serde_json::json!({"code": format!("SKU{i:06}"), "name": format!("Item {i}"), "pieces_per_pack": (i % 12) + 1})
+}
+
+/// `n` SKU inputs.
+pub fn skus(n: usize) -> serde_json::Value {
+    serde_json::Value::Array((0..n).map(sku).collect())
+}

@@ -1,0 +1,175 @@
+//! Takes import ids from RabbitMQ and hands each claimed import to the processor.
+//!
+//! A delivery is acked as soon as its import is claimed in Postgres (or found final, unknown,
+//! or held by a live worker): from then on Postgres holds the state and the lease, so a long
+//! import never keeps a delivery unacked past RabbitMQ's consumer timeout. Garbage is rejected
+//! without requeue, which parks it in the dead-letter queue. The loop reconnects with backoff
+//! whenever the connection or channel is lost.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use imports_common::queue::{self, ImportMessage};
+use imports_common::store::{self, Claim};
+use lapin::message::Delivery;
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions,
+};
+use lapin::types::FieldTable;
+use tokio::sync::OwnedSemaphorePermit;
+use tracing::{info, warn, Instrument};
+
+use crate::{processor, Context};
+
+/// Consumes the queue until shutdown, reconnecting as needed.
+pub async fn consume(ctx: Arc<Context>) {
+    let mut delay = Duration::from_millis(200);
+    while !ctx.shutdown.is_cancelled() {
+        match consume_once(&ctx).await {
+            Ok(()) => delay = Duration::from_millis(200),
+            Err(e) => {
+                warn!("RabbitMQ consumer stopped: {e:#}; reconnecting in {delay:?}");
+                tokio::select! {
+                    _ = ctx.shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(delay) => {}
+                }
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+async fn consume_once(ctx: &Arc<Context>) -> anyhow::Result<()> {
+    let url = &ctx.config.services.amqp_url;
+    let connection = tokio::select! {
+        _ = ctx.shutdown.cancelled() => return Ok(()),
+        c = queue::connect(url, None) => c?,
+    };
+    let channel = connection.create_channel().await?;
+    queue::declare(&channel, &ctx.config.services.queue).await?;
+    channel
+        .basic_qos(ctx.config.concurrency as u16, BasicQosOptions::default())
+        .await?;
+    let tag = format!("imports-worker-{}", ctx.worker_id);
+    let mut consumer = channel
+        .basic_consume(
+            ctx.config.services.queue.as_str().into(),
+            tag.as_str().into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    info!(queue = %ctx.config.services.queue, concurrency = ctx.config.concurrency, "consuming");
+    loop {
+        // Take a delivery only when an import slot is free: the prefetch is the concurrency.
+        let permit = tokio::select! {
+            _ = ctx.shutdown.cancelled() => break,
+            p = ctx.permits.clone().acquire_owned() => p?,
+        };
+        let delivery = tokio::select! {
+            _ = ctx.shutdown.cancelled() => break,
+            d = consumer.next() => d,
+        };
+        match delivery {
+            Some(Ok(delivery)) => {
+                let ctx = ctx.clone();
+                ctx.tasks.clone().spawn(handle(ctx, delivery, permit));
+            }
+            Some(Err(e)) => anyhow::bail!("delivery failed: {e}"),
+            None => anyhow::bail!("the consumer was cancelled by RabbitMQ"),
+        }
+    }
+    // Unacked deliveries go back to the queue when the channel closes.
+    let _ = channel.close(200, "worker shutting down".into()).await;
+    let _ = connection.close(200, "worker shutting down".into()).await;
+    Ok(())
+}
+
+async fn handle(ctx: Arc<Context>, delivery: Delivery, permit: OwnedSemaphorePermit) {
+    let message = match ImportMessage::decode(&delivery.data, &delivery.properties) {
+        Ok(m) => m,
+        Err(e) => {
+            warn!(
+                bytes = delivery.data.len(),
+                "parking a message that is not an import message: {e}"
+            );
+            let _ = delivery
+                .acker
+                .reject(BasicRejectOptions { requeue: false })
+                .await;
+            return;
+        }
+    };
+    let span = tracing::info_span!(
+        "delivery",
+        import_id = %message.import_id,
+        redelivered = delivery.redelivered,
+        traceparent = message.trace_context.get("traceparent").map(String::as_str).unwrap_or(""),
+    );
+    async move {
+        match claim_with_retry(&ctx, &message.import_id).await {
+            Ok(Claim::Claimed(import)) => {
+                ack(&delivery).await;
+                let _ = processor::run(ctx.clone(), import).await;
+            }
+            Ok(Claim::InterruptedBeforeStart) => {
+                info!("interrupted before it started");
+                ack(&delivery).await;
+            }
+            Ok(Claim::Skip(why)) => {
+                info!("nothing to do: {why}");
+                ack(&delivery).await;
+            }
+            Err(e) => {
+                // Postgres is unreachable: give the message back; the delivery limit bounds
+                // the loop, and the sweeper finds the import in Postgres anyway.
+                warn!("cannot claim the import: {e:#}");
+                let _ = delivery
+                    .acker
+                    .nack(BasicNackOptions {
+                        requeue: true,
+                        ..Default::default()
+                    })
+                    .await;
+            }
+        }
+        drop(permit);
+    }
+    .instrument(span)
+    .await
+}
+
+async fn ack(delivery: &Delivery) {
+    match delivery.acker.ack(BasicAckOptions::default()).await {
+        Ok(true) => {}
+        Ok(false) => {
+            warn!("the delivery tag is stale (reconnected): RabbitMQ will redeliver it, harmlessly")
+        }
+        Err(e) => warn!("ack failed: {e}; RabbitMQ will redeliver it, harmlessly"),
+    }
+}
+
+/// Claims an import, retrying while Postgres is unreachable (up to about half a minute).
+pub async fn claim_with_retry(ctx: &Context, import_id: &str) -> anyhow::Result<Claim> {
+    let mut delay = Duration::from_millis(100);
+    let started = std::time::Instant::now();
+    loop {
+        let attempt = async {
+            let mut client = ctx.pool.get().await?;
+            anyhow::Ok(store::claim(&mut client, import_id, ctx.worker_id, ctx.config.lease).await?)
+        }
+        .await;
+        match attempt {
+            Ok(claim) => return Ok(claim),
+            Err(e)
+                if started.elapsed() < Duration::from_secs(30) && !ctx.shutdown.is_cancelled() =>
+            {
+                warn!("claim failed, retrying in {delay:?}: {e:#}");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}

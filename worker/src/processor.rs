@@ -1,0 +1,337 @@
+//! Processes one claimed import: streams its inputs in batches and writes each batch, with
+//! the import's counters, logs and cursor, in one transaction.
+//!
+//! A batch is therefore applied exactly once or not at all. The transaction is fenced on the
+//! worker's lease and on the cursor it started from, so a worker that lost its lease (it was
+//! paused, its heartbeat failed) cannot write a batch that another worker has taken over.
+//! Between batches the worker reads the interrupt request and the error threshold, and stops
+//! at once on shutdown, leaving the import to be resumed from its cursor.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use imports_common::catalogue::{resource_type, ResourceType};
+use imports_common::inputs::{read_batches, ReadStop};
+use imports_common::model::Status;
+use imports_common::store::{self, AfterCheckpoint, ClaimedImport, LogEntry, Severity};
+use imports_common::validate::{prepare, Prepared};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn, Instrument};
+
+use crate::source::StoredInputs;
+use crate::writer::write_batch;
+use crate::Context;
+
+/// Claims after which an import that keeps failing is given up on (interrupted).
+pub const MAX_ATTEMPTS: i32 = 10;
+
+/// How a worker's run of an import ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finish {
+    /// Every input was handled.
+    Completed,
+    /// Stopped early: requested, past the error threshold, or unreadable inputs.
+    Interrupted(String),
+    /// Handed back unfinished (shutdown, lost lease, storage unreachable): another run resumes it.
+    Released(String),
+}
+
+/// Why a batch could not be committed.
+#[derive(Debug, thiserror::Error)]
+enum BatchError {
+    #[error("the lease on the import was lost")]
+    LeaseLost,
+    #[error(transparent)]
+    Db(#[from] tokio_postgres::Error),
+    #[error(transparent)]
+    Pool(#[from] deadpool_postgres::PoolError),
+}
+
+/// Processes a claimed import until it completes, is interrupted or is handed back.
+pub async fn run(ctx: Arc<Context>, import: ClaimedImport) -> anyhow::Result<Finish> {
+    let span = tracing::info_span!(
+        "import",
+        import_id = %import.id,
+        resource_type = %import.resource_type,
+        organization_id = %import.tenant.organization_id,
+        attempt = import.attempts,
+        resume_from = import.cursor,
+        inputs_size = import.inputs_size,
+    );
+    async move {
+        let finish = run_inner(&ctx, &import).await;
+        match &finish {
+            Ok(f) => info!(outcome = ?f, "import run ended"),
+            Err(e) => warn!("import run failed: {e:#}"),
+        }
+        finish
+    }
+    .instrument(span)
+    .await
+}
+
+async fn run_inner(ctx: &Arc<Context>, import: &ClaimedImport) -> anyhow::Result<Finish> {
+    if import.attempts > MAX_ATTEMPTS {
+        let reason = format!(
+            "given up after {} attempts to process it",
+            import.attempts - 1
+        );
+        return interrupt(ctx, import, &reason, None).await;
+    }
+    let Some(rt) = resource_type(&import.resource_type) else {
+        let reason = format!("unknown resource type '{}'", import.resource_type);
+        return interrupt(ctx, import, &reason, None).await;
+    };
+
+    let lease_lost = CancellationToken::new();
+    let heartbeat = tokio::spawn(heartbeat(
+        ctx.clone(),
+        import.id.clone(),
+        lease_lost.clone(),
+    ));
+    let _stop_heartbeat = AbortOnDrop(heartbeat);
+
+    // Read and validate on a blocking thread, one batch ahead of the writes.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Prepared>>(1);
+    let reader = StoredInputs::new(
+        tokio::runtime::Handle::current(),
+        ctx.pool.clone(),
+        import.id.clone(),
+    );
+    let (format, skip, batch_size) = (import.format, import.cursor as u64, ctx.config.batch_size);
+    let parser = tokio::task::spawn_blocking(move || {
+        read_batches(format, reader, skip, batch_size, |raw| {
+            let prepared: Vec<Prepared> = raw.into_iter().map(|input| prepare(rt, input)).collect();
+            tx.blocking_send(prepared).is_ok()
+        })
+    });
+
+    let mut cursor = import.cursor;
+    let mut index = cursor / batch_size as i64;
+    loop {
+        if ctx.shutdown.is_cancelled() {
+            return release(ctx, import, "the worker is shutting down").await;
+        }
+        if lease_lost.is_cancelled() {
+            return Ok(Finish::Released("the lease was lost".into()));
+        }
+        let Some(mut batch) = rx.recv().await else {
+            break;
+        };
+        let span = tracing::info_span!("batch", index, first_position = cursor, size = batch.len());
+        let after = match apply_with_retry(ctx, import, rt, &mut batch, cursor)
+            .instrument(span)
+            .await
+        {
+            Ok(after) => after,
+            Err(BatchError::LeaseLost) => return Ok(Finish::Released("the lease was lost".into())),
+            Err(e) => {
+                return release(ctx, import, &format!("the batch could not be written: {e}")).await
+            }
+        };
+        cursor = after.cursor;
+        index += 1;
+        if after.interrupt_requested {
+            return interrupt(ctx, import, "interrupted on request", None).await;
+        }
+        if !import.skip_errors && after.errors_count * 10 > import.inputs_size {
+            let reason = format!(
+                "{} errors exceed 10% of {} inputs (create the import with skip_errors to go on)",
+                after.errors_count, import.inputs_size
+            );
+            return interrupt(ctx, import, &reason, None).await;
+        }
+    }
+
+    match parser.await {
+        Ok(Ok(_total)) => {
+            let client = ctx.pool.get().await?;
+            if store::transition(
+                &**client,
+                &import.id,
+                Status::Completed,
+                Some(ctx.worker_id),
+                None,
+            )
+            .await?
+            {
+                Ok(Finish::Completed)
+            } else {
+                Ok(Finish::Released(
+                    "the lease was lost before completion".into(),
+                ))
+            }
+        }
+        Ok(Err(ReadStop::Unreadable(e))) => {
+            let entry = LogEntry {
+                position: cursor,
+                severity: Severity::Error,
+                key: imports_common::validate::UNKNOWN_KEY.into(),
+                attribute: Some("inputs".into()),
+                message: e.0.clone(),
+            };
+            interrupt(ctx, import, &e.0, Some(entry)).await
+        }
+        Ok(Err(ReadStop::Io(e))) => {
+            release(
+                ctx,
+                import,
+                &format!("the inputs could not be fetched: {e}"),
+            )
+            .await
+        }
+        Ok(Err(ReadStop::Cancelled)) => Ok(Finish::Released("reading stopped".into())),
+        Err(join) => release(ctx, import, &format!("the input reader failed: {join}")).await,
+    }
+}
+
+/// Applies one batch, retrying transient database failures with backoff. The batch's own
+/// validation errors are kept; what the write adds is redone on each attempt.
+async fn apply_with_retry(
+    ctx: &Context,
+    import: &ClaimedImport,
+    rt: &ResourceType,
+    batch: &mut [Prepared],
+    cursor: i64,
+) -> Result<AfterCheckpoint, BatchError> {
+    let validation_errors: Vec<usize> = batch.iter().map(|p| p.errors.len()).collect();
+    let mut delay = Duration::from_millis(100);
+    let mut attempt = 1;
+    loop {
+        for (p, n) in batch.iter_mut().zip(&validation_errors) {
+            p.errors.truncate(*n);
+        }
+        match apply(ctx, import, rt, batch, cursor).await {
+            Ok(after) => return Ok(after),
+            Err(BatchError::LeaseLost) => return Err(BatchError::LeaseLost),
+            Err(e) if attempt < 6 && !ctx.shutdown.is_cancelled() => {
+                warn!(attempt, "batch failed, retrying in {delay:?}: {e}");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Writes one batch and its checkpoint in one transaction.
+async fn apply(
+    ctx: &Context,
+    import: &ClaimedImport,
+    rt: &ResourceType,
+    batch: &mut [Prepared],
+    cursor: i64,
+) -> Result<AfterCheckpoint, BatchError> {
+    let mut client = ctx.pool.get().await?;
+    let tx = client.transaction().await?;
+    let outcome = write_batch(
+        &tx,
+        rt,
+        &import.tenant,
+        import.parent_resource_id.as_deref(),
+        batch,
+    )
+    .await?;
+    store::insert_log_entries(&*tx, &import.id, &outcome.entries).await?;
+    let after = store::checkpoint(
+        &*tx,
+        &import.id,
+        ctx.worker_id,
+        cursor,
+        outcome.totals,
+        ctx.config.lease,
+    )
+    .await?;
+    let Some(after) = after else {
+        tx.rollback().await?;
+        return Err(BatchError::LeaseLost);
+    };
+    tx.commit().await?;
+    let span = tracing::Span::current();
+    span.record("processed", outcome.totals.processed);
+    tracing::debug!(
+        processed = outcome.totals.processed,
+        errors = outcome.totals.errors,
+        warnings = outcome.totals.warnings,
+        "batch committed"
+    );
+    Ok(after)
+}
+
+/// Ends the import as interrupted (fenced on this worker's lease), with an optional log entry.
+async fn interrupt(
+    ctx: &Context,
+    import: &ClaimedImport,
+    reason: &str,
+    entry: Option<LogEntry>,
+) -> anyhow::Result<Finish> {
+    let mut client = ctx.pool.get().await?;
+    let tx = client.transaction().await?;
+    if let Some(entry) = entry {
+        store::insert_log_entries(&*tx, &import.id, &[entry]).await?;
+    }
+    let moved = store::transition(
+        &*tx,
+        &import.id,
+        Status::Interrupted,
+        Some(ctx.worker_id),
+        Some(reason),
+    )
+    .await?;
+    tx.commit().await?;
+    if moved {
+        Ok(Finish::Interrupted(reason.to_owned()))
+    } else {
+        Ok(Finish::Released(
+            "the lease was lost before the interruption".into(),
+        ))
+    }
+}
+
+/// Hands the import back so that any worker may resume it from its cursor.
+async fn release(ctx: &Context, import: &ClaimedImport, why: &str) -> anyhow::Result<Finish> {
+    match ctx.pool.get().await {
+        Ok(client) => {
+            if let Err(e) = store::release_lease(&**client, &import.id, ctx.worker_id).await {
+                warn!("could not release the lease (it will expire): {e}");
+            }
+        }
+        Err(e) => warn!("could not release the lease (it will expire): {e}"),
+    }
+    Ok(Finish::Released(why.to_owned()))
+}
+
+/// Renews the lease every third of its length; cancels `lost` when the worker no longer holds it.
+async fn heartbeat(ctx: Arc<Context>, import_id: String, lost: CancellationToken) {
+    let every = ctx.config.lease / 3;
+    loop {
+        tokio::time::sleep(every).await;
+        let renewed = match ctx.pool.get().await {
+            Ok(client) => {
+                store::renew_lease(&**client, &import_id, ctx.worker_id, ctx.config.lease).await
+            }
+            Err(e) => {
+                warn!(%import_id, "heartbeat skipped: {e}");
+                continue;
+            }
+        };
+        match renewed {
+            Ok(true) => {}
+            Ok(false) => {
+                warn!(%import_id, "lease lost: another worker may have taken the import over");
+                lost.cancel();
+                return;
+            }
+            Err(e) => warn!(%import_id, "heartbeat failed: {e}"),
+        }
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
