@@ -31,8 +31,7 @@ CREATE TABLE imports (
     reference_origin    text,
     metadata            jsonb NOT NULL DEFAULT '{}'::jsonb,
     created_at          timestamptz NOT NULL DEFAULT now(),
-    updated_at          timestamptz NOT NULL DEFAULT now(),
-    CHECK (cursor <= inputs_size)
+    updated_at          timestamptz NOT NULL DEFAULT now()
 );
 
 CREATE INDEX imports_tenant_created ON imports (organization_id, mode, created_at DESC);

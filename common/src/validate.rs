@@ -55,6 +55,9 @@ pub struct Prepared {
     pub errors: Vec<(String, String)>,
     /// Messages about what was ignored.
     pub warnings: Vec<String>,
+    /// Required attributes the input leaves out: an error only if it creates a record (an
+    /// update of an existing one, by id or by natural key, may leave them out).
+    pub missing_required: Vec<&'static str>,
 }
 
 impl Prepared {
@@ -80,6 +83,7 @@ pub fn prepare(rt: &ResourceType, input: RawInput) -> Prepared {
         references: vec![None; rt.relationships.len()],
         errors: Vec::new(),
         warnings: Vec::new(),
+        missing_required: Vec::new(),
     };
     let fields: Vec<(String, Value, bool)> = match input.record {
         RawRecord::Malformed(why) => {
@@ -151,23 +155,19 @@ pub fn prepare(rt: &ResourceType, input: RawInput) -> Prepared {
     }
 
     for (idx, attr) in rt.all_attributes().enumerate() {
-        let blank = match &p.cells[idx] {
-            None | Some(Cell::Null) => true,
-            Some(Cell::Text(s)) => s.trim().is_empty(),
-            _ => false,
-        };
-        // A required attribute may be left out of an update by id, but never cleared.
-        let must_have = attr.required && (p.id.is_none() || p.cells[idx].is_some());
+        if !attr.required || p.errors.iter().any(|(a, _)| a == attr.name) {
+            continue;
+        }
         let filled_by_relationship = rt
             .relationships
             .iter()
             .any(|r| r.by_key.map(|k| k.input == attr.name).unwrap_or(false));
-        if blank
-            && must_have
-            && !filled_by_relationship
-            && !p.errors.iter().any(|(a, _)| a == attr.name)
-        {
-            p.error(attr.name, "can't be blank");
+        match &p.cells[idx] {
+            // Given, but blank: never allowed for a required attribute.
+            Some(Cell::Null) => p.error(attr.name, "can't be blank"),
+            Some(Cell::Text(s)) if s.trim().is_empty() => p.error(attr.name, "can't be blank"),
+            None if p.id.is_none() && !filled_by_relationship => p.missing_required.push(attr.name),
+            _ => {}
         }
     }
     p
@@ -416,7 +416,7 @@ mod tests {
         assert!(errors.contains(&("weight", "must be greater than or equal to 0")));
         assert!(errors.contains(&("unit_of_weight", "'kg' is not one of: gr, oz, lb")));
         assert!(errors.contains(&("metadata", "must be an object, not a number")));
-        assert!(errors.contains(&("name", "can't be blank")));
+        assert_eq!(p.missing_required, vec!["name"]);
         assert_eq!(
             p.warnings,
             vec!["color was ignored: unknown attribute".to_string()]

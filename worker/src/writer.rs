@@ -343,31 +343,36 @@ async fn plan_writes(
         }
     }
 
-    // The natural key of every other valid input.
+    // The natural key of every input without an id (invalid ones too: see below).
     let mut keys: Vec<Option<Vec<String>>> = vec![None; records.len()];
     for (i, p) in records.iter_mut().enumerate() {
-        if !p.is_valid() {
-            continue;
-        }
         if let Some(id) = &p.id {
-            if !existing_ids.contains(id) {
+            if p.is_valid() && !existing_ids.contains(id) {
                 p.error("id", "not found");
             }
             continue;
         }
-        let mut key = Vec::with_capacity(key_cols.len());
-        for &c in &key_cols {
-            match &p.cells[c] {
-                Some(Cell::Text(s)) if !s.is_empty() => key.push(s.clone()),
-                _ => {
-                    p.error(columns[c].name, "can't be blank");
-                    break;
-                }
-            }
+        let key: Option<Vec<String>> = key_cols
+            .iter()
+            .map(|&c| match &p.cells[c] {
+                Some(Cell::Text(s)) if !s.is_empty() => Some(s.clone()),
+                _ => None,
+            })
+            .collect();
+        if key.is_none() && p.is_valid() {
+            let blank = key_cols
+                .iter()
+                .find(|&&c| !matches!(&p.cells[c], Some(Cell::Text(s)) if !s.is_empty()));
+            let name = columns[*blank.expect("a key column is blank")].name;
+            let attribute = rt
+                .relationships
+                .iter()
+                .find(|r| r.id_attribute == name)
+                .map(|r| r.name)
+                .unwrap_or(name);
+            p.error(attribute, "can't be blank");
         }
-        if p.is_valid() {
-            keys[i] = Some(key);
-        }
+        keys[i] = key;
     }
 
     let mut by_key: HashMap<Vec<String>, String> = HashMap::new();
@@ -412,6 +417,22 @@ async fn plan_writes(
         }
     }
 
+    // An input already rejected that would have created a record: say what else it lacks.
+    for (p, key) in records.iter_mut().zip(&keys) {
+        let creates = p.id.is_none()
+            && key
+                .as_ref()
+                .map(|k| !by_key.contains_key(k))
+                .unwrap_or(true);
+        if !p.is_valid() && creates {
+            for attr in std::mem::take(&mut p.missing_required) {
+                if !p.errors.iter().any(|(a, _)| a == attr) {
+                    p.error(attr, "can't be blank");
+                }
+            }
+        }
+    }
+
     // One write per record named; later inputs override earlier ones column by column.
     let mut writes: Vec<Write> = Vec::new();
     let mut index: HashMap<(bool, Vec<String>), usize> = HashMap::new();
@@ -448,6 +469,24 @@ async fn plan_writes(
             }
         }
     }
+    // A new record needs every required attribute, from one input or another.
+    writes.retain(|w| {
+        if !w.insert {
+            return true;
+        }
+        let missing: Vec<&'static str> = rt
+            .all_attributes()
+            .enumerate()
+            .filter(|(c, a)| a.required && w.cells[*c].is_none())
+            .map(|(_, a)| a.name)
+            .collect();
+        for &m in &w.members {
+            for attr in &missing {
+                records[m].error(attr, "can't be blank");
+            }
+        }
+        missing.is_empty()
+    });
     Ok(writes)
 }
 
