@@ -62,23 +62,23 @@ async fn consume_once(ctx: &Arc<Context>) -> anyhow::Result<()> {
         .await?;
     info!(queue = %ctx.config.services.queue, concurrency = ctx.config.concurrency, "consuming");
     loop {
-        // Take a delivery only when an import slot is free: the prefetch is the concurrency.
-        let permit = tokio::select! {
-            _ = ctx.shutdown.cancelled() => break,
-            p = ctx.permits.clone().acquire_owned() => p?,
-        };
         let delivery = tokio::select! {
             _ = ctx.shutdown.cancelled() => break,
             d = consumer.next() => d,
         };
-        match delivery {
-            Some(Ok(delivery)) => {
-                let ctx = ctx.clone();
-                ctx.tasks.clone().spawn(handle(ctx, delivery, permit));
-            }
+        let delivery = match delivery {
+            Some(Ok(delivery)) => delivery,
             Some(Err(e)) => anyhow::bail!("delivery failed: {e}"),
             None => anyhow::bail!("the consumer was cancelled by RabbitMQ"),
-        }
+        };
+        // Start it when an import slot is free (the sweeper shares the slots). Until then
+        // the delivery stays unacked; the prefetch bounds how many wait so.
+        let permit = tokio::select! {
+            _ = ctx.shutdown.cancelled() => break,
+            p = ctx.permits.clone().acquire_owned() => p?,
+        };
+        let task_ctx = ctx.clone();
+        ctx.tasks.spawn(handle(task_ctx, delivery, permit));
     }
     // Unacked deliveries go back to the queue when the channel closes.
     let _ = channel.close(200, "worker shutting down".into()).await;
