@@ -20,7 +20,7 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
 ];
 
 /// The advisory lock key that serialises migration runs (an arbitrary constant).
-const LOCK_KEY: i64 = 0x696d_706f_7274_73;
+const LOCK_KEY: i64 = 0x0069_6d70_6f72_7473;
 
 /// Creates the database named in `url` when it does not exist yet (connecting to the
 /// `postgres` maintenance database of the same server), so that `migrate` works on a fresh

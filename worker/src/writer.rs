@@ -243,8 +243,9 @@ async fn resolve_relationships(
         if !ids.is_empty() || !keys.is_empty() {
             let key_column = rel.by_key.map(|k| k.target_column).unwrap_or("id");
             let sql = format!(
-                "SELECT id, {key_column}::text FROM {target} WHERE organization_id = $1 AND mode = $2
-                 AND (id = ANY($3) OR {key_column} = ANY($4))",
+                "SELECT id, {key_column}::text FROM {target} WHERE organization_id = $1 AND mode = $2 AND id = ANY($3)
+                 UNION
+                 SELECT id, {key_column}::text FROM {target} WHERE organization_id = $1 AND mode = $2 AND {key_column} = ANY($4)",
                 target = rel.target
             );
             let stmt = tx.prepare_cached(&sql).await?;
@@ -583,6 +584,11 @@ fn unnest_clause(columns: &[Column]) -> (String, String) {
     (args.join(", "), names.join(", "))
 }
 
+/// The UPDATE joins on the primary key alone: every id in it was found by a tenant-scoped
+/// query of the same transaction (`plan_writes`), and a record never changes tenant. A tenant
+/// condition here would let the planner, with a freshly loaded table's stale statistics,
+/// walk the (organization, mode) index once per row: minutes per batch instead of
+/// milliseconds.
 fn update_sql(rt: &ResourceType, columns: &[Column]) -> String {
     let (args, names) = unnest_clause(columns);
     let sets: Vec<String> = columns
@@ -598,7 +604,7 @@ fn update_sql(rt: &ResourceType, columns: &[Column]) -> String {
     format!(
         "UPDATE {table} AS t SET {sets}, updated_at = now()
          FROM unnest({args}) AS u({names})
-         WHERE t.id = u.id AND t.organization_id = $1 AND t.mode = $2
+         WHERE t.id = u.id AND $1::text IS NOT NULL AND $2::text IS NOT NULL
          RETURNING t.id",
         table = rt.name,
         sets = sets.join(", "),

@@ -1,0 +1,87 @@
+//! The worker binary's configuration and start-up errors.
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use imports_tests::worker_binary;
+
+#[test]
+fn an_invalid_setting_is_a_one_line_error_naming_the_variable() {
+    let out = Command::new(worker_binary())
+        .env("IMPORTS_BATCH_SIZE", "lots")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("IMPORTS_BATCH_SIZE=\"lots\" is invalid"),
+        "{stderr}"
+    );
+    let out = Command::new(worker_binary())
+        .env("IMPORTS_CONCURRENCY", "0")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("IMPORTS_CONCURRENCY=\"0\" is invalid: must be at least 1"));
+}
+
+#[test]
+fn an_unreachable_database_is_named_and_retried_without_exiting() {
+    let mut child = Command::new(worker_binary())
+        .env(
+            "DATABASE_URL",
+            "postgres://postgres:secret@127.0.0.1:1/imports",
+        )
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(2) {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the worker exited instead of retrying"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert!(
+        out.contains("cannot reach Postgres at postgres://postgres:***@127.0.0.1:1/imports"),
+        "{out}"
+    );
+    assert!(!out.contains("secret"), "the password is not logged");
+    assert!(out.matches("retrying in").count() >= 2, "{out}");
+}
+
+#[test]
+fn migrate_reports_an_unreachable_database_and_fails() {
+    let out = Command::new(worker_binary())
+        .arg("migrate")
+        .env("DATABASE_URL", "postgres://postgres@127.0.0.1:1/imports")
+        .env("MIGRATE_WAIT_SECONDS", "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("127.0.0.1:1"), "{stderr}");
+}
+
+#[test]
+fn help_lists_the_subcommands() {
+    let out = Command::new(worker_binary())
+        .arg("--help")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("migrate") && text.contains("run"), "{text}");
+}
