@@ -173,6 +173,23 @@ pub async fn delete(channel: &Channel, queue: &str) -> lapin::Result<()> {
     Ok(())
 }
 
+/// Why a publish failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// The connection or channel failed.
+    #[error("RabbitMQ: {0}")]
+    Amqp(#[from] lapin::Error),
+    /// No queue took the message.
+    #[error("RabbitMQ could not route the message to queue {0}")]
+    Unroutable(String),
+    /// The broker refused the message.
+    #[error("RabbitMQ refused the message (nack)")]
+    Nack,
+    /// The channel is not in confirm mode.
+    #[error("publisher confirms are not enabled")]
+    NoConfirms,
+}
+
 /// Publishes import messages with publisher confirms: `publish` returns only once RabbitMQ
 /// has taken responsibility for the message.
 pub struct Publisher {
@@ -194,8 +211,26 @@ impl Publisher {
         })
     }
 
-    /// Publishes one message and waits for RabbitMQ's confirm.
+    /// Publishes one message and waits for RabbitMQ's confirm. A nack (a quorum queue
+    /// electing its leader, say) is retried a few times with backoff before it is an error.
     pub async fn publish(&self, message: &ImportMessage) -> anyhow::Result<()> {
+        let mut delay = Duration::from_millis(50);
+        let mut attempt = 1;
+        loop {
+            match self.publish_once(message).await {
+                Err(PublishError::Nack) if attempt < 6 => {
+                    tracing::debug!(attempt, "RabbitMQ nacked a publish; retrying in {delay:?}");
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                    attempt += 1;
+                }
+                Err(e) => return Err(e.into()),
+                Ok(()) => return Ok(()),
+            }
+        }
+    }
+
+    async fn publish_once(&self, message: &ImportMessage) -> Result<(), PublishError> {
         let (body, props) = message.encode();
         let confirm = self
             .channel
@@ -213,12 +248,9 @@ impl Publisher {
             .await?;
         match confirm {
             Confirmation::Ack(None) => Ok(()),
-            Confirmation::Ack(Some(_)) => anyhow::bail!(
-                "RabbitMQ could not route the message to queue {}",
-                self.queue
-            ),
-            Confirmation::Nack(_) => anyhow::bail!("RabbitMQ refused the message (nack)"),
-            Confirmation::NotRequested => anyhow::bail!("publisher confirms are not enabled"),
+            Confirmation::Ack(Some(_)) => Err(PublishError::Unroutable(self.queue.to_string())),
+            Confirmation::Nack(_) => Err(PublishError::Nack),
+            Confirmation::NotRequested => Err(PublishError::NoConfirms),
         }
     }
 
