@@ -100,6 +100,50 @@ impl WorkerConfig {
     }
 }
 
+/// How the HTTP API serves.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// Connections.
+    pub services: ServiceConfig,
+    /// `API_ADDR`: where to listen.
+    pub addr: String,
+    /// `API_PUBLIC_URL`: the root URL clients reach the API at (links, attachment URLs).
+    pub public_url: String,
+    /// `IMPORTS_MAX_INPUTS`: inputs accepted in one import.
+    pub max_inputs: u64,
+    /// `IMPORTS_MAX_ACTIVE`: imports pending or in progress per organization.
+    pub max_active: i64,
+    /// `API_MAX_BODY_BYTES`: the largest request body accepted.
+    pub max_body_bytes: usize,
+    /// `API_SIGNING_SECRET`: the key of signed attachment URLs (every replica needs the same).
+    pub signing_secret: String,
+    /// `OUTBOX_INTERVAL_SECONDS`: how often unannounced imports are published again.
+    pub outbox_interval: Duration,
+}
+
+impl ApiConfig {
+    /// Reads the API's settings from the environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let addr = env_or("API_ADDR", "127.0.0.1:8080".to_owned())?;
+        let public_url = env_or("API_PUBLIC_URL", format!("http://{addr}"))?;
+        let signing_secret = env_or("API_SIGNING_SECRET", String::new())?;
+        Ok(ApiConfig {
+            services: ServiceConfig::from_env()?,
+            addr,
+            public_url,
+            max_inputs: env_at_least("IMPORTS_MAX_INPUTS", 10_000, 1)?,
+            max_active: env_at_least("IMPORTS_MAX_ACTIVE", 10, 1)? as i64,
+            max_body_bytes: env_at_least("API_MAX_BODY_BYTES", 64 * 1024 * 1024, 1024)? as usize,
+            signing_secret: if signing_secret.is_empty() {
+                crate::ids::new_id() + &crate::ids::new_id()
+            } else {
+                signing_secret
+            },
+            outbox_interval: Duration::from_secs(env_at_least("OUTBOX_INTERVAL_SECONDS", 5, 1)?),
+        })
+    }
+}
+
 /// Redacts the password of a connection URL, for logs and error messages.
 pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {

@@ -349,6 +349,68 @@ impl<'a> ImportSpec<'a> {
     }
 }
 
+/// An API served in the test process on a free port.
+pub struct InProcessApi {
+    /// `http://127.0.0.1:<port>`.
+    pub base_url: String,
+    /// Its settings.
+    pub config: imports_common::config::ApiConfig,
+    token: CancellationToken,
+    handle: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl InProcessApi {
+    /// Stops the API gracefully.
+    pub async fn stop(self) {
+        self.token.cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.handle).await;
+    }
+}
+
+impl TestEnv {
+    /// API settings for this environment (limits as the defaults unless changed).
+    pub fn api_config(&self) -> imports_common::config::ApiConfig {
+        imports_common::config::ApiConfig {
+            services: self.services(),
+            addr: "127.0.0.1:0".into(),
+            public_url: String::new(),
+            max_inputs: 10_000,
+            max_active: 10,
+            max_body_bytes: 8 * 1024 * 1024,
+            signing_secret: "test-secret".into(),
+            outbox_interval: Duration::from_secs(1),
+        }
+    }
+
+    /// Serves the API in this process on a free port.
+    pub async fn spawn_api(&self, mut config: imports_common::config::ApiConfig) -> InProcessApi {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base_url = format!("http://{}", listener.local_addr().unwrap());
+        config.public_url = base_url.clone();
+        let token = CancellationToken::new();
+        let handle = tokio::spawn(imports_api::serve(config.clone(), listener, token.clone()));
+        InProcessApi {
+            base_url,
+            config,
+            token,
+            handle,
+        }
+    }
+
+    /// Creates an API token for a tenant.
+    pub async fn token(&self, organization: &str, mode: Mode) -> String {
+        let client = self.pool.get().await.unwrap();
+        let tenant = Tenant {
+            organization_id: organization.into(),
+            mode,
+        };
+        imports_api::tokens::create(&**client, &tenant)
+            .await
+            .unwrap()
+            .1
+    }
+}
+
 /// A worker running in the test process.
 pub struct InProcessWorker {
     token: CancellationToken,

@@ -43,31 +43,13 @@ async fn run() -> anyhow::Result<()> {
 }
 
 async fn migrate() -> anyhow::Result<()> {
-    use imports_common::config::{env_at_least, redact_url};
-    use std::time::{Duration, Instant};
     let config = ServiceConfig::from_env()?;
-    // Wait for Postgres (it may be starting alongside us), then create the database if needed.
-    let wait = Duration::from_secs(env_at_least("MIGRATE_WAIT_SECONDS", 60, 0)?);
-    let url = &config.database_url;
-    let started = Instant::now();
-    let mut delay = Duration::from_millis(200);
-    loop {
-        match imports_common::migrate::ensure_database(url).await {
-            Ok(()) => break,
-            Err(e) if started.elapsed() < wait => {
-                tracing::warn!(
-                    "cannot reach Postgres at {}: {e}; retrying in {delay:?}",
-                    redact_url(url)
-                );
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
-            }
-            Err(e) => anyhow::bail!("cannot reach Postgres at {}: {e}", redact_url(url)),
-        }
-    }
-    let pool = imports_common::db::pool(url, 1)?;
-    let mut client = pool.get().await?;
-    let applied = imports_common::migrate::run(&mut client).await?;
+    let wait = imports_common::config::env_at_least("MIGRATE_WAIT_SECONDS", 60, 0)?;
+    let applied = imports_common::migrate::migrate_url(
+        &config.database_url,
+        std::time::Duration::from_secs(wait),
+    )
+    .await?;
     println!("migrations applied: {applied:?}");
     Ok(())
 }

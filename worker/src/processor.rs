@@ -248,7 +248,8 @@ async fn apply(
         batch,
     )
     .await?;
-    store::insert_log_entries(&*tx, &import.id, &outcome.entries).await?;
+    // The fence first: if this worker no longer holds the import (or it was deleted),
+    // nothing of the batch is kept.
     let after = store::checkpoint(
         &*tx,
         &import.id,
@@ -262,6 +263,7 @@ async fn apply(
         tx.rollback().await?;
         return Err(BatchError::LeaseLost);
     };
+    store::insert_log_entries(&*tx, &import.id, &outcome.entries).await?;
     tx.commit().await?;
     let span = tracing::Span::current();
     span.record("processed", outcome.totals.processed);

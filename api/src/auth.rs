@@ -1,0 +1,39 @@
+//! The bearer-token extractor: every `/api/imports` handler takes an [`Authenticated`]
+//! tenant, so no query can run unscoped.
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use imports_common::model::Tenant;
+
+use crate::errors::ApiError;
+use crate::AppState;
+
+/// The tenant of the request's token.
+pub struct Authenticated(pub Tenant);
+
+impl FromRequestParts<AppState> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(ApiError::unauthorized)?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(ApiError::unauthorized)?;
+        let client = state.pool.get().await?;
+        match crate::tokens::authenticate(&**client, token).await? {
+            Some(tenant) => Ok(Authenticated(tenant)),
+            None => Err(ApiError::unauthorized()),
+        }
+    }
+}

@@ -1,0 +1,222 @@
+//! JSON:API error documents: every failure of a request becomes one, with the right status,
+//! and internal errors are logged, never shown.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// The media type of JSON:API documents.
+pub const JSONAPI: &str = "application/vnd.api+json";
+
+/// A failed request, rendered as `{"errors": [{"title", "detail", "code", "status", "source"}]}`.
+#[derive(Debug)]
+pub struct ApiError(Box<Inner>);
+
+#[derive(Debug)]
+struct Inner {
+    status: StatusCode,
+    code: &'static str,
+    title: &'static str,
+    detail: String,
+    pointer: Option<String>,
+    parameter: Option<String>,
+    retry_after: Option<u64>,
+}
+
+impl ApiError {
+    fn new(
+        status: StatusCode,
+        code: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
+        ApiError(Box::new(Inner {
+            status,
+            code,
+            title,
+            detail: detail.into(),
+            pointer: None,
+            parameter: None,
+            retry_after: None,
+        }))
+    }
+
+    /// 400: the request cannot be read.
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            "Bad request",
+            detail,
+        )
+    }
+
+    /// 400 about a query parameter.
+    pub fn bad_parameter(parameter: &str, detail: impl Into<String>) -> Self {
+        let mut e = Self::bad_request(detail);
+        e.0.parameter = Some(parameter.to_owned());
+        e
+    }
+
+    /// 401: no token, or not a valid one.
+    pub fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "INVALID_TOKEN",
+            "Invalid token",
+            "a valid API token is required: Authorization: Bearer <token>",
+        )
+    }
+
+    /// 403: a signed URL that is tampered with or expired.
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "FORBIDDEN", "Forbidden", detail)
+    }
+
+    /// 404: not found, or another tenant's.
+    pub fn not_found(what: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "RECORD_NOT_FOUND",
+            "Record not found",
+            format!("{what} not found"),
+        )
+    }
+
+    /// 422: an attribute is invalid; `pointer` names it (`/data/attributes/format`).
+    pub fn invalid(pointer: impl Into<String>, detail: impl Into<String>) -> Self {
+        let mut e = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "VALIDATION_ERROR",
+            "Validation error",
+            detail,
+        );
+        e.0.pointer = Some(pointer.into());
+        e
+    }
+
+    /// 409: the request conflicts with the resource (wrong type, wrong id).
+    pub fn conflict(pointer: impl Into<String>, detail: impl Into<String>) -> Self {
+        let mut e = Self::new(StatusCode::CONFLICT, "CONFLICT", "Conflict", detail);
+        e.0.pointer = Some(pointer.into());
+        e
+    }
+
+    /// 413: the body is larger than the limit.
+    pub fn too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PAYLOAD_TOO_LARGE",
+            "Payload too large",
+            format!("the request body is larger than {limit} bytes"),
+        )
+    }
+
+    /// 415: not a JSON:API body.
+    pub fn unsupported_media_type() -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "Unsupported media type",
+            format!("send the body as Content-Type: {JSONAPI}"),
+        )
+    }
+
+    /// 429: over a limit; retry after that many seconds.
+    pub fn too_many(detail: impl Into<String>, retry_after: u64) -> Self {
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "TOO_MANY_REQUESTS",
+            "Too many requests",
+            detail,
+        );
+        e.0.retry_after = Some(retry_after);
+        e
+    }
+
+    /// 500: something failed on our side; the cause is logged, not shown.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!("internal error: {cause}");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL_SERVER_ERROR",
+            "Internal server error",
+            "something went wrong on our side; try again",
+        )
+    }
+
+    /// 503: a service the request needs is unreachable.
+    pub fn unavailable(cause: impl std::fmt::Display) -> Self {
+        tracing::warn!("service unavailable: {cause}");
+        let mut e = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "SERVICE_UNAVAILABLE",
+            "Service unavailable",
+            "the database is unreachable; try again shortly",
+        );
+        e.0.retry_after = Some(5);
+        e
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.0.status
+    }
+}
+
+impl From<tokio_postgres::Error> for ApiError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        if e.is_closed() || e.as_db_error().is_none() {
+            ApiError::unavailable(e)
+        } else {
+            ApiError::internal(e)
+        }
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for ApiError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        ApiError::unavailable(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let e = *self.0;
+        let mut error = json!({
+            "title": e.title,
+            "detail": e.detail,
+            "code": e.code,
+            "status": e.status.as_u16().to_string(),
+        });
+        if let Some(p) = &e.pointer {
+            error["source"] = json!({"pointer": p});
+        } else if let Some(p) = &e.parameter {
+            error["source"] = json!({"parameter": p});
+        }
+        let mut response = (e.status, jsonapi_body(&json!({"errors": [error]}))).into_response();
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(JSONAPI));
+        if let Some(s) = e.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(s));
+        }
+        response
+    }
+}
+
+/// Serializes a document as a body.
+pub fn jsonapi_body(doc: &serde_json::Value) -> Vec<u8> {
+    serde_json::to_vec(doc).expect("a JSON value serializes")
+}
+
+/// A JSON:API response with a status.
+pub fn jsonapi(status: StatusCode, doc: &serde_json::Value) -> Response {
+    let mut response = (status, jsonapi_body(doc)).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(JSONAPI));
+    response
+}

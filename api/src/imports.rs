@@ -1,0 +1,608 @@
+//! The `/api/imports` resource: create, list, retrieve, update, delete, and the events of an
+//! import. Every query is scoped to the token's tenant; another tenant's import is a 404.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use imports_common::catalogue::resource_type;
+use imports_common::inputs::count_inputs;
+use imports_common::jsonapi::{import_attributes, import_resource};
+use imports_common::model::{Format, Import, Status, Tenant};
+use imports_common::store::{self, NewImport};
+use serde_json::{json, Map, Value};
+use tokio_postgres::types::ToSql;
+
+use crate::auth::Authenticated;
+use crate::errors::{jsonapi, ApiError, JSONAPI};
+use crate::{attachments, listing, AppState};
+
+/// Attributes a reader sees.
+pub const READABLE_ATTRIBUTES: &[&str] = &[
+    "resource_type",
+    "format",
+    "parent_resource_id",
+    "status",
+    "started_at",
+    "completed_at",
+    "interrupted_at",
+    "inputs",
+    "inputs_size",
+    "errors_count",
+    "warnings_count",
+    "processed_count",
+    "errors_log",
+    "warnings_log",
+    "attachment_url",
+    "skip_errors",
+    "created_at",
+    "updated_at",
+    "reference",
+    "reference_origin",
+    "metadata",
+];
+
+const CREATE_ONLY: &[&str] = &[
+    "resource_type",
+    "format",
+    "parent_resource_id",
+    "inputs",
+    "skip_errors",
+];
+const UPDATABLE: &[&str] = &["_interrupt", "reference", "reference_origin", "metadata"];
+
+fn pointer(attribute: &str) -> String {
+    format!("/data/attributes/{attribute}")
+}
+
+/// Checks the Content-Type and parses the body as a JSON:API document with `data.type`
+/// `imports`; returns `data`.
+fn read_document(headers: &HeaderMap, body: &Bytes) -> Result<Map<String, Value>, ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let media = content_type.split(';').next().unwrap_or("").trim();
+    if media != JSONAPI && media != "application/json" {
+        return Err(ApiError::unsupported_media_type());
+    }
+    let doc: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("the body is not valid JSON: {e}")))?;
+    let Some(Value::Object(data)) = doc.get("data").cloned() else {
+        return Err(ApiError::invalid(
+            "/data",
+            "the document must have a data object",
+        ));
+    };
+    match data.get("type") {
+        Some(Value::String(t)) if t == "imports" => {}
+        Some(_) => return Err(ApiError::conflict("/data/type", "type must be 'imports'")),
+        None => return Err(ApiError::invalid("/data/type", "type is required")),
+    }
+    Ok(data)
+}
+
+fn attributes(data: &Map<String, Value>) -> Result<Map<String, Value>, ApiError> {
+    match data.get("attributes") {
+        Some(Value::Object(a)) => Ok(a.clone()),
+        None => Ok(Map::new()),
+        Some(_) => Err(ApiError::invalid(
+            "/data/attributes",
+            "attributes must be an object",
+        )),
+    }
+}
+
+fn optional_string(attrs: &Map<String, Value>, name: &str) -> Result<Option<String>, ApiError> {
+    match attrs.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.len() <= 1024 => Ok(Some(s.clone())),
+        Some(Value::String(_)) => Err(ApiError::invalid(
+            pointer(name),
+            format!("{name} is longer than 1024 characters"),
+        )),
+        Some(_) => Err(ApiError::invalid(
+            pointer(name),
+            format!("{name} must be a string"),
+        )),
+    }
+}
+
+fn metadata(attrs: &Map<String, Value>) -> Result<Option<Value>, ApiError> {
+    match attrs.get("metadata") {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(json!({}))),
+        Some(v @ Value::Object(_)) => Ok(Some(v.clone())),
+        Some(_) => Err(ApiError::invalid(
+            pointer("metadata"),
+            "metadata must be an object",
+        )),
+    }
+}
+
+/// `POST /api/imports`.
+pub async fn create(
+    State(state): State<AppState>,
+    Authenticated(tenant): Authenticated,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let data = read_document(&headers, &body)?;
+    let attrs = attributes(&data)?;
+    for name in attrs.keys() {
+        if CREATE_ONLY.contains(&name.as_str()) || UPDATABLE[1..].contains(&name.as_str()) {
+            continue;
+        }
+        let why = if name == "_interrupt" {
+            "_interrupt can only be sent to update an import".to_owned()
+        } else if READABLE_ATTRIBUTES.contains(&name.as_str()) {
+            format!("{name} is read-only")
+        } else {
+            format!("{name} is not an attribute of imports")
+        };
+        return Err(ApiError::invalid(pointer(name), why));
+    }
+    let rt = match attrs.get("resource_type") {
+        Some(Value::String(s)) => resource_type(s).ok_or_else(|| {
+            ApiError::invalid(
+                pointer("resource_type"),
+                format!("'{s}' is not an importable resource type"),
+            )
+        })?,
+        None | Some(Value::Null) => {
+            return Err(ApiError::invalid(
+                pointer("resource_type"),
+                "resource_type is required",
+            ))
+        }
+        Some(_) => {
+            return Err(ApiError::invalid(
+                pointer("resource_type"),
+                "resource_type must be a string",
+            ))
+        }
+    };
+    let format = match attrs.get("format") {
+        None | Some(Value::Null) => Format::Json,
+        Some(Value::String(s)) => s
+            .parse::<Format>()
+            .map_err(|_| ApiError::invalid(pointer("format"), "format must be 'json' or 'csv'"))?,
+        Some(_) => {
+            return Err(ApiError::invalid(
+                pointer("format"),
+                "format must be 'json' or 'csv'",
+            ))
+        }
+    };
+    let skip_errors = match attrs.get("skip_errors") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => {
+            return Err(ApiError::invalid(
+                pointer("skip_errors"),
+                "skip_errors must be true or false",
+            ))
+        }
+    };
+    let reference = optional_string(&attrs, "reference")?;
+    let reference_origin = optional_string(&attrs, "reference_origin")?;
+    let metadata = metadata(&attrs)?.unwrap_or_else(|| json!({}));
+    let parent_resource_id = optional_string(&attrs, "parent_resource_id")?;
+
+    let (bytes, size) = match (format, attrs.get("inputs")) {
+        (_, None | Some(Value::Null)) => return Err(ApiError::invalid(pointer("inputs"), "inputs is required")),
+        (Format::Json, Some(Value::Array(items))) => (serde_json::to_vec(items).expect("serializes"), items.len() as u64),
+        (Format::Json, Some(Value::String(_))) => {
+            return Err(ApiError::invalid(pointer("inputs"), "with format json, inputs must be an array of objects (send format csv for CSV text)"))
+        }
+        (Format::Csv, Some(Value::String(text))) => {
+            let n = count_inputs(Format::Csv, text.as_bytes()).map_err(|e| ApiError::invalid(pointer("inputs"), e.0))?;
+            (text.clone().into_bytes(), n)
+        }
+        (Format::Csv, Some(Value::Array(_))) => {
+            return Err(ApiError::invalid(pointer("inputs"), "with format csv, inputs must be a string holding the CSV text (send format json for an array)"))
+        }
+        (_, Some(_)) => return Err(ApiError::invalid(pointer("inputs"), "inputs must be an array of objects, or a CSV string")),
+    };
+    if size == 0 {
+        return Err(ApiError::invalid(
+            pointer("inputs"),
+            "inputs can't be empty",
+        ));
+    }
+    if size > state.config.max_inputs {
+        return Err(ApiError::invalid(
+            pointer("inputs"),
+            format!(
+                "{size} inputs are more than the limit of {} per import",
+                state.config.max_inputs
+            ),
+        ));
+    }
+
+    let mut client = state.pool.get().await?;
+    if let Some(parent) = &parent_resource_id {
+        let Some(rel) = rt.parent_relationship() else {
+            return Err(ApiError::invalid(
+                pointer("parent_resource_id"),
+                format!("{} have no parent resource", rt.name),
+            ));
+        };
+        let exists = client
+            .query_opt(
+                &format!(
+                    "SELECT 1 FROM {} WHERE id = $1 AND organization_id = $2 AND mode = $3",
+                    rel.target
+                ),
+                &[parent, &tenant.organization_id, &tenant.mode.as_str()],
+            )
+            .await?
+            .is_some();
+        if !exists {
+            return Err(ApiError::invalid(
+                pointer("parent_resource_id"),
+                format!("no {} has id '{parent}'", rel.target),
+            ));
+        }
+    }
+
+    let tx = client.transaction().await?;
+    // One create at a time per organization, so that the active-imports limit holds.
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(hashtext($1))",
+        &[&tenant.organization_id],
+    )
+    .await?;
+    let active: i64 = tx
+        .query_one(
+            "SELECT count(*) FROM imports WHERE organization_id = $1 AND status IN ('pending', 'in_progress')",
+            &[&tenant.organization_id],
+        )
+        .await?
+        .get(0);
+    if active >= state.config.max_active {
+        return Err(ApiError::too_many(
+            format!(
+                "{active} imports are pending or in progress; at most {} at once",
+                state.config.max_active
+            ),
+            10,
+        ));
+    }
+    let new = NewImport {
+        tenant: tenant.clone(),
+        resource_type: rt.name.to_owned(),
+        format,
+        parent_resource_id,
+        inputs_size: size as i64,
+        skip_errors,
+        reference,
+        reference_origin,
+        metadata,
+    };
+    let import = store::create_import(&*tx, &new, &bytes).await?;
+    let trace: Map<String, Value> = ["traceparent", "tracestate"]
+        .iter()
+        .filter_map(|h| {
+            headers
+                .get(*h)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| (h.to_string(), json!(v)))
+        })
+        .collect();
+    tx.execute(
+        "INSERT INTO import_outbox (import_id, trace_context) VALUES ($1, $2)",
+        &[&import.id, &Value::Object(trace)],
+    )
+    .await?;
+    tx.commit().await?;
+    state.outbox_wake.notify_one();
+    let doc = json!({"data": render(&state, &client, import, None).await?});
+    let mut response = jsonapi(StatusCode::CREATED, &doc);
+    if let Ok(location) = doc["data"]["links"]["self"]
+        .as_str()
+        .unwrap_or_default()
+        .parse()
+    {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+/// Reads an import of the tenant, with its logs.
+async fn find(
+    client: &tokio_postgres::Client,
+    tenant: &Tenant,
+    id: &str,
+) -> Result<Import, ApiError> {
+    match store::get_import(client, id).await? {
+        Some(i) if i.tenant == *tenant => Ok(i),
+        _ => Err(ApiError::not_found("import")),
+    }
+}
+
+/// The resource object of an import, with `inputs` while pending, `attachment_url` after,
+/// and only the `fields` asked for.
+async fn render(
+    state: &AppState,
+    client: &tokio_postgres::Client,
+    mut import: Import,
+    fields: Option<&[String]>,
+) -> Result<Value, ApiError> {
+    let wants = |name: &str| fields.map(|f| f.iter().any(|x| x == name)).unwrap_or(true);
+    if import.status == Status::Pending && wants("inputs") {
+        let mut raw = Vec::new();
+        let mut seq = 0;
+        while let Some(chunk) = store::input_chunk(client, &import.id, seq).await? {
+            raw.extend_from_slice(&chunk);
+            seq += 1;
+        }
+        import.inputs = Some(match import.format {
+            Format::Json => serde_json::from_slice(&raw).unwrap_or(Value::Null),
+            Format::Csv => Value::String(String::from_utf8_lossy(&raw).into_owned()),
+        });
+    }
+    if import.status != Status::Pending {
+        import.attachment_url = Some(attachments::signed_url(state, &import.id));
+    }
+    let mut resource = import_resource(&import, &state.config.public_url);
+    if let Some(fields) = fields {
+        let all = import_attributes(&import);
+        let picked: Map<String, Value> = all
+            .into_iter()
+            .filter(|(k, _)| fields.contains(k))
+            .collect();
+        resource["attributes"] = Value::Object(picked);
+    }
+    Ok(resource)
+}
+
+/// `GET /api/imports/{id}`.
+pub async fn retrieve(
+    State(state): State<AppState>,
+    Authenticated(tenant): Authenticated,
+    Path(id): Path<String>,
+    Query(pairs): Query<Vec<(String, String)>>,
+) -> Result<Response, ApiError> {
+    let fields = match pairs.iter().find(|(k, _)| k == "fields[imports]") {
+        Some((_, v)) => Some(
+            listing::parse(&[("fields[imports]".into(), v.clone())])?
+                .fields
+                .unwrap_or_default(),
+        ),
+        None => None,
+    };
+    let client = state.pool.get().await?;
+    let import = find(&client, &tenant, &id).await?;
+    let data = render(&state, &client, import, fields.as_deref()).await?;
+    Ok(jsonapi(StatusCode::OK, &json!({"data": data})))
+}
+
+/// `GET /api/imports`.
+pub async fn list(
+    State(state): State<AppState>,
+    Authenticated(tenant): Authenticated,
+    Query(pairs): Query<Vec<(String, String)>>,
+) -> Result<Response, ApiError> {
+    let q = listing::parse(&pairs)?;
+    let client = state.pool.get().await?;
+    let mode = tenant.mode.as_str();
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&tenant.organization_id, &mode];
+    for p in &q.params {
+        params.push(p.as_ref() as &(dyn ToSql + Sync));
+    }
+    let mut conditions = vec!["organization_id = $1".to_owned(), "mode = $2".to_owned()];
+    conditions.extend(q.conditions.iter().cloned());
+    let filter = conditions.join(" AND ");
+    let total: i64 = client
+        .query_one(
+            &format!("SELECT count(*) FROM imports WHERE {filter}"),
+            &params,
+        )
+        .await?
+        .get(0);
+    let offset = (q.page - 1).saturating_mul(q.size);
+    let ids: Vec<String> = client
+        .query(
+            &format!(
+                "SELECT id FROM imports WHERE {filter} ORDER BY {} LIMIT {} OFFSET {offset}",
+                q.order_by, q.size
+            ),
+            &params,
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let mut data = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(import) = store::get_import(&**client, &id).await? {
+            data.push(render(&state, &client, import, q.fields.as_deref()).await?);
+        }
+    }
+    let page_count = (total + q.size - 1) / q.size;
+    let link = |page: i64| {
+        let mut pairs = q.link_pairs.clone();
+        pairs.push(("page[number]".into(), page.to_string()));
+        let query: Vec<String> = pairs
+            .iter()
+            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+            .collect();
+        format!(
+            "{}/api/imports?{}",
+            state.config.public_url.trim_end_matches('/'),
+            query.join("&")
+        )
+    };
+    let mut links = json!({"first": link(1), "last": link(page_count.max(1))});
+    if q.page > 1 {
+        links["prev"] = json!(link((q.page - 1).min(page_count.max(1))));
+    }
+    if q.page < page_count {
+        links["next"] = json!(link(q.page + 1));
+    }
+    Ok(jsonapi(
+        StatusCode::OK,
+        &json!({"data": data, "meta": {"record_count": total, "page_count": page_count}, "links": links}),
+    ))
+}
+
+fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b',' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// `PATCH /api/imports/{id}`: `_interrupt`, `reference`, `reference_origin`, `metadata`.
+pub async fn update(
+    State(state): State<AppState>,
+    Authenticated(tenant): Authenticated,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let data = read_document(&headers, &body)?;
+    if let Some(given) = data.get("id") {
+        if given.as_str() != Some(id.as_str()) {
+            return Err(ApiError::conflict(
+                "/data/id",
+                "data.id must be the id in the URL",
+            ));
+        }
+    }
+    let attrs = attributes(&data)?;
+    for name in attrs.keys() {
+        if UPDATABLE.contains(&name.as_str()) {
+            continue;
+        }
+        let why = if CREATE_ONLY.contains(&name.as_str()) {
+            format!("{name} can only be set when the import is created")
+        } else if READABLE_ATTRIBUTES.contains(&name.as_str()) {
+            format!("{name} is read-only")
+        } else {
+            format!("{name} is not an attribute of imports")
+        };
+        return Err(ApiError::invalid(pointer(name), why));
+    }
+    let interrupt = match attrs.get("_interrupt") {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => false,
+        Some(Value::Bool(true)) => true,
+        Some(_) => {
+            return Err(ApiError::invalid(
+                pointer("_interrupt"),
+                "_interrupt must be true or false",
+            ))
+        }
+    };
+    let reference = attrs
+        .contains_key("reference")
+        .then(|| optional_string(&attrs, "reference"))
+        .transpose()?;
+    let reference_origin = attrs
+        .contains_key("reference_origin")
+        .then(|| optional_string(&attrs, "reference_origin"))
+        .transpose()?;
+    let metadata = metadata(&attrs)?;
+
+    let mut client = state.pool.get().await?;
+    find(&client, &tenant, &id).await?;
+    client
+        .execute(
+            "UPDATE imports SET
+                reference = CASE WHEN $2 THEN $3 ELSE reference END,
+                reference_origin = CASE WHEN $4 THEN $5 ELSE reference_origin END,
+                metadata = COALESCE($6, metadata),
+                updated_at = now()
+             WHERE id = $1",
+            &[
+                &id,
+                &reference.is_some(),
+                &reference.clone().flatten(),
+                &reference_origin.is_some(),
+                &reference_origin.clone().flatten(),
+                &metadata,
+            ],
+        )
+        .await?;
+    if interrupt {
+        let current = find(&client, &tenant, &id).await?;
+        if !current.status.is_final() {
+            store::request_interrupt(&mut client, &id).await?;
+        }
+    }
+    let import = find(&client, &tenant, &id).await?;
+    let data = render(&state, &client, import, None).await?;
+    Ok(jsonapi(StatusCode::OK, &json!({"data": data})))
+}
+
+/// `DELETE /api/imports/{id}`: interrupts a running import first; records already
+/// imported stay.
+pub async fn delete(
+    State(state): State<AppState>,
+    Authenticated(tenant): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let mut client = state.pool.get().await?;
+    let import = find(&client, &tenant, &id).await?;
+    if !import.status.is_final() {
+        store::request_interrupt(&mut client, &id).await?;
+    }
+    let tx = client.transaction().await?;
+    store::record_event(
+        &*tx,
+        &id,
+        "imports.destroy",
+        json!({"status": import.status.as_str()}),
+    )
+    .await?;
+    tx.execute("DELETE FROM import_outbox WHERE import_id = $1", &[&id])
+        .await?;
+    tx.execute("DELETE FROM imports WHERE id = $1", &[&id])
+        .await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `GET /api/imports/{id}/events`: the import's lifecycle events, oldest first.
+pub async fn events(
+    State(state): State<AppState>,
+    Authenticated(tenant): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let client = state.pool.get().await?;
+    find(&client, &tenant, &id).await?;
+    let rows = client
+        .query(
+            "SELECT id, name, payload, created_at FROM import_events WHERE import_id = $1 ORDER BY id",
+            &[&id],
+        )
+        .await?;
+    let data: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            let event_id: i64 = r.get(0);
+            let at: chrono::DateTime<chrono::Utc> = r.get(3);
+            json!({
+                "id": event_id.to_string(),
+                "type": "events",
+                "attributes": {
+                    "name": r.get::<_, &str>(1),
+                    "payload": r.get::<_, Value>(2),
+                    "created_at": at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                },
+                "relationships": {"import": {"data": {"type": "imports", "id": id}}},
+            })
+        })
+        .collect();
+    Ok(jsonapi(
+        StatusCode::OK,
+        &json!({"data": data, "meta": {"record_count": data.len()}}),
+    ))
+}

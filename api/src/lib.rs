@@ -1,0 +1,112 @@
+//! The `/api/imports` HTTP API (JSON:API), following the reference API's conventions so that
+//! a client written for it works with only its base URL and token changed.
+//!
+//! - [`imports`]: the resource's handlers; [`listing`]: pagination, sort, filters, fields.
+//! - [`auth`]: bearer tokens -> tenant; [`tokens`]: creating, listing, revoking tokens.
+//! - [`outbox`]: announces created imports on RabbitMQ, at least once.
+//! - [`attachments`]: signed, expiring download URLs of the raw inputs.
+//! - [`errors`]: JSON:API error documents.
+
+pub mod attachments;
+pub mod auth;
+pub mod errors;
+pub mod imports;
+pub mod listing;
+pub mod outbox;
+pub mod tokens;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use axum::Router;
+use deadpool_postgres::Pool;
+use imports_common::config::ApiConfig;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::errors::ApiError;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// Postgres connections.
+    pub pool: Pool,
+    /// Settings.
+    pub config: Arc<ApiConfig>,
+    /// Wakes the outbox publisher after a create.
+    pub outbox_wake: Arc<Notify>,
+}
+
+/// The routes of the API.
+pub fn router(state: AppState) -> Router {
+    let limit = state.config.max_body_bytes;
+    Router::new()
+        .route("/api/imports", get(imports::list).post(imports::create))
+        .route(
+            "/api/imports/{id}",
+            get(imports::retrieve)
+                .patch(imports::update)
+                .delete(imports::delete),
+        )
+        .route("/api/imports/{id}/events", get(imports::events))
+        .route("/api/imports/{id}/attachment", get(attachments::download))
+        .route("/health", get(|| async { "ok" }))
+        .fallback(|| async { ApiError::not_found("route") })
+        .layer(axum::middleware::map_response(move |r| {
+            body_limit_as_jsonapi(r, limit)
+        }))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+/// Axum answers an oversized body with a plain-text 413; make it a JSON:API error.
+async fn body_limit_as_jsonapi(
+    response: axum::response::Response,
+    limit: usize,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if response.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE
+        && response
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .map(|v| v != errors::JSONAPI)
+            .unwrap_or(true)
+    {
+        return ApiError::too_large(limit).into_response();
+    }
+    response
+}
+
+/// Serves the API on `listener` until `shutdown`, with the outbox publisher beside it.
+pub async fn serve(
+    config: ApiConfig,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let pool = imports_common::db::pool(&config.services.database_url, 16)?;
+    tokio::select! {
+        _ = shutdown.cancelled() => return Ok(()),
+        r = imports_common::db::wait_for(&pool, &config.services.database_url, None) => r?,
+    }
+    let state = AppState {
+        pool: pool.clone(),
+        config: Arc::new(config.clone()),
+        outbox_wake: Arc::new(Notify::new()),
+    };
+    let outbox = tokio::spawn(outbox::run(
+        pool,
+        config,
+        state.outbox_wake.clone(),
+        shutdown.clone(),
+    ));
+    tracing::info!(addr = %listener.local_addr()?, "serving the imports API");
+    let token = shutdown.clone();
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(async move { token.cancelled().await })
+        .await?;
+    shutdown.cancel();
+    let _ = outbox.await;
+    Ok(())
+}

@@ -1,0 +1,149 @@
+//! `imports-api`: serves the API (default), applies migrations, manages API tokens.
+
+use clap::{Parser, Subcommand};
+use imports_common::config::{ApiConfig, ServiceConfig};
+use imports_common::model::{Mode, Tenant};
+use tokio_util::sync::CancellationToken;
+
+/// The /api/imports HTTP API. Configured by the environment: API_ADDR, API_PUBLIC_URL,
+/// DATABASE_URL, AMQP_URL, IMPORTS_QUEUE, IMPORTS_MAX_INPUTS, IMPORTS_MAX_ACTIVE,
+/// API_MAX_BODY_BYTES, API_SIGNING_SECRET, OUTBOX_INTERVAL_SECONDS.
+#[derive(Parser)]
+#[command(name = "imports-api", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API until SIGTERM or SIGINT (the default).
+    Serve,
+    /// Apply the database migrations, then exit.
+    Migrate,
+    /// Manage API tokens.
+    Tokens {
+        #[command(subcommand)]
+        command: TokensCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokensCommand {
+    /// Create a token; the token is the last line of the output.
+    Create {
+        /// The organization the token acts for.
+        #[arg(long)]
+        organization: String,
+        /// test or live.
+        #[arg(long, value_parser = ["test", "live"])]
+        mode: String,
+    },
+    /// List tokens (never their secrets).
+    List,
+    /// Revoke a token at once.
+    Revoke {
+        /// The token's id (from `tokens list`).
+        id: String,
+    },
+}
+
+#[tokio::main]
+async fn main() {
+    imports_common::telemetry::init("imports-api");
+    let cli = Cli::parse();
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve().await,
+        Command::Migrate => migrate().await,
+        Command::Tokens { command } => tokens(command).await,
+    };
+    if let Err(e) = result {
+        eprintln!("imports-api: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn serve() -> anyhow::Result<()> {
+    let config = ApiConfig::from_env()?;
+    let listener = tokio::net::TcpListener::bind(&config.addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on API_ADDR={}: {e}", config.addr))?;
+    let shutdown = CancellationToken::new();
+    let token = shutdown.clone();
+    tokio::spawn(async move {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        token.cancel();
+    });
+    imports_api::serve(config, listener, shutdown).await
+}
+
+async fn migrate() -> anyhow::Result<()> {
+    let config = ServiceConfig::from_env()?;
+    let wait = imports_common::config::env_at_least("MIGRATE_WAIT_SECONDS", 60, 0)?;
+    let applied = imports_common::migrate::migrate_url(
+        &config.database_url,
+        std::time::Duration::from_secs(wait),
+    )
+    .await?;
+    println!("migrations applied: {applied:?}");
+    Ok(())
+}
+
+async fn tokens(command: TokensCommand) -> anyhow::Result<()> {
+    let config = ServiceConfig::from_env()?;
+    let pool = imports_common::db::pool(&config.database_url, 1)?;
+    let client = pool.get().await.map_err(|e| {
+        anyhow::anyhow!(
+            "cannot reach Postgres at {}: {e}",
+            imports_common::config::redact_url(&config.database_url)
+        )
+    })?;
+    match command {
+        TokensCommand::Create { organization, mode } => {
+            let mode: Mode = mode.parse()?;
+            anyhow::ensure!(
+                !organization.trim().is_empty(),
+                "--organization can't be empty"
+            );
+            let tenant = Tenant {
+                organization_id: organization,
+                mode,
+            };
+            let (id, token) = imports_api::tokens::create(&**client, &tenant).await?;
+            println!(
+                "token id: {id} (organization {}, mode {})",
+                tenant.organization_id,
+                tenant.mode.as_str()
+            );
+            println!("{token}");
+        }
+        TokensCommand::List => {
+            for t in imports_api::tokens::list(&**client).await? {
+                let state = match t.revoked_at {
+                    Some(at) => format!("revoked {}", at.to_rfc3339()),
+                    None => "active".into(),
+                };
+                println!(
+                    "{}\t{}\t{}\t{}\t{state}",
+                    t.id,
+                    t.tenant.organization_id,
+                    t.tenant.mode.as_str(),
+                    t.created_at.to_rfc3339()
+                );
+            }
+        }
+        TokensCommand::Revoke { id } => {
+            anyhow::ensure!(
+                imports_api::tokens::revoke(&**client, &id).await?,
+                "no active token has id {id}"
+            );
+            println!("revoked {id}");
+        }
+    }
+    Ok(())
+}
