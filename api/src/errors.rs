@@ -68,6 +68,16 @@ impl ApiError {
         )
     }
 
+    /// 405: the route exists, not with this method.
+    pub fn method_not_allowed() -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "METHOD_NOT_ALLOWED",
+            "Method not allowed",
+            "this route does not accept this method",
+        )
+    }
+
     /// 403: a signed URL that is tampered with or expired.
     pub fn forbidden(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, "FORBIDDEN", "Forbidden", detail)

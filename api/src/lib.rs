@@ -61,22 +61,32 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Axum answers an oversized body with a plain-text 413; make it a JSON:API error.
+/// Axum's own rejections (an oversized body, a method not allowed, a query it cannot
+/// decode) are plain text; every error this API returns is a JSON:API document.
 async fn body_limit_as_jsonapi(
     response: axum::response::Response,
     limit: usize,
 ) -> axum::response::Response {
+    use axum::http::StatusCode;
     use axum::response::IntoResponse;
-    if response.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE
-        && response
-            .headers()
-            .get(axum::http::header::CONTENT_TYPE)
-            .map(|v| v != errors::JSONAPI)
-            .unwrap_or(true)
-    {
-        return ApiError::too_large(limit).into_response();
+    let status = response.status();
+    let is_jsonapi = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .map(|v| v == errors::JSONAPI)
+        .unwrap_or(false);
+    if is_jsonapi || !(status.is_client_error() || status.is_server_error()) {
+        return response;
     }
-    response
+    match status {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::too_large(limit).into_response(),
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::method_not_allowed().into_response(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::unsupported_media_type().into_response(),
+        s if s.is_client_error() => {
+            ApiError::bad_request("the request cannot be read").into_response()
+        }
+        _ => ApiError::internal(format!("unexpected {status} response")).into_response(),
+    }
 }
 
 /// Serves the API on `listener` until `shutdown`, with the outbox publisher beside it.

@@ -431,6 +431,12 @@ impl InProcessWorker {
 
 /// The path of the `imports-worker` binary, built once per test process.
 pub fn worker_binary() -> std::path::PathBuf {
+    binary("imports-worker")
+}
+
+/// The path of one of the workspace's binaries (`imports-worker`, `imports-api`), built once
+/// per test process (a no-op when it is up to date).
+pub fn binary(name: &str) -> std::path::PathBuf {
     static BUILD: Once = Once::new();
     let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -444,18 +450,19 @@ pub fn worker_binary() -> std::path::PathBuf {
                 "-q",
                 "-p",
                 "imports-worker",
-                "--bin",
-                "imports-worker",
+                "-p",
+                "imports-api",
+                "--bins",
             ])
             .current_dir(&workspace)
             .status()
             .expect("run cargo build");
-        assert!(status.success(), "building imports-worker failed");
+        assert!(status.success(), "building the binaries failed");
     });
     let target = std::env::var("CARGO_TARGET_DIR")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|_| workspace.join("target"));
-    target.join("debug").join("imports-worker")
+    target.join("debug").join(name)
 }
 
 /// Sends a signal to a child process.

@@ -733,3 +733,92 @@ async fn imports_created_while_rabbitmq_is_unreachable_are_announced_once_it_is_
     worker.stop().await;
     up.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn framework_rejections_are_jsonapi_errors_too() {
+    let env = TestEnv::new().await;
+    let (api, server) = setup(&env).await;
+    let resp = api
+        .http
+        .put(format!("{}/api/imports", api.base))
+        .bearer_auth(&api.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(resp.headers()["content-type"], JSONAPI);
+    let resp = api
+        .http
+        .get(format!("{}/api/imports?page%5Bsize%5D=%FF%FE", api.base))
+        .bearer_auth(&api.token)
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_client_error(), "{}", resp.status());
+    assert_eq!(resp.headers()["content-type"], JSONAPI);
+    let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    let resp = api
+        .http
+        .post(format!("{}/api/imports", api.base))
+        .bearer_auth(&api.token)
+        .header("content-type", JSONAPI)
+        .body(deep)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_request_trace_context_travels_in_the_message_headers() {
+    use futures::StreamExt;
+    let env = TestEnv::new().await;
+    let (api, server) = setup(&env).await;
+    let traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    let resp = api
+        .http
+        .post(format!("{}/api/imports", api.base))
+        .bearer_auth(&api.token)
+        .header("content-type", JSONAPI)
+        .header("traceparent", traceparent)
+        .body(serde_json::to_vec(&json!({"data": {"type": "imports", "attributes": {"resource_type": "skus", "inputs": skus(1)}}})).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let doc: Value = resp.json().await.unwrap();
+    // Read the announcement straight off the queue.
+    let conn =
+        imports_common::queue::connect(&imports_tests::amqp_url(), Some(Duration::from_secs(5)))
+            .await
+            .unwrap();
+    let channel = conn.create_channel().await.unwrap();
+    imports_common::queue::declare(&channel, &env.queue)
+        .await
+        .unwrap();
+    let mut consumer = channel
+        .basic_consume(
+            env.queue.as_str().into(),
+            "trace-test".into(),
+            Default::default(),
+            Default::default(),
+        )
+        .await
+        .unwrap();
+    let delivery = tokio::time::timeout(Duration::from_secs(10), consumer.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let message =
+        imports_common::queue::ImportMessage::decode(&delivery.data, &delivery.properties).unwrap();
+    assert_eq!(message.import_id, doc["data"]["id"].as_str().unwrap());
+    assert_eq!(
+        message.trace_context.get("traceparent").map(String::as_str),
+        Some(traceparent)
+    );
+    assert_eq!(delivery.properties.delivery_mode(), &Some(2), "persistent");
+    let _ = conn.close(200, "done".into()).await;
+    server.stop().await;
+}
