@@ -31,8 +31,16 @@ impl FromRequestParts<AppState> for Authenticated {
             .filter(|t| !t.is_empty())
             .ok_or_else(ApiError::unauthorized)?;
         let client = state.pool.get().await?;
-        match crate::tokens::authenticate(&**client, token).await? {
-            Some(tenant) => Ok(Authenticated(tenant)),
+        match crate::tokens::identify(&**client, token).await? {
+            Some((token_id, tenant)) => {
+                state.limiter.check(&token_id).map_err(|retry_after| {
+                    ApiError::too_many(
+                        "this token is over its request rate; slow down",
+                        retry_after,
+                    )
+                })?;
+                Ok(Authenticated(tenant))
+            }
             None => Err(ApiError::unauthorized()),
         }
     }

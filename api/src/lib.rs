@@ -13,6 +13,7 @@ pub mod errors;
 pub mod imports;
 pub mod listing;
 pub mod outbox;
+pub mod rate_limit;
 pub mod tokens;
 
 use std::sync::Arc;
@@ -37,6 +38,8 @@ pub struct AppState {
     pub config: Arc<ApiConfig>,
     /// Wakes the outbox publisher after a create.
     pub outbox_wake: Arc<Notify>,
+    /// Per-token request rate limits.
+    pub limiter: Arc<rate_limit::RateLimiter>,
 }
 
 /// The routes of the API.
@@ -104,6 +107,10 @@ pub async fn serve(
         pool: pool.clone(),
         config: Arc::new(config.clone()),
         outbox_wake: Arc::new(Notify::new()),
+        limiter: Arc::new(rate_limit::RateLimiter::new(
+            config.rate_per_second,
+            config.rate_burst,
+        )),
     };
     let outbox = tokio::spawn(outbox::run(
         pool,

@@ -119,6 +119,10 @@ pub struct ApiConfig {
     pub signing_secret: String,
     /// `OUTBOX_INTERVAL_SECONDS`: how often unannounced imports are published again.
     pub outbox_interval: Duration,
+    /// `API_RATE_LIMIT_PER_SECOND`: requests a token may make per second, sustained.
+    pub rate_per_second: u64,
+    /// `API_RATE_LIMIT_BURST`: requests a token may make at once after a quiet spell.
+    pub rate_burst: u64,
 }
 
 impl ApiConfig {
@@ -140,6 +144,8 @@ impl ApiConfig {
                 signing_secret
             },
             outbox_interval: Duration::from_secs(env_at_least("OUTBOX_INTERVAL_SECONDS", 5, 1)?),
+            rate_per_second: env_at_least("API_RATE_LIMIT_PER_SECOND", 50, 1)?,
+            rate_burst: env_at_least("API_RATE_LIMIT_BURST", 100, 1)?,
         })
     }
 }

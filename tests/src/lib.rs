@@ -379,6 +379,8 @@ impl TestEnv {
             max_body_bytes: 8 * 1024 * 1024,
             signing_secret: "test-secret".into(),
             outbox_interval: Duration::from_secs(1),
+            rate_per_second: 1000,
+            rate_burst: 1000,
         }
     }
 

@@ -76,7 +76,8 @@ async fn run_inner(ctx: &Arc<Context>, import: &ClaimedImport) -> anyhow::Result
             "given up after {} attempts to process it",
             import.attempts - 1
         );
-        return interrupt(ctx, import, &reason, None).await;
+        let entry = import_error(import.cursor, "import", &reason);
+        return interrupt(ctx, import, &reason, Some(entry)).await;
     }
     let Some(rt) = resource_type(&import.resource_type) else {
         let reason = format!("unknown resource type '{}'", import.resource_type);
@@ -171,13 +172,7 @@ async fn run_inner(ctx: &Arc<Context>, import: &ClaimedImport) -> anyhow::Result
             }
         }
         Ok(Err(ReadStop::Unreadable(e))) => {
-            let entry = LogEntry {
-                position: cursor,
-                severity: Severity::Error,
-                key: imports_common::validate::UNKNOWN_KEY.into(),
-                attribute: Some("inputs".into()),
-                message: e.0.clone(),
-            };
+            let entry = import_error(cursor, "inputs", &e.0);
             interrupt(ctx, import, &e.0, Some(entry)).await
         }
         Ok(Err(ReadStop::Io(e))) => {
@@ -271,6 +266,18 @@ async fn apply(
     span.record("warnings", outcome.totals.warnings);
     tracing::debug!("batch committed");
     Ok(after)
+}
+
+/// An errors_log entry about the import as a whole (under "unknown"), for the reasons it
+/// stops that are not one input's fault.
+fn import_error(position: i64, attribute: &str, message: &str) -> LogEntry {
+    LogEntry {
+        position,
+        severity: Severity::Error,
+        key: imports_common::validate::UNKNOWN_KEY.into(),
+        attribute: Some(attribute.into()),
+        message: message.into(),
+    }
 }
 
 /// Ends the import as interrupted (fenced on this worker's lease), with an optional log entry.

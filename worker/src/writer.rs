@@ -187,6 +187,11 @@ fn record_error(e: &tokio_postgres::Error, rt: &ResourceType) -> Option<(String,
     }
 }
 
+/// Whether an input could be read as a record (a malformed one has an `input` error).
+fn readable(p: &Prepared) -> bool {
+    !p.errors.iter().any(|(attribute, _)| attribute == "input")
+}
+
 /// Resolves every relationship of the batch with one query each, filling the relationship's
 /// id column (and a stored key such as `sku_code`) or logging "must exist".
 async fn resolve_relationships(
@@ -206,18 +211,20 @@ async fn resolve_relationships(
         let stored_key_col = rel
             .by_key
             .and_then(|k| columns.iter().position(|c| c.name == k.input));
-        // What each valid record names: its own reference beats the parent.
+        // What each record names: its own reference beats the parent. Records that already
+        // failed validation are resolved too, so that an input's errors are reported at once;
+        // only inputs that could not be read at all are left out.
         let mut wanted: Vec<Option<Reference>> = Vec::with_capacity(records.len());
         for p in records.iter() {
-            let mut r = if p.is_valid() {
-                p.references[ri].clone()
-            } else {
-                None
-            };
-            if r.is_none() && is_parent && p.is_valid() {
+            if !readable(p) {
+                wanted.push(None);
+                continue;
+            }
+            let mut r = p.references[ri].clone();
+            if r.is_none() && is_parent {
                 r = parent_resource_id.map(|id| Reference::Id(id.to_owned()));
             }
-            if r.is_none() && p.is_valid() {
+            if r.is_none() {
                 if let Some(Some(Cell::Text(k))) = stored_key_col.map(|c| &p.cells[c]) {
                     r = Some(Reference::Key(k.clone()));
                 }
@@ -265,7 +272,7 @@ async fn resolve_relationships(
             }
         }
         for (p, want) in records.iter_mut().zip(wanted) {
-            if !p.is_valid() {
+            if !readable(p) {
                 continue;
             }
             match want {

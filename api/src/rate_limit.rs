@@ -1,0 +1,65 @@
+//! Per-token request rate limiting: a token bucket per API token, in this process.
+//!
+//! Each token may make `API_RATE_LIMIT_BURST` requests at once and
+//! `API_RATE_LIMIT_PER_SECOND` sustained; past that a request is a 429 with `Retry-After`.
+//! The buckets live in each API replica's memory, so with N replicas a token's ceiling is
+//! N times the setting (the limit protects each process; a shared limit would need Redis or
+//! Postgres on every request).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// The buckets of every token seen by this process.
+pub struct RateLimiter {
+    per_second: f64,
+    burst: f64,
+    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+}
+
+impl RateLimiter {
+    /// A limiter allowing `burst` requests at once and `per_second` sustained.
+    pub fn new(per_second: u64, burst: u64) -> Self {
+        RateLimiter {
+            per_second: per_second as f64,
+            burst: burst as f64,
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes one request from `key`'s bucket; `Err(seconds)` says when to retry.
+    pub fn check(&self, key: &str) -> Result<(), u64> {
+        let now = Instant::now();
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if buckets.len() > 100_000 {
+            // Forget full buckets of idle tokens so memory stays bounded.
+            let (burst, rate) = (self.burst, self.per_second);
+            buckets.retain(|_, (tokens, at)| *tokens + at.elapsed().as_secs_f64() * rate < burst);
+        }
+        let (tokens, at) = buckets.entry(key.to_owned()).or_insert((self.burst, now));
+        *tokens =
+            (*tokens + now.duration_since(*at).as_secs_f64() * self.per_second).min(self.burst);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(((1.0 - *tokens) / self.per_second).ceil().max(1.0) as u64)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_then_the_sustained_rate() {
+        let limiter = RateLimiter::new(1, 3);
+        for _ in 0..3 {
+            assert!(limiter.check("a").is_ok());
+        }
+        assert_eq!(limiter.check("a"), Err(1));
+        assert!(limiter.check("b").is_ok(), "buckets are per token");
+    }
+}
