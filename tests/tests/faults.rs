@@ -55,9 +55,14 @@ async fn workers_killed_at_random_points_lose_and_double_nothing() {
             .await;
         imports.push((import.id, tag, valid));
     }
-    // Kill a worker process at random moments, eight times, with a 2 s lease so that each
+    // Kill a worker process at random moments, eight times by default, with a 2 s lease so that each
     // replacement takes over the abandoned imports quickly.
-    for _ in 0..8 {
+    // FAULT_ROUNDS raises the number of kills for a longer soak (README, "Tests").
+    let rounds: usize = std::env::var("FAULT_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(8);
+    for _ in 0..rounds {
         let mut child = env.spawn_worker_process(2, 25, 2);
         let wait = 200 + rng.below(700);
         tokio::time::sleep(Duration::from_millis(wait)).await;

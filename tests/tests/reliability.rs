@@ -315,3 +315,29 @@ async fn dropped_database_connections_roll_back_the_batch_and_counts_stay_exact(
     assert_eq!(env.count("skus").await, 4500);
     worker.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_import_holds_no_unacked_delivery_so_the_consumer_timeout_never_fires() {
+    let env = TestEnv::new().await;
+    let worker = env.spawn_worker(env.worker_config(1, 5, 10));
+    let inputs = skus(6000);
+    let import = env.submit(ImportSpec::json("skus", &inputs)).await;
+    env.wait_until(&import.id, T, |i| i.processed_count > 0).await;
+    // Mid-import, RabbitMQ holds no unacknowledged delivery for it: the delivery was acked
+    // when the import was claimed, and Postgres holds the state from then on.
+    let out = std::process::Command::new("rabbitmqctl")
+        .args(["-q", "list_queues", "name", "messages_unacknowledged", "messages"])
+        .output()
+        .expect("rabbitmqctl");
+    let listing = String::from_utf8_lossy(&out.stdout);
+    let line = listing
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(env.queue.as_str()))
+        .unwrap_or_else(|| panic!("queue {} listed: {listing}", env.queue));
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(&fields[1..], &["0", "0"], "no unacked or ready message mid-import: {line}");
+    assert_eq!(env.import(&import.id).await.status, Status::InProgress);
+    env.wait_final(&import.id, T).await;
+    assert_exact(&env, &import.id, 6000).await;
+    worker.stop().await;
+}
