@@ -606,3 +606,49 @@ pub async fn events(
         &json!({"data": data, "meta": {"record_count": data.len()}}),
     ))
 }
+
+/// `GET /api/imports/{id}/failed_inputs`: a CSV of every error with the input as it was
+/// given (`row,key,attribute,message,input`), formula-looking cells neutralised.
+pub async fn failed_inputs(
+    State(state): State<AppState>,
+    Authenticated(tenant): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let client = state.pool.get().await?;
+    let import = find(&client, &tenant, &id).await?;
+    let mut failures: std::collections::BTreeMap<i64, Vec<imports_common::failed_inputs::Failure>> =
+        Default::default();
+    for e in store::log_entries(&**client, &id).await? {
+        if e.severity == store::Severity::Error {
+            failures.entry(e.position).or_default().push((
+                e.key,
+                e.attribute.unwrap_or_default(),
+                e.message,
+            ));
+        }
+    }
+    drop(client);
+    let pool = state.pool.clone();
+    let handle = tokio::runtime::Handle::current();
+    let report = tokio::task::spawn_blocking(move || {
+        let reader = imports_common::stored_inputs::StoredInputs::new(handle, pool, id);
+        let mut out = Vec::new();
+        imports_common::failed_inputs::write_report(import.format, reader, &failures, &mut out)
+            .map(|_| out)
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(ApiError::internal)?;
+    Ok((
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{}-failed-inputs.csv\"", import.id),
+            ),
+        ],
+        report,
+    )
+        .into_response())
+}

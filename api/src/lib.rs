@@ -54,6 +54,10 @@ pub fn router(state: AppState) -> Router {
                 .delete(imports::delete),
         )
         .route("/api/imports/{id}/events", get(imports::events))
+        .route(
+            "/api/imports/{id}/failed_inputs",
+            get(imports::failed_inputs),
+        )
         .route("/api/imports/{id}/attachment", get(attachments::download))
         .route("/health", get(|| async { "ok" }))
         .fallback(|| async { ApiError::not_found("route") })

@@ -10,6 +10,7 @@
 pub mod catalogue;
 pub mod config;
 pub mod db;
+pub mod failed_inputs;
 pub mod ids;
 pub mod inputs;
 pub mod jsonapi;
@@ -17,5 +18,6 @@ pub mod migrate;
 pub mod model;
 pub mod queue;
 pub mod store;
+pub mod stored_inputs;
 pub mod telemetry;
 pub mod validate;

@@ -18,9 +18,9 @@ use imports_common::validate::{prepare, Prepared};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn, Instrument};
 
-use crate::source::StoredInputs;
 use crate::writer::write_batch;
 use crate::Context;
+use imports_common::stored_inputs::StoredInputs;
 
 /// Claims after which an import that keeps failing is given up on (interrupted).
 pub const MAX_ATTEMPTS: i32 = 10;

@@ -4,8 +4,8 @@
 use std::io::Read;
 use std::time::Duration;
 
+use crate::store;
 use deadpool_postgres::Pool;
-use imports_common::store;
 use tokio::runtime::Handle;
 
 /// How long a chunk fetch is retried before the read fails (and the import is resumed later).
