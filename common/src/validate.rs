@@ -96,6 +96,19 @@ pub fn prepare(rt: &ResourceType, input: RawInput) -> Prepared {
     p.key = log_key(rt, &fields);
 
     for (name, mut value, from_csv) in fields {
+        // Postgres text cannot hold NUL: refuse it here, once, for names and values alike,
+        // rather than let it fail the lookups and writes of the whole batch.
+        if name.contains('\0') {
+            p.warnings.push(format!(
+                "{} was ignored: unknown attribute",
+                printable(&name)
+            ));
+            continue;
+        }
+        if has_nul(&value) {
+            p.error(&name, "contains a NUL character, which cannot be stored");
+            continue;
+        }
         if name == "id" {
             match scalar_text(&value) {
                 Some(id) if !id.trim().is_empty() => p.id = Some(id.trim().to_owned()),
@@ -217,12 +230,27 @@ fn log_key(rt: &ResourceType, fields: &[(String, Value, bool)]) -> String {
             if let Some(s) = scalar_text(v) {
                 let s = s.trim();
                 if !s.is_empty() {
-                    return s.to_owned();
+                    return printable(s);
                 }
             }
         }
     }
     UNKNOWN_KEY.to_owned()
+}
+
+/// Whether a value holds a NUL character anywhere (strings and object keys).
+fn has_nul(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(has_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
+    }
+}
+
+/// Text safe to store in the logs: NUL becomes U+FFFD.
+fn printable(s: &str) -> String {
+    s.replace('\0', "\u{FFFD}")
 }
 
 fn scalar_text(v: &Value) -> Option<String> {
@@ -512,6 +540,30 @@ mod tests {
             p.cells[rt.column_index("sku_code").unwrap()],
             Some(Cell::Text("A".into()))
         );
+    }
+
+    #[test]
+    fn nul_characters_are_refused_per_input_and_never_reach_the_logs_raw() {
+        let rt = resource_type("skus").unwrap();
+        let p = prepare(
+            rt,
+            json_input(
+                json!({"code": "A\u{0}B", "name": "n", "metadata": {"k\u{0}": 1}, "x\u{0}y": 1}),
+            ),
+        );
+        assert_eq!(p.key, "A\u{FFFD}B");
+        let attrs: Vec<&str> = p.errors.iter().map(|(a, _)| a.as_str()).collect();
+        assert_eq!(attrs, vec!["code", "metadata"]);
+        assert_eq!(
+            p.warnings,
+            vec!["x\u{FFFD}y was ignored: unknown attribute".to_string()]
+        );
+        let p = prepare(
+            rt,
+            json_input(json!({"code": "A", "name": "n", "shipping_category_code": "S\u{0}"})),
+        );
+        assert_eq!(p.errors[0].0, "shipping_category_code");
+        assert_eq!(p.references, vec![None]);
     }
 
     #[test]
