@@ -176,10 +176,14 @@ impl ApiError {
 
 impl From<tokio_postgres::Error> for ApiError {
     fn from(e: tokio_postgres::Error) -> Self {
-        if e.is_closed() || e.as_db_error().is_none() {
-            ApiError::unavailable(e)
-        } else {
-            ApiError::internal(e)
+        match e.as_db_error() {
+            None => ApiError::unavailable(e),
+            // Data exceptions come from values in the request that Postgres cannot take
+            // (a NUL character in an id or a filter...): the client's to fix.
+            Some(db) if db.code().code().starts_with("22") => {
+                ApiError::bad_request("the request holds a value that cannot be stored or searched (such as a NUL character)")
+            }
+            Some(_) => ApiError::internal(e),
         }
     }
 }

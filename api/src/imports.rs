@@ -96,6 +96,10 @@ fn attributes(data: &Map<String, Value>) -> Result<Map<String, Value>, ApiError>
 fn optional_string(attrs: &Map<String, Value>, name: &str) -> Result<Option<String>, ApiError> {
     match attrs.get(name) {
         None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.contains('\0') => Err(ApiError::invalid(
+            pointer(name),
+            format!("{name} contains a NUL character"),
+        )),
         Some(Value::String(s)) if s.len() <= 1024 => Ok(Some(s.clone())),
         Some(Value::String(_)) => Err(ApiError::invalid(
             pointer(name),
@@ -112,6 +116,9 @@ fn metadata(attrs: &Map<String, Value>) -> Result<Option<Value>, ApiError> {
     match attrs.get("metadata") {
         None => Ok(None),
         Some(Value::Null) => Ok(Some(json!({}))),
+        Some(v @ Value::Object(_)) if imports_common::validate::has_nul(v) => Err(
+            ApiError::invalid(pointer("metadata"), "metadata contains a NUL character"),
+        ),
         Some(v @ Value::Object(_)) => Ok(Some(v.clone())),
         Some(_) => Err(ApiError::invalid(
             pointer("metadata"),
@@ -315,6 +322,10 @@ async fn find(
     tenant: &Tenant,
     id: &str,
 ) -> Result<Import, ApiError> {
+    // No id holds a NUL character (Postgres could not even search for it).
+    if id.contains('\0') {
+        return Err(ApiError::not_found("import"));
+    }
     match store::get_import(client, id).await? {
         Some(i) if i.tenant == *tenant => Ok(i),
         _ => Err(ApiError::not_found("import")),

@@ -83,7 +83,9 @@ pub fn read_inputs<R: Read>(
 
 /// Counts the inputs of a file, checking that it can be read to the end.
 pub fn count_inputs<R: Read>(format: Format, reader: R) -> Result<u64, UnreadableInputs> {
-    match read_inputs(format, reader, u64::MAX, |_| true) {
+    // Every element is parsed as the worker will parse it, so that a file counted here is
+    // a file the worker can read.
+    match read_inputs(format, reader, 0, |_| true) {
         Ok(n) => Ok(n),
         Err(ReadStop::Unreadable(e)) => Err(e),
         Err(ReadStop::Cancelled) => unreachable!("the counting sink never stops"),
@@ -125,7 +127,9 @@ fn read_json<R: Read>(
     skip: u64,
     sink: &mut dyn FnMut(RawInput) -> bool,
 ) -> Result<u64, ReadStop> {
-    let mut de = serde_json::Deserializer::from_reader(BufReader::with_capacity(64 * 1024, reader));
+    let mut buffered = BufReader::with_capacity(64 * 1024, reader);
+    skip_utf8_bom(&mut buffered).map_err(|e| ReadStop::Io(e.to_string()))?;
+    let mut de = serde_json::Deserializer::from_reader(buffered);
     let seed = JsonElements { skip, sink };
     let count = match seed.deserialize(&mut de) {
         Ok(n) => n,
@@ -144,6 +148,16 @@ fn read_json<R: Read>(
         .into()
     })?;
     Ok(count)
+}
+
+/// Skips a UTF-8 byte order mark at the start of a JSON file (some tools write one).
+fn skip_utf8_bom<R: Read>(r: &mut BufReader<R>) -> std::io::Result<()> {
+    use std::io::BufRead;
+    let buf = r.fill_buf()?;
+    if buf.starts_with(b"\xEF\xBB\xBF") {
+        r.consume(3);
+    }
+    Ok(())
 }
 
 fn describe_json_error(e: &serde_json::Error) -> String {
@@ -401,15 +415,7 @@ mod tests {
 
     #[test]
     fn unreadable_json_is_a_file_error() {
-        for bad in [
-            "",
-            "{",
-            r#"{"code":"A"}"#,
-            "[1, 2",
-            "[{\"a\":1}] x",
-            "nope",
-            "\u{feff}[]",
-        ] {
+        for bad in ["", "{", r#"{"code":"A"}"#, "[1, 2", "[{\"a\":1}] x", "nope"] {
             let e = all(Format::Json, bad).unwrap_err();
             assert!(
                 e.0.starts_with("the JSON inputs") || e.0.starts_with("unexpected content"),
@@ -417,6 +423,11 @@ mod tests {
             );
         }
         assert_eq!(all(Format::Json, " [ ] ").unwrap(), vec![]);
+        assert_eq!(
+            all(Format::Json, "\u{feff}[{}]").unwrap().len(),
+            1,
+            "a BOM is skipped"
+        );
     }
 
     #[test]

@@ -238,8 +238,9 @@ fn log_key(rt: &ResourceType, fields: &[(String, Value, bool)]) -> String {
     UNKNOWN_KEY.to_owned()
 }
 
-/// Whether a value holds a NUL character anywhere (strings and object keys).
-fn has_nul(v: &Value) -> bool {
+/// Whether a value holds a NUL character anywhere (strings and object keys): Postgres text
+/// and jsonb cannot store it.
+pub fn has_nul(v: &Value) -> bool {
     match v {
         Value::String(s) => s.contains('\0'),
         Value::Array(items) => items.iter().any(has_nul),
@@ -248,9 +249,11 @@ fn has_nul(v: &Value) -> bool {
     }
 }
 
-/// Text safe to store in the logs: NUL becomes U+FFFD.
+/// Text safe to store in the logs: NUL becomes U+FFFD, and past 200 characters it is cut
+/// (a key is for finding the input, not for holding it).
 fn printable(s: &str) -> String {
-    s.replace('\0', "\u{FFFD}")
+    let cut = truncate(s, 200);
+    cut.replace('\0', "\u{FFFD}")
 }
 
 fn scalar_text(v: &Value) -> Option<String> {

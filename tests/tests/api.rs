@@ -829,31 +829,78 @@ async fn the_failed_inputs_report_gives_each_error_with_its_row_and_neutralises_
     let (api, server) = setup(&env).await;
     let worker = env.spawn_worker(env.worker_config(1, 2, 10));
     let csv = "code,name,pieces_per_pack\nOK1,Fine,1\n=HYPERLINK(\"http://evil\"),,2\nBAD2,Bad,abc\n@SUM(A1),+1,-3\n";
-    let (status, doc) = api.create(json!({"resource_type": "skus", "format": "csv", "inputs": csv, "skip_errors": true})).await;
+    let (status, doc) = api
+        .create(
+            json!({"resource_type": "skus", "format": "csv", "inputs": csv, "skip_errors": true}),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{doc}");
     let id = doc["data"]["id"].as_str().unwrap().to_owned();
     let done = api.wait_final(&id).await;
     assert_eq!(done["data"]["attributes"]["errors_count"], 3);
-    let resp = api.http.get(format!("{}/api/imports/{id}/failed_inputs", api.base)).bearer_auth(&api.token).send().await.unwrap();
+    let resp = api
+        .http
+        .get(format!("{}/api/imports/{id}/failed_inputs", api.base))
+        .bearer_auth(&api.token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
-    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    assert!(resp.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
     let text = resp.text().await.unwrap();
     let mut reader = ::csv::Reader::from_reader(text.as_bytes());
-    let rows: Vec<Vec<String>> = reader.records().map(|r| r.unwrap().iter().map(str::to_owned).collect()).collect();
+    let rows: Vec<Vec<String>> = reader
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+        .collect();
     assert_eq!(rows.len(), 3, "{text}");
-    assert_eq!(rows[0][..4], ["2", "'=HYPERLINK(\"http://evil\")", "name", "can't be blank"]);
-    assert_eq!(rows[1][..4], ["3", "BAD2", "pieces_per_pack", "'abc' is not an integer"]);
-    assert_eq!(rows[2][..4], ["4", "'@SUM(A1)", "pieces_per_pack", "must be greater than or equal to 1"]);
+    assert_eq!(
+        rows[0][..4],
+        [
+            "2",
+            "'=HYPERLINK(\"http://evil\")",
+            "name",
+            "can't be blank"
+        ]
+    );
+    assert_eq!(
+        rows[1][..4],
+        ["3", "BAD2", "pieces_per_pack", "'abc' is not an integer"]
+    );
+    assert_eq!(
+        rows[2][..4],
+        [
+            "4",
+            "'@SUM(A1)",
+            "pieces_per_pack",
+            "must be greater than or equal to 1"
+        ]
+    );
     let original: Value = serde_json::from_str(&rows[1][4]).unwrap();
-    assert_eq!(original, json!({"code": "BAD2", "name": "Bad", "pieces_per_pack": "abc"}));
+    assert_eq!(
+        original,
+        json!({"code": "BAD2", "name": "Bad", "pieces_per_pack": "abc"})
+    );
     for row in &rows {
         for cell in row {
-            assert!(!cell.starts_with(['=', '+', '-', '@']), "cell {cell:?} is neutralised");
+            assert!(
+                !cell.starts_with(['=', '+', '-', '@']),
+                "cell {cell:?} is neutralised"
+            );
         }
     }
     // Another tenant cannot read it.
     let other = env.token("globex", Mode::Test).await;
-    let resp = api.http.get(format!("{}/api/imports/{id}/failed_inputs", api.base)).bearer_auth(&other).send().await.unwrap();
+    let resp = api
+        .http
+        .get(format!("{}/api/imports/{id}/failed_inputs", api.base))
+        .bearer_auth(&other)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
     worker.stop().await;
     server.stop().await;

@@ -78,6 +78,32 @@ async fn imports_created_while_rabbitmq_is_stopped_complete_once_it_is_back() {
         "all imports completed {:?} after RabbitMQ came back",
         started.elapsed()
     );
+
+    // RabbitMQ restarted in the middle of a long import: the import, already claimed in
+    // Postgres, goes on; the worker reconnects and takes new imports afterwards.
+    let long = env
+        .submit(imports_tests::ImportSpec::json(
+            "skus",
+            &imports_tests::skus(4000),
+        ))
+        .await;
+    env.wait_until(&long.id, Duration::from_secs(60), |i| i.processed_count > 0)
+        .await;
+    let guard = StartAgainOnDrop;
+    rabbitmqctl(&["stop_app"]);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    drop(guard);
+    let done = env.wait_final(&long.id, Duration::from_secs(60)).await;
+    assert_eq!(
+        (done.status, done.processed_count),
+        (Status::Completed, 4000)
+    );
+    let emails = json!([{"email": "after@restart.io"}]);
+    let after = env
+        .submit(imports_tests::ImportSpec::json("customers", &emails))
+        .await;
+    let done = env.wait_final(&after.id, Duration::from_secs(30)).await;
+    assert_eq!((done.status, done.processed_count), (Status::Completed, 1));
     worker.stop().await;
     server.stop().await;
 }

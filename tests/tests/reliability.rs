@@ -322,11 +322,18 @@ async fn a_long_import_holds_no_unacked_delivery_so_the_consumer_timeout_never_f
     let worker = env.spawn_worker(env.worker_config(1, 5, 10));
     let inputs = skus(6000);
     let import = env.submit(ImportSpec::json("skus", &inputs)).await;
-    env.wait_until(&import.id, T, |i| i.processed_count > 0).await;
+    env.wait_until(&import.id, T, |i| i.processed_count > 0)
+        .await;
     // Mid-import, RabbitMQ holds no unacknowledged delivery for it: the delivery was acked
     // when the import was claimed, and Postgres holds the state from then on.
     let out = std::process::Command::new("rabbitmqctl")
-        .args(["-q", "list_queues", "name", "messages_unacknowledged", "messages"])
+        .args([
+            "-q",
+            "list_queues",
+            "name",
+            "messages_unacknowledged",
+            "messages",
+        ])
         .output()
         .expect("rabbitmqctl");
     let listing = String::from_utf8_lossy(&out.stdout);
@@ -335,7 +342,11 @@ async fn a_long_import_holds_no_unacked_delivery_so_the_consumer_timeout_never_f
         .find(|l| l.split_whitespace().next() == Some(env.queue.as_str()))
         .unwrap_or_else(|| panic!("queue {} listed: {listing}", env.queue));
     let fields: Vec<&str> = line.split_whitespace().collect();
-    assert_eq!(&fields[1..], &["0", "0"], "no unacked or ready message mid-import: {line}");
+    assert_eq!(
+        &fields[1..],
+        &["0", "0"],
+        "no unacked or ready message mid-import: {line}"
+    );
     assert_eq!(env.import(&import.id).await.status, Status::InProgress);
     env.wait_final(&import.id, T).await;
     assert_exact(&env, &import.id, 6000).await;

@@ -176,6 +176,12 @@ fn record_error(e: &tokio_postgres::Error, rt: &ResourceType) -> Option<(String,
             column.unwrap_or_else(|| "input".into()),
             "is invalid".into(),
         ))
+    } else if code.code().starts_with("54") {
+        // Program limits: a value too large for an index (a multi-kilobyte code, say).
+        Some((
+            column.unwrap_or_else(|| "input".into()),
+            "is too long to be stored".into(),
+        ))
     } else if code.code().starts_with("22") {
         // Data exceptions: a value Postgres cannot store (NUL byte in text, out of range...).
         Some((
