@@ -54,7 +54,7 @@ async fn main() {
     let cli = Cli::parse();
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve().await,
-        Command::Migrate => migrate().await,
+        Command::Migrate => imports_common::migrate::migrate_from_env().await,
         Command::Tokens { command } => tokens(command).await,
     };
     if let Err(e) = result {
@@ -69,29 +69,8 @@ async fn serve() -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on API_ADDR={}: {e}", config.addr))?;
     let shutdown = CancellationToken::new();
-    let token = shutdown.clone();
-    tokio::spawn(async move {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("SIGTERM handler");
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = tokio::signal::ctrl_c() => {}
-        }
-        token.cancel();
-    });
+    imports_common::signals::cancel_on_signal(shutdown.clone());
     imports_api::serve(config, listener, shutdown).await
-}
-
-async fn migrate() -> anyhow::Result<()> {
-    let config = ServiceConfig::from_env()?;
-    let wait = imports_common::config::env_at_least("MIGRATE_WAIT_SECONDS", 60, 0)?;
-    let applied = imports_common::migrate::migrate_url(
-        &config.database_url,
-        std::time::Duration::from_secs(wait),
-    )
-    .await?;
-    println!("migrations applied: {applied:?}");
-    Ok(())
 }
 
 async fn tokens(command: TokensCommand) -> anyhow::Result<()> {

@@ -17,6 +17,7 @@ pub mod jsonapi;
 pub mod migrate;
 pub mod model;
 pub mod queue;
+pub mod signals;
 pub mod store;
 pub mod stored_inputs;
 pub mod telemetry;

@@ -82,6 +82,16 @@ pub async fn migrate_url(url: &str, wait: std::time::Duration) -> anyhow::Result
     run(&mut client).await
 }
 
+/// The `migrate` subcommand of every binary: `DATABASE_URL`, waiting up to
+/// `MIGRATE_WAIT_SECONDS` (default 60) for Postgres; prints what it applied.
+pub async fn migrate_from_env() -> anyhow::Result<()> {
+    let config = crate::config::ServiceConfig::from_env()?;
+    let wait = crate::config::env_at_least("MIGRATE_WAIT_SECONDS", 60, 0)?;
+    let applied = migrate_url(&config.database_url, std::time::Duration::from_secs(wait)).await?;
+    println!("migrations applied: {applied:?}");
+    Ok(())
+}
+
 /// Applies every migration not yet recorded in `schema_migrations`, returning the versions
 /// applied by this call.
 pub async fn run(client: &mut Client) -> anyhow::Result<Vec<i32>> {

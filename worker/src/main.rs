@@ -1,7 +1,7 @@
 //! `imports-worker`: runs the worker (default), or applies the migrations.
 
 use clap::{Parser, Subcommand};
-use imports_common::config::{ServiceConfig, WorkerConfig};
+use imports_common::config::WorkerConfig;
 use tokio_util::sync::CancellationToken;
 
 /// Processes imports from RabbitMQ into Postgres. Configured by the environment: DATABASE_URL,
@@ -27,7 +27,7 @@ async fn main() {
     let cli = Cli::parse();
     let result = match cli.command.unwrap_or(Command::Run) {
         Command::Run => run().await,
-        Command::Migrate => migrate().await,
+        Command::Migrate => imports_common::migrate::migrate_from_env().await,
     };
     if let Err(e) = result {
         eprintln!("imports-worker: {e:#}");
@@ -38,29 +38,6 @@ async fn main() {
 async fn run() -> anyhow::Result<()> {
     let config = WorkerConfig::from_env()?;
     let shutdown = CancellationToken::new();
-    tokio::spawn(signal_shutdown(shutdown.clone()));
+    imports_common::signals::cancel_on_signal(shutdown.clone());
     imports_worker::run(config, shutdown).await
-}
-
-async fn migrate() -> anyhow::Result<()> {
-    let config = ServiceConfig::from_env()?;
-    let wait = imports_common::config::env_at_least("MIGRATE_WAIT_SECONDS", 60, 0)?;
-    let applied = imports_common::migrate::migrate_url(
-        &config.database_url,
-        std::time::Duration::from_secs(wait),
-    )
-    .await?;
-    println!("migrations applied: {applied:?}");
-    Ok(())
-}
-
-async fn signal_shutdown(token: CancellationToken) {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("SIGTERM handler");
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
-    tracing::info!("shutdown signal received");
-    token.cancel();
 }
