@@ -1,26 +1,34 @@
-//! `imports-bench`: measures the worker on this machine's Postgres and RabbitMQ.
+//! `imports-bench`: our import path measured side by side with what Postgres itself can
+//! ingest, against the same local Postgres, in one run.
 //!
-//! In a fresh database it imports N new SKUs as JSON, the same N again as updates, and N new
-//! SKUs as CSV, each through the real path (stored inputs -> RabbitMQ -> worker), and prints
-//! records per second for the worker (started_at -> completed_at) and end to end (create ->
-//! completed). Run with `cargo run --release -p imports-bench -- --records 100000`.
+//! For N SKU records it measures:
+//! - (a) the limit for this work: COPY into a staging table + one `INSERT ... ON CONFLICT`;
+//! - (b) what a simple implementation does: one upsert per record, one transaction each
+//!   (on at most `--row-records` records: it is slow);
+//! - (c) our whole path, real processes: `POST /api/imports` -> RabbitMQ -> `imports-worker`
+//!   -> completed, as JSON and CSV, for new records and for updates of all of them;
+//!
+//! and prints records/s for each, the ratios c/a and c/b, and the peak memory (VmHWM) of the
+//! worker and the API processes. The binaries are built in release mode first.
+//!
+//! `cargo run --release -p imports-bench -- --records 200000`
 
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use imports_common::config::{ServiceConfig, WorkerConfig, DEFAULT_AMQP_URL};
-use imports_common::inputs::count_inputs;
-use imports_common::model::{Format, Mode, Status, Tenant};
-use imports_common::queue::{self, ImportMessage, Publisher};
-use imports_common::store::{self, NewImport};
-use tokio_util::sync::CancellationToken;
+use futures::SinkExt;
+use serde_json::{json, Value};
 
 #[derive(Parser)]
 struct Args {
     /// Records per import.
-    #[arg(long, default_value_t = 100_000)]
+    #[arg(long, default_value_t = 200_000)]
     records: usize,
-    /// Inputs per batch.
+    /// Records for the row-at-a-time baseline (b).
+    #[arg(long, default_value_t = 20_000)]
+    row_records: usize,
+    /// IMPORTS_BATCH_SIZE of the worker.
     #[arg(long, default_value_t = 1000)]
     batch_size: usize,
     /// Postgres server, without a database name.
@@ -31,124 +39,329 @@ struct Args {
     )]
     postgres: String,
     /// RabbitMQ.
-    #[arg(long, env = "AMQP_URL", default_value = DEFAULT_AMQP_URL)]
+    #[arg(long, env = "AMQP_URL", default_value = imports_common::config::DEFAULT_AMQP_URL)]
     amqp: String,
-    /// Keep the database afterwards.
-    #[arg(long)]
-    keep: bool,
+}
+
+struct Processes {
+    api: Child,
+    worker: Child,
+}
+
+impl Drop for Processes {
+    fn drop(&mut self) {
+        for child in [&mut self.api, &mut self.worker] {
+            unsafe_term(child);
+            let _ = child.wait();
+        }
+    }
+}
+
+fn unsafe_term(child: &Child) {
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+}
+
+/// Peak resident memory of a process, in MiB.
+fn peak_rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    let n = args.records;
+    let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let built = Command::new(cargo)
+        .args([
+            "build",
+            "--release",
+            "-q",
+            "-p",
+            "imports-api",
+            "-p",
+            "imports-worker",
+            "--bins",
+        ])
+        .current_dir(&workspace)
+        .status()?;
+    anyhow::ensure!(built.success(), "building the binaries failed");
+    let bin = |name: &str| workspace.join("target/release").join(name);
+
     let suffix = &uuid::Uuid::new_v4().simple().to_string()[..12];
     let db = format!("imports_bench_{suffix}");
     let url = format!("{}/{db}", args.postgres);
-    imports_common::migrate::ensure_database(&url).await?;
-    let pool = imports_common::db::pool(&url, 4)?;
-    imports_common::migrate::run(&mut *pool.get().await?).await?;
-    let queue_name = format!("imports_bench_{suffix}");
-    let config = WorkerConfig {
-        services: ServiceConfig {
-            database_url: url.clone(),
-            amqp_url: args.amqp.clone(),
-            queue: queue_name.clone(),
-        },
-        concurrency: 1,
-        batch_size: args.batch_size,
-        lease: Duration::from_secs(30),
-    };
-    let token = CancellationToken::new();
-    let worker = tokio::spawn(imports_worker::run(config, token.clone()));
-    let conn = queue::connect(&args.amqp, Some(Duration::from_secs(10))).await?;
-    let publisher = Publisher::new(&conn, &queue_name).await?;
-    let tenant = Tenant {
-        organization_id: "bench".into(),
-        mode: Mode::Test,
-    };
+    imports_common::migrate::migrate_url(&url, Duration::from_secs(10)).await?;
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await?;
+    tokio::spawn(conn);
 
-    let n = args.records;
-    println!("records per import: {n}, batch size: {}", args.batch_size);
     println!(
-        "{:<28} {:>14} {:>14} {:>12}",
-        "import", "worker rec/s", "e2e rec/s", "store ms"
+        "records: {n}; worker batch size: {}; Postgres and RabbitMQ on this machine",
+        args.batch_size
     );
-    let json_new = skus_json(n, "new");
-    let json_upd = skus_json(n, "updated");
-    let csv_new = skus_csv(n);
-    for (label, format, bytes) in [
-        ("JSON, new SKUs", Format::Json, json_new),
-        ("JSON, updates of all", Format::Json, json_upd),
-        ("CSV, new SKUs", Format::Csv, csv_new),
+    println!();
+
+    // (a) COPY into staging + one merge.
+    client
+        .batch_execute(
+            "CREATE TABLE baseline_skus (LIKE skus INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)",
+        )
+        .await?;
+    let a_new = copy_merge(&client, n, "new").await?;
+    let a_upd = copy_merge(&client, n, "updated").await?;
+
+    // (b) one upsert per record, one transaction each.
+    client.batch_execute("TRUNCATE baseline_skus").await?;
+    let rows = args.row_records.min(n);
+    let started = Instant::now();
+    let stmt = client
+        .prepare(
+            "INSERT INTO baseline_skus (id, organization_id, mode, code, name, pieces_per_pack)
+             VALUES ($1, 'bench', 'test', $2, $3, $4)
+             ON CONFLICT (organization_id, mode, code) DO UPDATE SET name = EXCLUDED.name,
+               pieces_per_pack = EXCLUDED.pieces_per_pack, updated_at = now()",
+        )
+        .await?;
+    for i in 0..rows {
+        let id = format!("b{i}");
+        let code = format!("ROW{i:08}");
+        let name = format!("row {i}");
+        let pack = (i % 10 + 1) as i64;
+        client.execute(&stmt, &[&id, &code, &name, &pack]).await?;
+    }
+    let b = rows as f64 / started.elapsed().as_secs_f64();
+
+    // (c) the real path: API and worker processes.
+    let token = {
+        let pool = imports_common::db::pool(&url, 1)?;
+        let c = pool.get().await?;
+        let out = Command::new(bin("imports-api"))
+            .args([
+                "tokens",
+                "create",
+                "--organization",
+                "bench",
+                "--mode",
+                "test",
+            ])
+            .env("DATABASE_URL", &url)
+            .output()?;
+        drop(c);
+        String::from_utf8(out.stdout)?
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let queue = format!("imports_bench_{suffix}");
+    let port = 20000 + (std::process::id() % 20000) as u16;
+    let env = |cmd: &mut Command| {
+        cmd.env("DATABASE_URL", &url)
+            .env("AMQP_URL", &args.amqp)
+            .env("IMPORTS_QUEUE", &queue)
+            .env("API_ADDR", format!("127.0.0.1:{port}"))
+            .env("IMPORTS_MAX_INPUTS", "100000000")
+            .env("API_MAX_BODY_BYTES", "4000000000")
+            .env("IMPORTS_BATCH_SIZE", args.batch_size.to_string())
+            .env("IMPORTS_CONCURRENCY", "1")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null());
+    };
+    let mut api_cmd = Command::new(bin("imports-api"));
+    env(&mut api_cmd);
+    let mut worker_cmd = Command::new(bin("imports-worker"));
+    env(&mut worker_cmd);
+    let procs = Processes {
+        api: api_cmd.spawn()?,
+        worker: worker_cmd.spawn()?,
+    };
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while http.get(format!("{base}/health")).send().await.is_err() {
+        anyhow::ensure!(Instant::now() < deadline, "the API did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let mut results = Vec::new();
+    for (label, format, body) in [
+        ("JSON, new", "json", json_skus(n, "JS", "new")),
+        (
+            "JSON, updates of all",
+            "json",
+            json_skus(n, "JS", "updated"),
+        ),
+        ("CSV, new", "csv", csv_skus(n, "CS", "new")),
+        ("CSV, updates of all", "csv", csv_skus(n, "CS", "updated")),
     ] {
-        let started = Instant::now();
-        let size = count_inputs(format, &bytes[..])? as i64;
-        let mut client = pool.get().await?;
-        let tx = client.transaction().await?;
-        let new = NewImport {
-            tenant: tenant.clone(),
-            resource_type: "skus".into(),
-            format,
-            parent_resource_id: None,
-            inputs_size: size,
-            skip_errors: false,
-            reference: None,
-            reference_origin: None,
-            metadata: serde_json::json!({}),
+        let (worker_rate, e2e_rate) = run_import(&http, &base, &token, format, body, n).await?;
+        results.push((label, worker_rate, e2e_rate));
+    }
+    let worker_mib = peak_rss_mib(procs.worker.id());
+    let api_mib = peak_rss_mib(procs.api.id());
+    drop(procs);
+
+    println!(
+        "{:<44} {:>12}",
+        "(a) COPY + INSERT ON CONFLICT, new",
+        format!("{a_new:.0}/s")
+    );
+    println!(
+        "{:<44} {:>12}",
+        "(a) COPY + INSERT ON CONFLICT, updates",
+        format!("{a_upd:.0}/s")
+    );
+    println!(
+        "{:<44} {:>12}",
+        format!("(b) one upsert per transaction ({rows})"),
+        format!("{b:.0}/s")
+    );
+    println!();
+    println!(
+        "{:<24} {:>14} {:>9} {:>9} {:>16}",
+        "(c) our path", "worker rec/s", "c/a", "c/b", "POST->done rec/s"
+    );
+    for (label, worker_rate, e2e_rate) in &results {
+        let a = if label.contains("updates") {
+            a_upd
+        } else {
+            a_new
         };
-        let import = store::create_import(&*tx, &new, &bytes).await?;
-        tx.commit().await?;
-        let stored = started.elapsed();
-        publisher.publish(&ImportMessage::new(&import.id)).await?;
-        let done = loop {
-            let i = store::get_import(&**client, &import.id)
-                .await?
-                .expect("import");
-            if i.status.is_final() {
-                break i;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        };
-        let e2e = started.elapsed();
-        anyhow::ensure!(
-            done.status == Status::Completed && done.processed_count == size,
-            "import failed: {done:?}"
-        );
-        let work = (done.completed_at.unwrap() - done.started_at.unwrap()).to_std()?;
         println!(
-            "{:<28} {:>14.0} {:>14.0} {:>12}",
+            "{:<24} {:>14.0} {:>9.2} {:>9.1} {:>16.0}",
             label,
-            size as f64 / work.as_secs_f64(),
-            size as f64 / e2e.as_secs_f64(),
-            stored.as_millis()
+            worker_rate,
+            worker_rate / a,
+            worker_rate / b,
+            e2e_rate
         );
     }
-    token.cancel();
-    worker.await??;
-    let _ = queue::delete(&conn.create_channel().await?, &queue_name).await;
-    pool.close();
-    if !args.keep {
-        let admin = imports_common::db::pool(&format!("{}/postgres", args.postgres), 1)?;
-        admin
-            .get()
-            .await?
-            .batch_execute(&format!("DROP DATABASE {db} WITH (FORCE)"))
-            .await?;
+    println!();
+    println!("peak memory: worker {worker_mib:.0} MiB, API {api_mib:.0} MiB");
+
+    drop(client);
+    let (admin, conn) = tokio_postgres::connect(
+        &format!("{}/postgres", args.postgres),
+        tokio_postgres::NoTls,
+    )
+    .await?;
+    tokio::spawn(conn);
+    admin
+        .batch_execute(&format!("DROP DATABASE {db} WITH (FORCE)"))
+        .await?;
+    if let Ok(c) = imports_common::queue::connect(&args.amqp, Some(Duration::from_secs(5))).await {
+        if let Ok(ch) = c.create_channel().await {
+            let _ = imports_common::queue::delete(&ch, &queue).await;
+        }
     }
     Ok(())
 }
 
-fn skus_json(n: usize, name: &str) -> Vec<u8> {
-    let items: Vec<serde_json::Value> = (0..n)
-        .map(|i| serde_json::json!({"code": format!("BENCH{i:08}"), "name": format!("{name} {i}"), "pieces_per_pack": i % 10 + 1, "weight": 1.5, "unit_of_weight": "gr"}))
-        .collect();
-    serde_json::to_vec(&items).unwrap()
+/// (a): COPY n rows into a temp table, then one merge; returns records/s.
+async fn copy_merge(client: &tokio_postgres::Client, n: usize, name: &str) -> anyhow::Result<f64> {
+    let mut data = String::with_capacity(n * 48);
+    for i in 0..n {
+        data.push_str(&format!("a{i}\tBASE{i:08}\t{name} {i}\t{}\n", i % 10 + 1));
+    }
+    let started = Instant::now();
+    client
+        .batch_execute("BEGIN; CREATE TEMP TABLE staging (id text, code text, name text, pieces_per_pack int8) ON COMMIT DROP")
+        .await?;
+    let sink = client.copy_in("COPY staging FROM STDIN").await?;
+    futures::pin_mut!(sink);
+    sink.send(bytes::Bytes::from(data)).await?;
+    sink.finish().await?;
+    client
+        .batch_execute(
+            "INSERT INTO baseline_skus (id, organization_id, mode, code, name, pieces_per_pack)
+             SELECT id, 'bench', 'test', code, name, pieces_per_pack FROM staging
+             ON CONFLICT (organization_id, mode, code) DO UPDATE SET name = EXCLUDED.name,
+               pieces_per_pack = EXCLUDED.pieces_per_pack, updated_at = now();
+             COMMIT",
+        )
+        .await?;
+    Ok(n as f64 / started.elapsed().as_secs_f64())
 }
 
-fn skus_csv(n: usize) -> Vec<u8> {
-    let mut out = String::from("code,name,pieces_per_pack,weight,unit_of_weight\n");
-    for i in 0..n {
-        out.push_str(&format!("CSV{i:08},csv {i},{},1.5,gr\n", i % 10 + 1));
+/// (c): one import through the API; returns (worker records/s, POST->completed records/s).
+async fn run_import(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    format: &str,
+    inputs: Value,
+    n: usize,
+) -> anyhow::Result<(f64, f64)> {
+    let body = serde_json::to_vec(&json!({"data": {"type": "imports", "attributes": {
+        "resource_type": "skus", "format": format, "inputs": inputs}}}))?;
+    let started = Instant::now();
+    let resp = http
+        .post(format!("{base}/api/imports"))
+        .bearer_auth(token)
+        .header("content-type", "application/vnd.api+json")
+        .body(body)
+        .send()
+        .await?;
+    anyhow::ensure!(
+        resp.status().as_u16() == 201,
+        "create failed: {}",
+        resp.text().await?
+    );
+    let doc: Value = resp.json().await?;
+    let id = doc["data"]["id"].as_str().unwrap_or_default().to_owned();
+    loop {
+        let doc: Value = http
+            .get(format!("{base}/api/imports/{id}?fields[imports]=status,processed_count,started_at,completed_at"))
+            .bearer_auth(token)
+            .send()
+            .await?
+            .json()
+            .await?;
+        let a = &doc["data"]["attributes"];
+        match a["status"].as_str() {
+            Some("completed") => {
+                let e2e = started.elapsed();
+                anyhow::ensure!(
+                    a["processed_count"].as_u64() == Some(n as u64),
+                    "not every record was processed: {a}"
+                );
+                let t = |k: &str| {
+                    chrono::DateTime::parse_from_rfc3339(a[k].as_str().unwrap_or_default())
+                };
+                let work = (t("completed_at")? - t("started_at")?).to_std()?;
+                return Ok((n as f64 / work.as_secs_f64(), n as f64 / e2e.as_secs_f64()));
+            }
+            Some("interrupted") => anyhow::bail!("the import was interrupted: {a}"),
+            _ => tokio::time::sleep(Duration::from_millis(25)).await,
+        }
     }
-    out.into_bytes()
+}
+
+fn json_skus(n: usize, prefix: &str, name: &str) -> Value {
+    Value::Array(
+        (0..n)
+            .map(|i| json!({"code": format!("{prefix}{i:08}"), "name": format!("{name} {i}"), "pieces_per_pack": i % 10 + 1}))
+            .collect(),
+    )
+}
+
+fn csv_skus(n: usize, prefix: &str, name: &str) -> Value {
+    let mut out = String::from("code,name,pieces_per_pack\n");
+    for i in 0..n {
+        out.push_str(&format!("{prefix}{i:08},{name} {i},{}\n", i % 10 + 1));
+    }
+    Value::String(out)
 }

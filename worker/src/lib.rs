@@ -5,12 +5,14 @@
 //! - [`sweeper`]: takes over imports whose worker vanished, or whose announcement was lost.
 //! - [`processor`]: the life of one claimed import, batch by batch, with heartbeat and fences.
 //! - [`writer`]: the set-based SQL that writes one batch.
+//! - [`statistics`]: keeps the planner's statistics fresh while an import grows a table.
 //!
 //! Shutdown (SIGTERM/SIGINT): consumption stops, each running import finishes its current
 //! batch, hands its lease back and is resumed from its cursor by any worker.
 
 pub mod consumer;
 pub mod processor;
+pub mod statistics;
 pub mod sweeper;
 pub mod writer;
 

@@ -27,6 +27,8 @@ pub struct BatchOutcome {
     pub totals: BatchTotals,
     /// Errors and warnings, in input order.
     pub entries: Vec<LogEntry>,
+    /// New records written (for the statistics upkeep).
+    pub inserted: u64,
 }
 
 /// One row to write, standing for one or more inputs naming the same record.
@@ -106,7 +108,12 @@ pub async fn write_batch(
             }
         }
     }
-    Ok(outcome(records))
+    let mut out = outcome(records);
+    out.inserted = writes
+        .iter()
+        .filter(|w| w.insert && w.members.iter().all(|&m| records[m].is_valid()))
+        .count() as u64;
+    Ok(out)
 }
 
 fn outcome(records: &[Prepared]) -> BatchOutcome {
