@@ -10,6 +10,9 @@ use imports_common::inputs::count_inputs;
 use imports_common::jsonapi::{import_attributes, import_resource};
 use imports_common::model::{Format, Import, Status, Tenant};
 use imports_common::store::{self, NewImport};
+use std::collections::HashMap;
+
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 use tokio_postgres::types::ToSql;
 
@@ -42,6 +45,9 @@ pub const READABLE_ATTRIBUTES: &[&str] = &[
     "metadata",
 ];
 
+/// Inputs larger than this are not echoed back in `inputs` while pending (it stays null).
+pub const ECHO_INPUTS_MAX_BYTES: usize = 4 * 1024 * 1024;
+
 const CREATE_ONLY: &[&str] = &[
     "resource_type",
     "format",
@@ -55,9 +61,8 @@ fn pointer(attribute: &str) -> String {
     format!("/data/attributes/{attribute}")
 }
 
-/// Checks the Content-Type and parses the body as a JSON:API document with `data.type`
-/// `imports`; returns `data`.
-fn read_document(headers: &HeaderMap, body: &Bytes) -> Result<Map<String, Value>, ApiError> {
+/// Refuses a body that is not JSON:API (or plain JSON).
+fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -66,20 +71,122 @@ fn read_document(headers: &HeaderMap, body: &Bytes) -> Result<Map<String, Value>
     if media != JSONAPI && media != "application/json" {
         return Err(ApiError::unsupported_media_type());
     }
-    let doc: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request(format!("the body is not valid JSON: {e}")))?;
+    Ok(())
+}
+
+/// Checks `data.type` of a document.
+fn check_type(kind: Option<&Value>) -> Result<(), ApiError> {
+    match kind {
+        Some(Value::String(t)) if t == "imports" => Ok(()),
+        Some(_) => Err(ApiError::conflict("/data/type", "type must be 'imports'")),
+        None => Err(ApiError::invalid("/data/type", "type is required")),
+    }
+}
+
+/// Checks the Content-Type and parses the body as a JSON:API document with `data.type`
+/// `imports`; returns `data`.
+fn read_document(headers: &HeaderMap, body: &Bytes) -> Result<Map<String, Value>, ApiError> {
+    check_content_type(headers)?;
+    let doc: Value = serde_json::from_slice(body).map_err(not_json)?;
     let Some(Value::Object(data)) = doc.get("data").cloned() else {
         return Err(ApiError::invalid(
             "/data",
             "the document must have a data object",
         ));
     };
-    match data.get("type") {
-        Some(Value::String(t)) if t == "imports" => {}
-        Some(_) => return Err(ApiError::conflict("/data/type", "type must be 'imports'")),
-        None => return Err(ApiError::invalid("/data/type", "type is required")),
-    }
+    check_type(data.get("type"))?;
     Ok(data)
+}
+
+fn not_json(e: serde_json::Error) -> ApiError {
+    ApiError::bad_request(format!("the body is not valid JSON: {e}"))
+}
+
+/// A create document read without building its inputs: every attribute but `inputs` as a
+/// value, and `inputs` as the raw JSON text of the body (a slice of it, no copy), so that
+/// a large import costs about its own size in memory rather than a tree of values.
+struct CreateDocument<'a> {
+    attributes: Map<String, Value>,
+    inputs: Option<&'a RawValue>,
+}
+
+fn read_create_document<'a>(
+    headers: &HeaderMap,
+    body: &'a [u8],
+) -> Result<CreateDocument<'a>, ApiError> {
+    check_content_type(headers)?;
+    let doc: HashMap<String, &RawValue> = serde_json::from_slice(body).map_err(not_json)?;
+    let data: HashMap<String, &RawValue> = match doc.get("data") {
+        Some(raw) => serde_json::from_str(raw.get())
+            .map_err(|_| ApiError::invalid("/data", "the document must have a data object"))?,
+        None => {
+            return Err(ApiError::invalid(
+                "/data",
+                "the document must have a data object",
+            ))
+        }
+    };
+    let kind: Option<Value> = data
+        .get("type")
+        .map(|r| serde_json::from_str(r.get()))
+        .transpose()
+        .map_err(not_json)?;
+    check_type(kind.as_ref())?;
+    let raw_attributes: HashMap<String, &RawValue> = match data.get("attributes") {
+        Some(raw) => serde_json::from_str(raw.get())
+            .map_err(|_| ApiError::invalid("/data/attributes", "attributes must be an object"))?,
+        None => HashMap::new(),
+    };
+    let mut names: Vec<&String> = raw_attributes.keys().collect();
+    names.sort();
+    let mut attributes = Map::new();
+    for name in names {
+        if name != "inputs" {
+            attributes.insert(
+                name.clone(),
+                serde_json::from_str(raw_attributes[name].get()).map_err(not_json)?,
+            );
+        }
+    }
+    Ok(CreateDocument {
+        attributes,
+        inputs: raw_attributes.get("inputs").copied(),
+    })
+}
+
+/// The stored bytes and the count of a create's inputs, from their raw JSON text.
+fn read_inputs(
+    format: Format,
+    raw: Option<&RawValue>,
+    body: &Bytes,
+) -> Result<(Bytes, u64), ApiError> {
+    let invalid = |m: &str| ApiError::invalid(pointer("inputs"), m);
+    let Some(raw) = raw else {
+        return Err(invalid("inputs is required"));
+    };
+    let text = raw.get().trim();
+    match (format, text.as_bytes().first()) {
+        (_, Some(b'n')) => Err(invalid("inputs is required")),
+        (Format::Json, Some(b'[')) => {
+            // Parse every element exactly as the worker will (numbers in range, no lone
+            // surrogates, bounded nesting), one at a time; the array is stored as uploaded.
+            let count = count_inputs(Format::Json, text.as_bytes())
+                .map_err(|e| ApiError::bad_request(e.0))?;
+            Ok((body.slice_ref(text.as_bytes()), count))
+        }
+        (Format::Json, Some(b'"')) => Err(invalid(
+            "with format json, inputs must be an array of objects (send format csv for CSV text)",
+        )),
+        (Format::Csv, Some(b'"')) => {
+            let csv: String = serde_json::from_str(text).map_err(not_json)?;
+            let count = count_inputs(Format::Csv, csv.as_bytes()).map_err(|e| invalid(&e.0))?;
+            Ok((Bytes::from(csv.into_bytes()), count))
+        }
+        (Format::Csv, Some(b'[')) => Err(invalid(
+            "with format csv, inputs must be a string holding the CSV text (send format json for an array)",
+        )),
+        _ => Err(invalid("inputs must be an array of objects, or a CSV string")),
+    }
 }
 
 fn attributes(data: &Map<String, Value>) -> Result<Map<String, Value>, ApiError> {
@@ -134,9 +241,14 @@ pub async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let data = read_document(&headers, &body)?;
-    let attrs = attributes(&data)?;
-    for name in attrs.keys() {
+    let document = read_create_document(&headers, &body)?;
+    let attrs = document.attributes;
+    for name in attrs
+        .keys()
+        .map(String::as_str)
+        .chain(document.inputs.map(|_| "inputs"))
+    {
+        let name = &name.to_owned();
         if CREATE_ONLY.contains(&name.as_str()) || UPDATABLE[1..].contains(&name.as_str()) {
             continue;
         }
@@ -196,21 +308,7 @@ pub async fn create(
     let metadata = metadata(&attrs)?.unwrap_or_else(|| json!({}));
     let parent_resource_id = optional_string(&attrs, "parent_resource_id")?;
 
-    let (bytes, size) = match (format, attrs.get("inputs")) {
-        (_, None | Some(Value::Null)) => return Err(ApiError::invalid(pointer("inputs"), "inputs is required")),
-        (Format::Json, Some(Value::Array(items))) => (serde_json::to_vec(items).expect("serializes"), items.len() as u64),
-        (Format::Json, Some(Value::String(_))) => {
-            return Err(ApiError::invalid(pointer("inputs"), "with format json, inputs must be an array of objects (send format csv for CSV text)"))
-        }
-        (Format::Csv, Some(Value::String(text))) => {
-            let n = count_inputs(Format::Csv, text.as_bytes()).map_err(|e| ApiError::invalid(pointer("inputs"), e.0))?;
-            (text.clone().into_bytes(), n)
-        }
-        (Format::Csv, Some(Value::Array(_))) => {
-            return Err(ApiError::invalid(pointer("inputs"), "with format csv, inputs must be a string holding the CSV text (send format json for an array)"))
-        }
-        (_, Some(_)) => return Err(ApiError::invalid(pointer("inputs"), "inputs must be an array of objects, or a CSV string")),
-    };
+    let (bytes, size) = read_inputs(format, document.inputs, &body)?;
     if size == 0 {
         return Err(ApiError::invalid(
             pointer("inputs"),
@@ -347,8 +445,17 @@ async fn render(
         while let Some(chunk) = store::input_chunk(client, &import.id, seq).await? {
             raw.extend_from_slice(&chunk);
             seq += 1;
+            if raw.len() > ECHO_INPUTS_MAX_BYTES {
+                break;
+            }
+        }
+        if raw.len() > ECHO_INPUTS_MAX_BYTES {
+            // Echoing a large import back would cost many times its size in memory;
+            // its owner has the inputs, and attachment_url serves them once it starts.
+            raw.clear();
         }
         import.inputs = Some(match import.format {
+            _ if raw.is_empty() => Value::Null,
             Format::Json => serde_json::from_slice(&raw).unwrap_or(Value::Null),
             Format::Csv => Value::String(String::from_utf8_lossy(&raw).into_owned()),
         });
