@@ -45,15 +45,24 @@ struct Args {
 
 struct Processes {
     api: Child,
-    worker: Child,
+    workers: Vec<Child>,
+}
+
+impl Processes {
+    fn stop_workers(&mut self) {
+        for child in &mut self.workers {
+            unsafe_term(child);
+            let _ = child.wait();
+        }
+        self.workers.clear();
+    }
 }
 
 impl Drop for Processes {
     fn drop(&mut self) {
-        for child in [&mut self.api, &mut self.worker] {
-            unsafe_term(child);
-            let _ = child.wait();
-        }
+        self.stop_workers();
+        unsafe_term(&self.api);
+        let _ = self.api.wait();
     }
 }
 
@@ -182,11 +191,15 @@ async fn main() -> anyhow::Result<()> {
     };
     let mut api_cmd = Command::new(bin("imports-api"));
     env(&mut api_cmd);
-    let mut worker_cmd = Command::new(bin("imports-worker"));
-    env(&mut worker_cmd);
-    let procs = Processes {
+    let spawn_worker = |concurrency: usize| -> std::io::Result<Child> {
+        let mut cmd = Command::new(bin("imports-worker"));
+        env(&mut cmd);
+        cmd.env("IMPORTS_CONCURRENCY", concurrency.to_string())
+            .spawn()
+    };
+    let mut procs = Processes {
         api: api_cmd.spawn()?,
-        worker: worker_cmd.spawn()?,
+        workers: vec![spawn_worker(1)?],
     };
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
@@ -211,8 +224,81 @@ async fn main() -> anyhow::Result<()> {
             run_import(&http, &base, &token, format, body, n).await?;
         results.push((label, worker_rate, e2e_rate, pickup));
     }
-    let worker_mib = peak_rss_mib(procs.worker.id());
+    let worker_mib = peak_rss_mib(procs.workers[0].id());
     let api_mib = peak_rss_mib(procs.api.id());
+
+    // Scale-out: 8 imports at once (n/8 records each) on 1, 2 and 4 worker processes.
+    let mut scale = Vec::new();
+    for (run, workers) in [1usize, 2, 4].into_iter().enumerate() {
+        procs.stop_workers();
+        for _ in 0..workers {
+            procs.workers.push(spawn_worker(2)?);
+        }
+        let mut ids = Vec::new();
+        for k in 0..8 {
+            let body = json_skus(n / 8, &format!("S{run}K{k}-"), "scaled");
+            ids.push(create(&http, &base, &token, "json", body).await?);
+        }
+        let mut first_start = None::<chrono::DateTime<chrono::FixedOffset>>;
+        let mut last_done = None::<chrono::DateTime<chrono::FixedOffset>>;
+        for id in &ids {
+            let a = wait_done(&http, &base, &token, id).await?;
+            let t =
+                |k: &str| chrono::DateTime::parse_from_rfc3339(a[k].as_str().unwrap_or_default());
+            let (started, done) = (t("started_at")?, t("completed_at")?);
+            first_start = Some(first_start.map_or(started, |f| f.min(started)));
+            last_done = Some(last_done.map_or(done, |l| l.max(done)));
+        }
+        let span = (last_done.unwrap() - first_start.unwrap()).to_std()?;
+        scale.push((workers, (n / 8 * 8) as f64 / span.as_secs_f64()));
+    }
+
+    // Fairness: one worker (2 slots); organization A's big import, then 5 small imports of
+    // organization B: how long do the small ones take from creation to completion?
+    procs.stop_workers();
+    procs.workers.push(spawn_worker(2)?);
+    let token_b = {
+        let out = Command::new(bin("imports-api"))
+            .args([
+                "tokens",
+                "create",
+                "--organization",
+                "bench-b",
+                "--mode",
+                "test",
+            ])
+            .env("DATABASE_URL", &url)
+            .output()?;
+        String::from_utf8(out.stdout)?
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let big = create(&http, &base, &token, "json", json_skus(n, "FAIRA", "big")).await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut small = Vec::new();
+    for k in 0..5 {
+        small.push(
+            create(
+                &http,
+                &base,
+                &token_b,
+                "json",
+                json_skus(100, &format!("FAIRB{k}-"), "small"),
+            )
+            .await?,
+        );
+    }
+    let mut small_waits = Vec::new();
+    for id in &small {
+        let a = wait_done(&http, &base, &token_b, id).await?;
+        let t = |k: &str| chrono::DateTime::parse_from_rfc3339(a[k].as_str().unwrap_or_default());
+        small_waits.push((t("completed_at")? - t("created_at")?).to_std()?);
+    }
+    let a = wait_done(&http, &base, &token, &big).await?;
+    let t = |k: &str| chrono::DateTime::parse_from_rfc3339(a[k].as_str().unwrap_or_default());
+    let big_took = (t("completed_at")? - t("created_at")?).to_std()?;
     drop(procs);
 
     println!(
@@ -232,8 +318,8 @@ async fn main() -> anyhow::Result<()> {
     );
     println!();
     println!(
-        "{:<24} {:>14} {:>9} {:>9} {:>16}",
-        "(c) our path", "worker rec/s", "c/a", "c/b", "POST->done rec/s"
+        "{:<24} {:>14} {:>9} {:>9} {:>16} {:>18}",
+        "(c) our path", "worker rec/s", "c/a", "c/b", "POST->done rec/s", "created->started"
     );
     for (label, worker_rate, e2e_rate, pickup) in &results {
         let a = if label.contains("updates") {
@@ -253,6 +339,19 @@ async fn main() -> anyhow::Result<()> {
     }
     println!();
     println!("peak memory: worker {worker_mib:.0} MiB, API {api_mib:.0} MiB");
+    println!();
+    for (workers, rate) in &scale {
+        println!("scale-out: 8 imports at once on {workers} worker(s) x 2 slots: {rate:.0} records/s in aggregate");
+    }
+    let waits: Vec<String> = small_waits
+        .iter()
+        .map(|d| format!("{} ms", d.as_millis()))
+        .collect();
+    println!(
+        "fairness: while organization A's {n}-record import ran ({:.1} s), organization B's five 100-record imports took {} from creation to completion",
+        big_took.as_secs_f64(),
+        waits.join(", ")
+    );
 
     drop(client);
     let (admin, conn) = tokio_postgres::connect(
@@ -296,6 +395,56 @@ async fn copy_merge(client: &tokio_postgres::Client, n: usize, name: &str) -> an
         )
         .await?;
     Ok(n as f64 / started.elapsed().as_secs_f64())
+}
+
+/// Creates an import through the API; returns its id.
+async fn create(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    format: &str,
+    inputs: Value,
+) -> anyhow::Result<String> {
+    let body = serde_json::to_vec(&json!({"data": {"type": "imports", "attributes": {
+        "resource_type": "skus", "format": format, "inputs": inputs}}}))?;
+    let resp = http
+        .post(format!("{base}/api/imports"))
+        .bearer_auth(token)
+        .header("content-type", "application/vnd.api+json")
+        .body(body)
+        .send()
+        .await?;
+    anyhow::ensure!(
+        resp.status().as_u16() == 201,
+        "create failed: {}",
+        resp.text().await?
+    );
+    let doc: Value = resp.json().await?;
+    Ok(doc["data"]["id"].as_str().unwrap_or_default().to_owned())
+}
+
+/// Waits for an import to complete; returns its attributes.
+async fn wait_done(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    id: &str,
+) -> anyhow::Result<Value> {
+    loop {
+        let doc: Value = http
+            .get(format!("{base}/api/imports/{id}?fields[imports]=status,processed_count,created_at,started_at,completed_at"))
+            .bearer_auth(token)
+            .send()
+            .await?
+            .json()
+            .await?;
+        let a = doc["data"]["attributes"].clone();
+        match a["status"].as_str() {
+            Some("completed") => return Ok(a),
+            Some("interrupted") => anyhow::bail!("import {id} was interrupted: {a}"),
+            _ => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
 }
 
 /// (c): one import through the API; returns (worker records/s, POST->completed records/s,
