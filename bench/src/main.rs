@@ -243,9 +243,7 @@ async fn main() -> anyhow::Result<()> {
         let mut last_done = None::<chrono::DateTime<chrono::FixedOffset>>;
         for id in &ids {
             let a = wait_done(&http, &base, &token, id).await?;
-            let t =
-                |k: &str| chrono::DateTime::parse_from_rfc3339(a[k].as_str().unwrap_or_default());
-            let (started, done) = (t("started_at")?, t("completed_at")?);
+            let (started, done) = (time(&a, "started_at")?, time(&a, "completed_at")?);
             first_start = Some(first_start.map_or(started, |f| f.min(started)));
             last_done = Some(last_done.map_or(done, |l| l.max(done)));
         }
@@ -293,12 +291,10 @@ async fn main() -> anyhow::Result<()> {
     let mut small_waits = Vec::new();
     for id in &small {
         let a = wait_done(&http, &base, &token_b, id).await?;
-        let t = |k: &str| chrono::DateTime::parse_from_rfc3339(a[k].as_str().unwrap_or_default());
-        small_waits.push((t("completed_at")? - t("created_at")?).to_std()?);
+        small_waits.push((time(&a, "completed_at")? - time(&a, "created_at")?).to_std()?);
     }
     let a = wait_done(&http, &base, &token, &big).await?;
-    let t = |k: &str| chrono::DateTime::parse_from_rfc3339(a[k].as_str().unwrap_or_default());
-    let big_took = (t("completed_at")? - t("created_at")?).to_std()?;
+    let big_took = (time(&a, "completed_at")? - time(&a, "created_at")?).to_std()?;
     drop(procs);
 
     println!(
@@ -442,9 +438,17 @@ async fn wait_done(
         match a["status"].as_str() {
             Some("completed") => return Ok(a),
             Some("interrupted") => anyhow::bail!("import {id} was interrupted: {a}"),
-            _ => tokio::time::sleep(Duration::from_millis(50)).await,
+            // Polling is light on purpose: on 2 cores a busy poller takes CPU from the import.
+            _ => tokio::time::sleep(Duration::from_millis(100)).await,
         }
     }
+}
+
+/// A timestamp attribute of an import.
+fn time(a: &Value, name: &str) -> anyhow::Result<chrono::DateTime<chrono::FixedOffset>> {
+    Ok(chrono::DateTime::parse_from_rfc3339(
+        a[name].as_str().unwrap_or_default(),
+    )?)
 }
 
 /// (c): one import through the API; returns (worker records/s, POST->completed records/s,
@@ -457,55 +461,21 @@ async fn run_import(
     inputs: Value,
     n: usize,
 ) -> anyhow::Result<(f64, f64, Duration)> {
-    let body = serde_json::to_vec(&json!({"data": {"type": "imports", "attributes": {
-        "resource_type": "skus", "format": format, "inputs": inputs}}}))?;
     let started = Instant::now();
-    let resp = http
-        .post(format!("{base}/api/imports"))
-        .bearer_auth(token)
-        .header("content-type", "application/vnd.api+json")
-        .body(body)
-        .send()
-        .await?;
+    let id = create(http, base, token, format, inputs).await?;
+    let a = wait_done(http, base, token, &id).await?;
+    let e2e = started.elapsed();
     anyhow::ensure!(
-        resp.status().as_u16() == 201,
-        "create failed: {}",
-        resp.text().await?
+        a["processed_count"].as_u64() == Some(n as u64),
+        "not every record was processed: {a}"
     );
-    let doc: Value = resp.json().await?;
-    let id = doc["data"]["id"].as_str().unwrap_or_default().to_owned();
-    loop {
-        let doc: Value = http
-            .get(format!("{base}/api/imports/{id}?fields[imports]=status,processed_count,created_at,started_at,completed_at"))
-            .bearer_auth(token)
-            .send()
-            .await?
-            .json()
-            .await?;
-        let a = &doc["data"]["attributes"];
-        match a["status"].as_str() {
-            Some("completed") => {
-                let e2e = started.elapsed();
-                anyhow::ensure!(
-                    a["processed_count"].as_u64() == Some(n as u64),
-                    "not every record was processed: {a}"
-                );
-                let t = |k: &str| {
-                    chrono::DateTime::parse_from_rfc3339(a[k].as_str().unwrap_or_default())
-                };
-                let work = (t("completed_at")? - t("started_at")?).to_std()?;
-                let pickup = (t("started_at")? - t("created_at")?).to_std()?;
-                return Ok((
-                    n as f64 / work.as_secs_f64(),
-                    n as f64 / e2e.as_secs_f64(),
-                    pickup,
-                ));
-            }
-            Some("interrupted") => anyhow::bail!("the import was interrupted: {a}"),
-            // Polling is light on purpose: on 2 cores a busy poller takes CPU from the import.
-            _ => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    }
+    let work = (time(&a, "completed_at")? - time(&a, "started_at")?).to_std()?;
+    let pickup = (time(&a, "started_at")? - time(&a, "created_at")?).to_std()?;
+    Ok((
+        n as f64 / work.as_secs_f64(),
+        n as f64 / e2e.as_secs_f64(),
+        pickup,
+    ))
 }
 
 fn json_skus(n: usize, prefix: &str, name: &str) -> Value {
