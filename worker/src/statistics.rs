@@ -3,11 +3,13 @@
 //! Autovacuum analyzes a table a while after it changed; an import that loads a hundred
 //! thousand rows into an empty table outruns it, and the planner, believing the table still
 //! empty, picks plans that walk the whole table once per batch (measured: minutes instead of
-//! milliseconds per batch). So the worker analyzes the table itself whenever it has inserted
-//! more than half as many rows as the statistics last counted (and at least a batch): a few
-//! cheap ANALYZEs per import (they sample at most 30,000 rows), geometrically spaced.
+//! milliseconds per batch). So the worker analyzes the table itself, beside its next batches,
+//! whenever it has inserted more than half as many rows as the statistics last counted (and
+//! at least a batch): a few cheap ANALYZEs per import (they sample at most 30,000 rows),
+//! geometrically spaced.
 
 use deadpool_postgres::Pool;
+use futures::FutureExt;
 
 /// The statistics bookkeeping of one import's table.
 pub struct Statistics {
@@ -15,6 +17,8 @@ pub struct Statistics {
     counted_rows: f64,
     inserted_since: u64,
     min_rows: u64,
+    /// An ANALYZE running beside the batches; it returns the rows it counted.
+    running: Option<tokio::task::JoinHandle<Option<f64>>>,
 }
 
 impl Statistics {
@@ -25,6 +29,7 @@ impl Statistics {
             counted_rows: 0.0,
             inserted_since: 0,
             min_rows,
+            running: None,
         };
         match stats.read(pool).await {
             Ok((counted, live)) => {
@@ -39,11 +44,22 @@ impl Statistics {
         stats
     }
 
-    /// Notes a committed batch's inserts, and analyzes the table when they add up.
+    /// Notes a committed batch's inserts, and starts an ANALYZE beside the next batches when
+    /// they add up (one at a time).
     pub async fn after_batch(&mut self, pool: &Pool, inserted: u64) {
         self.inserted_since += inserted;
+        if let Some(running) = &self.running {
+            if !running.is_finished() {
+                return;
+            }
+            if let Some(Some(Ok(Some(counted)))) = self.running.take().map(|h| h.now_or_never()) {
+                self.counted_rows = counted;
+            }
+        }
         if self.inserted_since as f64 >= (self.counted_rows / 2.0).max(self.min_rows as f64) {
-            self.analyze(pool).await;
+            self.inserted_since = 0;
+            let (pool, table) = (pool.clone(), self.table);
+            self.running = Some(tokio::spawn(async move { analyze(&pool, table).await }));
         }
     }
 
@@ -61,27 +77,37 @@ impl Statistics {
     }
 
     async fn analyze(&mut self, pool: &Pool) {
-        let started = std::time::Instant::now();
-        let result = async {
-            let client = pool.get().await?;
-            client
-                .batch_execute(&format!("ANALYZE {}", self.table))
-                .await?;
-            anyhow::Ok(())
+        if let Some(counted) = analyze(pool, self.table).await {
+            self.counted_rows = counted;
         }
-        .await;
-        match result {
-            Ok(()) => {
-                if let Ok((counted, _)) = self.read(pool).await {
-                    self.counted_rows = counted.max(0.0);
-                }
-                self.inserted_since = 0;
-                tracing::debug!(table = self.table, rows = self.counted_rows, elapsed = ?started.elapsed(), "analyzed");
-            }
-            Err(e) => tracing::warn!(
-                table = self.table,
-                "ANALYZE failed (the import goes on): {e:#}"
-            ),
+        self.inserted_since = 0;
+    }
+}
+
+/// Analyzes `table`; returns the rows the statistics now count, or `None` if it failed (the
+/// import goes on either way).
+async fn analyze(pool: &Pool, table: &'static str) -> Option<f64> {
+    let started = std::time::Instant::now();
+    let result = async {
+        let client = pool.get().await?;
+        client.batch_execute(&format!("ANALYZE {table}")).await?;
+        let row = client
+            .query_one(
+                "SELECT reltuples::float8 FROM pg_class WHERE oid = $1::text::regclass",
+                &[&table],
+            )
+            .await?;
+        anyhow::Ok(row.get::<_, f64>(0).max(0.0))
+    }
+    .await;
+    match result {
+        Ok(counted) => {
+            tracing::debug!(table, rows = counted, elapsed = ?started.elapsed(), "analyzed");
+            Some(counted)
+        }
+        Err(e) => {
+            tracing::warn!(table, "ANALYZE failed (the import goes on): {e:#}");
+            None
         }
     }
 }
