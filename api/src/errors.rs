@@ -177,7 +177,8 @@ impl ApiError {
 impl From<tokio_postgres::Error> for ApiError {
     fn from(e: tokio_postgres::Error) -> Self {
         match e.as_db_error() {
-            None => ApiError::unavailable(e),
+            None if e.is_closed() => ApiError::unavailable(e),
+            None => ApiError::internal(e),
             // Data exceptions come from values in the request that Postgres cannot take
             // (a NUL character in an id or a filter...): the client's to fix.
             Some(db) if db.code().code().starts_with("22") => {

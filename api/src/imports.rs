@@ -402,7 +402,13 @@ pub async fn create(
     .await?;
     tx.commit().await?;
     state.outbox_wake.notify_one();
-    let doc = json!({"data": render(&state, &client, import, None).await?});
+    // The import exists from here on: a failure to read its inputs back must not turn the
+    // answer into an error (a retrying client would create it twice).
+    let data = match render(&state, &client, import.clone(), None).await {
+        Ok(data) => data,
+        Err(_) => import_resource(&import, &state.config.public_url),
+    };
+    let doc = json!({"data": data});
     let mut response = jsonapi(StatusCode::CREATED, &doc);
     if let Ok(location) = doc["data"]["links"]["self"]
         .as_str()
@@ -422,6 +428,16 @@ async fn find(
 ) -> Result<Import, ApiError> {
     // No id holds a NUL character (Postgres could not even search for it).
     if id.contains('\0') {
+        return Err(ApiError::not_found("import"));
+    }
+    let owned = client
+        .query_opt(
+            "SELECT 1 FROM imports WHERE id = $1 AND organization_id = $2 AND mode = $3",
+            &[&id, &tenant.organization_id, &tenant.mode.as_str()],
+        )
+        .await?
+        .is_some();
+    if !owned {
         return Err(ApiError::not_found("import"));
     }
     match store::get_import(client, id).await? {

@@ -60,15 +60,16 @@ async fn connect(config: &ApiConfig) -> anyhow::Result<(lapin::Connection, Publi
     Ok((conn, publisher))
 }
 
-/// Publishes every pending row, a hundred at a time; rows locked by another API replica are
-/// skipped.
+/// Publishes every pending row, a hundred at a time, and deletes each once RabbitMQ confirmed
+/// it. No row lock is held while publishing (a delete of the import must not wait on
+/// RabbitMQ); two API replicas may therefore announce the same import twice, which the
+/// worker's claim makes harmless.
 async fn drain(pool: &deadpool_postgres::Pool, publisher: &Publisher) -> anyhow::Result<()> {
     loop {
-        let mut client = pool.get().await?;
-        let tx = client.transaction().await?;
-        let rows = tx
+        let client = pool.get().await?;
+        let rows = client
             .query(
-                "SELECT import_id, trace_context FROM import_outbox ORDER BY created_at LIMIT 100 FOR UPDATE SKIP LOCKED",
+                "SELECT import_id, trace_context FROM import_outbox ORDER BY created_at LIMIT 100",
                 &[],
             )
             .await?;
@@ -85,20 +86,20 @@ async fn drain(pool: &deadpool_postgres::Pool, publisher: &Publisher) -> anyhow:
                 trace_context,
             };
             if let Err(e) = publisher.publish(&message).await {
-                tx.execute(
-                    "UPDATE import_outbox SET attempts = attempts + 1, last_error = $2 WHERE import_id = $1",
-                    &[&import_id, &e.to_string()],
-                )
-                .await?;
-                tx.commit().await?;
+                client
+                    .execute(
+                        "UPDATE import_outbox SET attempts = attempts + 1, last_error = $2 WHERE import_id = $1",
+                        &[&import_id, &e.to_string()],
+                    )
+                    .await?;
                 return Err(e);
             }
-            tx.execute(
-                "DELETE FROM import_outbox WHERE import_id = $1",
-                &[&import_id],
-            )
-            .await?;
+            client
+                .execute(
+                    "DELETE FROM import_outbox WHERE import_id = $1",
+                    &[&import_id],
+                )
+                .await?;
         }
-        tx.commit().await?;
     }
 }

@@ -351,6 +351,8 @@ pub struct ClaimedImport {
     pub skip_errors: bool,
     /// How many times a worker claimed it, this one included.
     pub attempts: i32,
+    /// Whether an interruption was asked for while no worker held it.
+    pub interrupt_requested: bool,
 }
 
 /// Claims an import for `worker` for `lease`: a pending one, or an in-progress one whose
@@ -376,7 +378,7 @@ pub async fn claim(
                AND ((status = 'pending' AND NOT interrupt_requested)
                     OR (status = 'in_progress' AND lease_expires_at < now()))
              RETURNING id, organization_id, mode, resource_type, format, parent_resource_id,
-                       inputs_size, cursor, errors_count, skip_errors, attempts",
+                       inputs_size, cursor, errors_count, skip_errors, attempts, interrupt_requested",
             &[&id, &worker, &lease_secs],
         )
         .await?;
@@ -402,6 +404,7 @@ pub async fn claim(
             errors_count: r.get("errors_count"),
             skip_errors: r.get("skip_errors"),
             attempts,
+            interrupt_requested: r.get("interrupt_requested"),
         }));
     }
     let current = tx

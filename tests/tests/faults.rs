@@ -132,3 +132,26 @@ async fn an_import_that_keeps_failing_is_given_up_with_a_clear_error() {
     assert_eq!(env.count("skus").await, 0);
     worker.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupt_asked_while_no_worker_held_the_import_stops_it_before_any_write() {
+    let env = TestEnv::new().await;
+    let inputs = imports_tests::skus(50);
+    let import = env.create_import(ImportSpec::json("skus", &inputs)).await;
+    // Its worker died mid-import; meanwhile the user asked for an interruption.
+    env.query(&format!(
+        "UPDATE imports SET status = 'in_progress', started_at = now(), attempts = 1, interrupt_requested = true,
+         lease_owner = gen_random_uuid(), lease_expires_at = now() - interval '1 second' WHERE id = '{}'",
+        import.id
+    ))
+    .await;
+    let worker = env.spawn_worker(env.worker_config(1, 5, 2));
+    let done = env.wait_final(&import.id, Duration::from_secs(30)).await;
+    assert_eq!(done.status, Status::Interrupted);
+    assert_eq!(
+        env.count("skus").await,
+        0,
+        "nothing written after the request"
+    );
+    worker.stop().await;
+}

@@ -72,6 +72,10 @@ pub async fn run(ctx: Arc<Context>, import: ClaimedImport) -> anyhow::Result<Fin
 }
 
 async fn run_inner(ctx: &Arc<Context>, import: &ClaimedImport) -> anyhow::Result<Finish> {
+    if import.interrupt_requested {
+        // Asked while its previous worker was gone: stop before writing anything more.
+        return interrupt(ctx, import, "interrupted on request", None).await;
+    }
     if import.attempts > MAX_ATTEMPTS {
         let reason = format!(
             "given up after {} attempts to process it",

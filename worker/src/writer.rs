@@ -446,7 +446,8 @@ async fn plan_writes(
                 .map(|k| !by_key.contains_key(k))
                 .unwrap_or(true);
         if !p.is_valid() && creates {
-            for attr in std::mem::take(&mut p.missing_required) {
+            // Cloned, not taken: a retried batch must report the same errors.
+            for attr in p.missing_required.clone() {
                 if !p.errors.iter().any(|(a, _)| a == attr) {
                     p.error(attr, "can't be blank");
                 }
