@@ -646,7 +646,7 @@ pub async fn update(
     let metadata = metadata(&attrs)?;
 
     let mut client = state.pool.get().await?;
-    find(&client, &tenant, &id).await?;
+    let before = find(&client, &tenant, &id).await?;
     client
         .execute(
             "UPDATE imports SET
@@ -665,11 +665,10 @@ pub async fn update(
             ],
         )
         .await?;
-    if interrupt {
-        let current = find(&client, &tenant, &id).await?;
-        if !current.status.is_final() {
-            store::request_interrupt(&mut client, &id).await?;
-        }
+    // A final import stays as it is; request_interrupt re-checks the status in its own
+    // transaction, so a race with the worker is harmless.
+    if interrupt && !before.status.is_final() {
+        store::request_interrupt(&mut client, &id).await?;
     }
     let import = find(&client, &tenant, &id).await?;
     let data = render(&state, &client, import, None).await?;

@@ -89,10 +89,11 @@ fn peak_rss_mib(pid: u32) -> f64 {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let n = args.records;
+    // bench/ sits in the workspace root, so the manifest directory always has a parent.
     let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
-        .unwrap()
-        .to_path_buf();
+        .map(std::path::Path::to_path_buf)
+        .ok_or_else(|| anyhow::anyhow!("the bench crate is not inside the workspace"))?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let built = Command::new(cargo)
         .args([
@@ -247,7 +248,10 @@ async fn main() -> anyhow::Result<()> {
             first_start = Some(first_start.map_or(started, |f| f.min(started)));
             last_done = Some(last_done.map_or(done, |l| l.max(done)));
         }
-        let span = (last_done.unwrap() - first_start.unwrap()).to_std()?;
+        let (Some(first), Some(last)) = (first_start, last_done) else {
+            anyhow::bail!("no import of the scale-out run completed");
+        };
+        let span = (last - first).to_std()?;
         scale.push((workers, (n / 8 * 8) as f64 / span.as_secs_f64()));
     }
 

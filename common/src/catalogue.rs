@@ -124,6 +124,14 @@ pub struct Relationship {
     pub required: bool,
 }
 
+impl Relationship {
+    /// Whether `input` is the attribute that names the related record by its natural key
+    /// (`sku_code` for the `sku` relationship).
+    pub fn is_key_input(&self, input: &str) -> bool {
+        self.by_key.map(|k| k.input == input).unwrap_or(false)
+    }
+}
+
 /// Naming a related record by a natural key: the input gives `input` (e.g. `sku_code`),
 /// matched against the target's `target_column` (e.g. `code`).
 #[derive(Debug, Clone, Copy)]
@@ -301,6 +309,19 @@ impl ResourceType {
         self.all_attributes().find(|a| a.name == name)
     }
 
+    /// Finds an attribute by name, with its index in [`ResourceType::columns`] (attributes
+    /// come first there, in this order).
+    pub fn attribute_index(&self, name: &str) -> Option<(usize, &'static Attribute)> {
+        self.all_attributes()
+            .enumerate()
+            .find(|(_, a)| a.name == name)
+    }
+
+    /// Whether some relationship is named by `input` as a natural key (`sku_code`).
+    pub fn is_relationship_key_input(&self, input: &str) -> bool {
+        self.relationships.iter().any(|r| r.is_key_input(input))
+    }
+
     /// The writable columns, in a fixed order: attributes, then relationship ids.
     pub fn columns(&self) -> Vec<Column> {
         let mut cols: Vec<Column> = self
@@ -321,6 +342,11 @@ impl ResourceType {
         cols
     }
 
+    /// How many columns [`ResourceType::columns`] has, without building them.
+    pub fn column_count(&self) -> usize {
+        self.attributes.len() + COMMON_ATTRIBUTES.len() + self.relationships.len()
+    }
+
     /// The index in [`ResourceType::columns`] of a column.
     pub fn column_index(&self, name: &str) -> Option<usize> {
         self.columns().iter().position(|c| c.name == name)
@@ -336,9 +362,10 @@ impl ResourceType {
     pub fn accepts_input(&self, name: &str) -> bool {
         name == "id"
             || self.attribute(name).is_some()
-            || self.relationships.iter().any(|r| {
-                r.id_attribute == name || r.by_key.map(|k| k.input == name).unwrap_or(false)
-            })
+            || self
+                .relationships
+                .iter()
+                .any(|r| r.id_attribute == name || r.is_key_input(name))
     }
 }
 
@@ -381,6 +408,7 @@ mod tests {
             names.sort();
             names.dedup();
             assert_eq!(names.len(), cols.len(), "{}: columns are unique", r.name);
+            assert_eq!(r.column_count(), cols.len());
         }
     }
 

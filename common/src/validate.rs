@@ -74,12 +74,12 @@ impl Prepared {
 
 /// Checks one input against `rt`.
 pub fn prepare(rt: &ResourceType, input: RawInput) -> Prepared {
-    let columns = rt.columns();
     let mut p = Prepared {
         position: input.position,
         key: UNKNOWN_KEY.to_owned(),
         id: None,
-        cells: vec![None; columns.len()],
+        // Counted, not built: this runs for every input.
+        cells: vec![None; rt.column_count()],
         references: vec![None; rt.relationships.len()],
         errors: Vec::new(),
         warnings: Vec::new(),
@@ -116,15 +116,8 @@ pub fn prepare(rt: &ResourceType, input: RawInput) -> Prepared {
             }
             continue;
         }
-        if let Some(attr) = rt.attribute(&name) {
-            let idx = columns
-                .iter()
-                .position(|c| c.name == attr.name)
-                .expect("attribute column");
-            let names_a_relationship = rt
-                .relationships
-                .iter()
-                .any(|r| r.by_key.map(|k| k.input == name).unwrap_or(false));
+        if let Some((idx, attr)) = rt.attribute_index(&name) {
+            let names_a_relationship = rt.is_relationship_key_input(&name);
             let value = if names_a_relationship {
                 value.clone()
             } else {
@@ -139,7 +132,7 @@ pub fn prepare(rt: &ResourceType, input: RawInput) -> Prepared {
         for (ri, rel) in rt.relationships.iter().enumerate() {
             let reference = if rel.id_attribute == name {
                 Some(Reference::Id as fn(String) -> Reference)
-            } else if rel.by_key.map(|k| k.input == name).unwrap_or(false) {
+            } else if rel.is_key_input(&name) {
                 Some(Reference::Key as fn(String) -> Reference)
             } else {
                 None
@@ -171,10 +164,7 @@ pub fn prepare(rt: &ResourceType, input: RawInput) -> Prepared {
         if !attr.required || p.errors.iter().any(|(a, _)| a == attr.name) {
             continue;
         }
-        let filled_by_relationship = rt
-            .relationships
-            .iter()
-            .any(|r| r.by_key.map(|k| k.input == attr.name).unwrap_or(false));
+        let filled_by_relationship = rt.is_relationship_key_input(attr.name);
         match &p.cells[idx] {
             // Given, but blank: never allowed for a required attribute.
             Some(Cell::Null) => p.error(attr.name, "can't be blank"),

@@ -241,6 +241,18 @@ impl TestEnv {
         client.query(sql, &[]).await.unwrap()
     }
 
+    /// Asserts that an import was started once and completed once (no double processing).
+    pub async fn assert_started_and_completed_once(&self, id: &str) {
+        let events = self.event_names(id).await;
+        for name in ["imports.start", "imports.complete"] {
+            assert_eq!(
+                events.iter().filter(|e| *e == name).count(),
+                1,
+                "{name} in {events:?}"
+            );
+        }
+    }
+
     /// The names of an import's events, in order.
     pub async fn event_names(&self, id: &str) -> Vec<String> {
         let client = self.pool.get().await.unwrap();

@@ -93,12 +93,7 @@ async fn workers_killed_at_random_points_lose_and_double_nothing() {
             .await[0]
             .get(0);
         assert_eq!(logged, 1200 - valid, "each error logged once");
-        let events = env.event_names(id).await;
-        assert_eq!(events.iter().filter(|e| *e == "imports.start").count(), 1);
-        assert_eq!(
-            events.iter().filter(|e| *e == "imports.complete").count(),
-            1
-        );
+        env.assert_started_and_completed_once(id).await;
     }
     let attempts: Vec<i32> = env
         .query("SELECT attempts FROM imports")
@@ -110,18 +105,24 @@ async fn workers_killed_at_random_points_lose_and_double_nothing() {
     worker.stop().await;
 }
 
+/// Leaves an import as a dead worker would: in progress, claimed `attempts` times, its lease
+/// expired; `interrupt` as if the user asked for an interruption meanwhile.
+async fn abandon(env: &TestEnv, import_id: &str, attempts: i32, interrupt: bool) {
+    env.query(&format!(
+        "UPDATE imports SET status = 'in_progress', started_at = now(), attempts = {attempts},
+         interrupt_requested = {interrupt}, lease_owner = gen_random_uuid(),
+         lease_expires_at = now() - interval '1 second' WHERE id = '{import_id}'"
+    ))
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_import_that_keeps_failing_is_given_up_with_a_clear_error() {
     let env = TestEnv::new().await;
     let inputs = imports_tests::skus(10);
     let import = env.create_import(ImportSpec::json("skus", &inputs)).await;
     // As if ten workers had claimed it and died (or crashed on it) one after another.
-    env.query(&format!(
-        "UPDATE imports SET status = 'in_progress', started_at = now(), attempts = 10,
-         lease_owner = gen_random_uuid(), lease_expires_at = now() - interval '1 second' WHERE id = '{}'",
-        import.id
-    ))
-    .await;
+    abandon(&env, &import.id, 10, false).await;
     let worker = env.spawn_worker(env.worker_config(1, 5, 2));
     let done = env.wait_final(&import.id, Duration::from_secs(30)).await;
     assert_eq!(done.status, Status::Interrupted);
@@ -139,12 +140,7 @@ async fn an_interrupt_asked_while_no_worker_held_the_import_stops_it_before_any_
     let inputs = imports_tests::skus(50);
     let import = env.create_import(ImportSpec::json("skus", &inputs)).await;
     // Its worker died mid-import; meanwhile the user asked for an interruption.
-    env.query(&format!(
-        "UPDATE imports SET status = 'in_progress', started_at = now(), attempts = 1, interrupt_requested = true,
-         lease_owner = gen_random_uuid(), lease_expires_at = now() - interval '1 second' WHERE id = '{}'",
-        import.id
-    ))
-    .await;
+    abandon(&env, &import.id, 1, true).await;
     let worker = env.spawn_worker(env.worker_config(1, 5, 2));
     let done = env.wait_final(&import.id, Duration::from_secs(30)).await;
     assert_eq!(done.status, Status::Interrupted);

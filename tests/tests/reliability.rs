@@ -26,10 +26,6 @@ fn skus_with_prefix(prefix: &str, n: usize) -> Value {
     )
 }
 
-fn count_of(events: &[String], name: &str) -> usize {
-    events.iter().filter(|e| *e == name).count()
-}
-
 /// The invariant every scenario ends with: final status, counts that add up, and exactly
 /// the valid inputs written, once each.
 async fn assert_exact(env: &TestEnv, import_id: &str, expected_rows: i64) {
@@ -40,9 +36,7 @@ async fn assert_exact(env: &TestEnv, import_id: &str, expected_rows: i64) {
         import.inputs_size
     );
     assert_eq!(import.processed_count, expected_rows);
-    let events = env.event_names(import_id).await;
-    assert_eq!(count_of(&events, "imports.start"), 1, "{events:?}");
-    assert_eq!(count_of(&events, "imports.complete"), 1, "{events:?}");
+    env.assert_started_and_completed_once(import_id).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
