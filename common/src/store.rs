@@ -439,6 +439,8 @@ pub async fn claim(
 /// Moves an import to `to` if the move is legal from its current status (and, when `owner`
 /// is given, only while that worker holds it), setting the matching timestamp and recording
 /// the event. Returns whether it moved.
+///
+/// Call it inside a transaction: the status and its event must be written together.
 pub async fn transition<C: GenericClient>(
     client: &C,
     id: &str,

@@ -161,16 +161,20 @@ async fn run_inner(ctx: &Arc<Context>, import: &ClaimedImport) -> anyhow::Result
 
     match parser.await {
         Ok(Ok(_total)) => {
-            let client = ctx.pool.get().await?;
-            if store::transition(
-                &**client,
+            // The status and its event in one transaction: a connection lost between the
+            // two must not leave a completed import without its imports.complete event.
+            let mut client = ctx.pool.get().await?;
+            let tx = client.transaction().await?;
+            let moved = store::transition(
+                &*tx,
                 &import.id,
                 Status::Completed,
                 Some(ctx.worker_id),
                 None,
             )
-            .await?
-            {
+            .await?;
+            tx.commit().await?;
+            if moved {
                 Ok(Finish::Completed)
             } else {
                 Ok(Finish::Released(
