@@ -1,7 +1,7 @@
 //! The `/api/imports` HTTP API (JSON:API), following the reference API's conventions so that
 //! a client written for it works with only its base URL and token changed.
 //!
-//! - [`imports`]: the resource's handlers; [`listing`]: pagination, sort, filters, fields.
+//! - [`imports`]: the resource's handlers; [`upload`]: a create's body, streamed; [`listing`]: pagination, sort, filters, fields.
 //! - [`auth`]: bearer tokens -> tenant; [`tokens`]: creating, listing, revoking tokens.
 //! - [`outbox`]: announces created imports on RabbitMQ, at least once.
 //! - [`attachments`]: signed, expiring download URLs of the raw inputs.
@@ -15,6 +15,7 @@ pub mod listing;
 pub mod outbox;
 pub mod rate_limit;
 pub mod tokens;
+pub mod upload;
 
 use std::sync::Arc;
 
