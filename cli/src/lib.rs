@@ -154,7 +154,7 @@ pub struct WatchArgs {
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// Only these statuses (comma-separated: pending,in_progress,completed,interrupted).
-    #[arg(long)]
+    #[arg(long, value_parser = statuses)]
     pub status: Option<String>,
     /// Only this resource type.
     #[arg(long = "type", value_name = "TYPE")]
@@ -177,6 +177,21 @@ pub struct ListArgs {
     /// Every page, not just one.
     #[arg(long)]
     pub all: bool,
+}
+
+/// The statuses of imports.
+pub const STATUSES: &[&str] = &["pending", "in_progress", "completed", "interrupted"];
+
+fn statuses(s: &str) -> Result<String, String> {
+    for status in s.split(',').map(str::trim) {
+        if !STATUSES.contains(&status) {
+            return Err(format!(
+                "'{status}' is not a status: {}",
+                STATUSES.join(", ")
+            ));
+        }
+    }
+    Ok(s.replace(' ', ""))
 }
 
 /// Runs the command line; returns the exit status.

@@ -419,9 +419,11 @@ impl Bars {
     }
 
     fn style() -> ProgressStyle {
-        ProgressStyle::with_template("{prefix:.bold} [{bar:30.cyan/blue}] {pos}/{len} {msg}")
-            .expect("a valid template")
-            .progress_chars("=> ")
+        ProgressStyle::with_template(
+            "{prefix:.bold} [{bar:30.cyan/blue}] {human_pos}/{human_len} {msg}",
+        )
+        .expect("a valid template")
+        .progress_chars("=> ")
     }
 
     fn update(&mut self, imports: &[ImportState], rates: &mut Rates) {
