@@ -240,8 +240,14 @@ impl Submission<'_> {
 
     /// The bytes of a create request besides its inputs (their quotes included).
     fn envelope_len(&self) -> Result<u64> {
-        let widest = self.chunks.max(9999) - 1;
-        let body = self.body(widest, u64::MAX, Inputs::Csv(""))?;
+        // The widest numbers any chunk can have.
+        let widest = Submission {
+            group: self.group.clone(),
+            file_name: self.file_name.clone(),
+            chunks: 99_999_999,
+            ..*self
+        };
+        let body = widest.body(99_999_998, u64::MAX, Inputs::Csv(""))?;
         Ok(body.len() as u64 - 2)
     }
 
@@ -304,9 +310,33 @@ fn create(api: &Api, json_output: bool, args: &CreateArgs) -> Result<i32> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let group = match &args.reference_group {
-        Some(g) => g.clone(),
-        None => default_group(&args.file),
+    // The group's imports so far: none, unless --resume.
+    let (group, existing) = match &args.reference_group {
+        Some(g) => {
+            let existing = watch::group_members(api, g)?;
+            if !existing.is_empty() && !args.resume {
+                bail!(
+                    "group {g} already has {} import(s): pass --resume to submit only its missing chunks, or choose another --reference-group",
+                    existing.len()
+                );
+            }
+            (g.clone(), existing)
+        }
+        None => {
+            // The same file created twice within a second: the second waits for a name.
+            let mut tries = 0;
+            loop {
+                let g = default_group(&args.file);
+                if watch::group_members(api, &g)?.is_empty() {
+                    break (g, Vec::new());
+                }
+                tries += 1;
+                if tries >= 3 {
+                    bail!("group {g} already exists: pass --reference-group");
+                }
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
     };
 
     // First pass: the whole file is read and counted before anything is submitted, so a
@@ -342,18 +372,6 @@ fn create(api: &Api, json_output: bool, args: &CreateArgs) -> Result<i32> {
         bail!("{} has no inputs", args.file.display());
     }
     submission.chunks = chunks;
-
-    let existing = if args.resume || args.reference_group.is_some() {
-        watch::group_members(api, &group)?
-    } else {
-        Vec::new()
-    };
-    if !existing.is_empty() && !args.resume {
-        bail!(
-            "group {group} already has {} import(s): pass --resume to submit only its missing chunks, or choose another --reference-group",
-            existing.len()
-        );
-    }
 
     if !json_output {
         println!(

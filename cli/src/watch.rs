@@ -22,6 +22,9 @@ pub const FIELDS: &str = "resource_type,status,reference,inputs_size,processed_c
 /// The largest page of the list endpoint.
 const PAGE: usize = 25;
 
+/// Polls in a row that may fail to reach the API before a watch gives up.
+const UNREACHABLE_POLLS: u32 = 30;
+
 /// Past this many imports, only the running ones get a bar of their own.
 const BARS_FOR_ALL: usize = 10;
 
@@ -547,12 +550,31 @@ pub fn watch(api: &Api, target: &Target, options: &Options) -> Result<Outcome> {
         last_total: None,
     });
     let mut first = true;
+    let mut unreachable_polls = 0;
     let mut members = 0;
     let mut members_changed = Instant::now();
     loop {
-        let imports = match target {
-            Target::Ids(ids) => by_ids(api, ids)?,
-            Target::Group(g) => group_members(api, g)?,
+        let polled = match target {
+            Target::Ids(ids) => by_ids(api, ids),
+            Target::Group(g) => group_members(api, g),
+        };
+        let imports = match polled {
+            Ok(imports) => {
+                unreachable_polls = 0;
+                imports
+            }
+            // A watch outlives a restart of the API: an unreachable API is polled again a
+            // few times; an error answer is final.
+            Err(e) if !first && e.downcast_ref::<crate::client::ApiError>().is_none() => {
+                unreachable_polls += 1;
+                if unreachable_polls > UNREACHABLE_POLLS {
+                    return Err(e);
+                }
+                eprintln!("{e:#}; trying again");
+                std::thread::sleep(options.interval.max(Duration::from_secs(2)));
+                continue;
+            }
+            Err(e) => return Err(e),
         };
         if first {
             match target {
