@@ -14,6 +14,7 @@ pub mod imports;
 pub mod listing;
 pub mod outbox;
 pub mod rate_limit;
+pub mod resource_types;
 pub mod tokens;
 pub mod upload;
 
@@ -60,6 +61,8 @@ pub fn router(state: AppState) -> Router {
             get(imports::failed_inputs),
         )
         .route("/api/imports/{id}/attachment", get(attachments::download))
+        .route("/api/resource_types", get(resource_types::list))
+        .route("/api/resource_types/{name}", get(resource_types::retrieve))
         .route("/health", get(|| async { "ok" }))
         .fallback(|| async { ApiError::not_found("route") })
         .layer(axum::middleware::map_response(move |r| {
