@@ -33,6 +33,8 @@ pub const READABLE_ATTRIBUTES: &[&str] = &[
     "errors_count",
     "warnings_count",
     "processed_count",
+    "created_count",
+    "updated_count",
     "errors_log",
     "warnings_log",
     "attachment_url",

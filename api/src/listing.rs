@@ -31,6 +31,8 @@ const ATTRIBUTES: &[(&str, Kind)] = &[
     ("errors_count", Kind::Integer),
     ("warnings_count", Kind::Integer),
     ("processed_count", Kind::Integer),
+    ("created_count", Kind::Integer),
+    ("updated_count", Kind::Integer),
     ("skip_errors", Kind::Boolean),
     ("created_at", Kind::Time),
     ("updated_at", Kind::Time),

@@ -60,6 +60,8 @@ pub fn import_attributes(import: &Import) -> Map<String, Value> {
     a.insert("errors_count".into(), json!(import.errors_count));
     a.insert("warnings_count".into(), json!(import.warnings_count));
     a.insert("processed_count".into(), json!(import.processed_count));
+    a.insert("created_count".into(), json!(import.created_count));
+    a.insert("updated_count".into(), json!(import.updated_count));
     a.insert("errors_log".into(), json!(import.errors_log));
     a.insert("warnings_log".into(), json!(import.warnings_log));
     a.insert("attachment_url".into(), json!(import.attachment_url));
@@ -102,6 +104,8 @@ mod tests {
             errors_count: 1,
             warnings_count: 1,
             processed_count: 2,
+            created_count: 1,
+            updated_count: 1,
             errors_log,
             warnings_log,
             attachment_url: Some("https://x/attachment".into()),
@@ -140,6 +144,8 @@ mod tests {
             ("errors_count", json!(1)),
             ("warnings_count", json!(1)),
             ("processed_count", json!(2)),
+            ("created_count", json!(1)),
+            ("updated_count", json!(1)),
             (
                 "errors_log",
                 json!({"SKU001": {"name": ["can't be blank"]}}),

@@ -23,6 +23,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "streamed inputs",
         include_str!("../../migrations/0004_streamed_inputs.sql"),
     ),
+    (
+        5,
+        "write counts",
+        include_str!("../../migrations/0005_write_counts.sql"),
+    ),
 ];
 
 /// The advisory lock key that serialises migration runs (an arbitrary constant).

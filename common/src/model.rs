@@ -254,6 +254,10 @@ pub struct Import {
     pub warnings_count: i64,
     /// Records created or updated so far.
     pub processed_count: i64,
+    /// Of those, inputs that created a record (ours).
+    pub created_count: i64,
+    /// Of those, inputs that changed an existing record (ours); the others found it as given.
+    pub updated_count: i64,
     /// Why inputs were rejected.
     pub errors_log: ErrorsLog,
     /// What was noticed but not fatal.

@@ -72,7 +72,7 @@ impl Severity {
 }
 
 const IMPORT_COLUMNS: &str = "id, organization_id, mode, resource_type, format, parent_resource_id, status, \
-    started_at, completed_at, interrupted_at, inputs_size, errors_count, warnings_count, processed_count, \
+    started_at, completed_at, interrupted_at, inputs_size, errors_count, warnings_count, processed_count, created_count, updated_count, \
     skip_errors, interrupt_requested, created_at, updated_at, reference, reference_origin, metadata";
 
 /// Creates an import (status pending) with its raw inputs and its `imports.create` event.
@@ -315,6 +315,8 @@ fn import_from_row(row: &Row) -> Import {
         errors_count: row.get("errors_count"),
         warnings_count: row.get("warnings_count"),
         processed_count: row.get("processed_count"),
+        created_count: row.get("created_count"),
+        updated_count: row.get("updated_count"),
         errors_log: ErrorsLog::default(),
         warnings_log: WarningsLog::default(),
         attachment_url: None,
@@ -513,6 +515,10 @@ pub struct BatchTotals {
     pub errors: i64,
     /// Warnings raised.
     pub warnings: i64,
+    /// Inputs that created a record.
+    pub created: i64,
+    /// Inputs that changed an existing record.
+    pub updated: i64,
 }
 
 /// The import's state right after a checkpoint.
@@ -543,6 +549,8 @@ pub async fn checkpoint<C: GenericClient>(
                     processed_count = processed_count + $5,
                     errors_count = errors_count + $6,
                     warnings_count = warnings_count + $7,
+                    created_count = created_count + $9,
+                    updated_count = updated_count + $10,
                     lease_expires_at = now() + make_interval(secs => $8),
                     updated_at = now()
              WHERE id = $1 AND lease_owner = $2 AND cursor = $3 AND status = 'in_progress'
@@ -556,6 +564,8 @@ pub async fn checkpoint<C: GenericClient>(
                 &totals.errors,
                 &totals.warnings,
                 &lease.as_secs_f64(),
+                &totals.created,
+                &totals.updated,
             ],
         )
         .await?;

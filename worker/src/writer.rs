@@ -1,15 +1,22 @@
 //! Writes one batch of validated inputs into its resource table, set-based.
 //!
-//! Per batch, whatever its size: one query per relationship to resolve references, one query
-//! to find which inputs update an existing record (by id, then by natural key), one UPDATE and
-//! one INSERT for all the records. Inputs naming the same record within a batch are merged in
-//! file order, as if applied one after the other.
+//! Per batch, whatever its size: one query per relationship to resolve references; one
+//! `INSERT ... ON CONFLICT (natural key) DO UPDATE` for the records named by their natural key
+//! (one per set of given attributes, usually one), which creates or updates them in the same
+//! pass, as the COPY-and-merge script a user would write does; and one UPDATE by primary key for
+//! the records named by id. Both skip a record whose given attributes already hold the given
+//! values: nothing is written for it, and its input gets a warning that nothing changed.
+//! Inputs naming the same record within a batch are merged in file order, as if applied one
+//! after the other.
+//!
+//! Lookups happen only where the merge cannot decide alone: ids given by the inputs (they must
+//! exist), and inputs that lack a required attribute (they may only update).
 //!
 //! When the database rejects the set-based statements (a constraint the checks above could not
 //! foresee, such as a record deleted meanwhile), the batch is written again record by record,
 //! each under its own savepoint, so that only the offending records fail and are logged.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use deadpool_postgres::Transaction;
 use imports_common::catalogue::{Column, ResourceType};
@@ -19,6 +26,9 @@ use imports_common::store::{BatchTotals, LogEntry, Severity};
 use imports_common::validate::{Cell, Prepared, Reference};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
+
+/// The warning of an input that changed nothing.
+pub const UNCHANGED: &str = "nothing changed: the record already had these values";
 
 /// What a batch did: its totals and its log entries.
 #[derive(Debug, Default)]
@@ -31,16 +41,44 @@ pub struct BatchOutcome {
     pub inserted: u64,
 }
 
+/// How a row is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WriteKind {
+    /// An existing record, by primary key.
+    Update,
+    /// Created, or updated when a record with its natural key exists.
+    Upsert,
+}
+
+/// What writing a row did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Effect {
+    Created,
+    Updated,
+    /// The record already held the given values: nothing was written.
+    Unchanged,
+    /// The record was deleted between the lookup and the write.
+    Gone,
+}
+
 /// One row to write, standing for one or more inputs naming the same record.
 struct Write {
-    /// The record's id (existing for updates, new for inserts).
+    /// The record's id (existing for updates, proposed for upserts).
     id: String,
-    /// Whether the record is new.
-    insert: bool,
-    /// Merged column values.
+    kind: WriteKind,
+    /// The natural key (upserts), to match the rows the statement returns.
+    key: Vec<String>,
+    /// Merged column values (`None`: not given).
     cells: Vec<Option<Cell>>,
     /// The inputs (indices into the batch) this row stands for.
     members: Vec<usize>,
+}
+
+impl Write {
+    /// Which columns the row gives: rows of one pattern share a statement.
+    fn pattern(&self) -> Vec<bool> {
+        self.cells.iter().map(Option::is_some).collect()
+    }
 }
 
 /// Validates references, writes the batch's valid records and returns what happened to each
@@ -56,30 +94,24 @@ pub async fn write_batch(
     resolve_relationships(tx, rt, &columns, tenant, parent_resource_id, records).await?;
     let writes = plan_writes(tx, rt, &columns, tenant, records).await?;
 
-    let (updates, inserts): (Vec<&Write>, Vec<&Write>) = writes.iter().partition(|w| !w.insert);
+    let all: Vec<&Write> = writes.iter().collect();
     tx.batch_execute("SAVEPOINT batch_write").await?;
-    let set_based = async {
-        let mut written = execute_rows(tx, rt, &columns, tenant, &updates, false).await?;
-        written.extend(execute_rows(tx, rt, &columns, tenant, &inserts, true).await?);
-        Ok::<_, tokio_postgres::Error>(written)
-    }
-    .await;
-    let written = match set_based {
-        Ok(written) => {
+    let effects = match execute(tx, rt, &columns, tenant, &all).await {
+        Ok(effects) => {
             tx.batch_execute("RELEASE SAVEPOINT batch_write").await?;
-            written
+            effects
         }
         Err(e) if record_error(&e, rt).is_some() => {
             tracing::debug!(error = %e, "set-based write rejected; writing record by record");
             tx.batch_execute("ROLLBACK TO SAVEPOINT batch_write")
                 .await?;
-            let mut written = HashSet::new();
+            let mut effects = Vec::with_capacity(writes.len());
             for w in &writes {
                 tx.batch_execute("SAVEPOINT record_write").await?;
-                match execute_rows(tx, rt, &columns, tenant, &[w], w.insert).await {
-                    Ok(ids) => {
+                match execute(tx, rt, &columns, tenant, &[w]).await {
+                    Ok(one) => {
                         tx.batch_execute("RELEASE SAVEPOINT record_write").await?;
-                        written.extend(ids);
+                        effects.extend(one);
                     }
                     Err(e) => {
                         let Some((attribute, message)) = record_error(&e, rt) else {
@@ -90,42 +122,68 @@ pub async fn write_batch(
                         for &m in &w.members {
                             records[m].error(&attribute, message.clone());
                         }
-                        // Marked failed: not expected among the written ids below.
-                        written.insert(w.id.clone());
+                        effects.push(Effect::Gone);
                     }
                 }
             }
             tx.batch_execute("RELEASE SAVEPOINT batch_write").await?;
-            written
+            effects
         }
         Err(e) => return Err(e),
     };
-    // An update whose record was deleted between the lookup and the write touched nothing.
-    for w in &writes {
-        if !written.contains(&w.id) {
-            for &m in &w.members {
-                records[m].error("id", "no longer exists");
+
+    // What each input did. A record created by several inputs was created by the first and
+    // updated by the others.
+    let mut did: Vec<Option<Effect>> = vec![None; records.len()];
+    let mut inserted = 0;
+    for (w, effect) in writes.iter().zip(effects) {
+        if w.members.iter().any(|&m| !records[m].is_valid()) {
+            continue; // failed in the record-by-record pass
+        }
+        match effect {
+            Effect::Gone => {
+                for &m in &w.members {
+                    records[m].error("id", "no longer exists");
+                }
+            }
+            Effect::Created => {
+                inserted += 1;
+                for (n, &m) in w.members.iter().enumerate() {
+                    did[m] = Some(if n == 0 {
+                        Effect::Created
+                    } else {
+                        Effect::Updated
+                    });
+                }
+            }
+            other => {
+                for &m in &w.members {
+                    did[m] = Some(other);
+                }
             }
         }
     }
-    let mut out = outcome(records);
-    out.inserted = writes
-        .iter()
-        .filter(|w| w.insert && w.members.iter().all(|&m| records[m].is_valid()))
-        .count() as u64;
+    let mut out = outcome(records, &did);
+    out.inserted = inserted;
     Ok(out)
 }
 
-fn outcome(records: &[Prepared]) -> BatchOutcome {
+fn outcome(records: &[Prepared], did: &[Option<Effect>]) -> BatchOutcome {
     let mut out = BatchOutcome::default();
-    for p in records {
+    for (p, effect) in records.iter().zip(did) {
         out.totals.handled += 1;
         if p.is_valid() {
             out.totals.processed += 1;
         } else {
             out.totals.errors += 1;
         }
-        out.totals.warnings += p.warnings.len() as i64;
+        match effect {
+            Some(Effect::Created) if p.is_valid() => out.totals.created += 1,
+            Some(Effect::Updated) if p.is_valid() => out.totals.updated += 1,
+            _ => {}
+        }
+        let unchanged = p.is_valid() && *effect == Some(Effect::Unchanged);
+        out.totals.warnings += p.warnings.len() as i64 + unchanged as i64;
         for (attribute, message) in &p.errors {
             out.entries.push(LogEntry {
                 position: p.position as i64,
@@ -135,13 +193,14 @@ fn outcome(records: &[Prepared]) -> BatchOutcome {
                 message: message.clone(),
             });
         }
-        for message in &p.warnings {
+        let written_warning = unchanged.then_some(UNCHANGED);
+        for message in p.warnings.iter().map(String::as_str).chain(written_warning) {
             out.entries.push(LogEntry {
                 position: p.position as i64,
                 severity: Severity::Warning,
                 key: p.key.clone(),
                 attribute: None,
-                message: message.clone(),
+                message: message.to_owned(),
             });
         }
     }
@@ -319,8 +378,12 @@ async fn resolve_relationships(
     Ok(())
 }
 
-/// Decides, for each valid input, which record it writes: an existing one (by id, then by
-/// natural key) or a new one; and merges inputs that name the same record.
+/// Which record each valid input writes, and how.
+///
+/// Inputs with an id update that record (it must exist). Inputs without one are named by
+/// their natural key: when they give every required attribute they are upserted (created, or
+/// updated if the key exists, decided by Postgres in the write itself); when they lack one they
+/// can only update, so their keys are looked up. Inputs naming the same record are merged.
 async fn plan_writes(
     tx: &Transaction<'_>,
     rt: &ResourceType,
@@ -328,7 +391,6 @@ async fn plan_writes(
     tenant: &Tenant,
     records: &mut [Prepared],
 ) -> Result<Vec<Write>, tokio_postgres::Error> {
-    let table = rt.name;
     let key_cols: Vec<usize> = rt
         .natural_key
         .iter()
@@ -340,17 +402,26 @@ async fn plan_writes(
         })
         .collect();
 
-    // Inputs that give an id must name an existing record of the tenant.
+    // Inputs that give an id must name an existing record of the tenant; its natural key
+    // lets inputs that name it by key merge with them.
     let given_ids: Vec<&str> = records
         .iter()
         .filter(|p| p.is_valid())
         .filter_map(|p| p.id.as_deref())
         .collect();
     let mut existing_ids = std::collections::HashSet::new();
+    let mut id_of_key: HashMap<Vec<String>, String> = HashMap::new();
     if !given_ids.is_empty() {
+        let key_list: Vec<String> = rt
+            .natural_key
+            .iter()
+            .map(|k| format!(", {k}::text"))
+            .collect();
         let stmt = tx
             .prepare_cached(&format!(
-                "SELECT id FROM {table} WHERE organization_id = $1 AND mode = $2 AND id = ANY($3)"
+                "SELECT id{keys} FROM {table} WHERE organization_id = $1 AND mode = $2 AND id = ANY($3)",
+                keys = key_list.concat(),
+                table = rt.name
             ))
             .await?;
         for row in tx
@@ -360,7 +431,14 @@ async fn plan_writes(
             )
             .await?
         {
-            existing_ids.insert(row.get::<_, String>(0));
+            let id: String = row.get(0);
+            let key: Option<Vec<String>> = (0..key_cols.len())
+                .map(|k| row.get::<_, Option<String>>(k + 1))
+                .collect();
+            if let Some(key) = key.filter(|k| !k.is_empty()) {
+                id_of_key.insert(key, id.clone());
+            }
+            existing_ids.insert(id);
         }
     }
 
@@ -396,77 +474,26 @@ async fn plan_writes(
         keys[i] = key;
     }
 
-    let mut by_key: HashMap<Vec<String>, String> = HashMap::new();
-    let lookups: Vec<&Vec<String>> = keys.iter().flatten().collect();
-    if !lookups.is_empty() {
-        let params: Vec<Vec<&str>> = (0..key_cols.len())
-            .map(|k| lookups.iter().map(|key| key[k].as_str()).collect())
-            .collect();
-        let names: Vec<String> = (0..key_cols.len()).map(|k| format!("k{k}")).collect();
-        let unnest_args: Vec<String> = (0..key_cols.len())
-            .map(|k| format!("${}::text[]", k + 3))
-            .collect();
-        let join: Vec<String> = rt
-            .natural_key
-            .iter()
-            .enumerate()
-            .map(|(k, col)| format!("t.{col} = u.k{k}"))
-            .collect();
-        let sql = format!(
-            "SELECT t.id, {cols} FROM {table} t JOIN unnest({args}) AS u({names}) ON {join}
-             WHERE t.organization_id = $1 AND t.mode = $2",
-            cols = rt
-                .natural_key
-                .iter()
-                .map(|c| format!("t.{c}"))
-                .collect::<Vec<_>>()
-                .join(", "),
-            args = unnest_args.join(", "),
-            names = names.join(", "),
-            join = join.join(" AND "),
-        );
-        let stmt = tx.prepare_cached(&sql).await?;
-        let mode = tenant.mode.as_str();
-        let mut args: Vec<&(dyn ToSql + Sync)> = vec![&tenant.organization_id, &mode];
-        for p in &params {
-            args.push(p);
-        }
-        for row in tx.query(&stmt, &args).await? {
-            let id: String = row.get(0);
-            let key: Vec<String> = (0..key_cols.len()).map(|k| row.get(k + 1)).collect();
-            by_key.insert(key, id);
-        }
-    }
-
-    // An input already rejected that would have created a record: say what else it lacks.
-    for (p, key) in records.iter_mut().zip(&keys) {
-        let creates = p.id.is_none()
-            && key
-                .as_ref()
-                .map(|k| !by_key.contains_key(k))
-                .unwrap_or(true);
-        if !p.is_valid() && creates {
-            // Cloned, not taken: a retried batch must report the same errors.
-            for attr in p.missing_required.clone() {
-                if !p.errors.iter().any(|(a, _)| a == attr) {
-                    p.error(attr, "can't be blank");
-                }
-            }
-        }
-    }
-
     // One write per record named; later inputs override earlier ones column by column.
+    #[derive(Hash, PartialEq, Eq)]
+    enum Identity {
+        Id(String),
+        Key(Vec<String>),
+        /// A type without a natural key: every input is its own record.
+        Input(usize),
+    }
     let mut writes: Vec<Write> = Vec::new();
-    let mut index: HashMap<(bool, Vec<String>), usize> = HashMap::new();
-    for (i, p) in records.iter_mut().enumerate() {
+    let mut index: HashMap<Identity, usize> = HashMap::new();
+    for (i, p) in records.iter().enumerate() {
         if !p.is_valid() {
             continue;
         }
-        let (identity, target, insert) = match (&p.id, &keys[i]) {
-            (Some(id), _) => ((false, vec![id.clone()]), id.clone(), false),
-            (None, Some(key)) => match by_key.get(key) {
-                Some(id) => ((false, vec![id.clone()]), id.clone(), false),
-                None => ((true, key.clone()), new_id(), true),
+        let (identity, kind) = match (&p.id, &keys[i]) {
+            (Some(id), _) => (Identity::Id(id.clone()), WriteKind::Update),
+            (None, Some(key)) if key_cols.is_empty() => (Identity::Input(i), WriteKind::Upsert),
+            (None, Some(key)) => match id_of_key.get(key) {
+                Some(id) => (Identity::Id(id.clone()), WriteKind::Update),
+                None => (Identity::Key(key.clone()), WriteKind::Upsert),
             },
             (None, None) => continue,
         };
@@ -481,61 +508,272 @@ async fn plan_writes(
                 write.members.push(i);
             }
             None => {
+                let (id, key) = match &identity {
+                    Identity::Id(id) => (id.clone(), Vec::new()),
+                    Identity::Key(key) => (new_id(), key.clone()),
+                    Identity::Input(_) => (new_id(), Vec::new()),
+                };
                 index.insert(identity, writes.len());
                 writes.push(Write {
-                    id: target,
-                    insert,
+                    id,
+                    kind,
+                    key,
                     cells: p.cells.clone(),
                     members: vec![i],
                 });
             }
         }
     }
-    // A new record needs every required attribute, from one input or another.
-    writes.retain(|w| {
-        if !w.insert {
+
+    // Upserts lacking a required attribute can only update; and an input already rejected
+    // that would have created a record should say what else it lacks. Both need to know
+    // whether their key exists.
+    let missing = |cells: &[Option<Cell>]| -> Vec<&'static str> {
+        rt.all_attributes()
+            .enumerate()
+            .filter(|(c, a)| a.required && cells[*c].is_none())
+            .map(|(_, a)| a.name)
+            .collect()
+    };
+    let mut wanted: Vec<&Vec<String>> = writes
+        .iter()
+        .filter(|w| {
+            w.kind == WriteKind::Upsert && !w.key.is_empty() && !missing(&w.cells).is_empty()
+        })
+        .map(|w| &w.key)
+        .collect();
+    wanted.extend(
+        records
+            .iter()
+            .zip(&keys)
+            .filter(|(p, _)| !p.is_valid() && p.id.is_none() && !p.missing_required.is_empty())
+            .filter_map(|(_, k)| k.as_ref())
+            .filter(|k| !k.is_empty()),
+    );
+    let found = lookup_keys(tx, rt, tenant, key_cols.len(), &wanted).await?;
+
+    for (p, key) in records.iter_mut().zip(&keys) {
+        let creates = p.id.is_none()
+            && key
+                .as_ref()
+                .map(|k| !found.contains_key(k) && !id_of_key.contains_key(k))
+                .unwrap_or(true);
+        if !p.is_valid() && creates {
+            // Cloned, not taken: a retried batch must report the same errors.
+            for attr in p.missing_required.clone() {
+                if !p.errors.iter().any(|(a, _)| a == attr) {
+                    p.error(attr, "can't be blank");
+                }
+            }
+        }
+    }
+    writes.retain_mut(|w| {
+        if w.kind != WriteKind::Upsert {
             return true;
         }
-        let missing: Vec<&'static str> = rt
-            .all_attributes()
-            .enumerate()
-            .filter(|(c, a)| a.required && w.cells[*c].is_none())
-            .map(|(_, a)| a.name)
-            .collect();
+        let lacking = missing(&w.cells);
+        if lacking.is_empty() {
+            return true;
+        }
+        if let Some(id) = found.get(&w.key) {
+            w.kind = WriteKind::Update;
+            w.id = id.clone();
+            return true;
+        }
         for &m in &w.members {
-            for attr in &missing {
+            for attr in &lacking {
                 records[m].error(attr, "can't be blank");
             }
         }
-        missing.is_empty()
+        false
     });
     Ok(writes)
 }
 
-/// Runs the UPDATE (or INSERT) of `rows` as one statement over arrays, one per column.
-async fn execute_rows(
+/// The ids of the records with these natural keys.
+async fn lookup_keys(
+    tx: &Transaction<'_>,
+    rt: &ResourceType,
+    tenant: &Tenant,
+    key_len: usize,
+    wanted: &[&Vec<String>],
+) -> Result<HashMap<Vec<String>, String>, tokio_postgres::Error> {
+    let mut found = HashMap::new();
+    if wanted.is_empty() || key_len == 0 {
+        return Ok(found);
+    }
+    let params: Vec<Vec<&str>> = (0..key_len)
+        .map(|k| wanted.iter().map(|key| key[k].as_str()).collect())
+        .collect();
+    let names: Vec<String> = (0..key_len).map(|k| format!("k{k}")).collect();
+    let unnest_args: Vec<String> = (0..key_len)
+        .map(|k| format!("${}::text[]", k + 3))
+        .collect();
+    let join: Vec<String> = rt
+        .natural_key
+        .iter()
+        .enumerate()
+        .map(|(k, col)| format!("t.{col} = u.k{k}"))
+        .collect();
+    let sql = format!(
+        "SELECT t.id, {cols} FROM {table} t JOIN unnest({args}) AS u({names}) ON {join}
+         WHERE t.organization_id = $1 AND t.mode = $2",
+        cols = rt
+            .natural_key
+            .iter()
+            .map(|c| format!("t.{c}::text"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        table = rt.name,
+        args = unnest_args.join(", "),
+        names = names.join(", "),
+        join = join.join(" AND "),
+    );
+    let stmt = tx.prepare_cached(&sql).await?;
+    let mode = tenant.mode.as_str();
+    let mut args: Vec<&(dyn ToSql + Sync)> = vec![&tenant.organization_id, &mode];
+    for p in &params {
+        args.push(p);
+    }
+    for row in tx.query(&stmt, &args).await? {
+        let id: String = row.get(0);
+        let key: Vec<String> = (0..key_len).map(|k| row.get(k + 1)).collect();
+        found.insert(key, id);
+    }
+    Ok(found)
+}
+
+/// Beyond this many sets of given attributes in one batch, statements are not kept prepared
+/// (JSON inputs may give any mix of attributes; a connection's statement cache must not grow
+/// with them).
+const CACHED_PATTERNS: usize = 4;
+
+/// Writes `rows` set-based; returns what each did, in order.
+async fn execute(
     tx: &Transaction<'_>,
     rt: &ResourceType,
     columns: &[Column],
     tenant: &Tenant,
     rows: &[&Write],
-    insert: bool,
-) -> Result<HashSet<String>, tokio_postgres::Error> {
-    if rows.is_empty() {
-        return Ok(HashSet::new());
+) -> Result<Vec<Effect>, tokio_postgres::Error> {
+    let mut effects = vec![Effect::Unchanged; rows.len()];
+
+    // Updates by primary key.
+    let updates: Vec<usize> = (0..rows.len())
+        .filter(|&i| rows[i].kind == WriteKind::Update)
+        .collect();
+    if !updates.is_empty() {
+        let batch: Vec<&Write> = updates.iter().map(|&i| rows[i]).collect();
+        let all: Vec<usize> = (0..columns.len()).collect();
+        let sql = update_sql(rt, columns);
+        let stmt = tx.prepare_cached(&sql).await?;
+        let ids: Vec<&str> = batch.iter().map(|w| w.id.as_str()).collect();
+        let arrays = arrays(columns, &batch, &all, true);
+        let mode = tenant.mode.as_str();
+        let mut args: Vec<&(dyn ToSql + Sync)> = vec![&tenant.organization_id, &mode, &ids];
+        args.extend(arrays.iter().map(|a| a.as_ref() as &(dyn ToSql + Sync)));
+        let changed: std::collections::HashSet<String> = tx
+            .query(&stmt, &args)
+            .await?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let untouched: Vec<&str> = ids
+            .iter()
+            .copied()
+            .filter(|id| !changed.contains(*id))
+            .collect();
+        // Not changed: identical, or deleted since the lookup.
+        let mut still_there = std::collections::HashSet::new();
+        if !untouched.is_empty() {
+            let stmt = tx
+                .prepare_cached(&format!("SELECT id FROM {} WHERE id = ANY($1)", rt.name))
+                .await?;
+            for row in tx.query(&stmt, &[&untouched]).await? {
+                still_there.insert(row.get::<_, String>(0));
+            }
+        }
+        for &i in &updates {
+            let id = &rows[i].id;
+            effects[i] = if changed.contains(id) {
+                Effect::Updated
+            } else if still_there.contains(id) {
+                Effect::Unchanged
+            } else {
+                Effect::Gone
+            };
+        }
     }
-    let sql = if insert {
-        insert_sql(rt, columns)
-    } else {
-        update_sql(rt, columns)
-    };
-    let stmt = tx.prepare_cached(&sql).await?;
-    let ids: Vec<&str> = rows.iter().map(|w| w.id.as_str()).collect();
-    let mut owned: Vec<Box<dyn ToSql + Sync + Send + '_>> = Vec::with_capacity(columns.len() * 2);
-    for (c, col) in columns.iter().enumerate() {
-        let given: Vec<bool> = rows.iter().map(|w| w.cells[c].is_some()).collect();
-        // Arrays of references into the batch: no value is copied on the way to Postgres.
-        let values: Box<dyn ToSql + Sync + Send + '_> = match col.sql_type {
+
+    // Upserts, one statement per set of given attributes.
+    let mut groups: Vec<(Vec<bool>, Vec<usize>)> = Vec::new();
+    for (i, w) in rows.iter().enumerate() {
+        if w.kind != WriteKind::Upsert {
+            continue;
+        }
+        let pattern = w.pattern();
+        match groups.iter_mut().find(|(p, _)| *p == pattern) {
+            Some((_, members)) => members.push(i),
+            None => groups.push((pattern, vec![i])),
+        }
+    }
+    for (n, (pattern, members)) in groups.iter_mut().enumerate() {
+        // In key order: concurrent imports of overlapping keys then lock them in the same
+        // order, rather than deadlock on each other.
+        members.sort_by(|&a, &b| rows[a].key.cmp(&rows[b].key));
+        let given: Vec<usize> = (0..columns.len()).filter(|&c| pattern[c]).collect();
+        let batch: Vec<&Write> = members.iter().map(|&i| rows[i]).collect();
+        let sql = upsert_sql(rt, columns, &given);
+        let ids: Vec<&str> = batch.iter().map(|w| w.id.as_str()).collect();
+        let arrays = arrays(columns, &batch, &given, false);
+        let mode = tenant.mode.as_str();
+        let mut args: Vec<&(dyn ToSql + Sync)> = vec![&tenant.organization_id, &mode, &ids];
+        args.extend(arrays.iter().map(|a| a.as_ref() as &(dyn ToSql + Sync)));
+        let returned = if n < CACHED_PATTERNS {
+            let stmt = tx.prepare_cached(&sql).await?;
+            tx.query(&stmt, &args).await?
+        } else {
+            tx.query(sql.as_str(), &args).await?
+        };
+        if rt.natural_key.is_empty() {
+            // Plain inserts: every row was created.
+            for &i in members.iter() {
+                effects[i] = Effect::Created;
+            }
+            continue;
+        }
+        let by_key: HashMap<&[String], usize> = members
+            .iter()
+            .map(|&i| (rows[i].key.as_slice(), i))
+            .collect();
+        for row in &returned {
+            let created: bool = row.get(1);
+            let key: Vec<String> = (0..rt.natural_key.len()).map(|k| row.get(k + 2)).collect();
+            if let Some(&i) = by_key.get(key.as_slice()) {
+                effects[i] = if created {
+                    Effect::Created
+                } else {
+                    Effect::Updated
+                };
+            }
+        }
+        // The rows not returned met an identical record: Effect::Unchanged, as initialised.
+    }
+    Ok(effects)
+}
+
+/// The parameter arrays of `rows` for the columns `given`: values (and, with `flags`, whether
+/// each row gives the column). Arrays of references into the batch: no value is copied on the
+/// way to Postgres.
+fn arrays<'a>(
+    columns: &[Column],
+    rows: &[&'a Write],
+    given: &[usize],
+    flags: bool,
+) -> Vec<Box<dyn ToSql + Sync + Send + 'a>> {
+    let mut out: Vec<Box<dyn ToSql + Sync + Send + 'a>> = Vec::with_capacity(given.len() * 2);
+    for &c in given {
+        let values: Box<dyn ToSql + Sync + Send + 'a> = match columns[c].sql_type {
             "int8" => Box::new(column(rows, c, |v| match v {
                 Cell::Integer(n) => Some(*n),
                 _ => None,
@@ -557,20 +795,13 @@ async fn execute_rows(
                 _ => None,
             })),
         };
-        owned.push(values);
-        owned.push(Box::new(given));
+        out.push(values);
+        if flags {
+            let given: Vec<bool> = rows.iter().map(|w| w.cells[c].is_some()).collect();
+            out.push(Box::new(given));
+        }
     }
-    let mode = tenant.mode.as_str();
-    let mut args: Vec<&(dyn ToSql + Sync)> = vec![&tenant.organization_id, &mode, &ids];
-    for o in &owned {
-        args.push(o.as_ref() as &(dyn ToSql + Sync));
-    }
-    Ok(tx
-        .query(&stmt, &args)
-        .await?
-        .iter()
-        .map(|r| r.get(0))
-        .collect())
+    out
 }
 
 /// Column `c` of every row, as the values `pick` finds in the cells (`None` where the row
@@ -585,7 +816,14 @@ fn column<'a, T>(
         .collect()
 }
 
-fn unnest_clause(columns: &[Column]) -> (String, String) {
+/// The UPDATE by primary key, for rows that give any mix of columns (a flag array per column
+/// says which). It changes only rows where a given column differs, and returns their ids.
+///
+/// It joins on the primary key alone: every id in it was found by a tenant-scoped query of
+/// the same transaction (`plan_writes`), and a record never changes tenant. A tenant condition
+/// here would let the planner, with a freshly loaded table's stale statistics, walk the
+/// (organization, mode) index once per row: minutes per batch instead of milliseconds.
+fn update_sql(rt: &ResourceType, columns: &[Column]) -> String {
     let mut args = vec!["$3::text[]".to_owned()];
     let mut names = vec!["id".to_owned()];
     for (c, col) in columns.iter().enumerate() {
@@ -594,16 +832,6 @@ fn unnest_clause(columns: &[Column]) -> (String, String) {
         names.push(format!("v{c}"));
         names.push(format!("g{c}"));
     }
-    (args.join(", "), names.join(", "))
-}
-
-/// The UPDATE joins on the primary key alone: every id in it was found by a tenant-scoped
-/// query of the same transaction (`plan_writes`), and a record never changes tenant. A tenant
-/// condition here would let the planner, with a freshly loaded table's stale statistics,
-/// walk the (organization, mode) index once per row: minutes per batch instead of
-/// milliseconds.
-fn update_sql(rt: &ResourceType, columns: &[Column]) -> String {
-    let (args, names) = unnest_clause(columns);
     let sets: Vec<String> = columns
         .iter()
         .enumerate()
@@ -614,35 +842,87 @@ fn update_sql(rt: &ResourceType, columns: &[Column]) -> String {
             )
         })
         .collect();
+    let differs: Vec<String> = columns
+        .iter()
+        .enumerate()
+        .map(|(c, col)| format!("(u.g{c} AND u.v{c} IS DISTINCT FROM t.{})", col.name))
+        .collect();
     format!(
         "UPDATE {table} AS t SET {sets}, updated_at = now()
          FROM unnest({args}) AS u({names})
          WHERE t.id = u.id AND $1::text IS NOT NULL AND $2::text IS NOT NULL
+           AND ({differs})
          RETURNING t.id",
         table = rt.name,
         sets = sets.join(", "),
+        args = args.join(", "),
+        names = names.join(", "),
+        differs = differs.join(" OR "),
     )
 }
 
-fn insert_sql(rt: &ResourceType, columns: &[Column]) -> String {
-    let (args, names) = unnest_clause(columns);
-    let cols: Vec<&str> = columns.iter().map(|c| c.name).collect();
-    let values: Vec<String> = columns
-        .iter()
-        .enumerate()
-        .map(|(c, col)| {
-            format!(
-                "CASE WHEN u.g{c} THEN u.v{c} ELSE {} END",
-                col.default_sql.unwrap_or("NULL")
-            )
-        })
-        .collect();
-    format!(
-        "INSERT INTO {table} (id, organization_id, mode, {cols})
-         SELECT u.id, $1, $2, {values} FROM unnest({args}) AS u({names})
-         RETURNING id",
+/// The upsert of rows giving exactly the columns `given`: a new record takes the table's
+/// defaults for the others; an existing one (same natural key) has the given columns set,
+/// unless they already hold those values, in which case nothing is written and no row is
+/// returned. Returns each written row's id, whether it was created, and its natural key.
+fn upsert_sql(rt: &ResourceType, columns: &[Column], given: &[usize]) -> String {
+    let mut args = vec!["$3::text[]".to_owned()];
+    let mut names = vec!["id".to_owned()];
+    let mut cols = vec!["id", "organization_id", "mode"];
+    let mut values = vec!["u.id".to_owned(), "$1".to_owned(), "$2".to_owned()];
+    for (n, &c) in given.iter().enumerate() {
+        args.push(format!("${}::{}[]", 4 + n, columns[c].sql_type));
+        names.push(format!("v{c}"));
+        cols.push(columns[c].name);
+        values.push(format!("u.v{c}"));
+    }
+    let insert = format!(
+        "INSERT INTO {table} AS t ({cols}) SELECT {values} FROM unnest({args}) AS u({names})",
         table = rt.name,
         cols = cols.join(", "),
         values = values.join(", "),
+        args = args.join(", "),
+        names = names.join(", "),
+    );
+    if rt.natural_key.is_empty() {
+        return format!("{insert} RETURNING t.id, true");
+    }
+    let settable: Vec<&str> = given
+        .iter()
+        .map(|&c| columns[c].name)
+        .filter(|name| !rt.natural_key.contains(name))
+        .collect();
+    let on_conflict = if settable.is_empty() {
+        "DO NOTHING".to_owned()
+    } else {
+        format!(
+            "DO UPDATE SET {sets}, updated_at = now() WHERE ({old}) IS DISTINCT FROM ({new})",
+            sets = settable
+                .iter()
+                .map(|c| format!("{c} = EXCLUDED.{c}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            old = settable
+                .iter()
+                .map(|c| format!("t.{c}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            new = settable
+                .iter()
+                .map(|c| format!("EXCLUDED.{c}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        )
+    };
+    format!(
+        "{insert} ON CONFLICT (organization_id, mode, {key}) {on_conflict}
+         RETURNING t.id, (t.xmax = 0), {returned_key}",
+        key = rt.natural_key.join(", "),
+        returned_key = rt
+            .natural_key
+            .iter()
+            .map(|c| format!("t.{c}::text"))
+            .collect::<Vec<_>>()
+            .join(", "),
     )
 }

@@ -1,0 +1,181 @@
+//! How a batch is written (worker/src/writer.rs): upserts by natural key decided by Postgres in
+//! the write itself, updates by id, records already as given left untouched with a warning,
+//! and the created/updated counts that say which was which.
+
+use std::time::Duration;
+
+use imports_common::model::{Import, Mode, Status, Tenant};
+use imports_tests::{ImportSpec, TestEnv};
+use serde_json::json;
+
+const T: Duration = Duration::from_secs(60);
+const UNCHANGED: &str = "nothing changed: the record already had these values";
+
+async fn import_and_wait(env: &TestEnv, spec: ImportSpec<'_>) -> Import {
+    let import = env.submit(spec).await;
+    env.wait_final(&import.id, T).await
+}
+
+fn counts(i: &Import) -> (Status, i64, i64, i64, i64, i64) {
+    (
+        i.status,
+        i.processed_count,
+        i.created_count,
+        i.updated_count,
+        i.errors_count,
+        i.warnings_count,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identical_records_are_skipped_with_a_warning_and_counted_apart() {
+    let env = TestEnv::new().await;
+    let worker = env.spawn_worker(env.worker_config(1, 3, 10));
+    let inputs = json!([
+        {"code": "A", "name": "Shirt", "pieces_per_pack": 2, "metadata": {"k": [1, 2]}},
+        {"code": "B", "name": "Hat", "weight": 1.5},
+        {"code": "C", "name": "Sock", "do_not_ship": true},
+        {"code": "D", "name": "Belt"}
+    ]);
+    let first = import_and_wait(&env, ImportSpec::json("skus", &inputs)).await;
+    assert_eq!(counts(&first), (Status::Completed, 4, 4, 0, 0, 0));
+    let before: Vec<(String, chrono::DateTime<chrono::Utc>)> = env
+        .query("SELECT code, updated_at FROM skus ORDER BY code")
+        .await
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+
+    // The same file again: nothing is written, every input says so.
+    let again = import_and_wait(&env, ImportSpec::json("skus", &inputs)).await;
+    assert_eq!(counts(&again), (Status::Completed, 4, 0, 0, 0, 4));
+    for code in ["A", "B", "C", "D"] {
+        assert_eq!(json!(again.warnings_log)[code], json!([UNCHANGED]));
+    }
+    let after: Vec<(String, chrono::DateTime<chrono::Utc>)> = env
+        .query("SELECT code, updated_at FROM skus ORDER BY code")
+        .await
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(before, after, "no record was rewritten");
+
+    // One changed value among identical ones; an attribute left out is not a change.
+    let changed = json!([
+        {"code": "A", "name": "Shirt"},
+        {"code": "B", "name": "Hat", "weight": 2.5},
+        {"code": "C", "name": "Sock", "do_not_ship": true},
+        {"code": "E", "name": "New"}
+    ]);
+    let third = import_and_wait(&env, ImportSpec::json("skus", &changed)).await;
+    assert_eq!(counts(&third), (Status::Completed, 4, 1, 1, 0, 2));
+    assert!(json!(third.warnings_log).get("B").is_none());
+    let a = &env
+        .query("SELECT pieces_per_pack, metadata FROM skus WHERE code = 'A'")
+        .await[0];
+    assert_eq!(a.get::<_, Option<i64>>(0), Some(2), "not given, kept");
+    assert_eq!(a.get::<_, serde_json::Value>(1), json!({"k": [1, 2]}));
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ids_keys_and_incomplete_inputs_in_one_batch() {
+    let env = TestEnv::new().await;
+    let worker = env.spawn_worker(env.worker_config(1, 100, 10));
+    let seed = json!([{"code": "A", "name": "a"}, {"code": "B", "name": "b"}]);
+    import_and_wait(&env, ImportSpec::json("skus", &seed)).await;
+    let id_a: String = env.query("SELECT id FROM skus WHERE code = 'A'").await[0].get(0);
+
+    let batch = json!([
+        // By key, then by id, the same record: merged in file order, the id input wins.
+        {"code": "A", "description": "by key"},
+        {"id": id_a, "description": "by id"},
+        // Lacks the required name: may only update, and B exists.
+        {"code": "B", "pieces_per_pack": 3},
+        // Lacks the required name and does not exist: can't be blank.
+        {"code": "Z", "pieces_per_pack": 3},
+        // A new record given in two inputs: created by the first, updated by the second.
+        {"code": "N", "name": "n1"},
+        {"code": "N", "description": "n2"},
+        // An id of nothing.
+        {"id": "nope", "name": "x"}
+    ]);
+    let done = import_and_wait(&env, ImportSpec::json("skus", &batch).skip_errors()).await;
+    assert_eq!(done.status, Status::Completed);
+    assert_eq!(
+        (
+            done.processed_count,
+            done.created_count,
+            done.updated_count,
+            done.errors_count
+        ),
+        (5, 1, 4, 2),
+        "{:?}",
+        done.errors_log
+    );
+    assert_eq!(
+        json!(done.errors_log)["Z"]["name"],
+        json!(["can't be blank"])
+    );
+    assert_eq!(
+        json!(done.errors_log)["nope"]["id"],
+        json!(["not found"]),
+        "{}",
+        json!(done.errors_log)
+    );
+    let rows = env
+        .query("SELECT code, name, description, pieces_per_pack FROM skus ORDER BY code")
+        .await;
+    let rows: Vec<(String, String, Option<String>, Option<i64>)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            ("A".into(), "a".into(), Some("by id".into()), None),
+            ("B".into(), "b".into(), None, Some(3)),
+            ("N".into(), "n1".into(), Some("n2".into()), None),
+        ]
+    );
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_imports_of_the_same_keys_neither_fail_nor_duplicate() {
+    let env = TestEnv::new().await;
+    let worker = env.spawn_worker(env.worker_config(4, 50, 10));
+    let a: Vec<serde_json::Value> = (0..400)
+        .map(|i| json!({"code": format!("K{i}"), "name": format!("a{i}")}))
+        .collect();
+    let b: Vec<serde_json::Value> = (0..400)
+        .rev()
+        .map(|i| json!({"code": format!("K{i}"), "name": format!("b{i}")}))
+        .collect();
+    let (a, b) = (json!(a), json!(b));
+    let other = Tenant {
+        organization_id: "org-b".into(),
+        mode: Mode::Test,
+    };
+    let mut spec_other = ImportSpec::json("skus", &a);
+    spec_other.tenant = Some(&other);
+    let ids = [
+        env.submit(ImportSpec::json("skus", &a)).await.id,
+        env.submit(ImportSpec::json("skus", &b)).await.id,
+        env.submit(spec_other).await.id,
+    ];
+    let mut created = 0;
+    for id in &ids {
+        let done = env.wait_final(id, T).await;
+        assert_eq!(
+            (done.status, done.processed_count, done.errors_count),
+            (Status::Completed, 400, 0),
+            "{:?}",
+            done.errors_log
+        );
+        created += done.created_count;
+    }
+    assert_eq!(created, 800, "each key created once per tenant");
+    assert_eq!(env.count("skus").await, 800);
+    worker.stop().await;
+}
