@@ -16,6 +16,7 @@ use imports_common::catalogue::{Column, ResourceType};
 use imports_common::ids::new_id;
 use imports_common::model::Tenant;
 use imports_common::store::{BatchTotals, LogEntry, Severity};
+use imports_common::telemetry::traces::{sql_span, InSpan};
 use imports_common::validate::{Cell, Prepared, Reference};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
@@ -53,8 +54,12 @@ pub async fn write_batch(
     records: &mut [Prepared],
 ) -> Result<BatchOutcome, tokio_postgres::Error> {
     let columns = rt.columns();
-    resolve_relationships(tx, rt, &columns, tenant, parent_resource_id, records).await?;
-    let writes = plan_writes(tx, rt, &columns, tenant, records).await?;
+    let writes = async {
+        resolve_relationships(tx, rt, &columns, tenant, parent_resource_id, records).await?;
+        plan_writes(tx, rt, &columns, tenant, records).await
+    }
+    .in_span(sql_span("lookup", rt.name))
+    .await?;
 
     let (updates, inserts): (Vec<&Write>, Vec<&Write>) = writes.iter().partition(|w| !w.insert);
     tx.batch_execute("SAVEPOINT batch_write").await?;
@@ -63,6 +68,7 @@ pub async fn write_batch(
         written.extend(execute_rows(tx, rt, &columns, tenant, &inserts, true).await?);
         Ok::<_, tokio_postgres::Error>(written)
     }
+    .in_span(sql_span("write", rt.name))
     .await;
     let written = match set_based {
         Ok(written) => {
