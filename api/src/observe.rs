@@ -73,11 +73,10 @@ pub async fn observe_request(
         "request",
         otel.name = %format_args!("{method} {route}"),
         otel.kind = "server",
-        http.request.method = %method,
-        http.route = %route,
-        url.path = %path,
-        http.response.status_code = tracing::field::Empty,
     );
+    traces::set_attribute(&span, "http.request.method", method.clone());
+    traces::set_attribute(&span, "http.route", route.clone());
+    traces::set_attribute(&span, "url.path", path);
     let mut carrier = BTreeMap::new();
     for name in ["traceparent", "tracestate"] {
         if let Some(v) = request.headers().get(name).and_then(|v| v.to_str().ok()) {
@@ -88,7 +87,7 @@ pub async fn observe_request(
     let started = Instant::now();
     let response = next.run(request).instrument(span.clone()).await;
     let status = response.status();
-    span.record("http.response.status_code", status.as_u16());
+    traces::set_attribute(&span, "http.response.status_code", status.as_u16() as i64);
     if status.is_server_error() {
         traces::record_error(&span, &status);
     }

@@ -102,11 +102,9 @@ async fn drain(
                 "publish",
                 otel.name = %format_args!("send {queue}"),
                 otel.kind = "producer",
-                messaging.system = "rabbitmq",
-                messaging.operation.type = "send",
-                messaging.destination.name = %queue,
                 import_id = %import_id,
             );
+            traces::set_messaging_attributes(&span, "send", queue);
             traces::set_remote_parent(&span, &trace_context);
             // The message continues the trace from this span; without tracing installed,
             // the stored context is passed on as it is.

@@ -110,12 +110,10 @@ async fn handle(ctx: Arc<Context>, delivery: Delivery, permit: OwnedSemaphorePer
         "delivery",
         otel.name = %format_args!("process {}", ctx.config.services.queue),
         otel.kind = "consumer",
-        messaging.system = "rabbitmq",
-        messaging.operation.type = "process",
-        messaging.destination.name = %ctx.config.services.queue,
         import_id = %message.import_id,
         redelivered = delivery.redelivered,
     );
+    traces::set_messaging_attributes(&span, "process", &ctx.config.services.queue);
     traces::set_remote_parent(&span, &message.trace_context);
     let span_handle = span.clone();
     async move {

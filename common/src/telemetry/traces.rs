@@ -152,9 +152,18 @@ pub fn record_error_chain(span: &Span, error: &(dyn std::error::Error + 'static)
     record_error(span, &error_chain(error));
 }
 
-/// Sets an attribute on `span` without declaring it as a field up front.
+/// Sets an attribute on `span` without declaring it as a field up front. Such attributes
+/// go to the trace only, not into every log line written inside the span (keep log lines
+/// readable: only `otel.name`, `otel.kind` and the domain fields are span fields).
 pub fn set_attribute(span: &Span, key: &'static str, value: impl Into<opentelemetry::Value>) {
     span.set_attribute(key, value);
+}
+
+/// The messaging attributes of a RabbitMQ `operation` (`send`, `process`) on `queue`.
+pub fn set_messaging_attributes(span: &Span, operation: &'static str, queue: &str) {
+    span.set_attribute("messaging.system", "rabbitmq");
+    span.set_attribute("messaging.operation.type", operation);
+    span.set_attribute("messaging.destination.name", queue.to_owned());
 }
 
 /// Records what identifies an import on `span`: `import_id`, `resource_type`,
@@ -196,12 +205,13 @@ impl<T, E: std::error::Error + 'static, F: Future<Output = Result<T, E>>> InSpan
 /// A client span around SQL statements: `operation` (`lookup`, `write`, `checkpoint`,
 /// `commit`) on `table`, named `"<operation> <table>"` as the database conventions have it.
 pub fn sql_span(operation: &'static str, table: &str) -> Span {
-    tracing::info_span!(
+    let span = tracing::info_span!(
         "sql",
         otel.name = %format_args!("{operation} {table}"),
         otel.kind = "client",
-        db.system.name = "postgresql",
-        db.operation.name = operation,
-        db.collection.name = %table,
-    )
+    );
+    span.set_attribute("db.system.name", "postgresql");
+    span.set_attribute("db.operation.name", operation);
+    span.set_attribute("db.collection.name", table.to_owned());
+    span
 }
