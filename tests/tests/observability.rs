@@ -15,6 +15,13 @@ use imports_common::model::Mode;
 use imports_common::queue::{self, ImportMessage, Publisher};
 use imports_tests::proxy::TcpProxy;
 use imports_tests::{amqp_url, signal, skus, ImportSpec, TestEnv};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -432,4 +439,108 @@ async fn otlp_export_sends_the_spans_on_shutdown_under_the_configured_service_na
         "metrics are flushed on shutdown too"
     );
     receiver.abort();
+}
+
+/// An OTLP/gRPC trace receiver.
+#[derive(Clone, Default)]
+struct GrpcCollector(Arc<Mutex<Vec<ExportTraceServiceRequest>>>);
+
+#[tonic::async_trait]
+impl TraceService for GrpcCollector {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        self.0.lock().unwrap().push(request.into_inner());
+        Ok(tonic::Response::new(ExportTraceServiceResponse {
+            partial_success: None,
+        }))
+    }
+}
+
+fn string_value(v: &Option<AnyValue>) -> Option<&str> {
+    match v.as_ref()?.value.as_ref()? {
+        any_value::Value::StringValue(s) => Some(s),
+        _ => None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn otlp_grpc_export_names_the_service_and_continues_the_message_trace() {
+    let env = TestEnv::new().await;
+    let collector = GrpcCollector::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(TraceServiceServer::new(collector.clone()))
+            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
+    );
+    let mut child = worker_command(&env)
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+        .env("OTEL_METRICS_EXPORTER", "none")
+        .env("OTEL_BSP_SCHEDULE_DELAY", "100")
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .unwrap();
+    let stderr = lines_of(child.stderr.take().unwrap());
+    let _stdout = lines_of(child.stdout.take().unwrap());
+    let import = env.create_import(ImportSpec::json("skus", &skus(3))).await;
+    let trace_id = "5bf92f3577b34da6a3ce929d0e0e4737";
+    publish_traced(
+        &env,
+        &import.id,
+        &format!("00-{trace_id}-00f067aa0ba902b7-01"),
+    )
+    .await;
+    env.wait_final(&import.id, Duration::from_secs(60)).await;
+
+    // Exported while running, every 100 ms: no need to stop the worker first.
+    let raw_trace_id: Vec<u8> = (0..16)
+        .map(|i| u8::from_str_radix(&trace_id[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let (service, import_span) = loop {
+        let found = collector.0.lock().unwrap().iter().find_map(|request| {
+            request.resource_spans.iter().find_map(|rs| {
+                let service = rs
+                    .resource
+                    .as_ref()?
+                    .attributes
+                    .iter()
+                    .find(|kv| kv.key == "service.name")
+                    .and_then(|kv| string_value(&kv.value))?
+                    .to_owned();
+                rs.scope_spans
+                    .iter()
+                    .flat_map(|ss| ss.spans.iter())
+                    .find(|s| {
+                        s.name == "import"
+                            && s.attributes.iter().any(|kv| {
+                                kv.key == "import_id"
+                                    && string_value(&kv.value) == Some(import.id.as_str())
+                            })
+                    })
+                    .map(|s| (service, s.clone()))
+            })
+        });
+        if let Some(f) = found {
+            break f;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no import span received over gRPC; stderr: {:?}",
+            stderr.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(service, "imports-worker");
+    assert_eq!(import_span.trace_id, raw_trace_id);
+    signal(&child, libc::SIGTERM);
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success(), "{status}");
+    server.abort();
 }
