@@ -116,7 +116,20 @@ pub fn init_with_tracer_provider(provider: SdkTracerProvider) -> Option<Telemetr
 }
 
 fn install(provider: SdkTracerProvider) -> Telemetry {
-    let log_filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let directives = std::env::var("RUST_LOG").unwrap_or_default();
+    let mut log_filter = EnvFilter::try_new(&directives)
+        .ok()
+        .filter(|_| !directives.trim().is_empty())
+        .unwrap_or_else(|| EnvFilter::new("info"));
+    // The OpenTelemetry SDK's own diagnostics are for its developers below WARN (and would
+    // land in the CLI subcommands' output), unless RUST_LOG names them.
+    if !directives.contains("opentelemetry") {
+        for quiet in ["opentelemetry", "opentelemetry_sdk", "opentelemetry_otlp"] {
+            if let Ok(d) = format!("{quiet}=warn").parse() {
+                log_filter = log_filter.add_directive(d);
+            }
+        }
+    }
     let json = std::env::var("LOG_FORMAT")
         .map(|v| v.trim().eq_ignore_ascii_case("json"))
         .unwrap_or(false);
@@ -154,7 +167,6 @@ fn install(provider: SdkTracerProvider) -> Telemetry {
     opentelemetry::global::set_text_map_propagator(
         opentelemetry_sdk::propagation::TraceContextPropagator::new(),
     );
-    opentelemetry::global::set_tracer_provider(provider.clone());
     Telemetry {
         tracer_provider: Some(provider),
     }
