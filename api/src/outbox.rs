@@ -51,8 +51,13 @@ pub async fn run(
         if let Some((_, p)) = &publisher {
             if let Err(e) = drain(&pool, p, &config.services.queue).await {
                 tracing::warn!("outbox: publishing failed, will retry: {e:#}");
-                amqp.clear();
-                publisher = None;
+                // A publish failure reconnects (and declares the queue again); a Postgres
+                // failure says nothing about RabbitMQ, whose connection stays (and stays
+                // ready).
+                if e.downcast_ref::<queue::PublishError>().is_some() {
+                    amqp.clear();
+                    publisher = None;
+                }
             }
         }
         tokio::select! {
