@@ -1,24 +1,23 @@
 //! The `/api/imports` resource: create, list, retrieve, update, delete, and the events of an
 //! import. Every query is scoped to the token's tenant; another tenant's import is a 404.
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use imports_common::catalogue::resource_type;
-use imports_common::inputs::count_inputs;
 use imports_common::jsonapi::{import_attributes, import_resource};
 use imports_common::model::{Format, Import, Status, Tenant};
 use imports_common::store::{self, NewImport};
 use imports_common::telemetry::traces;
 use std::collections::HashMap;
 
-use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 use tokio_postgres::types::ToSql;
 
 use crate::auth::Authenticated;
 use crate::errors::{jsonapi, ApiError, JSONAPI};
+use crate::upload::{self, CountError, InputsShape};
 use crate::{attachments, listing, AppState};
 
 /// Attributes a reader sees.
@@ -103,90 +102,65 @@ fn not_json(e: serde_json::Error) -> ApiError {
     ApiError::bad_request(format!("the body is not valid JSON: {e}"))
 }
 
-/// A create document read without building its inputs: every attribute but `inputs` as a
-/// value, and `inputs` as the raw JSON text of the body (a slice of it, no copy), so that
-/// a large import costs about its own size in memory rather than a tree of values.
-struct CreateDocument<'a> {
-    attributes: Map<String, Value>,
-    inputs: Option<&'a RawValue>,
+/// The attributes of a create document's skeleton (see [`upload`]), all but `inputs`, and
+/// what the skeleton holds for `inputs` (`true` where they were streamed).
+fn read_create_attributes(
+    skeleton: &[u8],
+) -> Result<(Map<String, Value>, Option<Value>), ApiError> {
+    let doc: HashMap<String, Value> = serde_json::from_slice(skeleton).map_err(not_json)?;
+    let Some(Value::Object(data)) = doc.get("data") else {
+        return Err(ApiError::invalid(
+            "/data",
+            "the document must have a data object",
+        ));
+    };
+    check_type(data.get("type"))?;
+    let mut attributes = attributes(data)?;
+    let inputs = attributes.shift_remove("inputs");
+    attributes.sort_keys();
+    Ok((attributes, inputs))
 }
 
-fn read_create_document<'a>(
-    headers: &HeaderMap,
-    body: &'a [u8],
-) -> Result<CreateDocument<'a>, ApiError> {
-    check_content_type(headers)?;
-    let doc: HashMap<String, &RawValue> = serde_json::from_slice(body).map_err(not_json)?;
-    let data: HashMap<String, &RawValue> = match doc.get("data") {
-        Some(raw) => serde_json::from_str(raw.get())
-            .map_err(|_| ApiError::invalid("/data", "the document must have a data object"))?,
-        None => {
-            return Err(ApiError::invalid(
-                "/data",
-                "the document must have a data object",
+/// The count of a create's inputs, checked against the format and the limits.
+fn check_inputs(
+    format: Format,
+    received: &upload::Received,
+    skeleton_inputs: Option<&Value>,
+    max_inputs: u64,
+) -> Result<u64, ApiError> {
+    let invalid = |m: &str| ApiError::invalid(pointer("inputs"), m);
+    let count = match (format, received.shape) {
+        (_, InputsShape::Absent) => return Err(invalid("inputs is required")),
+        (_, InputsShape::Other) => {
+            return Err(match skeleton_inputs {
+                None | Some(Value::Null) => invalid("inputs is required"),
+                _ => invalid("inputs must be an array of objects, or a CSV string"),
+            })
+        }
+        (Format::Json, InputsShape::Text) => {
+            return Err(invalid(
+                "with format json, inputs must be an array of objects (send format csv for CSV text)",
             ))
         }
-    };
-    let kind: Option<Value> = data
-        .get("type")
-        .map(|r| serde_json::from_str(r.get()))
-        .transpose()
-        .map_err(not_json)?;
-    check_type(kind.as_ref())?;
-    let raw_attributes: HashMap<String, &RawValue> = match data.get("attributes") {
-        Some(raw) => serde_json::from_str(raw.get())
-            .map_err(|_| ApiError::invalid("/data/attributes", "attributes must be an object"))?,
-        None => HashMap::new(),
-    };
-    let mut names: Vec<&String> = raw_attributes.keys().collect();
-    names.sort();
-    let mut attributes = Map::new();
-    for name in names {
-        if name != "inputs" {
-            attributes.insert(
-                name.clone(),
-                serde_json::from_str(raw_attributes[name].get()).map_err(not_json)?,
-            );
+        (Format::Csv, InputsShape::Array) => {
+            return Err(invalid(
+                "with format csv, inputs must be a string holding the CSV text (send format json for an array)",
+            ))
         }
-    }
-    Ok(CreateDocument {
-        attributes,
-        inputs: raw_attributes.get("inputs").copied(),
-    })
-}
-
-/// The stored bytes and the count of a create's inputs, from their raw JSON text.
-fn read_inputs(
-    format: Format,
-    raw: Option<&RawValue>,
-    body: &Bytes,
-) -> Result<(Bytes, u64), ApiError> {
-    let invalid = |m: &str| ApiError::invalid(pointer("inputs"), m);
-    let Some(raw) = raw else {
-        return Err(invalid("inputs is required"));
+        (_, _) => &received.count,
     };
-    let text = raw.get().trim();
-    match (format, text.as_bytes().first()) {
-        (_, Some(b'n')) => Err(invalid("inputs is required")),
-        (Format::Json, Some(b'[')) => {
-            // Parse every element exactly as the worker will (numbers in range, no lone
-            // surrogates, bounded nesting), one at a time; the array is stored as uploaded.
-            let count = count_inputs(Format::Json, text.as_bytes())
-                .map_err(|e| ApiError::bad_request(e.0))?;
-            Ok((body.slice_ref(text.as_bytes()), count))
+    match count {
+        Ok(0) => Err(invalid("inputs can't be empty")),
+        Ok(n) => Ok(*n),
+        Err(CountError::TooMany) => Err(invalid(&format!(
+            "more inputs than the limit of {max_inputs} per import"
+        ))),
+        // Malformed JSON inside the array is a malformed body; CSV text that cannot be
+        // read is an invalid attribute.
+        Err(CountError::Unreadable(why)) if format == Format::Json => {
+            Err(ApiError::bad_request(why.clone()))
         }
-        (Format::Json, Some(b'"')) => Err(invalid(
-            "with format json, inputs must be an array of objects (send format csv for CSV text)",
-        )),
-        (Format::Csv, Some(b'"')) => {
-            let csv: String = serde_json::from_str(text).map_err(not_json)?;
-            let count = count_inputs(Format::Csv, csv.as_bytes()).map_err(|e| invalid(&e.0))?;
-            Ok((Bytes::from(csv.into_bytes()), count))
-        }
-        (Format::Csv, Some(b'[')) => Err(invalid(
-            "with format csv, inputs must be a string holding the CSV text (send format json for an array)",
-        )),
-        _ => Err(invalid("inputs must be an array of objects, or a CSV string")),
+        Err(CountError::Unreadable(why)) => Err(invalid(why)),
     }
 }
 
@@ -240,14 +214,48 @@ pub async fn create(
     State(state): State<AppState>,
     Authenticated(tenant): Authenticated,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<Response, ApiError> {
-    let document = read_create_document(&headers, &body)?;
-    let attrs = document.attributes;
+    check_content_type(&headers)?;
+    let declared_length = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared_length.is_some_and(|n| n > state.config.max_body_bytes as u64) {
+        return Err(ApiError::too_large(state.config.max_body_bytes));
+    }
+    let mut client = state.pool.get().await?;
+    let tx = client.transaction().await?;
+    // The inputs are stored while the body is still arriving (see `upload`); the import row
+    // follows once the document is read, in the same transaction.
+    let import_id = imports_common::ids::new_id();
+    let (receiving, chunks) = upload::receive(
+        body,
+        upload::Limits {
+            max_body_bytes: state.config.max_body_bytes,
+            max_inputs: state.config.max_inputs,
+        },
+    );
+    let storing = {
+        let (tx, import_id) = (&tx, &import_id);
+        async move {
+            let mut chunks = chunks;
+            let mut seq = 0i32;
+            while let Some(chunk) = chunks.recv().await {
+                store::append_input_chunk(&**tx, import_id, seq, &chunk).await?;
+                seq += 1;
+            }
+            Ok::<(), ApiError>(())
+        }
+    };
+    let (received, stored) = tokio::join!(receiving, storing);
+    stored?;
+    let received = received?;
+    let (attrs, skeleton_inputs) = read_create_attributes(&received.skeleton)?;
     for name in attrs
         .keys()
         .map(String::as_str)
-        .chain(document.inputs.map(|_| "inputs"))
+        .chain((received.shape != InputsShape::Absent).then_some("inputs"))
     {
         let name = &name.to_owned();
         if CREATE_ONLY.contains(&name.as_str()) || UPDATABLE[1..].contains(&name.as_str()) {
@@ -309,24 +317,13 @@ pub async fn create(
     let metadata = metadata(&attrs)?.unwrap_or_else(|| json!({}));
     let parent_resource_id = optional_string(&attrs, "parent_resource_id")?;
 
-    let (bytes, size) = read_inputs(format, document.inputs, &body)?;
-    if size == 0 {
-        return Err(ApiError::invalid(
-            pointer("inputs"),
-            "inputs can't be empty",
-        ));
-    }
-    if size > state.config.max_inputs {
-        return Err(ApiError::invalid(
-            pointer("inputs"),
-            format!(
-                "{size} inputs are more than the limit of {} per import",
-                state.config.max_inputs
-            ),
-        ));
-    }
+    let size = check_inputs(
+        format,
+        &received,
+        skeleton_inputs.as_ref(),
+        state.config.max_inputs,
+    )?;
 
-    let mut client = state.pool.get().await?;
     if let Some(parent) = &parent_resource_id {
         let Some(rel) = rt.parent_relationship() else {
             return Err(ApiError::invalid(
@@ -334,7 +331,7 @@ pub async fn create(
                 format!("{} have no parent resource", rt.name),
             ));
         };
-        let exists = client
+        let exists = tx
             .query_opt(
                 &format!(
                     "SELECT 1 FROM {} WHERE id = $1 AND organization_id = $2 AND mode = $3",
@@ -352,7 +349,6 @@ pub async fn create(
         }
     }
 
-    let tx = client.transaction().await?;
     // One create at a time per organization, so that the active-imports limit holds.
     tx.execute(
         "SELECT pg_advisory_xact_lock(hashtext($1))",
@@ -386,7 +382,7 @@ pub async fn create(
         reference_origin,
         metadata,
     };
-    let import = store::create_import(&*tx, &new, &bytes).await?;
+    let import = store::insert_import(&*tx, &import_id, &new).await?;
     let span = tracing::Span::current();
     traces::record_import(&span, &import.id, rt.name, &tenant);
     // The request span's context (a child of the caller's traceparent, if any); without

@@ -1,7 +1,7 @@
 //! The `/api/imports` HTTP API (JSON:API), following the reference API's conventions so that
 //! a client written for it works with only its base URL and token changed.
 //!
-//! - [`imports`]: the resource's handlers; [`listing`]: pagination, sort, filters, fields.
+//! - [`imports`]: the resource's handlers; [`upload`]: a create's body, streamed; [`listing`]: pagination, sort, filters, fields.
 //! - [`auth`]: bearer tokens -> tenant; [`tokens`]: creating, listing, revoking tokens.
 //! - [`outbox`]: announces created imports on RabbitMQ, at least once.
 //! - [`attachments`]: signed, expiring download URLs of the raw inputs.
@@ -16,7 +16,9 @@ pub mod listing;
 pub mod observe;
 pub mod outbox;
 pub mod rate_limit;
+pub mod resource_types;
 pub mod tokens;
+pub mod upload;
 
 use std::sync::Arc;
 
@@ -68,6 +70,8 @@ pub fn router(state: AppState) -> Router {
             get(imports::failed_inputs),
         )
         .route("/api/imports/{id}/attachment", get(attachments::download))
+        .route("/api/resource_types", get(resource_types::list))
+        .route("/api/resource_types/{name}", get(resource_types::retrieve))
         .route("/health", get(|| async { "ok" }))
         .fallback(|| async { ApiError::not_found("route") })
         .layer(axum::middleware::map_response(move |r| {

@@ -41,6 +41,10 @@ struct Args {
     /// RabbitMQ.
     #[arg(long, env = "AMQP_URL", default_value = imports_common::config::DEFAULT_AMQP_URL)]
     amqp: String,
+    /// Records of the constant-memory run: one wide CSV import (about 230 bytes a row)
+    /// through fresh API and worker processes, whose peak memory is reported. 0 skips it.
+    #[arg(long, default_value_t = 1_000_000)]
+    memory_records: usize,
 }
 
 struct Processes {
@@ -302,6 +306,30 @@ async fn main() -> anyhow::Result<()> {
     let big_took = (time(&a, "completed_at")? - time(&a, "created_at")?).to_std()?;
     drop(procs);
 
+    // Constant memory: one large, wide CSV import through fresh processes.
+    let memory = if args.memory_records > 0 {
+        let mut procs = Processes {
+            api: api_cmd.spawn()?,
+            workers: vec![spawn_worker(1)?],
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while http.get(format!("{base}/health")).send().await.is_err() {
+            anyhow::ensure!(Instant::now() < deadline, "the API did not restart");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let m = args.memory_records;
+        let text = wide_csv_skus(m);
+        let megabytes = text.len() as f64 / 1e6;
+        let (worker_rate, e2e_rate, _) =
+            run_import(&http, &base, &token, "csv", Value::String(text), m).await?;
+        let worker = peak_rss_mib(procs.workers[0].id());
+        let api = peak_rss_mib(procs.api.id());
+        procs.stop_workers();
+        Some((m, megabytes, worker_rate, e2e_rate, worker, api))
+    } else {
+        None
+    };
+
     println!(
         "{:<44} {:>12}",
         "(a) COPY + INSERT ON CONFLICT, new",
@@ -343,6 +371,11 @@ async fn main() -> anyhow::Result<()> {
     println!();
     for (workers, rate) in &scale {
         println!("scale-out: 8 imports at once on {workers} worker(s) x 2 slots: {rate:.0} records/s in aggregate");
+    }
+    if let Some((m, megabytes, worker_rate, e2e_rate, worker, api)) = memory {
+        println!(
+            "constant memory: a {m}-record CSV import ({megabytes:.0} MB) ran at {worker_rate:.0} records/s ({e2e_rate:.0}/s POST->done); peak memory: worker {worker:.0} MiB, API {api:.0} MiB"
+        );
     }
     let waits: Vec<String> = small_waits
         .iter()
@@ -433,7 +466,7 @@ async fn wait_done(
 ) -> anyhow::Result<Value> {
     loop {
         let doc: Value = http
-            .get(format!("{base}/api/imports/{id}?fields[imports]=status,processed_count,created_at,started_at,completed_at"))
+            .get(format!("{base}/api/imports/{id}?fields[imports]=status,processed_count,errors_count,errors_log,created_at,started_at,completed_at"))
             .bearer_auth(token)
             .send()
             .await?
@@ -442,7 +475,11 @@ async fn wait_done(
         let a = doc["data"]["attributes"].clone();
         match a["status"].as_str() {
             Some("completed") => return Ok(a),
-            Some("interrupted") => anyhow::bail!("import {id} was interrupted: {a}"),
+            Some("interrupted") => anyhow::bail!(
+                "import {id} was interrupted after {} errors: {:.500}",
+                a["errors_count"],
+                a["errors_log"].to_string()
+            ),
             // Polling is light on purpose: on 2 cores a busy poller takes CPU from the import.
             _ => tokio::time::sleep(Duration::from_millis(100)).await,
         }
@@ -497,4 +534,20 @@ fn csv_skus(n: usize, prefix: &str, name: &str) -> Value {
         out.push_str(&format!("{prefix}{i:08},{name} {i},{}\n", i % 10 + 1));
     }
     Value::String(out)
+}
+
+/// CSV rows of about 230 bytes, as a catalogue export with descriptions would have.
+fn wide_csv_skus(n: usize) -> String {
+    let mut out = String::from(
+        "code,name,description,image_url,pieces_per_pack,weight,unit_of_weight,hs_tariff_number\n",
+    );
+    for i in 0..n {
+        out.push_str(&format!(
+            "WIDE{i:08},\"Wide sku {i}, with a comma\",A longer description of sku number {i} for the constant-memory run from the spring catalogue export,https://img.example.com/skus/WIDE{i:08}/large.png,{},{}.5,gr,{:010}\n",
+            i % 10 + 1,
+            i % 100,
+            i * 7
+        ));
+    }
+    out
 }

@@ -18,6 +18,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         include_str!("../../migrations/0002_catalogue.sql"),
     ),
     (3, "api", include_str!("../../migrations/0003_api.sql")),
+    (
+        4,
+        "streamed inputs",
+        include_str!("../../migrations/0004_streamed_inputs.sql"),
+    ),
 ];
 
 /// The advisory lock key that serialises migration runs (an arbitrary constant).

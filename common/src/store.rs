@@ -83,6 +83,20 @@ pub async fn create_import<C: GenericClient>(
     inputs: &[u8],
 ) -> Result<Import, tokio_postgres::Error> {
     let id = crate::ids::new_id();
+    let import = insert_import(client, &id, new).await?;
+    for (seq, chunk) in inputs.chunks(INPUT_CHUNK_BYTES).enumerate() {
+        append_input_chunk(client, &id, seq as i32, chunk).await?;
+    }
+    Ok(import)
+}
+
+/// Writes a new import whose inputs were already appended under `id`, in the same
+/// transaction (the chunks' reference to their import is checked at commit).
+pub async fn insert_import<C: GenericClient>(
+    client: &C,
+    id: &str,
+    new: &NewImport,
+) -> Result<Import, tokio_postgres::Error> {
     let row = client
         .query_one(
             &format!(
@@ -106,12 +120,9 @@ pub async fn create_import<C: GenericClient>(
             ],
         )
         .await?;
-    for (seq, chunk) in inputs.chunks(INPUT_CHUNK_BYTES).enumerate() {
-        append_input_chunk(client, &id, seq as i32, chunk).await?;
-    }
     record_event(
         client,
-        &id,
+        id,
         "imports.create",
         serde_json::json!({"inputs_size": new.inputs_size}),
     )

@@ -464,8 +464,8 @@ pub fn worker_binary() -> std::path::PathBuf {
     binary("imports-worker")
 }
 
-/// The path of one of the workspace's binaries (`imports-worker`, `imports-api`), built once
-/// per test process (a no-op when it is up to date).
+/// The path of one of the workspace's binaries (`imports-worker`, `imports-api`,
+/// `importctl`), built once per test process (a no-op when it is up to date).
 pub fn binary(name: &str) -> std::path::PathBuf {
     static BUILD: Once = Once::new();
     let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -482,6 +482,8 @@ pub fn binary(name: &str) -> std::path::PathBuf {
                 "imports-worker",
                 "-p",
                 "imports-api",
+                "-p",
+                "importctl",
                 "--bins",
             ])
             .current_dir(&workspace)

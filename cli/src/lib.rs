@@ -1,0 +1,206 @@
+//! `importctl`, the operator CLI of the imports API.
+//!
+//! - [`split`]: a CSV or JSON file cut into chunks that each fit in one import.
+//! - [`client`]: the HTTP client (token, JSON:API errors, `Retry-After`).
+//! - [`watch`]: progress of imports until they are final, and the summary.
+//! - [`commands`]: one function per subcommand.
+//! - [`output`]: tables and numbers for people.
+//!
+//! Exit status: 0 when everything went well; 1 when an import watched (`watch`,
+//! `create --watch`) was interrupted, deleted or had errors; 2 on a usage error, an
+//! unreadable file or an error answer of the API.
+
+pub mod client;
+pub mod commands;
+pub mod output;
+pub mod split;
+pub mod watch;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Exit status: success.
+pub const EXIT_OK: i32 = 0;
+/// Exit status: an import watched failed, was interrupted, or had errors.
+pub const EXIT_IMPORT_FAILED: i32 = 1;
+/// Exit status: a usage error, an unreadable file, or an error answer of the API.
+pub const EXIT_ERROR: i32 = 2;
+
+/// The command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "importctl",
+    version,
+    about = "Operate imports through the imports API: create imports from large CSV or JSON files, watch them, list, show, interrupt, delete.",
+    after_help = "Exit status: 0 ok; 1 an import watched was interrupted, deleted or had errors; 2 usage error, unreadable file or API error."
+)]
+pub struct Cli {
+    /// The API's root URL.
+    #[arg(
+        long,
+        global = true,
+        env = "IMPORTS_API_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub api_url: String,
+    /// The API token (created with `imports-api tokens create`).
+    #[arg(long, global = true, env = "IMPORTS_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Print JSON for scripts instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create imports from a CSV or JSON file, in chunks when it is larger than one import.
+    Create(CreateArgs),
+    /// Follow imports until they are final, then print a summary.
+    Watch(WatchArgs),
+    /// List imports.
+    List(ListArgs),
+    /// Show an import, with its errors and warnings logs.
+    Show {
+        /// The import's id.
+        id: String,
+    },
+    /// Ask an import to stop (at its next batch boundary).
+    Interrupt {
+        /// The import's id.
+        id: String,
+    },
+    /// Delete an import (a running one is interrupted first; its records stay).
+    Delete {
+        /// The import's id.
+        id: String,
+    },
+    /// The failed inputs of an import: each error with the input as it was given.
+    Errors {
+        /// The import's id.
+        id: String,
+        /// Print the report as CSV (row,key,attribute,message,input).
+        #[arg(long)]
+        csv: bool,
+    },
+    /// The importable resource types and their attributes.
+    Types {
+        /// One type, with every attribute and relationship.
+        name: Option<String>,
+    },
+}
+
+/// `importctl create`.
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// The resource type of every input (`importctl types` lists them).
+    #[arg(long = "type", value_name = "TYPE")]
+    pub resource_type: String,
+    /// The parent of every input (`parent_resource_id`), e.g. the price list of prices.
+    #[arg(long, value_name = "ID")]
+    pub parent: Option<String>,
+    /// The chunks' references are `<GROUP>-0001`, `<GROUP>-0002`...; by default the file's
+    /// name and the time.
+    #[arg(long, value_name = "GROUP")]
+    pub reference_group: Option<String>,
+    /// Inputs per import; by default the API's limit per import.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub chunk_records: Option<u64>,
+    /// Bytes of inputs per import; by default what the API's body limit allows.
+    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1024..))]
+    pub chunk_bytes: Option<u64>,
+    /// The file's format, when its extension does not say it.
+    #[arg(long, value_name = "csv|json")]
+    pub format: Option<split::Format>,
+    /// Go on past the 10% error threshold.
+    #[arg(long)]
+    pub skip_errors: bool,
+    /// Submit only the chunks of the group that are not there yet (after an interrupted
+    /// create: give the same file and --reference-group).
+    #[arg(long, requires = "reference_group")]
+    pub resume: bool,
+    /// Follow the imports until they are final.
+    #[arg(long)]
+    pub watch: bool,
+    /// Seconds between polls, with --watch.
+    #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
+    pub interval: f64,
+    /// The CSV (`.csv`) or JSON (`.json`, one array of objects) file.
+    pub file: PathBuf,
+}
+
+/// `importctl watch`.
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// The imports' ids.
+    #[arg(required_unless_present = "group", conflicts_with = "group")]
+    pub ids: Vec<String>,
+    /// Every import of a group created by `importctl create` (references `<GROUP>-NNNN`).
+    #[arg(long, value_name = "GROUP")]
+    pub group: Option<String>,
+    /// Seconds between polls.
+    #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
+    pub interval: f64,
+    /// For a group: seconds to wait for chunks not created yet, once the others are final.
+    #[arg(long, default_value_t = 60.0, value_name = "SECONDS")]
+    pub missing_timeout: f64,
+}
+
+/// `importctl list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only these statuses (comma-separated: pending,in_progress,completed,interrupted).
+    #[arg(long, value_parser = statuses)]
+    pub status: Option<String>,
+    /// Only this resource type.
+    #[arg(long = "type", value_name = "TYPE")]
+    pub resource_type: Option<String>,
+    /// Only imports with this reference.
+    #[arg(long)]
+    pub reference: Option<String>,
+    /// Only the imports of a group created by `importctl create`.
+    #[arg(long, value_name = "GROUP")]
+    pub group: Option<String>,
+    /// Page number (from 1).
+    #[arg(long, default_value_t = 1)]
+    pub page: u64,
+    /// Page size (at most 25).
+    #[arg(long, default_value_t = 25)]
+    pub size: u64,
+    /// Sort, e.g. `-created_at,status`.
+    #[arg(long, default_value = "-created_at")]
+    pub sort: String,
+    /// Every page, not just one.
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// The statuses of imports.
+pub const STATUSES: &[&str] = &["pending", "in_progress", "completed", "interrupted"];
+
+fn statuses(s: &str) -> Result<String, String> {
+    for status in s.split(',').map(str::trim) {
+        if !STATUSES.contains(&status) {
+            return Err(format!(
+                "'{status}' is not a status: {}",
+                STATUSES.join(", ")
+            ));
+        }
+    }
+    Ok(s.replace(' ', ""))
+}
+
+/// Runs the command line; returns the exit status.
+pub fn run(cli: Cli) -> i32 {
+    match commands::dispatch(&cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            EXIT_ERROR
+        }
+    }
+}

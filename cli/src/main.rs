@@ -1,0 +1,6 @@
+use clap::Parser;
+
+fn main() {
+    let cli = importctl::Cli::parse();
+    std::process::exit(importctl::run(cli));
+}

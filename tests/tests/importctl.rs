@@ -1,0 +1,890 @@
+//! `importctl` driven as a real process against an API and a worker in this process, and
+//! `GET /api/resource_types`.
+
+use std::path::PathBuf;
+use std::process::Output;
+use std::time::Duration;
+
+use imports_common::model::{Mode, Status};
+use imports_tests::{binary, InProcessApi, TestEnv};
+use serde_json::Value;
+
+/// A directory of input files, removed at the end of the test.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> TempDir {
+        let dir = std::env::temp_dir().join(format!("importctl-test-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    fn file(&self, name: &str, content: &str) -> String {
+        let path = self.0.join(name);
+        std::fs::write(&path, content).unwrap();
+        path.to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The output of a run, read as text.
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", self.stdout, self.stderr))
+    }
+
+    fn expect(self, code: i32) -> Run {
+        assert_eq!(
+            self.code, code,
+            "exit status\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Run {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+/// Runs `importctl` with `args` against `url` with `token` (none when `None`).
+async fn run_with(url: &str, token: Option<&str>, args: &[&str]) -> Run {
+    let mut cmd = tokio::process::Command::new(binary("importctl"));
+    cmd.args(args)
+        .env("IMPORTS_API_URL", url)
+        .env_remove("IMPORTS_TOKEN")
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    if let Some(t) = token {
+        cmd.env("IMPORTS_TOKEN", t);
+    }
+    let out = tokio::time::timeout(Duration::from_secs(180), cmd.output())
+        .await
+        .unwrap_or_else(|_| panic!("importctl {args:?} did not end within 180 s"))
+        .unwrap();
+    out.into()
+}
+
+async fn run(api: &InProcessApi, token: &str, args: &[&str]) -> Run {
+    run_with(&api.base_url, Some(token), args).await
+}
+
+/// The import ids of `created <id> <reference>: ...` lines.
+fn created_ids(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("created "))
+        .map(|l| l.split(' ').next().unwrap().to_owned())
+        .collect()
+}
+
+fn sku_csv(range: std::ops::Range<usize>, bad: &[usize]) -> String {
+    let mut text = String::from("code,name,description,pieces_per_pack\n");
+    for i in range {
+        let name = if bad.contains(&i) {
+            String::new()
+        } else {
+            format!("Ärmel «{i}» 日本")
+        };
+        text.push_str(&format!(
+            "SKU-{i:04},{name},\"line one, with a comma\nline \"\"two\"\" of {i}\",{}\n",
+            i % 12 + 1
+        ));
+    }
+    text
+}
+
+fn builds() {
+    // Built once per test process, before any runtime thread waits on it.
+    binary("importctl");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_csv_is_chunked_and_every_record_arrives() {
+    builds();
+    let env = TestEnv::new().await;
+    let api = env.spawn_api(env.api_config()).await;
+    let worker = env.spawn_worker(env.worker_config(2, 7, 10));
+    let token = env.token("acme", Mode::Test).await;
+    let dir = TempDir::new();
+    let csv = dir.file("catalogue.csv", &sku_csv(0..95, &[]));
+
+    let out = run(
+        &api,
+        &token,
+        &[
+            "create",
+            "--type",
+            "skus",
+            "--chunk-records",
+            "20",
+            "--reference-group",
+            "cat",
+            &csv,
+            "--watch",
+            "--interval",
+            "0.2",
+        ],
+    )
+    .await
+    .expect(0);
+    let ids = created_ids(&out.stdout);
+    assert_eq!(ids.len(), 5, "{}", out.stdout);
+    assert!(
+        out.stdout.contains("95 inputs in 5 chunk(s)"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("cat-0001: inputs 1-20 (20)")
+            && out.stdout.contains("cat-0005: inputs 81-95 (15)"),
+        "{}",
+        out.stdout
+    );
+    // Not a terminal: plain progress lines, then the summary table.
+    assert!(
+        out.stdout.contains("total 5/5 done 95/95"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("TOTAL (5)"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("5 import(s) completed without errors"),
+        "{}",
+        out.stdout
+    );
+
+    assert_eq!(env.count("skus").await, 95);
+    let rows = env
+        .query("SELECT name, description, pieces_per_pack FROM skus WHERE code = 'SKU-0042'")
+        .await;
+    assert_eq!(rows[0].get::<_, &str>(0), "Ärmel «42» 日本");
+    assert_eq!(
+        rows[0].get::<_, &str>(1),
+        "line one, with a comma\nline \"two\" of 42"
+    );
+    assert_eq!(rows[0].get::<_, i64>(2), 42 % 12 + 1);
+    for id in &ids {
+        let import = env.import(id).await;
+        assert_eq!(import.status, Status::Completed);
+        assert_eq!(import.format.as_str(), "csv");
+        assert!(import.reference.as_deref().unwrap().starts_with("cat-000"));
+        assert_eq!(import.reference_origin.as_deref(), Some("importctl"));
+        assert_eq!(import.metadata["importctl"]["chunks"], 5);
+    }
+
+    // The group again: a summary and exit 0, as a table and as JSON.
+    let out = run(
+        &api,
+        &token,
+        &["watch", "--group", "cat", "--interval", "0.1"],
+    )
+    .await
+    .expect(0);
+    assert!(out.stdout.contains("TOTAL (5)"), "{}", out.stdout);
+    for id in &ids {
+        assert!(out.stdout.contains(id.as_str()), "{}", out.stdout);
+    }
+    let summary = run(&api, &token, &["watch", "--group", "cat", "--json"])
+        .await
+        .expect(0)
+        .json();
+    assert_eq!(summary["ok"], true);
+    assert_eq!(summary["group"], "cat");
+    assert_eq!(summary["totals"]["imports"], 5);
+    assert_eq!(summary["totals"]["processed_count"], 95);
+    assert_eq!(summary["imports"][0]["reference"], "cat-0001");
+    assert_eq!(summary["missing_chunks"], serde_json::json!([]));
+
+    // A group is not submitted twice by mistake; --resume submits only what is missing.
+    let out = run(
+        &api,
+        &token,
+        &[
+            "create",
+            "--type",
+            "skus",
+            "--chunk-records",
+            "20",
+            "--reference-group",
+            "cat",
+            &csv,
+        ],
+    )
+    .await
+    .expect(2);
+    assert!(
+        out.stderr.contains("group cat already has 5 import(s)"),
+        "{}",
+        out.stderr
+    );
+    let out = run(
+        &api,
+        &token,
+        &[
+            "create",
+            "--type",
+            "skus",
+            "--chunk-records",
+            "20",
+            "--reference-group",
+            "cat",
+            "--resume",
+            &csv,
+        ],
+    )
+    .await
+    .expect(0);
+    assert_eq!(
+        out.stdout.matches("skipped cat-").count(),
+        5,
+        "{}",
+        out.stdout
+    );
+    assert!(created_ids(&out.stdout).is_empty());
+
+    // A JSON file, streamed into chunks, with the default group.
+    let inputs: Vec<Value> = (0..40)
+        .map(|i| serde_json::json!({"code": format!("J-{i}"), "name": format!("Jé {i}\n"), "colour": "red"}))
+        .collect();
+    let json = dir.file(
+        "more skus.json",
+        &serde_json::to_string_pretty(&inputs).unwrap(),
+    );
+    let out = run(
+        &api,
+        &token,
+        &[
+            "create",
+            "--type",
+            "skus",
+            "--chunk-records",
+            "30",
+            &json,
+            "--watch",
+            "--json",
+        ],
+    )
+    .await
+    .expect(0)
+    .json();
+    let group = out["group"].as_str().unwrap();
+    assert!(group.starts_with("more_skus-"), "{group}");
+    assert_eq!(out["imports"].as_array().unwrap().len(), 2);
+    assert_eq!(out["totals"]["processed_count"], 40);
+    assert_eq!(out["totals"]["warnings_count"], 40, "colour is unknown");
+    assert_eq!(env.count("skus").await, 135);
+    let name: String = env.query("SELECT name FROM skus WHERE code = 'J-33'").await[0].get(0);
+    assert_eq!(name, "Jé 33\n");
+
+    // list: a table by default, JSON:API with --json, filters.
+    let out = run(&api, &token, &["list", "--group", "cat"])
+        .await
+        .expect(0);
+    assert_eq!(
+        out.stdout.matches(" completed ").count(),
+        5,
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.starts_with("ID "), "{}", out.stdout);
+    let doc = run(&api, &token, &["list", "--json", "--reference", "cat-0002"])
+        .await
+        .expect(0)
+        .json();
+    assert_eq!(doc["meta"]["record_count"], 1);
+    assert_eq!(doc["data"][0]["id"], ids[1].as_str());
+    let doc = run(
+        &api,
+        &token,
+        &[
+            "list",
+            "--json",
+            "--all",
+            "--size",
+            "2",
+            "--status",
+            "completed",
+            "--type",
+            "skus",
+        ],
+    )
+    .await
+    .expect(0)
+    .json();
+    assert_eq!(doc["data"].as_array().unwrap().len(), 7, "every page");
+    let out = run(
+        &api,
+        &token,
+        &["list", "--size", "2", "--page", "2", "--sort", "reference"],
+    )
+    .await
+    .expect(0);
+    assert!(
+        out.stdout.contains("page 2 of 4 · 7 import(s)"),
+        "{}",
+        out.stdout
+    );
+    let out = run(&api, &token, &["list", "--size", "30"]).await.expect(2);
+    assert!(
+        out.stderr
+            .contains("error: 400 page[size]: page[size] must be a whole number from 1 to 25"),
+        "{}",
+        out.stderr
+    );
+
+    worker.stop().await;
+    api.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_rows_exit_1_and_their_report_lists_them() {
+    builds();
+    let env = TestEnv::new().await;
+    let api = env.spawn_api(env.api_config()).await;
+    let worker = env.spawn_worker(env.worker_config(2, 10, 10));
+    let token = env.token("acme", Mode::Test).await;
+    let dir = TempDir::new();
+    // 2 errors in 30 inputs: under the 10% threshold, so the import completes, with errors.
+    let csv = dir.file("bad.csv", &sku_csv(0..30, &[4, 17]));
+
+    let out = run(
+        &api,
+        &token,
+        &[
+            "create",
+            "--type",
+            "skus",
+            &csv,
+            "--watch",
+            "--interval",
+            "0.2",
+            "--json",
+        ],
+    )
+    .await
+    .expect(1);
+    let summary = out.json();
+    assert_eq!(summary["ok"], false);
+    let import = &summary["imports"][0];
+    assert_eq!(import["status"], "completed");
+    assert_eq!(import["errors_count"], 2);
+    assert_eq!(import["processed_count"], 28);
+    let id = import["id"].as_str().unwrap().to_owned();
+
+    let out = run(&api, &token, &["watch", &id]).await.expect(1);
+    assert!(
+        out.stdout.contains(&format!(
+            "{id} completed with 2 error(s): importctl errors {id}"
+        )),
+        "{}",
+        out.stdout
+    );
+
+    let report = run(&api, &token, &["errors", &id, "--csv"]).await.expect(0);
+    let mut rdr = csv::Reader::from_reader(report.stdout.as_bytes());
+    assert_eq!(
+        rdr.headers().unwrap(),
+        vec!["row", "key", "attribute", "message", "input"]
+    );
+    let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 2, "{}", report.stdout);
+    assert_eq!(&rows[0][0], "5");
+    assert_eq!(&rows[0][1], "SKU-0004");
+    assert_eq!(&rows[0][2], "name");
+    assert_eq!(&rows[0][3], "can't be blank");
+    let input: Value = serde_json::from_str(&rows[0][4]).unwrap();
+    assert_eq!(
+        input["description"],
+        "line one, with a comma\nline \"two\" of 4"
+    );
+    assert_eq!(&rows[1][1], "SKU-0017");
+
+    let out = run(&api, &token, &["errors", &id]).await.expect(0);
+    assert!(out.stdout.contains("SKU-0017") && out.stdout.contains("can't be blank"));
+    assert!(out.stdout.contains("2 error(s)"), "{}", out.stdout);
+    let doc = run(&api, &token, &["errors", &id, "--json"])
+        .await
+        .expect(0)
+        .json();
+    assert_eq!(doc["errors"][1]["row"], 18);
+    assert_eq!(doc["errors"][1]["attribute"], "name");
+
+    let out = run(&api, &token, &["show", &id]).await.expect(0);
+    assert!(
+        out.stdout.contains("errors_log (2 input(s)):"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("SKU-0004  name       can't be blank"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("status"), "{}", out.stdout);
+    let doc = run(&api, &token, &["show", &id, "--json"])
+        .await
+        .expect(0)
+        .json();
+    assert_eq!(doc["data"]["attributes"]["errors_count"], 2);
+    assert_eq!(
+        doc["data"]["attributes"]["errors_log"]["SKU-0017"]["name"][0],
+        "can't be blank"
+    );
+
+    worker.stop().await;
+    api.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_big_import_is_interrupted_then_deleted() {
+    builds();
+    let env = TestEnv::new().await;
+    let mut config = env.api_config();
+    config.max_inputs = 100_000;
+    let api = env.spawn_api(config).await;
+    let token = env.token("acme", Mode::Test).await;
+    let dir = TempDir::new();
+    let mut text = String::from("code,name\n");
+    for i in 0..60_000 {
+        text.push_str(&format!("BIG{i:06},Item {i}\n"));
+    }
+    let csv = dir.file("big.csv", &text);
+
+    let out = run(&api, &token, &["create", "--type", "skus", &csv])
+        .await
+        .expect(0);
+    let ids = created_ids(&out.stdout);
+    assert_eq!(ids.len(), 1, "one chunk: the API takes 100,000 inputs");
+    let id = ids[0].clone();
+    assert!(
+        out.stdout.contains("importctl watch --group big-"),
+        "{}",
+        out.stdout
+    );
+
+    // Small batches, so that the import runs long enough to be interrupted.
+    let worker = env.spawn_worker(env.worker_config(1, 100, 10));
+    env.wait_until(&id, Duration::from_secs(60), |i| i.processed_count > 0)
+        .await;
+    let out = run(&api, &token, &["interrupt", &id]).await.expect(0);
+    assert!(
+        out.stdout
+            .contains(&format!("interrupt requested: {id} is in_progress")),
+        "{}",
+        out.stdout
+    );
+    let out = run(&api, &token, &["watch", &id, "--interval", "0.2"])
+        .await
+        .expect(1);
+    assert!(out.stdout.contains("interrupted"), "{}", out.stdout);
+    let doc = run(&api, &token, &["show", &id, "--json"])
+        .await
+        .expect(0)
+        .json();
+    assert_eq!(doc["data"]["attributes"]["status"], "interrupted");
+    let processed = doc["data"]["attributes"]["processed_count"]
+        .as_i64()
+        .unwrap();
+    assert!(processed > 0 && processed < 60_000, "{processed}");
+    // Interrupting a final import changes nothing.
+    let doc = run(&api, &token, &["interrupt", &id, "--json"])
+        .await
+        .expect(0)
+        .json();
+    assert_eq!(doc["data"]["attributes"]["status"], "interrupted");
+
+    let out = run(&api, &token, &["delete", &id]).await.expect(0);
+    assert_eq!(out.stdout.trim(), format!("deleted {id}"));
+    let out = run(&api, &token, &["show", &id]).await.expect(2);
+    assert!(
+        out.stderr
+            .contains("error: 404 Record not found: import not found"),
+        "{}",
+        out.stderr
+    );
+    let out = run(&api, &token, &["delete", &id, "--json"])
+        .await
+        .expect(2);
+    assert!(out.stderr.contains("404"), "{}", out.stderr);
+    let out = run(&api, &token, &["watch", &id]).await.expect(2);
+    assert!(
+        out.stderr.contains(&format!("import {id} not found")),
+        "{}",
+        out.stderr
+    );
+
+    worker.stop().await;
+    api.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chunks_wait_for_the_active_imports_limit() {
+    builds();
+    let env = TestEnv::new().await;
+    let mut config = env.api_config();
+    config.max_active = 2;
+    let api = env.spawn_api(config).await;
+    let worker = env.spawn_worker(env.worker_config(2, 50, 10));
+    let token = env.token("acme", Mode::Test).await;
+    let dir = TempDir::new();
+    let csv = dir.file("five.csv", &sku_csv(0..25, &[]));
+
+    let out = run(
+        &api,
+        &token,
+        &[
+            "create",
+            "--type",
+            "skus",
+            "--chunk-records",
+            "5",
+            &csv,
+            "--watch",
+            "--interval",
+            "0.2",
+        ],
+    )
+    .await
+    .expect(0);
+    assert_eq!(created_ids(&out.stdout).len(), 5, "{}", out.stdout);
+    assert!(
+        out.stderr.contains("waiting") && out.stderr.contains("at most 2 at once"),
+        "the 429 was waited out: {}",
+        out.stderr
+    );
+    assert_eq!(env.count("skus").await, 25);
+
+    worker.stop().await;
+    api.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resource_types_come_from_the_catalogue() {
+    builds();
+    let env = TestEnv::new().await;
+    let api = env.spawn_api(env.api_config()).await;
+    let token = env.token("acme", Mode::Test).await;
+    let http = reqwest::Client::new();
+    let names: Vec<&str> = imports_common::catalogue::CATALOGUE
+        .iter()
+        .map(|t| t.name)
+        .collect();
+
+    let r = http
+        .get(format!("{}/api/resource_types", api.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "authenticated like every route");
+    let r = http
+        .get(format!("{}/api/resource_types", api.base_url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["content-type"].to_str().unwrap(),
+        "application/vnd.api+json"
+    );
+    let doc: Value = r.json().await.unwrap();
+    let listed: Vec<&str> = doc["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, names);
+    assert_eq!(doc["meta"]["record_count"], names.len());
+    assert_eq!(doc["meta"]["limits"]["max_inputs_per_import"], 10_000);
+    assert_eq!(doc["meta"]["limits"]["max_active_imports"], 10);
+    assert_eq!(doc["data"][0]["type"], "resource_types");
+
+    let r = http
+        .get(format!("{}/api/resource_types/stock_items", api.base_url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let doc: Value = r.json().await.unwrap();
+    let a = &doc["data"]["attributes"];
+    assert_eq!(
+        a["natural_key"],
+        serde_json::json!(["sku_code", "stock_location_id"])
+    );
+    assert_eq!(a["parent"]["resource_type"], "stock_locations");
+    assert!(a["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|x| x["name"] == "quantity" && x["type"] == "integer" && x["required"] == true));
+    let r = http
+        .get(format!("{}/api/resource_types/unicorns", api.base_url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let doc: Value = r.json().await.unwrap();
+    assert_eq!(doc["errors"][0]["detail"], "resource type not found");
+
+    // importctl types: a table, one type in detail, JSON.
+    let out = run(&api, &token, &["types"]).await.expect(0);
+    for name in &names {
+        assert!(
+            out.stdout
+                .lines()
+                .any(|l| l.starts_with(&format!("{name} "))),
+            "{name}: {}",
+            out.stdout
+        );
+    }
+    assert!(
+        out.stdout
+            .contains("shipping_category (shipping_categories)"),
+        "{}",
+        out.stdout
+    );
+    let out = run(&api, &token, &["types", "prices"]).await.expect(0);
+    assert!(
+        out.stdout
+            .starts_with("prices: natural key sku_code + price_list_id; parent price_lists"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("amount_cents"), "{}", out.stdout);
+    assert!(out.stdout.contains("price_list_code"), "{}", out.stdout);
+    let doc = run(&api, &token, &["types", "--json"])
+        .await
+        .expect(0)
+        .json();
+    assert_eq!(doc["data"].as_array().unwrap().len(), names.len());
+    let doc = run(&api, &token, &["types", "skus", "--json"])
+        .await
+        .expect(0)
+        .json();
+    assert_eq!(doc["data"]["id"], "skus");
+    let out = run(&api, &token, &["types", "unicorns"]).await.expect(2);
+    assert!(
+        out.stderr
+            .contains("error: 404 Record not found: resource type not found"),
+        "{}",
+        out.stderr
+    );
+
+    // An empty list, both ways.
+    let out = run(&api, &token, &["list"]).await.expect(0);
+    assert!(out.stdout.starts_with("no imports"), "{}", out.stdout);
+    let doc = run(&api, &token, &["list", "--json"])
+        .await
+        .expect(0)
+        .json();
+    assert_eq!(doc["meta"]["record_count"], 0);
+
+    api.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_are_clear_and_exit_2() {
+    builds();
+    let env = TestEnv::new().await;
+    let api = env.spawn_api(env.api_config()).await;
+    let token = env.token("acme", Mode::Test).await;
+    let dir = TempDir::new();
+    let csv = dir.file("ok.csv", &sku_csv(0..3, &[]));
+
+    let out = run(&api, "imp_test_not_a_token", &["list"]).await.expect(2);
+    assert_eq!(
+        out.stderr.trim(),
+        "error: 401 Invalid token: a valid API token is required: Authorization: Bearer <token> (check --token or IMPORTS_TOKEN)"
+    );
+    let out = run(&api, "nope", &["create", "--type", "skus", &csv])
+        .await
+        .expect(2);
+    assert!(out.stderr.contains("401"), "{}", out.stderr);
+    let out = run_with(&api.base_url, None, &["list"]).await.expect(2);
+    assert_eq!(
+        out.stderr.trim(),
+        "error: no API token: set IMPORTS_TOKEN or pass --token"
+    );
+    // --token beats the environment.
+    let out = run(&api, "nope", &["list", "--token", &token])
+        .await
+        .expect(0);
+    assert!(out.stdout.contains("no imports"), "{}", out.stdout);
+
+    let missing = dir.0.join("missing.csv");
+    let out = run(
+        &api,
+        &token,
+        &["create", "--type", "skus", missing.to_str().unwrap()],
+    )
+    .await
+    .expect(2);
+    assert!(
+        out.stderr
+            .starts_with(&format!("error: cannot read {}: ", missing.display())),
+        "{}",
+        out.stderr
+    );
+    let sheet = dir.file("prices.xlsx", "not a spreadsheet");
+    let out = run(&api, &token, &["create", "--type", "skus", &sheet])
+        .await
+        .expect(2);
+    assert!(
+        out.stderr.contains("cannot tell the format of") && out.stderr.contains(".csv or .json"),
+        "{}",
+        out.stderr
+    );
+    let empty = dir.file("empty.csv", "code,name\n");
+    let out = run(&api, &token, &["create", "--type", "skus", &empty])
+        .await
+        .expect(2);
+    assert!(out.stderr.contains("has no inputs"), "{}", out.stderr);
+    let broken = dir.file(
+        "broken.json",
+        "[{\"code\": \"A\", \"name\": \"a\"}, {\"code\": ",
+    );
+    let out = run(&api, &token, &["create", "--type", "skus", &broken])
+        .await
+        .expect(2);
+    assert!(
+        out.stderr.contains("the JSON cannot be read"),
+        "{}",
+        out.stderr
+    );
+    let out = run(&api, &token, &["create", "--type", "unicorns", &csv])
+        .await
+        .expect(2);
+    assert!(
+        out.stderr.contains("'unicorns' is not an importable resource type; the API knows: shipping_categories, skus"),
+        "{}",
+        out.stderr
+    );
+    let out = run(
+        &api,
+        &token,
+        &["create", "--type", "skus", "--chunk-records", "20000", &csv],
+    )
+    .await
+    .expect(2);
+    assert!(
+        out.stderr.contains("more than the API's limit of 10,000")
+            || out.stderr.contains("more than the API's limit of 10000"),
+        "{}",
+        out.stderr
+    );
+    // The API's own validation, shown with the attribute it names.
+    let out = run(
+        &api,
+        &token,
+        &["create", "--type", "prices", "--parent", "nope", &csv],
+    )
+    .await
+    .expect(2);
+    assert!(
+        out.stderr.contains("error: chunk 1 of 1 (ok-")
+            && out
+                .stderr
+                .contains("422 parent_resource_id: no price_lists has id 'nope'"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        env.count("imports").await,
+        0,
+        "a refused file creates nothing"
+    );
+    // A broken file creates nothing either: it is read to the end before any chunk is sent.
+    let half = dir.file(
+        "half.json",
+        "[{\"code\": \"A\", \"name\": \"a\"}, {\"code\": \"B\", \"name\": \"b\"}, oops]",
+    );
+    let out = run(
+        &api,
+        &token,
+        &["create", "--type", "skus", "--chunk-records", "1", &half],
+    )
+    .await
+    .expect(2);
+    assert!(out.stderr.contains("cannot read"), "{}", out.stderr);
+    assert_eq!(env.count("imports").await, 0);
+
+    // Usage errors are clap's: exit 2.
+    let out = run(&api, &token, &["create", &csv]).await.expect(2);
+    assert!(out.stderr.contains("--type"), "{}", out.stderr);
+    let out = run(&api, &token, &["watch"]).await.expect(2);
+    assert!(out.stderr.contains("required"), "{}", out.stderr);
+
+    // An API nobody serves.
+    let out = run_with("http://127.0.0.1:9", Some(&token), &["list"])
+        .await
+        .expect(2);
+    assert!(
+        out.stderr
+            .starts_with("error: cannot reach the API at http://127.0.0.1:9"),
+        "{}",
+        out.stderr
+    );
+
+    api.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_request_rate_limit_is_waited_out() {
+    builds();
+    let env = TestEnv::new().await;
+    let mut config = env.api_config();
+    config.rate_per_second = 2;
+    config.rate_burst = 2;
+    let api = env.spawn_api(config).await;
+    let token = env.token("acme", Mode::Test).await;
+    let dir = TempDir::new();
+    let csv = dir.file("six.csv", &sku_csv(0..6, &[]));
+
+    // One request for the API's limits, one per chunk: past the burst, 429s with Retry-After.
+    let out = run(
+        &api,
+        &token,
+        &["create", "--type", "skus", "--chunk-records", "1", &csv],
+    )
+    .await
+    .expect(0);
+    assert_eq!(created_ids(&out.stdout).len(), 6, "{}", out.stdout);
+    assert!(
+        out.stderr
+            .contains("waiting 1s: this token is over its request rate; slow down"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(env.count("imports").await, 6);
+    let out = run(&api, &token, &["list", "--status", "pending,bogus"])
+        .await
+        .expect(2);
+    assert!(
+        out.stderr.contains("'bogus' is not a status"),
+        "{}",
+        out.stderr
+    );
+
+    api.stop().await;
+}
