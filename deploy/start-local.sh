@@ -21,8 +21,10 @@ trap stop INT TERM
 
 target/release/imports-api serve &
 pids+=($!)
-for _ in $(seq 1 "${IMPORTS_WORKERS:-2}"); do
-  target/release/imports-worker run &
+# Each worker serves /livez, /readyz and /metrics on its own port: 9090, 9091...
+for i in $(seq 1 "${IMPORTS_WORKERS:-2}"); do
+  WORKER_HTTP_ADDR="127.0.0.1:$((9089 + i))" \
+    target/release/imports-worker run &
   pids+=($!)
 done
 echo "start-local: API on ${API_ADDR:-127.0.0.1:8080} and ${IMPORTS_WORKERS:-2} workers running; Ctrl-C stops them"

@@ -9,6 +9,7 @@ use imports_common::catalogue::resource_type;
 use imports_common::jsonapi::{import_attributes, import_resource};
 use imports_common::model::{Format, Import, Status, Tenant};
 use imports_common::store::{self, NewImport};
+use imports_common::telemetry::traces;
 use std::collections::HashMap;
 
 use serde_json::{json, Map, Value};
@@ -384,15 +385,24 @@ pub async fn create(
         metadata,
     };
     let import = store::insert_import(&*tx, &import_id, &new).await?;
-    let trace: Map<String, Value> = ["traceparent", "tracestate"]
-        .iter()
-        .filter_map(|h| {
-            headers
-                .get(*h)
-                .and_then(|v| v.to_str().ok())
-                .map(|v| (h.to_string(), json!(v)))
-        })
-        .collect();
+    let span = tracing::Span::current();
+    traces::record_import(&span, &import.id, rt.name, &tenant);
+    // The request span's context (a child of the caller's traceparent, if any); without
+    // tracing installed, the caller's headers as they came.
+    let trace: Map<String, Value> = traces::current_trace_context_or(|| {
+        ["traceparent", "tracestate"]
+            .iter()
+            .filter_map(|h| {
+                headers
+                    .get(*h)
+                    .and_then(|v| v.to_str().ok())
+                    .map(|v| (h.to_string(), v.to_owned()))
+            })
+            .collect()
+    })
+    .into_iter()
+    .map(|(k, v)| (k, json!(v)))
+    .collect();
     tx.execute(
         "INSERT INTO import_outbox (import_id, trace_context) VALUES ($1, $2)",
         &[&import.id, &Value::Object(trace)],

@@ -6,12 +6,14 @@
 //! - [`outbox`]: announces created imports on RabbitMQ, at least once.
 //! - [`attachments`]: signed, expiring download URLs of the raw inputs.
 //! - [`errors`]: JSON:API error documents.
+//! - [`observe`]: request spans, metrics, `/livez`, `/readyz` and `/metrics`.
 
 pub mod attachments;
 pub mod auth;
 pub mod errors;
 pub mod imports;
 pub mod listing;
+pub mod observe;
 pub mod outbox;
 pub mod rate_limit;
 pub mod resource_types;
@@ -25,6 +27,7 @@ use axum::routing::get;
 use axum::Router;
 use deadpool_postgres::Pool;
 use imports_common::config::ApiConfig;
+use imports_common::health::{self, AmqpWatch};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -42,12 +45,18 @@ pub struct AppState {
     pub outbox_wake: Arc<Notify>,
     /// Per-token request rate limits.
     pub limiter: Arc<rate_limit::RateLimiter>,
+    /// Metrics.
+    pub metrics: Arc<observe::ApiMetrics>,
+    /// The outbox's RabbitMQ connection, for readiness.
+    pub amqp: AmqpWatch,
+    /// A pool of one connection for readiness checks (busy handlers cannot starve it).
+    pub health_pool: Pool,
 }
 
 /// The routes of the API.
 pub fn router(state: AppState) -> Router {
     let limit = state.config.max_body_bytes;
-    Router::new()
+    let api = Router::new()
         .route("/api/imports", get(imports::list).post(imports::create))
         .route(
             "/api/imports/{id}",
@@ -68,7 +77,18 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::map_response(move |r| {
             body_limit_as_jsonapi(r, limit)
         }))
-        .layer(DefaultBodyLimit::max(limit))
+        .layer(DefaultBodyLimit::max(limit));
+    // Operational endpoints answer plain JSON or text, outside the JSON:API error mapping
+    // (a 503 from /readyz names what is down).
+    let operational = Router::new()
+        .route("/livez", get(health::livez))
+        .route("/readyz", get(observe::readyz))
+        .route("/metrics", get(observe::metrics));
+    api.merge(operational)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            observe::observe_request,
+        ))
         .with_state(state)
 }
 
@@ -100,17 +120,15 @@ async fn body_limit_as_jsonapi(
     }
 }
 
-/// Serves the API on `listener` until `shutdown`, with the outbox publisher beside it.
+/// Serves the API on `listener` until `shutdown`, with the outbox publisher beside it. It
+/// serves at once (`/livez` answers, `/readyz` says what is missing) and the outbox starts
+/// once Postgres answers.
 pub async fn serve(
     config: ApiConfig,
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let pool = imports_common::db::pool(&config.services.database_url, 16)?;
-    tokio::select! {
-        _ = shutdown.cancelled() => return Ok(()),
-        r = imports_common::db::wait_for(&pool, &config.services.database_url, None) => r?,
-    }
     let state = AppState {
         pool: pool.clone(),
         config: Arc::new(config.clone()),
@@ -119,13 +137,36 @@ pub async fn serve(
             config.rate_per_second,
             config.rate_burst,
         )),
+        metrics: Arc::new(observe::ApiMetrics::new(pool.clone())),
+        amqp: AmqpWatch::default(),
+        health_pool: imports_common::db::pool(&config.services.database_url, 1)?,
     };
-    let outbox = tokio::spawn(outbox::run(
-        pool,
-        config,
-        state.outbox_wake.clone(),
-        shutdown.clone(),
-    ));
+    let outbox = {
+        let (pool, wake, amqp, shutdown) = (
+            pool,
+            state.outbox_wake.clone(),
+            state.amqp.clone(),
+            shutdown.clone(),
+        );
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = shutdown.cancelled() => {}
+                _ = imports_common::db::wait_for(&pool, &config.services.database_url, None) => {
+                    outbox::run(pool, config, wake, amqp, shutdown).await
+                }
+            }
+        })
+    };
+    let refresher = imports_common::telemetry::metrics::otlp_enabled().then(|| {
+        tokio::spawn(
+            state
+                .metrics
+                .by_status
+                .clone()
+                .refresh_periodically(shutdown.clone()),
+        )
+    });
+    let metrics = state.metrics.clone();
     tracing::info!(addr = %listener.local_addr()?, "serving the imports API");
     let token = shutdown.clone();
     axum::serve(listener, router(state))
@@ -133,5 +174,9 @@ pub async fn serve(
         .await?;
     shutdown.cancel();
     let _ = outbox.await;
+    if let Some(r) = refresher {
+        let _ = r.await;
+    }
+    metrics.metrics.shutdown().await;
     Ok(())
 }

@@ -7,7 +7,8 @@ use tokio_util::sync::CancellationToken;
 
 /// The /api/imports HTTP API. Configured by the environment: API_ADDR, API_PUBLIC_URL,
 /// DATABASE_URL, AMQP_URL, IMPORTS_QUEUE, IMPORTS_MAX_INPUTS, IMPORTS_MAX_ACTIVE,
-/// API_MAX_BODY_BYTES, API_SIGNING_SECRET, OUTBOX_INTERVAL_SECONDS.
+/// API_MAX_BODY_BYTES, API_SIGNING_SECRET, OUTBOX_INTERVAL_SECONDS; telemetry: RUST_LOG,
+/// LOG_FORMAT, OTEL_EXPORTER_OTLP_ENDPOINT and the other standard OTEL_* variables.
 #[derive(Parser)]
 #[command(name = "imports-api", version)]
 struct Cli {
@@ -50,13 +51,15 @@ enum TokensCommand {
 
 #[tokio::main]
 async fn main() {
-    imports_common::telemetry::init("imports-api");
+    let telemetry = imports_common::telemetry::init("imports-api");
     let cli = Cli::parse();
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve().await,
         Command::Migrate => imports_common::migrate::migrate_from_env().await,
         Command::Tokens { command } => tokens(command).await,
     };
+    // Spans still buffered are exported before the process ends, whatever the outcome.
+    telemetry.shutdown().await;
     if let Err(e) = result {
         eprintln!("imports-api: {e:#}");
         std::process::exit(1);

@@ -6,20 +6,27 @@
 //! so an import created while RabbitMQ was down, or by a process that died before
 //! publishing, is announced as soon as RabbitMQ is back. A duplicate announcement is harmless:
 //! the worker claims each import once.
+//!
+//! Each publish runs in a producer span that continues the trace of the create request (its
+//! context was stored in the outbox row); the message carries the publish span's context.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use imports_common::config::ApiConfig;
+use imports_common::health::AmqpWatch;
 use imports_common::queue::{self, ImportMessage, Publisher};
+use imports_common::telemetry::traces;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
-/// Publishes outbox rows until shutdown.
+/// Publishes outbox rows until shutdown; `amqp` tells readiness whether it is connected.
 pub async fn run(
     pool: deadpool_postgres::Pool,
     config: ApiConfig,
     wake: Arc<Notify>,
+    amqp: AmqpWatch,
     shutdown: CancellationToken,
 ) {
     let mut publisher: Option<(lapin::Connection, Publisher)> = None;
@@ -29,8 +36,12 @@ pub async fn run(
             .map(|(c, _)| !c.status().connected())
             .unwrap_or(true)
         {
+            amqp.clear();
             publisher = match connect(&config).await {
-                Ok(p) => Some(p),
+                Ok(p) => {
+                    amqp.set(&p.0);
+                    Some(p)
+                }
                 Err(e) => {
                     tracing::warn!("outbox: cannot reach RabbitMQ: {e:#}");
                     None
@@ -38,9 +49,15 @@ pub async fn run(
             };
         }
         if let Some((_, p)) = &publisher {
-            if let Err(e) = drain(&pool, p).await {
+            if let Err(e) = drain(&pool, p, &config.services.queue).await {
                 tracing::warn!("outbox: publishing failed, will retry: {e:#}");
-                publisher = None;
+                // A publish failure reconnects (and declares the queue again); a Postgres
+                // failure says nothing about RabbitMQ, whose connection stays (and stays
+                // ready).
+                if e.downcast_ref::<queue::PublishError>().is_some() {
+                    amqp.clear();
+                    publisher = None;
+                }
             }
         }
         tokio::select! {
@@ -49,6 +66,7 @@ pub async fn run(
             _ = tokio::time::sleep(config.outbox_interval) => {}
         }
     }
+    amqp.clear();
     if let Some((c, _)) = publisher {
         let _ = c.close(200, "api shutting down".into()).await;
     }
@@ -64,7 +82,11 @@ async fn connect(config: &ApiConfig) -> anyhow::Result<(lapin::Connection, Publi
 /// it. No row lock is held while publishing (a delete of the import must not wait on
 /// RabbitMQ); two API replicas may therefore announce the same import twice, which the
 /// worker's claim makes harmless.
-async fn drain(pool: &deadpool_postgres::Pool, publisher: &Publisher) -> anyhow::Result<()> {
+async fn drain(
+    pool: &deadpool_postgres::Pool,
+    publisher: &Publisher,
+    queue: &str,
+) -> anyhow::Result<()> {
     loop {
         let client = pool.get().await?;
         let rows = client
@@ -81,11 +103,28 @@ async fn drain(pool: &deadpool_postgres::Pool, publisher: &Publisher) -> anyhow:
             let trace: serde_json::Value = row.get(1);
             let trace_context: BTreeMap<String, String> =
                 serde_json::from_value(trace).unwrap_or_default();
+            let span = tracing::info_span!(
+                "publish",
+                otel.name = %format_args!("send {queue}"),
+                otel.kind = "producer",
+                import_id = %import_id,
+            );
+            traces::set_messaging_attributes(&span, "send", queue);
+            traces::set_remote_parent(&span, &trace_context);
+            // The message continues the trace from this span; without tracing installed,
+            // the stored context is passed on as it is.
             let message = ImportMessage {
                 import_id: import_id.clone(),
-                trace_context,
+                trace_context: match traces::trace_context_of(&span) {
+                    own if own.contains_key("traceparent") => own,
+                    _ => trace_context,
+                },
             };
-            if let Err(e) = publisher.publish(&message).await {
+            let published = publisher.publish(&message).instrument(span.clone()).await;
+            if let Err(e) = &published {
+                traces::record_error(&span, &format!("{e:#}"));
+            }
+            if let Err(e) = published {
                 client
                     .execute(
                         "UPDATE import_outbox SET attempts = attempts + 1, last_error = $2 WHERE import_id = $1",

@@ -191,6 +191,7 @@ async fn main() -> anyhow::Result<()> {
             .env("API_MAX_BODY_BYTES", "4000000000")
             .env("IMPORTS_BATCH_SIZE", args.batch_size.to_string())
             .env("IMPORTS_CONCURRENCY", "1")
+            .env("WORKER_HTTP_ADDR", "127.0.0.1:0")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null());
     };

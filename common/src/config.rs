@@ -13,6 +13,9 @@ pub const DEFAULT_AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 /// The queue of import ids, when `IMPORTS_QUEUE` is not set.
 pub const DEFAULT_QUEUE: &str = "imports";
 
+/// Where a worker serves its health and metrics endpoints, when `WORKER_HTTP_ADDR` is not set.
+pub const DEFAULT_WORKER_HTTP_ADDR: &str = "0.0.0.0:9090";
+
 /// A setting that could not be read.
 #[derive(Debug, thiserror::Error)]
 #[error("{name}={value:?} is invalid: {reason}")]
@@ -86,6 +89,8 @@ pub struct WorkerConfig {
     pub batch_size: usize,
     /// `IMPORTS_LEASE_SECONDS`: how long a claim lasts without a heartbeat.
     pub lease: Duration,
+    /// `WORKER_HTTP_ADDR`: where the worker serves `/livez`, `/readyz` and `/metrics`.
+    pub http_addr: String,
 }
 
 impl WorkerConfig {
@@ -96,6 +101,7 @@ impl WorkerConfig {
             concurrency: env_at_least("IMPORTS_CONCURRENCY", 2, 1)? as usize,
             batch_size: env_at_least("IMPORTS_BATCH_SIZE", 1000, 1)? as usize,
             lease: Duration::from_secs(env_at_least("IMPORTS_LEASE_SECONDS", 30, 2)?),
+            http_addr: env_or("WORKER_HTTP_ADDR", DEFAULT_WORKER_HTTP_ADDR.to_owned())?,
         })
     }
 }

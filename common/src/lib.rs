@@ -11,6 +11,7 @@ pub mod catalogue;
 pub mod config;
 pub mod db;
 pub mod failed_inputs;
+pub mod health;
 pub mod ids;
 pub mod inputs;
 pub mod jsonapi;

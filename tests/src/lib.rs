@@ -17,6 +17,8 @@ use imports_common::queue::{self, ImportMessage, Publisher};
 use imports_common::store::{self, NewImport};
 use tokio_util::sync::CancellationToken;
 
+pub mod proxy;
+
 /// The Postgres server tests use (override with `TEST_POSTGRES_URL`, without a database name).
 pub fn postgres_server() -> String {
     std::env::var("TEST_POSTGRES_URL")
@@ -46,7 +48,7 @@ pub struct TestEnv {
 impl TestEnv {
     /// Creates and migrates a new database and picks a new queue name.
     pub async fn new() -> TestEnv {
-        imports_common::telemetry::init("tests");
+        let _ = imports_common::telemetry::init("tests");
         let suffix = uuid::Uuid::new_v4().simple().to_string();
         let db_name = format!("imports_test_{}", &suffix[..16]);
         let database_url = format!("{}/{db_name}", postgres_server());
@@ -93,14 +95,25 @@ impl TestEnv {
             concurrency,
             batch_size,
             lease: Duration::from_secs(lease_secs),
+            // A free port each, so that parallel workers never collide.
+            http_addr: "127.0.0.1:0".into(),
         }
     }
 
-    /// Starts a worker in this process.
+    /// Starts a worker in this process, its HTTP endpoints on `config.http_addr`.
     pub fn spawn_worker(&self, config: WorkerConfig) -> InProcessWorker {
+        let listener =
+            std::net::TcpListener::bind(&config.http_addr).expect("bind the worker's HTTP address");
+        listener.set_nonblocking(true).unwrap();
+        let http_url = format!("http://{}", listener.local_addr().unwrap());
+        let listener = tokio::net::TcpListener::from_std(listener).unwrap();
         let token = CancellationToken::new();
-        let handle = tokio::spawn(imports_worker::run(config, token.clone()));
-        InProcessWorker { token, handle }
+        let handle = tokio::spawn(imports_worker::serve(config, listener, token.clone()));
+        InProcessWorker {
+            token,
+            handle,
+            http_url,
+        }
     }
 
     /// Starts the real `imports-worker` binary on this environment.
@@ -117,6 +130,7 @@ impl TestEnv {
             .env("IMPORTS_CONCURRENCY", concurrency.to_string())
             .env("IMPORTS_BATCH_SIZE", batch_size.to_string())
             .env("IMPORTS_LEASE_SECONDS", lease_secs.to_string())
+            .env("WORKER_HTTP_ADDR", "127.0.0.1:0")
             .env(
                 "RUST_LOG",
                 std::env::var("TEST_WORKER_LOG").unwrap_or_else(|_| "warn".into()),
@@ -429,6 +443,8 @@ impl TestEnv {
 pub struct InProcessWorker {
     token: CancellationToken,
     handle: tokio::task::JoinHandle<anyhow::Result<()>>,
+    /// `http://127.0.0.1:<port>` of its `/livez`, `/readyz` and `/metrics`.
+    pub http_url: String,
 }
 
 impl InProcessWorker {

@@ -814,10 +814,16 @@ async fn the_request_trace_context_travels_in_the_message_headers() {
     let message =
         imports_common::queue::ImportMessage::decode(&delivery.data, &delivery.properties).unwrap();
     assert_eq!(message.import_id, doc["data"]["id"].as_str().unwrap());
-    assert_eq!(
-        message.trace_context.get("traceparent").map(String::as_str),
-        Some(traceparent)
-    );
+    // The trace goes on (same trace id) from the API's own spans (another span id).
+    let sent = message
+        .trace_context
+        .get("traceparent")
+        .expect("a traceparent header");
+    let parts: Vec<&str> = sent.split('-').collect();
+    assert_eq!(parts.len(), 4, "{sent}");
+    assert_eq!(parts[1], "0af7651916cd43dd8448eb211c80319c", "{sent}");
+    assert_ne!(parts[2], "b7ad6b7169203331", "{sent}");
+    assert_eq!(parts[3], "01", "sampled: {sent}");
     assert_eq!(delivery.properties.delivery_mode(), &Some(2), "persistent");
     let _ = conn.close(200, "done".into()).await;
     server.stop().await;

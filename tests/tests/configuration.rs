@@ -33,6 +33,7 @@ fn an_unreachable_database_is_named_and_retried_without_exiting() {
             "DATABASE_URL",
             "postgres://postgres:secret@127.0.0.1:1/imports",
         )
+        .env("WORKER_HTTP_ADDR", "127.0.0.1:0")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -12,6 +12,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use imports_common::queue::{self, ImportMessage};
 use imports_common::store::{self, Claim};
+use imports_common::telemetry::traces;
 use lapin::message::Delivery;
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions,
@@ -20,13 +21,15 @@ use lapin::types::FieldTable;
 use tokio::sync::OwnedSemaphorePermit;
 use tracing::{info, warn, Instrument};
 
-use crate::{processor, Context};
+use crate::{observe, processor, Context};
 
 /// Consumes the queue until shutdown, reconnecting as needed.
 pub async fn consume(ctx: Arc<Context>) {
     let mut delay = Duration::from_millis(200);
     while !ctx.shutdown.is_cancelled() {
-        match consume_once(&ctx).await {
+        let consumed = consume_once(&ctx).await;
+        ctx.amqp.clear();
+        match consumed {
             Ok(()) => delay = Duration::from_millis(200),
             Err(e) => {
                 warn!("RabbitMQ consumer stopped: {e:#}; reconnecting in {delay:?}");
@@ -60,6 +63,7 @@ async fn consume_once(ctx: &Arc<Context>) -> anyhow::Result<()> {
             FieldTable::default(),
         )
         .await?;
+    ctx.amqp.set(&connection);
     info!(queue = %ctx.config.services.queue, concurrency = ctx.config.concurrency, "consuming");
     loop {
         let delivery = tokio::select! {
@@ -101,16 +105,22 @@ async fn handle(ctx: Arc<Context>, delivery: Delivery, permit: OwnedSemaphorePer
             return;
         }
     };
+    // A consumer span continuing the trace of the request that created the import.
     let span = tracing::info_span!(
         "delivery",
+        otel.name = %format_args!("process {}", ctx.config.services.queue),
+        otel.kind = "consumer",
         import_id = %message.import_id,
         redelivered = delivery.redelivered,
-        traceparent = message.trace_context.get("traceparent").map(String::as_str).unwrap_or(""),
     );
+    traces::set_messaging_attributes(&span, "process", &ctx.config.services.queue);
+    traces::set_remote_parent(&span, &message.trace_context);
+    let span_handle = span.clone();
     async move {
         match claim_with_retry(&ctx, &message.import_id).await {
             Ok(Claim::Claimed(import)) => {
                 ack(&delivery).await;
+                observe::import_claimed(&ctx, &import).await;
                 let _ = processor::run(ctx.clone(), import).await;
             }
             Ok(Claim::InterruptedBeforeStart) => {
@@ -125,6 +135,7 @@ async fn handle(ctx: Arc<Context>, delivery: Delivery, permit: OwnedSemaphorePer
                 // Postgres is unreachable: give the message back; the delivery limit bounds
                 // the loop, and the sweeper finds the import in Postgres anyway.
                 warn!("cannot claim the import: {e:#}");
+                traces::record_error(&span_handle, &format!("cannot claim the import: {e:#}"));
                 let _ = delivery
                     .acker
                     .nack(BasicNackOptions {

@@ -6,11 +6,15 @@
 //! - [`processor`]: the life of one claimed import, batch by batch, with heartbeat and fences.
 //! - [`writer`]: the set-based SQL that writes one batch.
 //! - [`statistics`]: keeps the planner's statistics fresh while an import grows a table.
+//! - [`http`]: `/livez`, `/readyz` and `/metrics` on `WORKER_HTTP_ADDR`.
+//! - [`observe`]: the worker's metrics, and what its spans learn from the database.
 //!
 //! Shutdown (SIGTERM/SIGINT): consumption stops, each running import finishes its current
 //! batch, hands its lease back and is resumed from its cursor by any worker.
 
 pub mod consumer;
+pub mod http;
+pub mod observe;
 pub mod processor;
 pub mod statistics;
 pub mod sweeper;
@@ -21,6 +25,8 @@ use std::sync::Arc;
 use deadpool_postgres::Pool;
 use imports_common::config::WorkerConfig;
 use imports_common::db;
+use imports_common::health::AmqpWatch;
+use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -40,13 +46,68 @@ pub struct Context {
     pub permits: Arc<Semaphore>,
     /// The running import tasks, awaited on shutdown.
     pub tasks: TaskTracker,
+    /// Metrics.
+    pub metrics: Arc<observe::WorkerMetrics>,
+    /// The consumer's RabbitMQ connection, for readiness.
+    pub amqp: AmqpWatch,
 }
 
 /// Runs a worker until `shutdown` is cancelled, then waits for its imports to reach a batch
-/// boundary and hand themselves back.
+/// boundary and hand themselves back. Serves `/livez`, `/readyz` and `/metrics` on
+/// `WORKER_HTTP_ADDR` from the start (not ready until Postgres and RabbitMQ answer).
 pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(&config.http_addr).await.map_err(|e| {
+        anyhow::anyhow!(
+            "cannot listen on WORKER_HTTP_ADDR={}: {e}",
+            config.http_addr
+        )
+    })?;
+    serve(config, listener, shutdown).await
+}
+
+/// Like [`run`], serving the HTTP endpoints on `listener`.
+pub async fn serve(
+    config: WorkerConfig,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     // Per import: a writer, a reader of stored inputs and a heartbeat; plus consumer and sweeper.
     let pool = db::pool(&config.services.database_url, config.concurrency * 3 + 2)?;
+    let metrics = Arc::new(observe::WorkerMetrics::new(pool.clone()));
+    let amqp = AmqpWatch::default();
+    let http_state = http::HttpState {
+        health_pool: db::pool(&config.services.database_url, 1)?,
+        amqp: amqp.clone(),
+        metrics: metrics.clone(),
+    };
+    tracing::info!(addr = %listener.local_addr()?, "serving /livez, /readyz and /metrics");
+    let http_stop = CancellationToken::new();
+    let http = tokio::spawn(http::serve(listener, http_state, http_stop.clone()));
+    let refresher = imports_common::telemetry::metrics::otlp_enabled().then(|| {
+        tokio::spawn(
+            metrics
+                .by_status
+                .clone()
+                .refresh_periodically(http_stop.clone()),
+        )
+    });
+    let result = work(config, pool, metrics.clone(), amqp, shutdown).await;
+    http_stop.cancel();
+    let _ = http.await;
+    if let Some(r) = refresher {
+        let _ = r.await;
+    }
+    metrics.metrics.shutdown().await;
+    result
+}
+
+async fn work(
+    config: WorkerConfig,
+    pool: deadpool_postgres::Pool,
+    metrics: Arc<observe::WorkerMetrics>,
+    amqp: AmqpWatch,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     tokio::select! {
         _ = shutdown.cancelled() => return Ok(()),
         r = db::wait_for(&pool, &config.services.database_url, None) => r?,
@@ -58,6 +119,8 @@ pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> anyhow::R
         permits: Arc::new(Semaphore::new(config.concurrency)),
         tasks: TaskTracker::new(),
         config,
+        metrics,
+        amqp,
     });
     tracing::info!(worker_id = %ctx.worker_id, "worker started");
     let consumer = tokio::spawn(consumer::consume(ctx.clone()));

@@ -5,7 +5,9 @@ use imports_common::config::WorkerConfig;
 use tokio_util::sync::CancellationToken;
 
 /// Processes imports from RabbitMQ into Postgres. Configured by the environment: DATABASE_URL,
-/// AMQP_URL, IMPORTS_QUEUE, IMPORTS_CONCURRENCY, IMPORTS_BATCH_SIZE, IMPORTS_LEASE_SECONDS.
+/// AMQP_URL, IMPORTS_QUEUE, IMPORTS_CONCURRENCY, IMPORTS_BATCH_SIZE, IMPORTS_LEASE_SECONDS,
+/// WORKER_HTTP_ADDR; telemetry: RUST_LOG, LOG_FORMAT, OTEL_EXPORTER_OTLP_ENDPOINT and the
+/// other standard OTEL_* variables.
 #[derive(Parser)]
 #[command(name = "imports-worker", version)]
 struct Cli {
@@ -23,12 +25,14 @@ enum Command {
 
 #[tokio::main]
 async fn main() {
-    imports_common::telemetry::init("imports-worker");
+    let telemetry = imports_common::telemetry::init("imports-worker");
     let cli = Cli::parse();
     let result = match cli.command.unwrap_or(Command::Run) {
         Command::Run => run().await,
         Command::Migrate => imports_common::migrate::migrate_from_env().await,
     };
+    // Spans still buffered are exported before the process ends, whatever the outcome.
+    telemetry.shutdown().await;
     if let Err(e) = result {
         eprintln!("imports-worker: {e:#}");
         std::process::exit(1);

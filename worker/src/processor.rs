@@ -14,6 +14,7 @@ use imports_common::catalogue::{resource_type, ResourceType};
 use imports_common::inputs::{read_batches, ReadStop};
 use imports_common::model::Status;
 use imports_common::store::{self, AfterCheckpoint, ClaimedImport, LogEntry, Severity};
+use imports_common::telemetry::traces::{record_error_chain, sql_span, InSpan};
 use imports_common::validate::{prepare, Prepared};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn, Instrument};
@@ -55,12 +56,15 @@ pub async fn run(ctx: Arc<Context>, import: ClaimedImport) -> anyhow::Result<Fin
         import_id = %import.id,
         resource_type = %import.resource_type,
         organization_id = %import.tenant.organization_id,
+        mode = import.tenant.mode.as_str(),
         attempt = import.attempts,
         resume_from = import.cursor,
         inputs_size = import.inputs_size,
     );
     async move {
+        let _active = ctx.metrics.import_started();
         let finish = run_inner(&ctx, &import).await;
+        crate::observe::import_ended(&ctx, &import.id, &finish).await;
         match &finish {
             Ok(f) => info!(outcome = ?f, "import run ended"),
             Err(e) => warn!("import run failed: {e:#}"),
@@ -127,6 +131,10 @@ async fn run_inner(ctx: &Arc<Context>, import: &ClaimedImport) -> anyhow::Result
         };
         let span = tracing::info_span!(
             "batch",
+            import_id = %import.id,
+            resource_type = %import.resource_type,
+            organization_id = %import.tenant.organization_id,
+            mode = import.tenant.mode.as_str(),
             index,
             first_position = cursor,
             size = batch.len(),
@@ -135,13 +143,17 @@ async fn run_inner(ctx: &Arc<Context>, import: &ClaimedImport) -> anyhow::Result
             warnings = tracing::field::Empty,
         );
         let (after, inserted) = match apply_with_retry(ctx, import, rt, &mut batch, cursor)
-            .instrument(span)
+            .instrument(span.clone())
             .await
         {
             Ok(done) => done,
-            Err(BatchError::LeaseLost) => return Ok(Finish::Released("the lease was lost".into())),
+            Err(BatchError::LeaseLost) => {
+                record_error_chain(&span, &BatchError::LeaseLost);
+                return Ok(Finish::Released("the lease was lost".into()));
+            }
             Err(e) => {
-                return release(ctx, import, &format!("the batch could not be written: {e}")).await
+                record_error_chain(&span, &e);
+                return release(ctx, import, &format!("the batch could not be written: {e}")).await;
             }
         };
         cursor = after.cursor;
@@ -237,6 +249,7 @@ async fn apply(
     batch: &mut [Prepared],
     cursor: i64,
 ) -> Result<(AfterCheckpoint, u64), BatchError> {
+    let started = std::time::Instant::now();
     let mut client = ctx.pool.get().await?;
     let tx = client.transaction().await?;
     // Every statement of a batch looks records up by id or by a unique key: index scans are
@@ -262,13 +275,16 @@ async fn apply(
         outcome.totals,
         ctx.config.lease,
     )
+    .in_span(sql_span("checkpoint", "imports"))
     .await?;
     let Some(after) = after else {
         tx.rollback().await?;
         return Err(BatchError::LeaseLost);
     };
     store::insert_log_entries(&*tx, &import.id, &outcome.entries).await?;
-    tx.commit().await?;
+    tx.commit().in_span(sql_span("commit", rt.name)).await?;
+    ctx.metrics
+        .batch_committed(rt.name, &outcome.totals, started.elapsed());
     let span = tracing::Span::current();
     span.record("processed", outcome.totals.processed);
     span.record("errors", outcome.totals.errors);

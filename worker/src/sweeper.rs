@@ -12,7 +12,7 @@ use imports_common::store::Claim;
 use tracing::{info, warn};
 
 use crate::consumer::claim_with_retry;
-use crate::{processor, Context};
+use crate::{observe, processor, Context};
 
 /// Sweeps until shutdown.
 pub async fn sweep(ctx: Arc<Context>) {
@@ -44,6 +44,7 @@ async fn sweep_once(ctx: &Arc<Context>) -> anyhow::Result<()> {
         };
         if let Claim::Claimed(import) = claim_with_retry(ctx, &import_id).await? {
             info!(%import_id, cursor = import.cursor, "taking over an unattended import");
+            observe::import_claimed(ctx, &import).await;
             let ctx2 = ctx.clone();
             ctx.tasks.spawn(async move {
                 let _ = processor::run(ctx2, import).await;

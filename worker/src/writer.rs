@@ -23,6 +23,7 @@ use imports_common::catalogue::{Column, ResourceType};
 use imports_common::ids::new_id;
 use imports_common::model::Tenant;
 use imports_common::store::{BatchTotals, LogEntry, Severity};
+use imports_common::telemetry::traces::{sql_span, InSpan};
 use imports_common::validate::{Cell, Prepared, Reference};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
@@ -91,12 +92,19 @@ pub async fn write_batch(
     records: &mut [Prepared],
 ) -> Result<BatchOutcome, tokio_postgres::Error> {
     let columns = rt.columns();
-    resolve_relationships(tx, rt, &columns, tenant, parent_resource_id, records).await?;
-    let writes = plan_writes(tx, rt, &columns, tenant, records).await?;
+    let writes = async {
+        resolve_relationships(tx, rt, &columns, tenant, parent_resource_id, records).await?;
+        plan_writes(tx, rt, &columns, tenant, records).await
+    }
+    .in_span(sql_span("lookup", rt.name))
+    .await?;
 
     let all: Vec<&Write> = writes.iter().collect();
     tx.batch_execute("SAVEPOINT batch_write").await?;
-    let effects = match execute(tx, rt, &columns, tenant, &all).await {
+    let set_based = execute(tx, rt, &columns, tenant, &all)
+        .in_span(sql_span("write", rt.name))
+        .await;
+    let effects = match set_based {
         Ok(effects) => {
             tx.batch_execute("RELEASE SAVEPOINT batch_write").await?;
             effects
