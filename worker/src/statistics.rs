@@ -4,9 +4,11 @@
 //! thousand rows into an empty table outruns it, and the planner, believing the table still
 //! empty, picks plans that walk the whole table once per batch (measured: minutes instead of
 //! milliseconds per batch). So the worker analyzes the table itself, beside its next batches,
-//! whenever it has inserted more than half as many rows as the statistics last counted (and
-//! at least a batch): a few cheap ANALYZEs per import (they sample at most 30,000 rows),
-//! geometrically spaced.
+//! whenever it has inserted as many rows as the statistics last counted (and at least ten
+//! batches): a few cheap ANALYZEs per import (they sample at most 30,000 rows), each at twice
+//! the size of the last. (Analyzing at every half again, as before, cost a tenth of a
+//! 200,000-record import's time on 2 cores; the writes themselves need no fresh statistics,
+//! being index lookups by key.)
 
 use deadpool_postgres::Pool;
 use futures::FutureExt;
@@ -56,7 +58,7 @@ impl Statistics {
                 self.counted_rows = counted;
             }
         }
-        if self.inserted_since as f64 >= (self.counted_rows / 2.0).max(self.min_rows as f64) {
+        if self.inserted_since as f64 >= self.counted_rows.max(10.0 * self.min_rows as f64) {
             self.inserted_since = 0;
             let (pool, table) = (pool.clone(), self.table);
             self.running = Some(tokio::spawn(async move { analyze(&pool, table).await }));
