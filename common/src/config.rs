@@ -91,6 +91,9 @@ pub struct WorkerConfig {
     pub lease: Duration,
     /// `WORKER_HTTP_ADDR`: where the worker serves `/livez`, `/readyz` and `/metrics`.
     pub http_addr: String,
+    /// `IMPORTS_TIME_SLICE_SECONDS`: how long an import runs before it yields its slot to
+    /// another organization's waiting import (checked between batches; 0: never yields).
+    pub time_slice: Duration,
 }
 
 impl WorkerConfig {
@@ -102,6 +105,7 @@ impl WorkerConfig {
             batch_size: env_at_least("IMPORTS_BATCH_SIZE", 1000, 1)? as usize,
             lease: Duration::from_secs(env_at_least("IMPORTS_LEASE_SECONDS", 30, 2)?),
             http_addr: env_or("WORKER_HTTP_ADDR", DEFAULT_WORKER_HTTP_ADDR.to_owned())?,
+            time_slice: Duration::from_secs(env_at_least("IMPORTS_TIME_SLICE_SECONDS", 10, 0)?),
         })
     }
 }

@@ -391,13 +391,16 @@ pub async fn claim(
                AND ((status = 'pending' AND NOT interrupt_requested)
                     OR (status = 'in_progress' AND lease_expires_at < now()))
              RETURNING id, organization_id, mode, resource_type, format, parent_resource_id,
-                       inputs_size, cursor, errors_count, skip_errors, attempts, interrupt_requested",
+                       inputs_size, cursor, errors_count, skip_errors, attempts, interrupt_requested,
+                       started_at = now() AS first_start",
             &[&id, &worker, &lease_secs],
         )
         .await?;
     if let Some(r) = row {
         let attempts: i32 = r.get("attempts");
-        if attempts == 1 {
+        // started_at was set by this very claim (now() is the transaction's time): an import
+        // that yielded its slot and is claimed again has started already.
+        if r.get::<_, bool>("first_start") {
             record_event(&tx, id, "imports.start", serde_json::json!({})).await?;
         }
         tx.commit().await?;
@@ -607,6 +610,43 @@ pub async fn release_lease<C: GenericClient>(
         )
         .await?
         == 1)
+}
+
+/// Hands an import back so that another organization's import can run (see
+/// `IMPORTS_TIME_SLICE_SECONDS`): like [`release_lease`], but the claim it gave up is not
+/// counted against the import's attempts. `false` when the worker no longer holds it.
+pub async fn yield_lease<C: GenericClient>(
+    client: &C,
+    id: &str,
+    worker: Uuid,
+) -> Result<bool, tokio_postgres::Error> {
+    Ok(client
+        .execute(
+            "UPDATE imports SET lease_expires_at = now() - interval '1 second', lease_owner = NULL,
+                    attempts = greatest(attempts - 1, 0)
+             WHERE id = $1 AND lease_owner = $2 AND status = 'in_progress'",
+            &[&id, &worker],
+        )
+        .await?
+        == 1)
+}
+
+/// Whether an import of another organization than `organization_id` is waiting for a
+/// worker: pending, or handed back and not yet taken over.
+pub async fn others_waiting<C: GenericClient>(
+    client: &C,
+    organization_id: &str,
+) -> Result<bool, tokio_postgres::Error> {
+    Ok(client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM imports
+                 WHERE organization_id <> $1
+                   AND (status = 'pending' AND NOT interrupt_requested
+                        OR status = 'in_progress' AND lease_expires_at < now()))",
+            &[&organization_id],
+        )
+        .await?
+        .get(0))
 }
 
 /// Imports no live worker is attending to, oldest first: in progress with an expired lease,

@@ -97,6 +97,7 @@ impl TestEnv {
             lease: Duration::from_secs(lease_secs),
             // A free port each, so that parallel workers never collide.
             http_addr: "127.0.0.1:0".into(),
+            time_slice: Duration::from_secs(10),
         }
     }
 

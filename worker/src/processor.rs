@@ -6,6 +6,13 @@
 //! paused, its heartbeat failed) cannot write a batch that another worker has taken over.
 //! Between batches the worker reads the interrupt request and the error threshold, and stops
 //! at once on shutdown, leaving the import to be resumed from its cursor.
+//!
+//! Fairness between organizations: an import that has run for a time slice
+//! (`IMPORTS_TIME_SLICE_SECONDS`) while another organization's import waits for a slot hands
+//! itself back at the batch boundary, exactly as on shutdown, and is resumed from its cursor
+//! when a slot frees (the waiting import's delivery takes the slot first). So a large import
+//! holds up another organization's small one by at most a slice and a batch; imports of the
+//! same organization do not preempt each other.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -117,6 +124,7 @@ async fn run_inner(ctx: &Arc<Context>, import: &ClaimedImport) -> anyhow::Result
     });
 
     let mut statistics = Statistics::at_start(&ctx.pool, rt.name, batch_size as u64).await;
+    let mut slice_started = std::time::Instant::now();
     let mut cursor = import.cursor;
     let mut index = cursor / batch_size as i64;
     loop {
@@ -168,6 +176,13 @@ async fn run_inner(ctx: &Arc<Context>, import: &ClaimedImport) -> anyhow::Result
                 after.errors_count, import.inputs_size
             );
             return interrupt(ctx, import, &reason, None).await;
+        }
+        let slice = ctx.config.time_slice;
+        if !slice.is_zero() && slice_started.elapsed() >= slice {
+            slice_started = std::time::Instant::now();
+            if after.cursor < import.inputs_size && others_waiting(ctx, import).await {
+                return yield_slot(ctx, import).await;
+            }
         }
     }
 
@@ -346,6 +361,43 @@ async fn release(ctx: &Context, import: &ClaimedImport, why: &str) -> anyhow::Re
         Err(e) => warn!("could not release the lease (it will expire): {e}"),
     }
     Ok(Finish::Released(why.to_owned()))
+}
+
+/// Whether another organization's import waits for a slot (a failed check says no).
+async fn others_waiting(ctx: &Context, import: &ClaimedImport) -> bool {
+    let client = match ctx.pool.get().await {
+        Ok(client) => client,
+        Err(_) => return false,
+    };
+    store::others_waiting(&**client, &import.tenant.organization_id)
+        .await
+        .unwrap_or(false)
+}
+
+/// Hands the import back for another organization's, to be resumed from its cursor.
+async fn yield_slot(ctx: &Context, import: &ClaimedImport) -> anyhow::Result<Finish> {
+    let client = ctx.pool.get().await?;
+    store::yield_lease(&**client, &import.id, ctx.worker_id).await?;
+    info!("yielding the slot to another organization's import");
+    // Once a slot is free again (after the waiting import's delivery, queued first, has taken
+    // the one this import frees), wake the sweeper to resume this import.
+    let (permits, wake, shutdown) = (
+        ctx.permits.clone(),
+        ctx.sweep_now.clone(),
+        ctx.shutdown.clone(),
+    );
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = shutdown.cancelled() => {}
+            permit = permits.acquire_owned() => {
+                drop(permit);
+                wake.notify_one();
+            }
+        }
+    });
+    Ok(Finish::Released(
+        "yielded the slot to another organization's import".into(),
+    ))
 }
 
 /// Renews the lease every third of its length; cancels `lost` when the worker no longer holds it.

@@ -4,7 +4,9 @@
 //! that nobody renews; an import handed back on shutdown has its lease expired at once; an
 //! import whose announcement never reached a worker stays `pending`. Every worker sweeps for
 //! such imports every half lease and claims them when it has a free slot, so no import waits
-//! longer than about one lease for a worker, whatever happened to RabbitMQ.
+//! longer than about one lease for a worker, whatever happened to RabbitMQ. An import that
+//! yielded its slot to another organization's (see `processor`) wakes the sweeper at once, so
+//! that it resumes as soon as a slot is free.
 
 use std::sync::Arc;
 
@@ -21,6 +23,7 @@ pub async fn sweep(ctx: Arc<Context>) {
         tokio::select! {
             _ = ctx.shutdown.cancelled() => return,
             _ = tokio::time::sleep(every) => {}
+            _ = ctx.sweep_now.notified() => {}
         }
         if let Err(e) = sweep_once(&ctx).await {
             warn!("sweep failed: {e:#}");
