@@ -6,6 +6,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use imports_common::catalogue::resource_type;
+use imports_common::inputs::{parse_csv_delimiter, DEFAULT_CSV_DELIMITER};
 use imports_common::jsonapi::{import_attributes, import_resource};
 use imports_common::model::{Format, Import, Status, Tenant};
 use imports_common::store::{self, NewImport};
@@ -23,6 +24,7 @@ use crate::{attachments, listing, AppState};
 pub const READABLE_ATTRIBUTES: &[&str] = &[
     "resource_type",
     "format",
+    "csv_delimiter",
     "parent_resource_id",
     "status",
     "started_at",
@@ -50,6 +52,7 @@ pub const ECHO_INPUTS_MAX_BYTES: usize = 4 * 1024 * 1024;
 const CREATE_ONLY: &[&str] = &[
     "resource_type",
     "format",
+    "csv_delimiter",
     "parent_resource_id",
     "inputs",
     "skip_errors",
@@ -193,6 +196,28 @@ fn optional_string(attrs: &Map<String, Value>, name: &str) -> Result<Option<Stri
     }
 }
 
+/// `csv_delimiter`: `,` (the default), `;` or a tab, for CSV only.
+fn csv_delimiter(attrs: &Map<String, Value>, format: Format) -> Result<Option<u8>, ApiError> {
+    let invalid = |m: &str| ApiError::invalid(pointer("csv_delimiter"), m);
+    let given = match attrs.get("csv_delimiter") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(
+            parse_csv_delimiter(s)
+                .ok_or_else(|| invalid("csv_delimiter must be \",\", \";\" or a tab (\"\\t\")"))?,
+        ),
+        Some(_) => {
+            return Err(invalid(
+                "csv_delimiter must be \",\", \";\" or a tab (\"\\t\")",
+            ))
+        }
+    };
+    match (format, given) {
+        (Format::Json, Some(_)) => Err(invalid("csv_delimiter can only be given with format csv")),
+        (Format::Json, None) => Ok(None),
+        (Format::Csv, d) => Ok(Some(d.unwrap_or(DEFAULT_CSV_DELIMITER))),
+    }
+}
+
 fn metadata(attrs: &Map<String, Value>) -> Result<Option<Value>, ApiError> {
     match attrs.get("metadata") {
         None => Ok(None),
@@ -249,7 +274,7 @@ pub async fn create(
     };
     let (received, stored) = tokio::join!(receiving, storing);
     stored?;
-    let received = received?;
+    let mut received = received?;
     let (attrs, skeleton_inputs) = read_create_attributes(&received.skeleton)?;
     for name in attrs
         .keys()
@@ -301,6 +326,20 @@ pub async fn create(
             ))
         }
     };
+    let csv_delimiter = csv_delimiter(&attrs, format)?;
+    if let Some(delimiter) = csv_delimiter.filter(|d| *d != received.counted_with) {
+        // Given after the inputs, which were counted meanwhile with the default.
+        if received.shape == InputsShape::Text && received.text_is_utf8 {
+            if !received.stored_whole {
+                return Err(ApiError::invalid(
+                    pointer("csv_delimiter"),
+                    "the inputs cannot be read with the default delimiter ','; give csv_delimiter before inputs in the document",
+                ));
+            }
+            received.count =
+                upload::recount(&*tx, &import_id, delimiter, state.config.max_inputs).await?;
+        }
+    }
     let skip_errors = match attrs.get("skip_errors") {
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => *b,
@@ -374,6 +413,7 @@ pub async fn create(
         tenant: tenant.clone(),
         resource_type: rt.name.to_owned(),
         format,
+        csv_delimiter,
         parent_resource_id,
         inputs_size: size as i64,
         skip_errors,
@@ -759,11 +799,18 @@ pub async fn failed_inputs(
     drop(client);
     let pool = state.pool.clone();
     let handle = tokio::runtime::Handle::current();
+    let delimiter = import.csv_delimiter.unwrap_or(DEFAULT_CSV_DELIMITER);
     let report = tokio::task::spawn_blocking(move || {
         let reader = imports_common::stored_inputs::StoredInputs::new(handle, pool, id);
         let mut out = Vec::new();
-        imports_common::failed_inputs::write_report(import.format, reader, &failures, &mut out)
-            .map(|_| out)
+        imports_common::failed_inputs::write_report(
+            import.format,
+            delimiter,
+            reader,
+            &failures,
+            &mut out,
+        )
+        .map(|_| out)
     })
     .await
     .map_err(ApiError::internal)?

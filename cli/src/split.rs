@@ -583,7 +583,7 @@ mod tests {
             Format::Json => imports_common::model::Format::Json,
         };
         let mut out = Vec::new();
-        read_inputs(format, text, 0, |i| {
+        read_inputs(format, b',', text, 0, |i| {
             out.push(i.record);
             true
         })

@@ -33,6 +33,7 @@ pub fn neutralise(cell: &str) -> String {
 /// Errors about the import as a whole (unreadable inputs) have an empty `input`.
 pub fn write_report<R: Read, W: std::io::Write>(
     format: Format,
+    csv_delimiter: u8,
     inputs: R,
     failures: &BTreeMap<i64, Vec<Failure>>,
     out: W,
@@ -41,7 +42,7 @@ pub fn write_report<R: Read, W: std::io::Write>(
     csv.write_record(HEADER)?;
     let mut originals: BTreeMap<i64, String> = BTreeMap::new();
     let last = failures.keys().next_back().copied().unwrap_or(-1);
-    let read = read_inputs(format, inputs, 0, |input| {
+    let read = read_inputs(format, csv_delimiter, inputs, 0, |input| {
         let position = input.position as i64;
         if failures.contains_key(&position) {
             originals.insert(position, original_text(&input.record));
@@ -112,7 +113,7 @@ mod tests {
             )],
         );
         let mut out = Vec::new();
-        write_report(Format::Csv, inputs.as_bytes(), &failures, &mut out).unwrap();
+        write_report(Format::Csv, b',', inputs.as_bytes(), &failures, &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert_eq!(
             text,

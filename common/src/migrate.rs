@@ -23,6 +23,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "streamed inputs",
         include_str!("../../migrations/0004_streamed_inputs.sql"),
     ),
+    (
+        6,
+        "csv delimiter",
+        include_str!("../../migrations/0006_csv_delimiter.sql"),
+    ),
 ];
 
 /// The advisory lock key that serialises migration runs (an arbitrary constant).
