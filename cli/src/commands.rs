@@ -689,52 +689,62 @@ fn delete(api: &Api, json_output: bool, id: &str) -> Result<i32> {
 }
 
 fn errors(api: &Api, json_output: bool, csv_output: bool, id: &str) -> Result<i32> {
-    let report = api.get_text(&format!("{}/failed_inputs", import_path(id)))?;
+    let path = format!("{}/failed_inputs", import_path(id));
     if csv_output {
+        // The CSV form: the failed rows with their errors, to fix and import again.
+        let report = api.get_text(&path)?;
         print!("{report}");
         std::io::stdout().flush()?;
         return Ok(EXIT_OK);
     }
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .from_reader(report.as_bytes());
-    let mut rows = Vec::new();
-    for r in rdr.records() {
-        let r = r.context("the failed-inputs report cannot be read")?;
-        rows.push(r.iter().map(str::to_owned).collect::<Vec<_>>());
-    }
+    let report = api.get(&path, &[("format".into(), "json".into())])?;
+    let Some(entries) = report.as_array() else {
+        anyhow::bail!("the failed-inputs report is not a JSON array");
+    };
     if json_output {
-        let items: Vec<Value> = rows
+        let items: Vec<Value> = entries
             .iter()
-            .map(|r| {
-                let get = |i: usize| r.get(i).cloned().unwrap_or_default();
+            .map(|e| {
                 json!({
-                    "row": get(0).parse::<u64>().ok(),
-                    "key": get(1),
-                    "attribute": get(2),
-                    "message": get(3),
-                    "input": get(4),
+                    "row": e["position"].as_u64().map(|p| p + 1),
+                    "position": e["position"],
+                    "key": e["key"],
+                    "attribute": e["attribute"],
+                    "message": e["message"],
+                    "input": e["input"],
                 })
             })
             .collect();
         print_json(&json!({"import": id, "errors": items}))?;
         return Ok(EXIT_OK);
     }
-    if rows.is_empty() {
+    if entries.is_empty() {
         println!("{id} has no errors");
         return Ok(EXIT_OK);
     }
     let mut t = Table::new(&["ROW", "KEY", "ATTRIBUTE", "MESSAGE", "INPUT"], &["ROW"]);
-    for r in &rows {
-        let mut r = r.clone();
-        if let Some(input) = r.get_mut(4) {
-            *input = truncate(input, 80);
-        }
-        t.row(r);
+    for e in entries {
+        let row = e["position"]
+            .as_u64()
+            .map(|p| (p + 1).to_string())
+            .unwrap_or_default();
+        let input = match &e["input"] {
+            Value::Null => String::new(),
+            other => truncate(&other.to_string(), 80),
+        };
+        t.row(vec![
+            row,
+            cell(&e["key"]),
+            cell(&e["attribute"]),
+            cell(&e["message"]),
+            input,
+        ]);
     }
     print!("{}", t.render());
-    println!("{} error(s); --csv for the whole report", rows.len());
+    println!(
+        "{} error(s); --csv for the rows to fix and import again",
+        entries.len()
+    );
     Ok(EXIT_OK)
 }
 

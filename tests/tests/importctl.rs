@@ -403,19 +403,23 @@ async fn invalid_rows_exit_1_and_their_report_lists_them() {
     let mut rdr = csv::Reader::from_reader(report.stdout.as_bytes());
     assert_eq!(
         rdr.headers().unwrap(),
-        vec!["row", "key", "attribute", "message", "input"]
+        vec![
+            "_row",
+            "_key",
+            "_errors",
+            "code",
+            "name",
+            "description",
+            "pieces_per_pack"
+        ]
     );
     let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
     assert_eq!(rows.len(), 2, "{}", report.stdout);
     assert_eq!(&rows[0][0], "5");
     assert_eq!(&rows[0][1], "SKU-0004");
-    assert_eq!(&rows[0][2], "name");
-    assert_eq!(&rows[0][3], "can't be blank");
-    let input: Value = serde_json::from_str(&rows[0][4]).unwrap();
-    assert_eq!(
-        input["description"],
-        "line one, with a comma\nline \"two\" of 4"
-    );
+    assert_eq!(&rows[0][2], "name: can't be blank");
+    assert_eq!(&rows[0][3], "SKU-0004");
+    assert_eq!(&rows[0][5], "line one, with a comma\nline \"two\" of 4");
     assert_eq!(&rows[1][1], "SKU-0017");
 
     let out = run(&api, &token, &["errors", &id]).await.expect(0);
@@ -426,7 +430,9 @@ async fn invalid_rows_exit_1_and_their_report_lists_them() {
         .expect(0)
         .json();
     assert_eq!(doc["errors"][1]["row"], 18);
+    assert_eq!(doc["errors"][1]["position"], 17);
     assert_eq!(doc["errors"][1]["attribute"], "name");
+    assert_eq!(doc["errors"][1]["input"]["code"], "SKU-0017");
 
     let out = run(&api, &token, &["show", &id]).await.expect(0);
     assert!(
