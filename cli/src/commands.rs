@@ -114,7 +114,9 @@ fn check_file(args: &CreateArgs) -> Result<()> {
     if meta.is_dir() {
         bail!("{} is a directory, not a file", args.file.display());
     }
-    format_of(args)?;
+    if format_of(args)? == Format::Json && args.csv_delimiter.is_some() {
+        bail!("--csv-delimiter is for CSV files only");
+    }
     if let Some(g) = &args.reference_group {
         check_group(g)?;
     }
@@ -183,6 +185,9 @@ struct CreateData<'a> {
 struct CreateAttributes<'a> {
     resource_type: &'a str,
     format: &'static str,
+    /// Before `inputs`, so that the API counts them with it as they arrive.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    csv_delimiter: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     parent_resource_id: Option<&'a str>,
     skip_errors: bool,
@@ -220,6 +225,7 @@ impl Submission<'_> {
                 attributes: CreateAttributes {
                     resource_type: &self.args.resource_type,
                     format: self.format.as_str(),
+                    csv_delimiter: self.args.csv_delimiter.map(|d| char::from(d).to_string()),
                     parent_resource_id: self.args.parent.as_deref(),
                     skip_errors: self.args.skip_errors,
                     reference: self.reference(index),
@@ -363,7 +369,8 @@ fn create(api: &Api, json_output: bool, args: &CreateArgs) -> Result<i32> {
     }
     let limits = probe(budget);
     let mut inputs_total = 0u64;
-    let chunks = split::split(format, open(&args.file)?, limits, |c| {
+    let delimiter = args.csv_delimiter.unwrap_or(b',');
+    let chunks = split::split(format, delimiter, open(&args.file)?, limits, |c| {
         inputs_total += c.records as u64;
         Ok(())
     })
@@ -385,7 +392,7 @@ fn create(api: &Api, json_output: bool, args: &CreateArgs) -> Result<i32> {
     let mut submitted: Vec<Value> = Vec::new();
     let mut ids: Vec<String> = Vec::new();
     let mut created = 0usize;
-    let result = split::split(format, open(&args.file)?, limits, |chunk| {
+    let result = split::split(format, delimiter, open(&args.file)?, limits, |chunk| {
         let reference = submission.reference(chunk.index);
         let last = chunk.first + chunk.records as u64 - 1;
         if let Some(old) = existing
