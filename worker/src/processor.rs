@@ -121,7 +121,8 @@ async fn run_inner(ctx: &Arc<Context>, import: &ClaimedImport) -> anyhow::Result
             let handled_before = input.position < skip;
             let prepared = preparer.prepare(input);
             if handled_before {
-                return true;
+                // Nothing is sent while catching up: stop as soon as nobody listens.
+                return !tx.is_closed();
             }
             batch.push(prepared);
             if batch.len() < batch_size {
