@@ -6,6 +6,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use imports_common::catalogue::resource_type;
+use imports_common::failed_inputs::ReportFormat;
+use imports_common::inputs::{parse_csv_delimiter, DEFAULT_CSV_DELIMITER};
 use imports_common::jsonapi::{import_attributes, import_resource};
 use imports_common::model::{Format, Import, Status, Tenant};
 use imports_common::store::{self, NewImport};
@@ -24,6 +26,7 @@ use crate::{attachments, listing, AppState};
 pub const READABLE_ATTRIBUTES: &[&str] = &[
     "resource_type",
     "format",
+    "csv_delimiter",
     "parent_resource_id",
     "status",
     "started_at",
@@ -53,6 +56,7 @@ pub const ECHO_INPUTS_MAX_BYTES: usize = 4 * 1024 * 1024;
 const CREATE_ONLY: &[&str] = &[
     "resource_type",
     "format",
+    "csv_delimiter",
     "parent_resource_id",
     "inputs",
     "skip_errors",
@@ -196,6 +200,28 @@ fn optional_string(attrs: &Map<String, Value>, name: &str) -> Result<Option<Stri
     }
 }
 
+/// `csv_delimiter`: `,` (the default), `;` or a tab, for CSV only.
+fn csv_delimiter(attrs: &Map<String, Value>, format: Format) -> Result<Option<u8>, ApiError> {
+    let invalid = |m: &str| ApiError::invalid(pointer("csv_delimiter"), m);
+    let given = match attrs.get("csv_delimiter") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(
+            parse_csv_delimiter(s)
+                .ok_or_else(|| invalid("csv_delimiter must be \",\", \";\" or a tab (\"\\t\")"))?,
+        ),
+        Some(_) => {
+            return Err(invalid(
+                "csv_delimiter must be \",\", \";\" or a tab (\"\\t\")",
+            ))
+        }
+    };
+    match (format, given) {
+        (Format::Json, Some(_)) => Err(invalid("csv_delimiter can only be given with format csv")),
+        (Format::Json, None) => Ok(None),
+        (Format::Csv, d) => Ok(Some(d.unwrap_or(DEFAULT_CSV_DELIMITER))),
+    }
+}
+
 fn metadata(attrs: &Map<String, Value>) -> Result<Option<Value>, ApiError> {
     match attrs.get("metadata") {
         None => Ok(None),
@@ -252,7 +278,7 @@ pub async fn create(
     };
     let (received, stored) = tokio::join!(receiving, storing);
     stored?;
-    let received = received?;
+    let mut received = received?;
     let (attrs, skeleton_inputs) = read_create_attributes(&received.skeleton)?;
     for name in attrs
         .keys()
@@ -304,6 +330,20 @@ pub async fn create(
             ))
         }
     };
+    let csv_delimiter = csv_delimiter(&attrs, format)?;
+    if let Some(delimiter) = csv_delimiter.filter(|d| *d != received.counted_with) {
+        // Given after the inputs, which were counted meanwhile with the default.
+        if received.shape == InputsShape::Text && received.text_is_utf8 {
+            if !received.stored_whole {
+                return Err(ApiError::invalid(
+                    pointer("csv_delimiter"),
+                    "the inputs cannot be read with the default delimiter ','; give csv_delimiter before inputs in the document",
+                ));
+            }
+            received.count =
+                upload::recount(&*tx, &import_id, delimiter, state.config.max_inputs).await?;
+        }
+    }
     let skip_errors = match attrs.get("skip_errors") {
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => *b,
@@ -377,6 +417,7 @@ pub async fn create(
         tenant: tenant.clone(),
         resource_type: rt.name.to_owned(),
         format,
+        csv_delimiter,
         parent_resource_id,
         inputs_size: size as i64,
         skip_errors,
@@ -748,13 +789,17 @@ pub async fn events(
     ))
 }
 
-/// `GET /api/imports/{id}/failed_inputs`: a CSV of every error with the input as it was
-/// given (`row,key,attribute,message,input`), formula-looking cells neutralised.
+/// `GET /api/imports/{id}/failed_inputs`: the failed-inputs report (see
+/// [`imports_common::failed_inputs`]): CSV to fix and import again, or with `?format=json`
+/// (or `Accept: application/json`) a JSON array with one element per error.
 pub async fn failed_inputs(
     State(state): State<AppState>,
     Authenticated(tenant): Authenticated,
     Path(id): Path<String>,
+    Query(pairs): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let report_format = report_format(&pairs, &headers)?;
     let client = state.pool.get().await?;
     let import = find(&client, &tenant, &id).await?;
     let mut failures: std::collections::BTreeMap<i64, Vec<imports_common::failed_inputs::Failure>> =
@@ -771,25 +816,86 @@ pub async fn failed_inputs(
     drop(client);
     let pool = state.pool.clone();
     let handle = tokio::runtime::Handle::current();
+    let (format, delimiter) = (
+        import.format,
+        import.csv_delimiter.unwrap_or(DEFAULT_CSV_DELIMITER),
+    );
     let report = tokio::task::spawn_blocking(move || {
         let reader = imports_common::stored_inputs::StoredInputs::new(handle, pool, id);
         let mut out = Vec::new();
-        imports_common::failed_inputs::write_report(import.format, reader, &failures, &mut out)
-            .map(|_| out)
+        imports_common::failed_inputs::write_report(
+            format,
+            delimiter,
+            reader,
+            &failures,
+            report_format,
+            &mut out,
+        )
+        .map(|_| out)
     })
     .await
     .map_err(ApiError::internal)?
     .map_err(ApiError::internal)?;
+    let (content_type, extension) = match report_format {
+        ReportFormat::Csv => ("text/csv; charset=utf-8", "csv"),
+        ReportFormat::Json => ("application/json", "json"),
+    };
     Ok((
         StatusCode::OK,
         [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (header::CONTENT_TYPE, content_type.to_owned()),
             (
                 header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{}-failed-inputs.csv\"", import.id),
+                format!(
+                    "attachment; filename=\"{}-failed-inputs.{extension}\"",
+                    import.id
+                ),
             ),
         ],
         report,
     )
         .into_response())
+}
+
+/// The form of the failed-inputs report asked for: `?format=csv|json`, else the first of
+/// `text/csv` and `application/json` in `Accept`, else CSV.
+fn report_format(
+    pairs: &[(String, String)],
+    headers: &HeaderMap,
+) -> Result<ReportFormat, ApiError> {
+    let mut asked = None;
+    for (key, value) in pairs {
+        if key != "format" {
+            return Err(ApiError::bad_parameter(
+                key,
+                format!("'{key}' is not a known parameter"),
+            ));
+        }
+        asked = Some(match value.as_str() {
+            "csv" => ReportFormat::Csv,
+            "json" => ReportFormat::Json,
+            _ => {
+                return Err(ApiError::bad_parameter(
+                    "format",
+                    "format must be csv or json",
+                ))
+            }
+        });
+    }
+    if let Some(asked) = asked {
+        return Ok(asked);
+    }
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let first =
+        accept
+            .split(',')
+            .find_map(|media| match media.split(';').next().unwrap_or("").trim() {
+                "text/csv" => Some(ReportFormat::Csv),
+                "application/json" => Some(ReportFormat::Json),
+                _ => None,
+            });
+    Ok(first.unwrap_or(ReportFormat::Csv))
 }

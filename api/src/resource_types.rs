@@ -31,6 +31,7 @@ pub fn type_name(ty: AttributeType) -> &'static str {
         AttributeType::Email => "email",
         AttributeType::CurrencyCode => "currency_code",
         AttributeType::Object => "object",
+        AttributeType::List => "list",
     }
 }
 

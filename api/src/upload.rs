@@ -12,6 +12,11 @@
 //!   input exactly as the worker will (so an accepted file is a file the worker can read) and
 //!   stops as soon as the count passes the limit.
 //!
+//! CSV is counted with the `csv_delimiter` the document gives before `inputs`, or with the
+//! default (`,`) when it gives none there. A delimiter that follows the inputs and differs
+//! from the default is only known at the end: the handler then counts again what was stored
+//! ([`recount`]), which it can because the inputs are stored whole in that case.
+//!
 //! Memory is bounded by the channels between these steps, whatever the size of the import.
 
 use std::io::{BufRead, BufReader, Read};
@@ -20,7 +25,7 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use axum::body::Body;
 use axum::body::Bytes;
 use futures::StreamExt;
-use imports_common::inputs::{read_inputs, ReadStop};
+use imports_common::inputs::{parse_csv_delimiter, read_inputs, ReadStop, DEFAULT_CSV_DELIMITER};
 use imports_common::model::Format;
 use imports_common::store::INPUT_CHUNK_BYTES;
 use tokio::sync::mpsc;
@@ -74,6 +79,14 @@ pub struct Received {
     pub shape: InputsShape,
     /// How many inputs there were (for an array or CSV text).
     pub count: Result<u64, CountError>,
+    /// The CSV delimiter `count` was counted with.
+    pub counted_with: u8,
+    /// Whether every byte of the inputs was stored (none were skipped once the count had
+    /// failed), so that they can be counted again.
+    pub stored_whole: bool,
+    /// Whether CSV text was valid UTF-8 (when it is not, that is the count's verdict,
+    /// whatever the delimiter).
+    pub text_is_utf8: bool,
 }
 
 /// Limits applied while receiving.
@@ -112,6 +125,44 @@ pub fn receive(
         scanned
     };
     (receiving, chunks_rx)
+}
+
+/// Counts the inputs stored under `import_id` again, read back through `client` (the create's
+/// transaction), as CSV split on `delimiter`: for a `csv_delimiter` that followed the inputs
+/// in the document, once they had been counted with the default.
+pub async fn recount<C: tokio_postgres::GenericClient>(
+    client: &C,
+    import_id: &str,
+    delimiter: u8,
+    max_inputs: u64,
+) -> Result<Result<u64, CountError>, ApiError> {
+    let (bytes, frames) = mpsc::channel::<Bytes>(2);
+    let counting = tokio::task::spawn_blocking(move || {
+        let reader = FrameReader::new(frames);
+        let mut seen = 0u64;
+        match read_inputs(Format::Csv, delimiter, reader, 0, |_| {
+            seen += 1;
+            seen <= max_inputs
+        }) {
+            Ok(n) => Ok(n),
+            Err(ReadStop::Cancelled) => Err(CountError::TooMany),
+            Err(ReadStop::Unreadable(e)) => Err(CountError::Unreadable(e.0)),
+            Err(ReadStop::Io(e)) => Err(CountError::Unreadable(format!(
+                "the inputs cannot be read: {e}"
+            ))),
+        }
+    });
+    let mut seq = 0;
+    while let Some(chunk) = imports_common::store::input_chunk(client, import_id, seq).await? {
+        if bytes.send(Bytes::from(chunk)).await.is_err() {
+            break; // The count is decided.
+        }
+        seq += 1;
+    }
+    drop(bytes);
+    counting
+        .await
+        .map_err(|e| ApiError::internal(format!("the inputs could not be counted: {e}")))
 }
 
 /// Reads the body's frames from the socket and hands them to the scanner, enforcing the size
@@ -209,6 +260,10 @@ struct ChunkSink {
     counter: Option<Counter>,
     /// Set once the inputs cannot be accepted: the rest is read but no longer passed on.
     refused: bool,
+    /// The `csv_delimiter` given before the inputs, if any.
+    declared_delimiter: Option<u8>,
+    /// The delimiter the inputs are counted with.
+    counted_with: u8,
     utf8: Utf8Check,
 }
 
@@ -226,6 +281,8 @@ impl ChunkSink {
             max_inputs,
             counter: None,
             refused: false,
+            declared_delimiter: None,
+            counted_with: DEFAULT_CSV_DELIMITER,
             utf8: Utf8Check::default(),
         }
     }
@@ -235,6 +292,8 @@ impl ChunkSink {
         let Some(format) = shape.format() else { return };
         let (pipe, buffers) = sync_channel::<Vec<u8>>(4);
         let max = self.max_inputs;
+        let delimiter = self.declared_delimiter.unwrap_or(DEFAULT_CSV_DELIMITER);
+        self.counted_with = delimiter;
         let thread = std::thread::spawn(move || {
             let reader = PipeReader {
                 buffers,
@@ -242,7 +301,7 @@ impl ChunkSink {
                 at: 0,
             };
             let mut seen = 0u64;
-            match read_inputs(format, reader, 0, |_| {
+            match read_inputs(format, delimiter, reader, 0, |_| {
                 seen += 1;
                 seen <= max
             }) {
@@ -453,6 +512,9 @@ impl<R: BufRead> Scanner<R> {
             skeleton: self.skeleton,
             shape: self.shape,
             count: self.count.unwrap_or(Ok(0)),
+            counted_with: self.sink.counted_with,
+            stored_whole: !self.sink.refused,
+            text_is_utf8: self.sink.utf8.ok && self.sink.utf8.carry.is_empty(),
         })
     }
 
@@ -572,6 +634,15 @@ impl<R: BufRead> Scanner<R> {
                 (Level::Top, "data", Some(b'{')) => self.object(Level::Data)?,
                 (Level::Data, "attributes", Some(b'{')) => self.object(Level::Attributes)?,
                 (Level::Attributes, "inputs", _) => self.inputs()?,
+                (Level::Attributes, "csv_delimiter", _) => {
+                    // Known before the inputs, it is the one they are counted with.
+                    let start = self.skeleton.len();
+                    self.raw_value()?;
+                    self.sink.declared_delimiter =
+                        serde_json::from_slice::<String>(&self.skeleton[start..])
+                            .ok()
+                            .and_then(|d| parse_csv_delimiter(&d));
+                }
                 _ => self.raw_value()?,
             }
             self.whitespace()?;

@@ -114,7 +114,9 @@ fn check_file(args: &CreateArgs) -> Result<()> {
     if meta.is_dir() {
         bail!("{} is a directory, not a file", args.file.display());
     }
-    format_of(args)?;
+    if format_of(args)? == Format::Json && args.csv_delimiter.is_some() {
+        bail!("--csv-delimiter is for CSV files only");
+    }
     if let Some(g) = &args.reference_group {
         check_group(g)?;
     }
@@ -183,6 +185,9 @@ struct CreateData<'a> {
 struct CreateAttributes<'a> {
     resource_type: &'a str,
     format: &'static str,
+    /// Before `inputs`, so that the API counts them with it as they arrive.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    csv_delimiter: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     parent_resource_id: Option<&'a str>,
     skip_errors: bool,
@@ -220,6 +225,7 @@ impl Submission<'_> {
                 attributes: CreateAttributes {
                     resource_type: &self.args.resource_type,
                     format: self.format.as_str(),
+                    csv_delimiter: self.args.csv_delimiter.map(|d| char::from(d).to_string()),
                     parent_resource_id: self.args.parent.as_deref(),
                     skip_errors: self.args.skip_errors,
                     reference: self.reference(index),
@@ -363,7 +369,8 @@ fn create(api: &Api, json_output: bool, args: &CreateArgs) -> Result<i32> {
     }
     let limits = probe(budget);
     let mut inputs_total = 0u64;
-    let chunks = split::split(format, open(&args.file)?, limits, |c| {
+    let delimiter = args.csv_delimiter.unwrap_or(b',');
+    let chunks = split::split(format, delimiter, open(&args.file)?, limits, |c| {
         inputs_total += c.records as u64;
         Ok(())
     })
@@ -385,7 +392,7 @@ fn create(api: &Api, json_output: bool, args: &CreateArgs) -> Result<i32> {
     let mut submitted: Vec<Value> = Vec::new();
     let mut ids: Vec<String> = Vec::new();
     let mut created = 0usize;
-    let result = split::split(format, open(&args.file)?, limits, |chunk| {
+    let result = split::split(format, delimiter, open(&args.file)?, limits, |chunk| {
         let reference = submission.reference(chunk.index);
         let last = chunk.first + chunk.records as u64 - 1;
         if let Some(old) = existing
@@ -689,52 +696,62 @@ fn delete(api: &Api, json_output: bool, id: &str) -> Result<i32> {
 }
 
 fn errors(api: &Api, json_output: bool, csv_output: bool, id: &str) -> Result<i32> {
-    let report = api.get_text(&format!("{}/failed_inputs", import_path(id)))?;
+    let path = format!("{}/failed_inputs", import_path(id));
     if csv_output {
+        // The CSV form: the failed rows with their errors, to fix and import again.
+        let report = api.get_text(&path)?;
         print!("{report}");
         std::io::stdout().flush()?;
         return Ok(EXIT_OK);
     }
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .from_reader(report.as_bytes());
-    let mut rows = Vec::new();
-    for r in rdr.records() {
-        let r = r.context("the failed-inputs report cannot be read")?;
-        rows.push(r.iter().map(str::to_owned).collect::<Vec<_>>());
-    }
+    let report = api.get(&path, &[("format".into(), "json".into())])?;
+    let Some(entries) = report.as_array() else {
+        anyhow::bail!("the failed-inputs report is not a JSON array");
+    };
     if json_output {
-        let items: Vec<Value> = rows
+        let items: Vec<Value> = entries
             .iter()
-            .map(|r| {
-                let get = |i: usize| r.get(i).cloned().unwrap_or_default();
+            .map(|e| {
                 json!({
-                    "row": get(0).parse::<u64>().ok(),
-                    "key": get(1),
-                    "attribute": get(2),
-                    "message": get(3),
-                    "input": get(4),
+                    "row": e["position"].as_u64().map(|p| p + 1),
+                    "position": e["position"],
+                    "key": e["key"],
+                    "attribute": e["attribute"],
+                    "message": e["message"],
+                    "input": e["input"],
                 })
             })
             .collect();
         print_json(&json!({"import": id, "errors": items}))?;
         return Ok(EXIT_OK);
     }
-    if rows.is_empty() {
+    if entries.is_empty() {
         println!("{id} has no errors");
         return Ok(EXIT_OK);
     }
     let mut t = Table::new(&["ROW", "KEY", "ATTRIBUTE", "MESSAGE", "INPUT"], &["ROW"]);
-    for r in &rows {
-        let mut r = r.clone();
-        if let Some(input) = r.get_mut(4) {
-            *input = truncate(input, 80);
-        }
-        t.row(r);
+    for e in entries {
+        let row = e["position"]
+            .as_u64()
+            .map(|p| (p + 1).to_string())
+            .unwrap_or_default();
+        let input = match &e["input"] {
+            Value::Null => String::new(),
+            other => truncate(&other.to_string(), 80),
+        };
+        t.row(vec![
+            row,
+            cell(&e["key"]),
+            cell(&e["attribute"]),
+            cell(&e["message"]),
+            input,
+        ]);
     }
     print!("{}", t.render());
-    println!("{} error(s); --csv for the whole report", rows.len());
+    println!(
+        "{} error(s); --csv for the rows to fix and import again",
+        entries.len()
+    );
     Ok(EXIT_OK)
 }
 

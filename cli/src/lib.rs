@@ -116,6 +116,9 @@ pub struct CreateArgs {
     /// The file's format, when its extension does not say it.
     #[arg(long, value_name = "csv|json")]
     pub format: Option<split::Format>,
+    /// The field delimiter of a CSV file: `,` (the default), `;` or `tab`.
+    #[arg(long, value_name = ",|;|tab", value_parser = csv_delimiter)]
+    pub csv_delimiter: Option<u8>,
     /// Go on past the 10% error threshold.
     #[arg(long)]
     pub skip_errors: bool,
@@ -181,6 +184,16 @@ pub struct ListArgs {
 
 /// The statuses of imports.
 pub const STATUSES: &[&str] = &["pending", "in_progress", "completed", "interrupted"];
+
+/// The CSV delimiters the API accepts (`csv_delimiter`).
+fn csv_delimiter(s: &str) -> Result<u8, String> {
+    match s {
+        "," => Ok(b','),
+        ";" => Ok(b';'),
+        "tab" | "TAB" | "\t" | "\\t" => Ok(b'\t'),
+        _ => Err(format!("'{s}' is not a CSV delimiter: use ',', ';' or tab")),
+    }
+}
 
 fn statuses(s: &str) -> Result<String, String> {
     for status in s.split(',').map(str::trim) {

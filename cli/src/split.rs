@@ -94,9 +94,10 @@ pub fn json_string_len(s: &[u8]) -> usize {
 
 /// Splits `reader` into chunks, handing each to `sink` as soon as it is full; returns how
 /// many chunks there were (0 for a file without inputs). An error from `sink` stops the
-/// split and is returned as it is.
+/// split and is returned as it is. CSV is read, and its chunks written, with `csv_delimiter`.
 pub fn split<R: Read>(
     format: Format,
+    csv_delimiter: u8,
     reader: R,
     limits: Limits,
     mut sink: impl FnMut(Chunk) -> Result<()>,
@@ -105,7 +106,7 @@ pub fn split<R: Read>(
         bail!("a chunk must hold at least one input");
     }
     match format {
-        Format::Csv => split_csv(reader, limits, &mut sink),
+        Format::Csv => split_csv(reader, csv_delimiter, limits, &mut sink),
         Format::Json => split_json(reader, limits, &mut sink),
     }
 }
@@ -202,17 +203,20 @@ impl Builder<'_> {
 
 fn split_csv<R: Read>(
     reader: R,
+    delimiter: u8,
     limits: Limits,
     sink: &mut dyn FnMut(Chunk) -> Result<()>,
 ) -> Result<usize> {
     // The same settings as the worker's reader, so that both count the same records.
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(false)
+        .delimiter(delimiter)
         .flexible(true)
         .buffer_capacity(64 * 1024)
         .from_reader(reader);
     let buffer = Shared::default();
     let mut out = csv::WriterBuilder::new()
+        .delimiter(delimiter)
         .flexible(true)
         .terminator(csv::Terminator::Any(b'\n'))
         .from_writer(buffer.clone());
@@ -389,7 +393,7 @@ mod tests {
 
     fn chunks(format: Format, text: &[u8], records: usize, bytes: usize) -> Result<Vec<Chunk>> {
         let mut out = Vec::new();
-        split(format, text, Limits { records, bytes }, |c| {
+        split(format, b',', text, Limits { records, bytes }, |c| {
             out.push(c);
             Ok(())
         })?;
@@ -521,6 +525,7 @@ mod tests {
         let mut seen = 0;
         let e = split(
             Format::Json,
+            b',',
             text.as_bytes(),
             Limits {
                 records: 1,
@@ -583,12 +588,67 @@ mod tests {
             Format::Json => imports_common::model::Format::Json,
         };
         let mut out = Vec::new();
-        read_inputs(format, text, 0, |i| {
+        read_inputs(format, b',', text, 0, |i| {
             out.push(i.record);
             true
         })
         .unwrap();
         out
+    }
+
+    #[test]
+    fn a_semicolon_file_is_split_and_written_again_with_semicolons() {
+        let text = "code;name;description\nA;\"x; y\";\"multi\nline\"\nB;b;c, d\n";
+        let mut out = Vec::new();
+        split(
+            Format::Csv,
+            b';',
+            text.as_bytes(),
+            Limits {
+                records: 1,
+                bytes: 1 << 20,
+            },
+            |c| {
+                out.push(c);
+                Ok(())
+            },
+        )
+        .unwrap();
+        let texts: Vec<&str> = out.iter().map(|c| c.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            vec![
+                "code;name;description\nA;\"x; y\";\"multi\nline\"\n",
+                "code;name;description\nB;b;c, d\n"
+            ]
+        );
+        let mut records = Vec::new();
+        for chunk in &out {
+            read_inputs(
+                imports_common::model::Format::Csv,
+                b';',
+                chunk.text.as_bytes(),
+                0,
+                |i| {
+                    records.push(i.record);
+                    true
+                },
+            )
+            .unwrap();
+        }
+        let mut whole = Vec::new();
+        read_inputs(
+            imports_common::model::Format::Csv,
+            b';',
+            text.as_bytes(),
+            0,
+            |i| {
+                whole.push(i.record);
+                true
+            },
+        )
+        .unwrap();
+        assert_eq!(records, whole);
     }
 
     #[test]

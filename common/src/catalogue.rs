@@ -21,8 +21,13 @@ pub enum AttributeType {
     Email,
     /// An ISO 4217 currency code such as `EUR`, stored upper-cased (`text`).
     CurrencyCode,
-    /// A JSON object (`jsonb`).
+    /// A JSON object (`jsonb`). In CSV, `<attribute>.<key>` columns fill its keys
+    /// (`metadata.color`), or one column holds the whole object as JSON text.
     Object,
+    /// A list of values (`jsonb`, an array). In CSV a cell holds comma-separated values
+    /// (`tags` = `red, sale`), or `<attribute>.<key>` columns give the keys of a list of
+    /// objects, matched by their place in each cell (`price_tiers.up_to` = `10,100`).
+    List,
 }
 
 impl AttributeType {
@@ -33,7 +38,7 @@ impl AttributeType {
             AttributeType::Integer => "int8",
             AttributeType::Float => "float8",
             AttributeType::Boolean => "bool",
-            AttributeType::Object => "jsonb",
+            AttributeType::Object | AttributeType::List => "jsonb",
         }
     }
 }

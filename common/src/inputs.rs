@@ -66,26 +66,45 @@ impl From<UnreadableInputs> for ReadStop {
     }
 }
 
+/// The CSV delimiter of an import that does not name one.
+pub const DEFAULT_CSV_DELIMITER: u8 = b',';
+
+/// Reads the `csv_delimiter` of an import: `,`, `;` or a tab (given as the character, or as
+/// the two characters `\t`).
+pub fn parse_csv_delimiter(s: &str) -> Option<u8> {
+    match s {
+        "," => Some(b','),
+        ";" => Some(b';'),
+        "\t" | "\\t" => Some(b'\t'),
+        _ => None,
+    }
+}
+
 /// Reads every input of `reader` in order, skipping the first `skip`, and hands each to
 /// `sink`. The sink returns `false` to stop early. Returns the number of inputs in the file
-/// when it was read to the end.
+/// when it was read to the end. `csv_delimiter` separates the fields of CSV (JSON ignores it).
 pub fn read_inputs<R: Read>(
     format: Format,
+    csv_delimiter: u8,
     reader: R,
     skip: u64,
     mut sink: impl FnMut(RawInput) -> bool,
 ) -> Result<u64, ReadStop> {
     match format {
         Format::Json => read_json(reader, skip, &mut sink),
-        Format::Csv => read_csv(reader, skip, &mut sink),
+        Format::Csv => read_csv(reader, csv_delimiter, skip, &mut sink),
     }
 }
 
 /// Counts the inputs of a file, checking that it can be read to the end.
-pub fn count_inputs<R: Read>(format: Format, reader: R) -> Result<u64, UnreadableInputs> {
+pub fn count_inputs<R: Read>(
+    format: Format,
+    csv_delimiter: u8,
+    reader: R,
+) -> Result<u64, UnreadableInputs> {
     // Every element is parsed as the worker will parse it, so that a file counted here is
     // a file the worker can read.
-    match read_inputs(format, reader, 0, |_| true) {
+    match read_inputs(format, csv_delimiter, reader, 0, |_| true) {
         Ok(n) => Ok(n),
         Err(ReadStop::Unreadable(e)) => Err(e),
         Err(ReadStop::Cancelled) => unreachable!("the counting sink never stops"),
@@ -97,6 +116,7 @@ pub fn count_inputs<R: Read>(format: Format, reader: R) -> Result<u64, Unreadabl
 /// one) to `sink`, which returns `false` to stop.
 pub fn read_batches<R: Read>(
     format: Format,
+    csv_delimiter: u8,
     reader: R,
     skip: u64,
     batch_size: usize,
@@ -104,7 +124,7 @@ pub fn read_batches<R: Read>(
 ) -> Result<u64, ReadStop> {
     let mut batch = Vec::with_capacity(batch_size);
     let mut open = true;
-    let total = read_inputs(format, reader, skip, |input| {
+    let total = read_inputs(format, csv_delimiter, reader, skip, |input| {
         batch.push(input);
         if batch.len() >= batch_size {
             open = sink(std::mem::replace(
@@ -228,11 +248,13 @@ pub fn json_kind(v: &Value) -> &'static str {
 
 fn read_csv<R: Read>(
     reader: R,
+    delimiter: u8,
     skip: u64,
     sink: &mut dyn FnMut(RawInput) -> bool,
 ) -> Result<u64, ReadStop> {
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(false)
+        .delimiter(delimiter)
         .flexible(true)
         .buffer_capacity(64 * 1024)
         .from_reader(reader);
@@ -367,7 +389,7 @@ mod tests {
 
     fn all(format: Format, text: &str) -> Result<Vec<RawRecord>, UnreadableInputs> {
         let mut out = Vec::new();
-        match read_inputs(format, text.as_bytes(), 0, |i| {
+        match read_inputs(format, DEFAULT_CSV_DELIMITER, text.as_bytes(), 0, |i| {
             out.push(i.record);
             true
         }) {
@@ -447,11 +469,50 @@ mod tests {
     }
 
     #[test]
+    fn csv_fields_are_split_on_the_import_s_delimiter() {
+        for (delimiter, text) in [
+            (b';', "code;name;description\nA;\"Shirt; red\";a, b\n"),
+            (b'\t', "code\tname\tdescription\nA\t\"Shirt\tred\"\ta, b\n"),
+        ] {
+            let mut out = Vec::new();
+            read_inputs(Format::Csv, delimiter, text.as_bytes(), 0, |i| {
+                out.push(i.record);
+                true
+            })
+            .unwrap();
+            let values = csv_values(&out[0]);
+            assert_eq!(values.len(), 3, "{text:?}");
+            assert_eq!(
+                values[1].1,
+                if delimiter == b';' {
+                    "Shirt; red"
+                } else {
+                    "Shirt\tred"
+                }
+            );
+            assert_eq!(values[2].1, "a, b");
+        }
+        // Read with the wrong one, a row is one column.
+        let recs = all(Format::Csv, "code;name\nA;a\n").unwrap();
+        assert_eq!(
+            csv_values(&recs[0]),
+            vec![("code;name".into(), "A;a".into())]
+        );
+        assert_eq!(parse_csv_delimiter(","), Some(b','));
+        assert_eq!(parse_csv_delimiter(";"), Some(b';'));
+        assert_eq!(parse_csv_delimiter("\t"), Some(b'\t'));
+        assert_eq!(parse_csv_delimiter("\\t"), Some(b'\t'));
+        for bad in ["|", "", ",,", " ", "\n", "\""] {
+            assert_eq!(parse_csv_delimiter(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
     fn ragged_and_non_utf8_rows_are_malformed_inputs() {
         let mut text = b"code,name\nA,a\nB\nC,c,extra\n".to_vec();
         text.extend_from_slice(b"D,\xff\xfe\nE,e\n");
         let mut out = Vec::new();
-        read_inputs(Format::Csv, &text[..], 0, |i| {
+        read_inputs(Format::Csv, b',', &text[..], 0, |i| {
             out.push(i);
             true
         })
@@ -495,7 +556,7 @@ mod tests {
         let text =
             serde_json::to_string(&(0..10).map(|i| json!({"i": i})).collect::<Vec<_>>()).unwrap();
         let mut batches = Vec::new();
-        let total = read_batches(Format::Json, text.as_bytes(), 3, 3, |b| {
+        let total = read_batches(Format::Json, b',', text.as_bytes(), 3, 3, |b| {
             batches.push(b.iter().map(|i| i.position).collect::<Vec<_>>());
             true
         })
@@ -508,7 +569,7 @@ mod tests {
             .collect::<Vec<_>>()
             .join("\n");
         let mut seen = Vec::new();
-        let stop = read_batches(Format::Csv, csv.as_bytes(), 8, 4, |b| {
+        let stop = read_batches(Format::Csv, b',', csv.as_bytes(), 8, 4, |b| {
             seen.extend(b.into_iter().map(|i| i.position));
             false
         });
@@ -524,7 +585,7 @@ mod tests {
         }
         drop(tx);
         assert_eq!(
-            count_inputs(Format::Json, ChannelReader::new(rx)).unwrap(),
+            count_inputs(Format::Json, b',', ChannelReader::new(rx)).unwrap(),
             2
         );
     }

@@ -33,7 +33,8 @@ pub fn import_resource(import: &Import, base_url: &str) -> Value {
     })
 }
 
-/// The `attributes` member of an import resource, every readable attribute in the seed's order.
+/// The `attributes` member of an import resource, every readable attribute in the seed's order
+/// (with `csv_delimiter`, ours, after `format`).
 pub fn import_attributes(import: &Import) -> Map<String, Value> {
     let time = |t: Option<chrono::DateTime<chrono::Utc>>| match t {
         Some(t) => Value::String(t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
@@ -47,6 +48,10 @@ pub fn import_attributes(import: &Import) -> Map<String, Value> {
     let mut a = Map::new();
     a.insert("resource_type".into(), json!(import.resource_type));
     a.insert("format".into(), json!(import.format.as_str()));
+    a.insert(
+        "csv_delimiter".into(),
+        json!(import.csv_delimiter.map(crate::model::csv_delimiter_text)),
+    );
     a.insert(
         "parent_resource_id".into(),
         json!(import.parent_resource_id),
@@ -94,6 +99,7 @@ mod tests {
             },
             resource_type: "skus".into(),
             format: Format::Csv,
+            csv_delimiter: Some(b';'),
             parent_resource_id: Some("pl1".into()),
             status,
             started_at: Some(t0),
@@ -134,6 +140,7 @@ mod tests {
         let expected = [
             ("resource_type", json!("skus")),
             ("format", json!("csv")),
+            ("csv_delimiter", json!(";")),
             ("parent_resource_id", json!("pl1")),
             ("status", json!("completed")),
             ("started_at", json!("2026-01-02T03:04:05.000Z")),
@@ -169,7 +176,7 @@ mod tests {
         assert_eq!(
             names.len(),
             expected.len(),
-            "no attribute beyond the seed's: {names:?}"
+            "no attribute beyond the seed's and csv_delimiter: {names:?}"
         );
         assert!(a.get("_interrupt").is_none(), "_interrupt is write-only");
     }

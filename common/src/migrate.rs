@@ -28,6 +28,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "write counts",
         include_str!("../../migrations/0005_write_counts.sql"),
     ),
+    (
+        6,
+        "csv delimiter",
+        include_str!("../../migrations/0006_csv_delimiter.sql"),
+    ),
 ];
 
 /// The advisory lock key that serialises migration runs (an arbitrary constant).

@@ -234,6 +234,9 @@ pub struct Import {
     pub resource_type: String,
     /// How the inputs are encoded.
     pub format: Format,
+    /// The field delimiter of CSV inputs (`None` for JSON, or `,` for a CSV import that
+    /// predates the attribute).
+    pub csv_delimiter: Option<u8>,
     /// The parent of every input (a price list for prices...), when given.
     pub parent_resource_id: Option<String>,
     /// Where the import is in its life.
@@ -278,6 +281,11 @@ pub struct Import {
     pub reference_origin: Option<String>,
     /// Free key-value pairs.
     pub metadata: serde_json::Value,
+}
+
+/// A CSV delimiter as the API shows it (a tab is the tab character).
+pub fn csv_delimiter_text(delimiter: u8) -> String {
+    char::from(delimiter).to_string()
 }
 
 impl Import {

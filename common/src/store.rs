@@ -24,6 +24,8 @@ pub struct NewImport {
     pub resource_type: String,
     /// How `inputs` is encoded.
     pub format: Format,
+    /// The field delimiter of CSV inputs (`None` for JSON).
+    pub csv_delimiter: Option<u8>,
     /// The parent of every input.
     pub parent_resource_id: Option<String>,
     /// The number of inputs in `inputs`.
@@ -73,7 +75,8 @@ impl Severity {
 
 const IMPORT_COLUMNS: &str = "id, organization_id, mode, resource_type, format, parent_resource_id, status, \
     started_at, completed_at, interrupted_at, inputs_size, errors_count, warnings_count, processed_count, created_count, updated_count, \
-    skip_errors, interrupt_requested, created_at, updated_at, reference, reference_origin, metadata";
+    skip_errors, interrupt_requested, created_at, updated_at, reference, reference_origin, metadata, \
+    csv_delimiter";
 
 /// Creates an import (status pending) with its raw inputs and its `imports.create` event.
 /// Call it inside a transaction so that the import and its inputs appear together.
@@ -101,8 +104,8 @@ pub async fn insert_import<C: GenericClient>(
         .query_one(
             &format!(
                 "INSERT INTO imports (id, organization_id, mode, resource_type, format, parent_resource_id,
-                    inputs_size, skip_errors, reference, reference_origin, metadata)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                    inputs_size, skip_errors, reference, reference_origin, metadata, csv_delimiter)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
                  RETURNING {IMPORT_COLUMNS}"
             ),
             &[
@@ -117,6 +120,7 @@ pub async fn insert_import<C: GenericClient>(
                 &new.reference,
                 &new.reference_origin,
                 &new.metadata,
+                &new.csv_delimiter.map(crate::model::csv_delimiter_text),
             ],
         )
         .await?;
@@ -293,6 +297,19 @@ pub async fn insert_log_entries<C: GenericClient>(
     Ok(())
 }
 
+/// The `csv_delimiter` column: `None` for JSON, `,` for a CSV import that predates it.
+fn delimiter_from_row(row: &Row) -> Option<u8> {
+    let format: &str = row.get("format");
+    let delimiter: Option<&str> = row.get("csv_delimiter");
+    match (format.parse::<Format>(), delimiter) {
+        (Ok(Format::Csv), d) => Some(
+            d.and_then(crate::inputs::parse_csv_delimiter)
+                .unwrap_or(crate::inputs::DEFAULT_CSV_DELIMITER),
+        ),
+        _ => None,
+    }
+}
+
 fn import_from_row(row: &Row) -> Import {
     let status: &str = row.get("status");
     let format: &str = row.get("format");
@@ -305,6 +322,7 @@ fn import_from_row(row: &Row) -> Import {
         },
         resource_type: row.get("resource_type"),
         format: format.parse().unwrap_or_default(),
+        csv_delimiter: delimiter_from_row(row),
         parent_resource_id: row.get("parent_resource_id"),
         status: status.parse().unwrap_or(Status::Pending),
         started_at: row.get("started_at"),
@@ -352,6 +370,8 @@ pub struct ClaimedImport {
     pub resource_type: String,
     /// The inputs' encoding.
     pub format: Format,
+    /// The field delimiter of CSV inputs.
+    pub csv_delimiter: u8,
     /// The parent of every input.
     pub parent_resource_id: Option<String>,
     /// The number of inputs.
@@ -392,7 +412,7 @@ pub async fn claim(
                     OR (status = 'in_progress' AND lease_expires_at < now()))
              RETURNING id, organization_id, mode, resource_type, format, parent_resource_id,
                        inputs_size, cursor, errors_count, skip_errors, attempts, interrupt_requested,
-                       started_at = now() AS first_start",
+                       csv_delimiter, started_at = now() AS first_start",
             &[&id, &worker, &lease_secs],
         )
         .await?;
@@ -414,6 +434,7 @@ pub async fn claim(
             },
             resource_type: r.get("resource_type"),
             format: format.parse().unwrap_or_default(),
+            csv_delimiter: delimiter_from_row(&r).unwrap_or(crate::inputs::DEFAULT_CSV_DELIMITER),
             parent_resource_id: r.get("parent_resource_id"),
             inputs_size: r.get("inputs_size"),
             cursor: r.get("cursor"),

@@ -3,14 +3,29 @@
 //! Validation needs no database: it checks types, required attributes, ranges and
 //! enumerations, and collects the relationship references that the worker resolves in bulk.
 //! Everything wrong with an input is reported at once, attribute by attribute.
+//!
+//! CSV rows are read through a [`CsvLayout`], worked out once per header row: which column is
+//! which attribute, which are keys of an object (`metadata.color`) or of a list of objects
+//! (`price_tiers.up_to`), which are ignored. A [`Preparer`] keeps what must be known across
+//! the inputs of one import: the layout, whether its unknown columns were already warned
+//! about (once per import, not once per row), and the natural keys already seen, to warn when
+//! a later input overrides an earlier one.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
 use crate::catalogue::{Attribute, AttributeType, ResourceType};
-use crate::inputs::{json_kind, RawInput, RawRecord};
+use crate::inputs::{RawInput, RawRecord};
 
 /// The errors_log key of an input that has no identifying value.
 pub const UNKNOWN_KEY: &str = "unknown";
+
+/// CSV columns whose name starts with this are ignored without a warning: the failed-inputs
+/// report adds its own (`_errors`...) so that it can be imported again as it is.
+pub const IGNORED_COLUMN_PREFIX: char = '_';
 
 /// A typed value bound for one column.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,7 +45,7 @@ pub enum Cell {
 }
 
 /// How an input names a related record.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Reference {
     /// By the related record's id.
     Id(String),
@@ -53,7 +68,7 @@ pub struct Prepared {
     pub references: Vec<Option<Reference>>,
     /// (attribute, message) pairs; an input with any is not written.
     pub errors: Vec<(String, String)>,
-    /// Messages about what was ignored.
+    /// Messages about what was ignored or changed.
     pub warnings: Vec<String>,
     /// Required attributes the input leaves out: an error only if it creates a record (an
     /// update of an existing one, by id or by natural key, may leave them out).
@@ -72,29 +87,176 @@ impl Prepared {
     }
 }
 
-/// Checks one input against `rt`.
-pub fn prepare(rt: &ResourceType, input: RawInput) -> Prepared {
-    let mut p = Prepared {
-        position: input.position,
-        key: UNKNOWN_KEY.to_owned(),
-        id: None,
-        // Counted, not built: this runs for every input.
-        cells: vec![None; rt.column_count()],
-        references: vec![None; rt.relationships.len()],
-        errors: Vec::new(),
-        warnings: Vec::new(),
-        missing_required: Vec::new(),
-    };
-    let fields: Vec<(String, Value, bool)> = match input.record {
-        RawRecord::Malformed(why) => {
-            p.error("input", why);
-            return p;
-        }
-        RawRecord::Json(map) => map.into_iter().map(|(k, v)| (k, v, false)).collect(),
-        RawRecord::Csv { headers, values } => csv_fields(rt, &headers, values),
-    };
-    p.key = log_key(rt, &fields);
+/// Checks one input against `rt`, on its own: nothing is remembered from other inputs, so
+/// a CSV row's unknown columns are warned about on the row itself, and duplicates are not
+/// looked for. A worker uses a [`Preparer`] instead.
+pub fn prepare(rt: &'static ResourceType, input: RawInput) -> Prepared {
+    Preparer::new(rt, None).prepare(input)
+}
 
+/// Checks the inputs of one import, in file order, remembering what the warnings about the
+/// whole import need (see the module's documentation).
+///
+/// Duplicate detection keeps one entry per distinct natural key (a 64-bit hash of the key and
+/// the position of its latest input): about 16 bytes, some 20 to 35 MiB per million distinct
+/// keys with the hash table's slack, freed when the import's run ends. Two different keys
+/// with the same hash (odds about 1 in 3·10^7 for a million keys) would give a spurious
+/// warning, never a wrong write.
+pub struct Preparer {
+    rt: &'static ResourceType,
+    parent_resource_id: Option<String>,
+    layout: Option<(Arc<[String]>, CsvLayout)>,
+    unknown_columns_warned: bool,
+    seen: HashMap<u64, u64, BuildHasherDefault<Prehashed>>,
+}
+
+impl Preparer {
+    /// A preparer for the inputs of an import of `rt` with this `parent_resource_id`.
+    pub fn new(rt: &'static ResourceType, parent_resource_id: Option<&str>) -> Self {
+        Preparer {
+            rt,
+            parent_resource_id: parent_resource_id.map(str::to_owned),
+            layout: None,
+            unknown_columns_warned: false,
+            seen: HashMap::default(),
+        }
+    }
+
+    /// Checks the next input. Inputs must come in file order, from the first: a run resumed
+    /// after some inputs passes those again (and drops their result) so that what is
+    /// remembered is the same as if the run had not stopped.
+    pub fn prepare(&mut self, input: RawInput) -> Prepared {
+        let rt = self.rt;
+        let mut p = Prepared {
+            position: input.position,
+            key: UNKNOWN_KEY.to_owned(),
+            id: None,
+            // Counted, not built: this runs for every input.
+            cells: vec![None; rt.column_count()],
+            references: vec![None; rt.relationships.len()],
+            errors: Vec::new(),
+            warnings: Vec::new(),
+            missing_required: Vec::new(),
+        };
+        let mut column_warnings = Vec::new();
+        let fields: Vec<(String, Value, bool)> = match input.record {
+            RawRecord::Malformed(why) => {
+                p.error("input", why);
+                return p;
+            }
+            RawRecord::Json(map) => map.into_iter().map(|(k, v)| (k, v, false)).collect(),
+            RawRecord::Csv { headers, values } => {
+                let known = matches!(&self.layout,
+                    Some((h, _)) if Arc::ptr_eq(h, &headers) || **h == *headers);
+                if !known {
+                    let layout = CsvLayout::new(rt, &headers);
+                    self.layout = Some((headers, layout));
+                }
+                let Some((_, layout)) = &self.layout else {
+                    unreachable!("the layout was just set")
+                };
+                // The unknown columns are the same in every row: said once, on the first row.
+                if !self.unknown_columns_warned {
+                    self.unknown_columns_warned = true;
+                    column_warnings = layout
+                        .unknown
+                        .iter()
+                        .map(|name| {
+                            format!("column {} was ignored: unknown attribute", printable(name))
+                        })
+                        .collect();
+                }
+                layout.fields(values)
+            }
+        };
+        p.key = log_key(rt, &fields);
+        p.warnings = column_warnings;
+        check_fields(rt, &mut p, fields);
+        self.note_duplicate(&mut p);
+        p
+    }
+
+    /// Warns when a valid input names the same record, by id or by natural key, as an earlier
+    /// valid input: the later one is written over it.
+    fn note_duplicate(&mut self, p: &mut Prepared) {
+        if !p.is_valid() {
+            return;
+        }
+        let Some((hash, what)) = identity(self.rt, self.parent_resource_id.as_deref(), p) else {
+            return;
+        };
+        if let Some(earlier) = self.seen.insert(hash, p.position) {
+            p.warnings.push(format!(
+                "overrides an earlier input with the same {what} (position {earlier})"
+            ));
+        }
+    }
+}
+
+/// What identifies the record an input writes, hashed, and what it is called ("code",
+/// "sku_code and price_list", "id"); `None` when the input does not give all of it.
+///
+/// Inputs are compared as they are written (codes trimmed, emails lower-cased), but the same
+/// related record named once by id and once by code is not recognised, nor an update by id
+/// of a record another input names by its natural key: those are resolved by the database.
+fn identity(
+    rt: &ResourceType,
+    parent_resource_id: Option<&str>,
+    p: &Prepared,
+) -> Option<(u64, String)> {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    if let Some(id) = &p.id {
+        (0u8, id).hash(&mut h);
+        return Some((h.finish(), "id".to_owned()));
+    }
+    let mut names = Vec::with_capacity(rt.natural_key.len());
+    for column in rt.natural_key {
+        if let Some((idx, _)) = rt.attribute_index(column) {
+            match &p.cells[idx] {
+                Some(Cell::Text(s)) if !s.is_empty() => (1u8, s).hash(&mut h),
+                Some(Cell::Integer(n)) => (2u8, n).hash(&mut h),
+                _ => return None,
+            }
+            names.push(*column);
+        } else {
+            let (ri, rel) = rt
+                .relationships
+                .iter()
+                .enumerate()
+                .find(|(_, r)| r.id_attribute == *column)?;
+            let parent = (rt.parent == Some(rel.name))
+                .then(|| parent_resource_id.map(|id| Reference::Id(id.to_owned())))
+                .flatten();
+            match p.references[ri].clone().or(parent) {
+                Some(r) => (3u8, r).hash(&mut h),
+                None => return None,
+            }
+            names.push(rel.name);
+        }
+    }
+    Some((h.finish(), names.join(" and ")))
+}
+
+/// A hasher for keys that are already hashes.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// Checks the fields of one input into `p`.
+fn check_fields(rt: &ResourceType, p: &mut Prepared, fields: Vec<(String, Value, bool)>) {
     for (name, mut value, from_csv) in fields {
         // Postgres text cannot hold NUL: refuse it here, once, for names and values alike,
         // rather than let it fail the lookups and writes of the whole batch.
@@ -116,19 +278,24 @@ pub fn prepare(rt: &ResourceType, input: RawInput) -> Prepared {
             }
             continue;
         }
-        if let Some((idx, attr)) = rt.attribute_index(&name) {
+        let attribute = rt.attribute_index(&name);
+        if let Some((idx, attr)) = attribute {
             let names_a_relationship = rt.is_relationship_key_input(&name);
             let value = if names_a_relationship {
                 value.clone()
             } else {
                 std::mem::take(&mut value)
             };
-            match convert(attr, value, from_csv) {
-                Ok(cell) => p.cells[idx] = Some(cell),
+            let identifier = names_a_relationship || rt.natural_key.contains(&attr.name);
+            match convert_noting(attr, value, from_csv, identifier) {
+                Ok((cell, note)) => {
+                    p.cells[idx] = Some(cell);
+                    p.warnings.extend(note);
+                }
                 Err(msg) => p.error(attr.name, msg),
             }
         }
-        let mut used = rt.attribute(&name).is_some();
+        let mut used = attribute.is_some();
         for (ri, rel) in rt.relationships.iter().enumerate() {
             let reference = if rel.id_attribute == name {
                 Some(Reference::Id as fn(String) -> Reference)
@@ -141,8 +308,13 @@ pub fn prepare(rt: &ResourceType, input: RawInput) -> Prepared {
             used = true;
             match scalar_text(&value) {
                 Some(s) if !s.trim().is_empty() => {
+                    let trimmed = s.trim();
+                    // A key that is also an attribute was noted when it was converted.
+                    if trimmed.len() != s.len() && attribute.is_none() && rel.is_key_input(&name) {
+                        p.warnings.push(trimmed_note(&name, &s, trimmed));
+                    }
                     // An id beats a key given in the same input.
-                    let r = make(s.trim().to_owned());
+                    let r = make(trimmed.to_owned());
                     if !matches!(
                         (&p.references[ri], &r),
                         (Some(Reference::Id(_)), Reference::Key(_))
@@ -173,45 +345,138 @@ pub fn prepare(rt: &ResourceType, input: RawInput) -> Prepared {
             _ => {}
         }
     }
-    p
 }
 
-/// Turns a CSV row into (name, value, from_csv) fields: empty cells are left out, and
-/// `prefix.name` columns of an object attribute (`metadata.color`) become nested values.
-fn csv_fields(
-    rt: &ResourceType,
-    headers: &[String],
-    values: Vec<String>,
-) -> Vec<(String, Value, bool)> {
-    let mut fields: Vec<(String, Value, bool)> = Vec::with_capacity(values.len());
-    for (name, value) in headers.iter().zip(values) {
-        if value.is_empty() {
-            continue;
-        }
-        if let Some((prefix, rest)) = name.split_once('.') {
-            if rt
-                .attribute(prefix)
-                .map(|a| a.ty == AttributeType::Object)
-                .unwrap_or(false)
-            {
-                let existing = fields.iter_mut().find(|(n, _, _)| n == prefix);
-                let obj = match existing {
-                    Some((_, Value::Object(m), _)) => m,
-                    _ => {
-                        fields.push((prefix.to_owned(), Value::Object(Map::new()), true));
-                        match fields.last_mut() {
-                            Some((_, Value::Object(m), _)) => m,
-                            _ => unreachable!(),
+/// What one CSV column is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum CsvColumn {
+    /// A top-level input: `id`, an attribute, a relationship's id or key.
+    Input(String),
+    /// A key of an object attribute (`metadata.color`).
+    ObjectKey(&'static str, String),
+    /// A key of the objects of a list attribute (`price_tiers.up_to`): one comma-separated
+    /// value per object, matched by place across the attribute's columns.
+    ListKey(&'static str, String),
+    /// Ignored, with a warning once per import.
+    Unknown,
+    /// Ignored silently (`_errors`...).
+    Ignored,
+}
+
+/// How the columns of a CSV header row map onto a resource type's inputs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CsvLayout {
+    columns: Vec<CsvColumn>,
+    /// The columns no attribute is named by, in header order.
+    pub unknown: Vec<String>,
+}
+
+impl CsvLayout {
+    /// Works out the layout of `headers` for `rt`.
+    pub fn new(rt: &ResourceType, headers: &[String]) -> Self {
+        let mut unknown = Vec::new();
+        let columns = headers
+            .iter()
+            .map(|name| {
+                let column = if name.starts_with(IGNORED_COLUMN_PREFIX) {
+                    CsvColumn::Ignored
+                } else if rt.accepts_input(name) {
+                    CsvColumn::Input(name.clone())
+                } else {
+                    match name.split_once('.').and_then(|(prefix, key)| {
+                        let attr = rt.attribute(prefix)?;
+                        (!key.is_empty()).then_some((attr, key))
+                    }) {
+                        Some((attr, key)) if attr.ty == AttributeType::Object => {
+                            CsvColumn::ObjectKey(attr.name, key.to_owned())
                         }
+                        Some((attr, key)) if attr.ty == AttributeType::List => {
+                            CsvColumn::ListKey(attr.name, key.to_owned())
+                        }
+                        _ => CsvColumn::Unknown,
                     }
                 };
-                obj.insert(rest.to_owned(), Value::String(value));
+                if column == CsvColumn::Unknown {
+                    unknown.push(name.clone());
+                }
+                column
+            })
+            .collect();
+        CsvLayout { columns, unknown }
+    }
+
+    /// Turns a row into (name, value, from_csv) fields. A blank cell (empty or spaces) is an
+    /// attribute not given; `metadata.*` columns are gathered into one object, `tiers.*`
+    /// columns into one list of objects; unknown and `_` columns are left out.
+    fn fields(&self, values: Vec<String>) -> Vec<(String, Value, bool)> {
+        let mut fields: Vec<(String, Value, bool)> = Vec::with_capacity(values.len());
+        // Where each object or list attribute's field is in `fields`.
+        let mut nested: Vec<(&'static str, usize)> = Vec::new();
+        for (column, value) in self.columns.iter().zip(values) {
+            if value.trim().is_empty() {
                 continue;
             }
+            let (attribute, key, list) = match column {
+                CsvColumn::Input(name) => {
+                    fields.push((name.clone(), Value::String(value), true));
+                    continue;
+                }
+                CsvColumn::ObjectKey(a, k) => (*a, k, false),
+                CsvColumn::ListKey(a, k) => (*a, k, true),
+                CsvColumn::Unknown | CsvColumn::Ignored => continue,
+            };
+            let at = match nested.iter().find(|(a, _)| *a == attribute) {
+                Some((_, at)) => *at,
+                None => {
+                    let empty = if list {
+                        Value::Array(Vec::new())
+                    } else {
+                        Value::Object(Map::new())
+                    };
+                    fields.push((attribute.to_owned(), empty, true));
+                    nested.push((attribute, fields.len() - 1));
+                    fields.len() - 1
+                }
+            };
+            match &mut fields[at].1 {
+                Value::Object(map) => {
+                    map.insert(key.clone(), Value::String(value));
+                }
+                Value::Array(items) => {
+                    for (i, item) in value.split(',').map(str::trim).enumerate() {
+                        if items.len() <= i {
+                            items.resize(i + 1, Value::Object(Map::new()));
+                        }
+                        if let (false, Value::Object(map)) = (item.is_empty(), &mut items[i]) {
+                            map.insert(key.clone(), Value::String(item.to_owned()));
+                        }
+                    }
+                }
+                _ => {}
+            }
         }
-        fields.push((name.clone(), Value::String(value), true));
+        // A whole-object column (`metadata` as JSON text) beside `metadata.*` columns: the
+        // keys of the columns are added to the object of the whole column.
+        for (attribute, at) in nested {
+            let whole = fields
+                .iter()
+                .enumerate()
+                .position(|(i, (n, v, _))| i != at && n == attribute && v.is_string());
+            let Some(whole) = whole else { continue };
+            let base = fields[whole]
+                .1
+                .as_str()
+                .and_then(|s| serde_json::from_str::<Value>(s).ok());
+            if let (Some(Value::Object(mut base)), Value::Object(keys)) = (base, &mut fields[at].1)
+            {
+                base.extend(std::mem::take(keys));
+                fields[at].1 = Value::Object(base);
+                fields[whole].0.clear();
+            }
+        }
+        fields.retain(|(n, _, _)| !n.is_empty());
+        fields
     }
-    fields
 }
 
 fn log_key(rt: &ResourceType, fields: &[(String, Value, bool)]) -> String {
@@ -256,18 +521,76 @@ fn scalar_text(v: &Value) -> Option<String> {
 
 /// Converts one input value to the attribute's type, or says why it cannot.
 pub fn convert(attr: &Attribute, value: Value, from_csv: bool) -> Result<Cell, String> {
-    if value.is_null() {
-        return Ok(Cell::Null);
-    }
-    let shown = |v: &Value| match v {
+    convert_noting(attr, value, from_csv, false).map(|(cell, _)| cell)
+}
+
+/// The warning for a value stored otherwise than given.
+fn changed_note(name: &str, how: &str, given: &str, stored: &str) -> String {
+    format!(
+        "{} was {how}: '{}' became '{}'",
+        printable(name),
+        printable(&truncate(given, 60)),
+        printable(&truncate(stored, 60))
+    )
+}
+
+fn trimmed_note(name: &str, given: &str, stored: &str) -> String {
+    changed_note(name, "trimmed", given, stored)
+}
+
+/// A value as messages show it: text quoted, anything else as JSON, both cut short.
+fn shown(v: &Value) -> String {
+    match v {
         Value::String(s) => format!("'{}'", truncate(s, 60)),
         other => truncate(&other.to_string(), 60),
-    };
+    }
+}
+
+/// Converts one input value to the attribute's type, or says why it cannot (`'abc' is not an
+/// integer`), with a warning when the value stored is not the value given: an `identifier`
+/// (a natural key or a related record's code) trimmed, an email lower-cased, a currency code
+/// upper-cased, an enumeration's value put in its declared case.
+pub fn convert_noting(
+    attr: &Attribute,
+    value: Value,
+    from_csv: bool,
+    identifier: bool,
+) -> Result<(Cell, Option<String>), String> {
+    if value.is_null() {
+        return Ok((Cell::Null, None));
+    }
+    let mut note = None;
     let cell = match attr.ty {
         AttributeType::Text => match value {
+            Value::Number(n) if !attr.one_of.is_empty() => {
+                return convert_noting(attr, Value::String(n.to_string()), from_csv, identifier)
+            }
+            Value::String(s) if !attr.one_of.is_empty() => {
+                let given = s.trim();
+                match attr.one_of.iter().find(|v| v.eq_ignore_ascii_case(given)) {
+                    Some(v) => {
+                        if **v != s {
+                            note = Some(changed_note(attr.name, "normalised", &s, v));
+                        }
+                        Cell::Text((*v).to_owned())
+                    }
+                    None => {
+                        return Err(format!(
+                            "{} is not one of: {}",
+                            shown(&Value::String(s)),
+                            attr.one_of.join(", ")
+                        ))
+                    }
+                }
+            }
+            Value::String(s) if identifier && s.trim().len() != s.len() => {
+                let trimmed = s.trim().to_owned();
+                note = Some(trimmed_note(attr.name, &s, &trimmed));
+                Cell::Text(trimmed)
+            }
             Value::String(s) => Cell::Text(s),
             Value::Number(n) => Cell::Text(n.to_string()),
-            other => return Err(format!("must be a string, not {}", json_kind(&other))),
+            other => return Err(format!("{} is not a string", shown(&other))),
         },
         AttributeType::Integer => {
             let n = match &value {
@@ -293,18 +616,29 @@ pub fn convert(attr: &Attribute, value: Value, from_csv: bool) -> Result<Cell, S
             let b = match &value {
                 Value::Bool(b) => Some(*b),
                 Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
-                    "true" | "t" | "yes" | "1" => Some(true),
-                    "false" | "f" | "no" | "0" => Some(false),
+                    "true" | "t" | "yes" | "y" | "1" => Some(true),
+                    "false" | "f" | "no" | "n" | "0" => Some(false),
                     _ => None,
                 },
                 Value::Number(n) if n.as_i64() == Some(1) => Some(true),
                 Value::Number(n) if n.as_i64() == Some(0) => Some(false),
                 _ => None,
             };
-            Cell::Boolean(b.ok_or_else(|| format!("{} is not a boolean", shown(&value)))?)
+            Cell::Boolean(b.ok_or_else(|| {
+                format!(
+                    "{} is not a boolean (true/false, yes/no or 1/0)",
+                    shown(&value)
+                )
+            })?)
         }
         AttributeType::Email => match &value {
-            Value::String(s) if is_email(s.trim()) => Cell::Text(s.trim().to_lowercase()),
+            Value::String(s) if is_email(s.trim()) => {
+                let stored = s.trim().to_lowercase();
+                if stored != *s {
+                    note = Some(changed_note(attr.name, "normalised", s, &stored));
+                }
+                Cell::Text(stored)
+            }
             Value::String(s) if s.trim().is_empty() => Cell::Text(String::new()),
             other => return Err(format!("{} is not a valid email", shown(other))),
         },
@@ -312,7 +646,11 @@ pub fn convert(attr: &Attribute, value: Value, from_csv: bool) -> Result<Cell, S
             Value::String(s)
                 if s.trim().len() == 3 && s.trim().chars().all(|c| c.is_ascii_alphabetic()) =>
             {
-                Cell::Text(s.trim().to_ascii_uppercase())
+                let stored = s.trim().to_ascii_uppercase();
+                if stored != *s {
+                    note = Some(changed_note(attr.name, "normalised", s, &stored));
+                }
+                Cell::Text(stored)
             }
             other => return Err(format!("{} is not an ISO 4217 currency code", shown(other))),
         },
@@ -320,9 +658,27 @@ pub fn convert(attr: &Attribute, value: Value, from_csv: bool) -> Result<Cell, S
             Value::Object(m) => Cell::Json(Value::Object(m)),
             Value::String(s) if from_csv => match serde_json::from_str::<Value>(&s) {
                 Ok(Value::Object(m)) => Cell::Json(Value::Object(m)),
-                _ => return Err(format!("'{}' is not a JSON object", truncate(&s, 60))),
+                _ => return Err(format!("{} is not a JSON object", shown(&Value::String(s)))),
             },
-            other => return Err(format!("must be an object, not {}", json_kind(&other))),
+            other => return Err(format!("{} is not an object", shown(&other))),
+        },
+        AttributeType::List => match value {
+            Value::Array(items) => Cell::Json(Value::Array(items)),
+            // A cell holds comma-separated values, or a JSON array (as the failed-inputs
+            // report writes a list it cannot write otherwise).
+            Value::String(s) if from_csv => match serde_json::from_str::<Value>(&s) {
+                Ok(Value::Array(items)) if s.trim_start().starts_with('[') => {
+                    Cell::Json(Value::Array(items))
+                }
+                _ => Cell::Json(Value::Array(
+                    s.split(',')
+                        .map(str::trim)
+                        .filter(|v| !v.is_empty())
+                        .map(|v| Value::String(v.to_owned()))
+                        .collect(),
+                )),
+            },
+            other => return Err(format!("{} is not a list", shown(&other))),
         },
     };
     if let (Some(min), Cell::Integer(n)) = (attr.min, &cell) {
@@ -335,16 +691,7 @@ pub fn convert(attr: &Attribute, value: Value, from_csv: bool) -> Result<Cell, S
             return Err(format!("must be greater than or equal to {min}"));
         }
     }
-    if let (false, Cell::Text(s)) = (attr.one_of.is_empty(), &cell) {
-        if !attr.one_of.contains(&s.as_str()) {
-            return Err(format!(
-                "'{}' is not one of: {}",
-                truncate(s, 60),
-                attr.one_of.join(", ")
-            ));
-        }
-    }
-    Ok(cell)
+    Ok((cell, note))
 }
 
 fn is_email(s: &str) -> bool {
@@ -436,7 +783,7 @@ mod tests {
         );
         assert!(errors.contains(&("weight", "must be greater than or equal to 0")));
         assert!(errors.contains(&("unit_of_weight", "'kg' is not one of: gr, oz, lb")));
-        assert!(errors.contains(&("metadata", "must be an object, not a number")));
+        assert!(errors.contains(&("metadata", "5 is not an object")));
         assert_eq!(p.missing_required, vec!["name"]);
         assert_eq!(
             p.warnings,
@@ -463,7 +810,7 @@ mod tests {
         );
         assert_eq!(
             p.warnings,
-            vec!["foo.bar was ignored: unknown attribute".to_string()]
+            vec!["column foo.bar was ignored: unknown attribute".to_string()]
         );
         assert_eq!(p.position, 7);
     }
@@ -577,5 +924,373 @@ mod tests {
             json_input(json!({"code": "X", "name": "x", "currency_code": "EURO"})),
         );
         assert_eq!(p.errors[0].0, "currency_code");
+    }
+
+    fn csv_rows(headers: &[&str], rows: &[&[&str]]) -> impl Iterator<Item = RawInput> {
+        let headers: Arc<[String]> = headers
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+            .into();
+        let rows: Vec<Vec<String>> = rows
+            .iter()
+            .map(|r| r.iter().map(|s| s.to_string()).collect())
+            .collect();
+        rows.into_iter()
+            .enumerate()
+            .map(move |(i, values)| RawInput {
+                position: i as u64,
+                record: RawRecord::Csv {
+                    headers: headers.clone(),
+                    values,
+                },
+            })
+    }
+
+    fn messages(p: &Prepared) -> Vec<String> {
+        p.errors.iter().map(|(a, m)| format!("{a}: {m}")).collect()
+    }
+
+    #[test]
+    fn prefixed_columns_fill_an_object_and_unknown_prefixes_are_unknown_attributes() {
+        let rt = resource_type("skus").unwrap();
+        let layout = CsvLayout::new(
+            rt,
+            &[
+                "code",
+                "metadata.color",
+                "metadata.size",
+                "foo.bar",
+                "code.x",
+                "metadata.",
+                "_errors",
+                "shipping_category_code",
+                "id",
+            ]
+            .map(String::from),
+        );
+        assert_eq!(layout.unknown, vec!["foo.bar", "code.x", "metadata."]);
+        let fields = layout.fields(
+            ["A", "red", " L ", "x", "y", "z", "ignored", "", "   "]
+                .map(String::from)
+                .to_vec(),
+        );
+        assert_eq!(
+            fields,
+            vec![
+                ("code".to_string(), json!("A"), true),
+                (
+                    "metadata".to_string(),
+                    json!({"color": "red", "size": " L "}),
+                    true
+                ),
+            ],
+            "blank cells are not given; _ columns are silent"
+        );
+        // The whole object as JSON text, with keys added by prefixed columns.
+        let layout = CsvLayout::new(rt, &["metadata.b", "metadata"].map(String::from));
+        assert_eq!(
+            layout.fields(vec!["2".into(), r#"{"a": 1, "b": 1}"#.into()]),
+            vec![("metadata".to_string(), json!({"a": 1, "b": "2"}), true)]
+        );
+    }
+
+    static LISTS: ResourceType = ResourceType {
+        name: "lists",
+        attributes: &[
+            Attribute::new("code", AttributeType::Text).required(),
+            Attribute::new("tags", AttributeType::List),
+            Attribute::new("tiers", AttributeType::List),
+        ],
+        relationships: &[],
+        natural_key: &["code"],
+        parent: None,
+        log_key: "code",
+    };
+
+    #[test]
+    fn list_cells_hold_comma_separated_values_or_keys_of_objects() {
+        let rt = &LISTS;
+        let cell = |p: &Prepared, n: &str| p.cells[rt.column_index(n).unwrap()].clone();
+        let mut rows = csv_rows(
+            &["code", "tags", "tiers.up_to", "tiers.price"],
+            &[
+                &["A", " red, sale ,,new", "10, 100,", "5,4,3"],
+                &["B", r#"["a,b", "c"]"#, "", ""],
+            ],
+        );
+        let p = prepare(rt, rows.next().unwrap());
+        assert!(p.is_valid(), "{:?}", p.errors);
+        assert_eq!(
+            cell(&p, "tags"),
+            Some(Cell::Json(json!(["red", "sale", "new"])))
+        );
+        assert_eq!(
+            cell(&p, "tiers"),
+            Some(Cell::Json(json!([
+                {"up_to": "10", "price": "5"},
+                {"up_to": "100", "price": "4"},
+                {"price": "3"}
+            ])))
+        );
+        let p = prepare(rt, rows.next().unwrap());
+        assert_eq!(cell(&p, "tags"), Some(Cell::Json(json!(["a,b", "c"]))));
+        assert_eq!(cell(&p, "tiers"), None);
+        let p = prepare(
+            rt,
+            json_input(json!({"code": "C", "tags": "red", "tiers": [{"up_to": 1}]})),
+        );
+        assert_eq!(messages(&p), vec!["tags: 'red' is not a list"]);
+        assert_eq!(cell(&p, "tiers"), Some(Cell::Json(json!([{"up_to": 1}]))));
+    }
+
+    #[test]
+    fn conversions_say_which_value_is_not_of_which_type() {
+        let rt = resource_type("skus").unwrap();
+        let attr = |n: &str| rt.attribute(n).unwrap();
+        let csv = |n: &str, v: &str| convert(attr(n), json!(v), true);
+        assert_eq!(csv("pieces_per_pack", " 12 "), Ok(Cell::Integer(12)));
+        assert_eq!(
+            csv("pieces_per_pack", "abc"),
+            Err("'abc' is not an integer".into())
+        );
+        assert_eq!(
+            csv("pieces_per_pack", "1.5"),
+            Err("'1.5' is not an integer".into())
+        );
+        assert_eq!(
+            csv("pieces_per_pack", "0"),
+            Err("must be greater than or equal to 1".into())
+        );
+        assert_eq!(csv("weight", "2.5"), Ok(Cell::Float(2.5)));
+        assert_eq!(csv("weight", "1e2"), Ok(Cell::Float(100.0)));
+        assert_eq!(csv("weight", "2,5"), Err("'2,5' is not a number".into()));
+        assert_eq!(csv("weight", "NaN"), Err("'NaN' is not a number".into()));
+        for (given, b) in [
+            ("true", true),
+            ("TRUE", true),
+            ("Yes", true),
+            ("1", true),
+            ("y", true),
+            ("false", false),
+            ("False", false),
+            ("NO", false),
+            ("0", false),
+            (" f ", false),
+        ] {
+            assert_eq!(csv("do_not_ship", given), Ok(Cell::Boolean(b)), "{given}");
+        }
+        assert_eq!(
+            csv("do_not_ship", "maybe"),
+            Err("'maybe' is not a boolean (true/false, yes/no or 1/0)".into())
+        );
+        // JSON values that are not of the type, in the same words.
+        let js = |n: &str, v: Value| convert(attr(n), v, false);
+        assert_eq!(
+            js("pieces_per_pack", json!(true)),
+            Err("true is not an integer".into())
+        );
+        assert_eq!(
+            js("pieces_per_pack", json!(2.5)),
+            Err("2.5 is not an integer".into())
+        );
+        assert_eq!(js("pieces_per_pack", json!(6.0)), Ok(Cell::Integer(6)));
+        assert_eq!(js("weight", json!("x")), Err("'x' is not a number".into()));
+        assert_eq!(
+            js("do_not_ship", json!(2)),
+            Err("2 is not a boolean (true/false, yes/no or 1/0)".into())
+        );
+        assert_eq!(
+            js("name", json!(["a"])),
+            Err("[\"a\"] is not a string".into())
+        );
+        assert_eq!(
+            js("name", json!({"a": 1})),
+            Err("{\"a\":1} is not a string".into())
+        );
+        assert_eq!(
+            js("metadata", json!("{}")),
+            Err("'{}' is not an object".into())
+        );
+        assert_eq!(
+            csv("metadata", "{nope"),
+            Err("'{nope' is not a JSON object".into())
+        );
+        assert_eq!(js("name", Value::Null), Ok(Cell::Null));
+    }
+
+    #[test]
+    fn values_stored_otherwise_than_given_are_warned_about() {
+        let skus = resource_type("skus").unwrap();
+        let p = prepare(
+            skus,
+            json_input(
+                json!({"code": " A1 ", "name": " Shirt ", "unit_of_weight": "GR", "shipping_category_code": "STD "}),
+            ),
+        );
+        assert!(p.is_valid(), "{:?}", p.errors);
+        let cell =
+            |p: &Prepared, rt: &ResourceType, n: &str| p.cells[rt.column_index(n).unwrap()].clone();
+        assert_eq!(cell(&p, skus, "code"), Some(Cell::Text("A1".into())));
+        assert_eq!(
+            cell(&p, skus, "name"),
+            Some(Cell::Text(" Shirt ".into())),
+            "only identifiers are trimmed"
+        );
+        assert_eq!(
+            cell(&p, skus, "unit_of_weight"),
+            Some(Cell::Text("gr".into()))
+        );
+        assert_eq!(p.references, vec![Some(Reference::Key("STD".into()))]);
+        assert_eq!(
+            p.warnings,
+            vec![
+                "code was trimmed: ' A1 ' became 'A1'",
+                "unit_of_weight was normalised: 'GR' became 'gr'",
+                "shipping_category_code was trimmed: 'STD ' became 'STD'",
+            ]
+        );
+        let customers = resource_type("customers").unwrap();
+        let p = prepare(customers, json_input(json!({"email": " Ann@Example.COM"})));
+        assert_eq!(
+            cell(&p, customers, "email"),
+            Some(Cell::Text("ann@example.com".into()))
+        );
+        assert_eq!(
+            p.warnings,
+            vec!["email was normalised: ' Ann@Example.COM' became 'ann@example.com'"]
+        );
+        let price_lists = resource_type("price_lists").unwrap();
+        let p = prepare(
+            price_lists,
+            json_input(json!({"code": "EU", "name": "n", "currency_code": "eur"})),
+        );
+        assert_eq!(
+            p.warnings,
+            vec!["currency_code was normalised: 'eur' became 'EUR'"]
+        );
+        // Values already as stored: nothing to say.
+        let p = prepare(
+            skus,
+            json_input(json!({"code": "A1", "name": "n", "unit_of_weight": "gr"})),
+        );
+        assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+        let p = prepare(customers, json_input(json!({"email": "ann@example.com"})));
+        assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+        // The sku_code of a price is an attribute and a key: warned once.
+        let prices = resource_type("prices").unwrap();
+        let p = prepare(
+            prices,
+            json_input(json!({"sku_code": "A1 ", "amount_cents": 1})),
+        );
+        assert_eq!(p.warnings, vec!["sku_code was trimmed: 'A1 ' became 'A1'"]);
+        assert_eq!(p.references[0], Some(Reference::Key("A1".into())));
+    }
+
+    #[test]
+    fn a_preparer_warns_about_unknown_columns_once_on_the_first_row() {
+        let rt = resource_type("skus").unwrap();
+        let mut preparer = Preparer::new(rt, None);
+        let rows: Vec<Prepared> = csv_rows(
+            &["code", "name", "colour", "_note"],
+            &[
+                &["A", "a", "red", "x"],
+                &["B", "b", "blue", ""],
+                &["C", "c", "", ""],
+            ],
+        )
+        .map(|i| preparer.prepare(i))
+        .collect();
+        assert_eq!(rows[0].key, "A");
+        assert_eq!(
+            rows[0].warnings,
+            vec!["column colour was ignored: unknown attribute"]
+        );
+        assert!(rows[1].warnings.is_empty());
+        assert!(rows[2].warnings.is_empty());
+        // A JSON input's unknown attribute is its own.
+        let mut preparer = Preparer::new(rt, None);
+        for code in ["A", "B"] {
+            let p = preparer.prepare(json_input(json!({"code": code, "name": "n", "colour": 1})));
+            assert_eq!(p.warnings, vec!["colour was ignored: unknown attribute"]);
+        }
+    }
+
+    #[test]
+    fn a_preparer_warns_when_a_later_input_overrides_an_earlier_one() {
+        let rt = resource_type("skus").unwrap();
+        let mut preparer = Preparer::new(rt, None);
+        let mut at = 0;
+        let mut next = |preparer: &mut Preparer, v: Value| {
+            let mut input = json_input(v);
+            input.position = at;
+            at += 1;
+            preparer.prepare(input)
+        };
+        assert!(next(&mut preparer, json!({"code": "A", "name": "1"}))
+            .warnings
+            .is_empty());
+        assert!(next(&mut preparer, json!({"code": "B", "name": "2"}))
+            .warnings
+            .is_empty());
+        // Invalid: written over nothing, and overridden by nothing.
+        let p = next(&mut preparer, json!({"code": "A", "pieces_per_pack": "x"}));
+        assert!(p.warnings.is_empty() && !p.is_valid());
+        let p = next(&mut preparer, json!({"code": " A", "name": "4"}));
+        assert_eq!(
+            p.warnings,
+            vec![
+                "code was trimmed: ' A' became 'A'",
+                "overrides an earlier input with the same code (position 0)"
+            ]
+        );
+        let p = next(&mut preparer, json!({"code": "A", "name": "5"}));
+        assert_eq!(
+            p.warnings,
+            vec!["overrides an earlier input with the same code (position 3)"]
+        );
+        assert!(next(&mut preparer, json!({"id": "x1", "name": "6"}))
+            .warnings
+            .is_empty());
+        let p = next(&mut preparer, json!({"id": "x1", "description": "7"}));
+        assert_eq!(
+            p.warnings,
+            vec!["overrides an earlier input with the same id (position 5)"]
+        );
+        // Alone, nothing is remembered.
+        assert!(prepare(rt, json_input(json!({"code": "A", "name": "1"})))
+            .warnings
+            .is_empty());
+
+        // A composite key, with the parent standing in for an input's own price list.
+        let prices = resource_type("prices").unwrap();
+        let mut preparer = Preparer::new(prices, Some("pl1"));
+        let mut p = |v: Value, position: u64| {
+            let mut input = json_input(v);
+            input.position = position;
+            preparer.prepare(input).warnings
+        };
+        assert!(p(json!({"sku_code": "A", "amount_cents": 1}), 0).is_empty());
+        assert!(p(
+            json!({"sku_code": "A", "amount_cents": 2, "price_list_id": "pl2"}),
+            1
+        )
+        .is_empty());
+        assert!(p(
+            json!({"sku_code": "A", "amount_cents": 2, "price_list_code": "EU"}),
+            2
+        )
+        .is_empty());
+        assert_eq!(
+            p(
+                json!({"sku_code": "A", "amount_cents": 3, "price_list_id": "pl1"}),
+                3
+            ),
+            vec!["overrides an earlier input with the same sku_code and price_list (position 0)"]
+        );
+        assert!(
+            p(json!({"sku_id": "s1", "amount_cents": 3}), 4).is_empty(),
+            "no natural key"
+        );
     }
 }

@@ -148,7 +148,9 @@ impl TestEnv {
             Inputs::Csv(text) => (Format::Csv, text.as_bytes().to_vec()),
             Inputs::RawJson(text) => (Format::Json, text.as_bytes().to_vec()),
         };
-        let inputs_size = count_inputs(format, &bytes[..]).unwrap_or(0) as i64;
+        let csv_delimiter = (format == Format::Csv).then_some(spec.csv_delimiter.unwrap_or(b','));
+        let inputs_size =
+            count_inputs(format, csv_delimiter.unwrap_or(b','), &bytes[..]).unwrap_or(0) as i64;
         let mut client = self.pool.get().await.unwrap();
         let tx = client.transaction().await.unwrap();
         let import = store::create_import(
@@ -157,6 +159,7 @@ impl TestEnv {
                 tenant: spec.tenant.unwrap_or(&self.tenant).clone(),
                 resource_type: spec.resource_type.into(),
                 format,
+                csv_delimiter,
                 parent_resource_id: spec.parent_resource_id.map(str::to_owned),
                 inputs_size,
                 skip_errors: spec.skip_errors,
@@ -338,6 +341,8 @@ pub struct ImportSpec<'a> {
     pub skip_errors: bool,
     /// Another tenant than the environment's.
     pub tenant: Option<&'a Tenant>,
+    /// The CSV delimiter, when not `,`.
+    pub csv_delimiter: Option<u8>,
 }
 
 impl<'a> ImportSpec<'a> {
@@ -349,6 +354,7 @@ impl<'a> ImportSpec<'a> {
             parent_resource_id: None,
             skip_errors: false,
             tenant: None,
+            csv_delimiter: None,
         }
     }
 
@@ -360,12 +366,19 @@ impl<'a> ImportSpec<'a> {
             parent_resource_id: None,
             skip_errors: false,
             tenant: None,
+            csv_delimiter: None,
         }
     }
 
     /// With a parent.
     pub fn parent(mut self, id: &'a str) -> Self {
         self.parent_resource_id = Some(id);
+        self
+    }
+
+    /// With a CSV delimiter.
+    pub fn delimiter(mut self, delimiter: u8) -> Self {
+        self.csv_delimiter = Some(delimiter);
         self
     }
 

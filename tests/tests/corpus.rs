@@ -404,7 +404,7 @@ fn read_and_prepare(
 ) {
     let rt = resource_type("skus").unwrap();
     let mut out = Vec::new();
-    let r = read_inputs(format, bytes, 0, |i| {
+    let r = read_inputs(format, b',', bytes, 0, |i| {
         out.push(prepare(rt, i));
         true
     });
@@ -441,7 +441,7 @@ fn every_corpus_file_reads_as_documented_in_process() {
         let bytes = read_corpus(case.path);
         let format = format_of(case.path);
         let (result, prepared) = read_and_prepare(format, &bytes);
-        let counted = count_inputs(format, &bytes[..]);
+        let counted = count_inputs(format, b',', &bytes[..]);
         match (&case.outcome, result) {
             (Outcome::Unreadable(prefix), Err(ReadStop::Unreadable(e))) => {
                 if !e.0.starts_with(prefix) {
@@ -830,9 +830,9 @@ enum Failure {
 /// other), positions are 0, 1, 2..., resuming after `k` inputs gives the same tail, and every
 /// validated value respects its attribute's bounds.
 fn exercise(format: Format, bytes: &[u8]) -> Result<(), (Failure, String)> {
-    let counted = count_inputs(format, bytes);
+    let counted = count_inputs(format, b',', bytes);
     let mut inputs: Vec<RawInput> = Vec::new();
-    let read = read_inputs(format, bytes, 0, |i| {
+    let read = read_inputs(format, b',', bytes, 0, |i| {
         inputs.push(i);
         true
     });
@@ -858,7 +858,7 @@ fn exercise(format: Format, bytes: &[u8]) -> Result<(), (Failure, String)> {
     if inputs.len() > 1 {
         let skip = inputs.len() as u64 / 2;
         let mut tail = Vec::new();
-        let _ = read_inputs(format, bytes, skip, |i| {
+        let _ = read_inputs(format, b',', bytes, skip, |i| {
             tail.push(i);
             true
         });
@@ -1140,7 +1140,7 @@ async fn submit_bytes(env: &TestEnv, tenant: &Tenant, format: Format, bytes: &[u
         };
         return env.submit(spec).await;
     }
-    let inputs_size = count_inputs(format, bytes).unwrap_or(0) as i64;
+    let inputs_size = count_inputs(format, b',', bytes).unwrap_or(0) as i64;
     let mut client = env.pool.get().await.unwrap();
     let tx = client.transaction().await.unwrap();
     let import = store::create_import(
@@ -1149,6 +1149,7 @@ async fn submit_bytes(env: &TestEnv, tenant: &Tenant, format: Format, bytes: &[u
             tenant: tenant.clone(),
             resource_type: "skus".into(),
             format,
+            csv_delimiter: (format == Format::Csv).then_some(b','),
             parent_resource_id: None,
             inputs_size,
             skip_errors: true,
@@ -1252,7 +1253,7 @@ fn error_entries(import: &Import) -> Vec<(String, String, String)> {
 /// code -> (name, description).
 fn given_skus(format: Format, bytes: &[u8]) -> BTreeMap<String, (Option<String>, Option<String>)> {
     let mut out = BTreeMap::new();
-    let _ = read_inputs(format, bytes, 0, |input| {
+    let _ = read_inputs(format, b',', bytes, 0, |input| {
         let get = |name: &str| -> Option<String> {
             match &input.record {
                 RawRecord::Json(m) => m.get(name).and_then(|v| v.as_str()).map(str::to_owned),

@@ -403,19 +403,23 @@ async fn invalid_rows_exit_1_and_their_report_lists_them() {
     let mut rdr = csv::Reader::from_reader(report.stdout.as_bytes());
     assert_eq!(
         rdr.headers().unwrap(),
-        vec!["row", "key", "attribute", "message", "input"]
+        vec![
+            "_row",
+            "_key",
+            "_errors",
+            "code",
+            "name",
+            "description",
+            "pieces_per_pack"
+        ]
     );
     let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
     assert_eq!(rows.len(), 2, "{}", report.stdout);
     assert_eq!(&rows[0][0], "5");
     assert_eq!(&rows[0][1], "SKU-0004");
-    assert_eq!(&rows[0][2], "name");
-    assert_eq!(&rows[0][3], "can't be blank");
-    let input: Value = serde_json::from_str(&rows[0][4]).unwrap();
-    assert_eq!(
-        input["description"],
-        "line one, with a comma\nline \"two\" of 4"
-    );
+    assert_eq!(&rows[0][2], "name: can't be blank");
+    assert_eq!(&rows[0][3], "SKU-0004");
+    assert_eq!(&rows[0][5], "line one, with a comma\nline \"two\" of 4");
     assert_eq!(&rows[1][1], "SKU-0017");
 
     let out = run(&api, &token, &["errors", &id]).await.expect(0);
@@ -426,7 +430,9 @@ async fn invalid_rows_exit_1_and_their_report_lists_them() {
         .expect(0)
         .json();
     assert_eq!(doc["errors"][1]["row"], 18);
+    assert_eq!(doc["errors"][1]["position"], 17);
     assert_eq!(doc["errors"][1]["attribute"], "name");
+    assert_eq!(doc["errors"][1]["input"]["code"], "SKU-0017");
 
     let out = run(&api, &token, &["show", &id]).await.expect(0);
     assert!(
@@ -846,6 +852,82 @@ async fn errors_are_clear_and_exit_2() {
         out.stderr
     );
 
+    api.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_semicolon_csv_is_chunked_and_imported_with_its_delimiter() {
+    builds();
+    let env = TestEnv::new().await;
+    let api = env.spawn_api(env.api_config()).await;
+    let worker = env.spawn_worker(env.worker_config(1, 10, 10));
+    let token = env.token("acme", Mode::Test).await;
+    let dir = TempDir::new();
+    let mut text = String::from("code;name;description;metadata.color\n");
+    for i in 0..7 {
+        text.push_str(&format!("S-{i};Name {i};\"a; b, c\nline {i}\";red\n"));
+    }
+    let csv = dir.file("semicolons.csv", &text);
+    let out = run(
+        &api,
+        &token,
+        &[
+            "create",
+            "--type",
+            "skus",
+            "--csv-delimiter",
+            ";",
+            "--chunk-records",
+            "3",
+            &csv,
+            "--watch",
+            "--interval",
+            "0.2",
+        ],
+    )
+    .await
+    .expect(0);
+    assert!(
+        out.stdout.contains("7 inputs in 3 chunk(s)"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(env.count("skus").await, 7);
+    let rows = env
+        .query("SELECT description, metadata FROM skus WHERE code = 'S-5'")
+        .await;
+    assert_eq!(rows[0].get::<_, &str>(0), "a; b, c\nline 5");
+    assert_eq!(
+        rows[0].get::<_, Value>(1),
+        serde_json::json!({"color": "red"})
+    );
+    let delimiters: Vec<String> = env
+        .query("SELECT DISTINCT csv_delimiter FROM imports")
+        .await
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(delimiters, vec![";"]);
+
+    // Usage errors: a delimiter the API does not know, or one for a JSON file.
+    let out = run(
+        &api,
+        &token,
+        &["create", "--type", "skus", "--csv-delimiter", "|", &csv],
+    )
+    .await
+    .expect(2);
+    assert!(out.stderr.contains("not a CSV delimiter"), "{}", out.stderr);
+    let json = dir.file("skus.json", "[]");
+    let out = run(
+        &api,
+        &token,
+        &["create", "--type", "skus", "--csv-delimiter", ";", &json],
+    )
+    .await
+    .expect(2);
+    assert!(out.stderr.contains("for CSV files only"), "{}", out.stderr);
+    worker.stop().await;
     api.stop().await;
 }
 

@@ -201,9 +201,10 @@ async fn bad_values_are_logged_under_the_input_key_and_warnings_do_not_block() {
         vec!["'kg' is not one of: gr, oz, lb"]
     );
     assert_eq!(done.errors_log.0["unknown"]["code"], vec!["can't be blank"]);
+    // An unknown column is one warning for the import, on its first row.
     assert_eq!(
         done.warnings_log.0["OK1"],
-        vec!["colour was ignored: unknown attribute"]
+        vec!["column colour was ignored: unknown attribute"]
     );
     let row = &env
         .query("SELECT metadata FROM skus WHERE code = 'OK1'")

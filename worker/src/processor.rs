@@ -18,11 +18,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use imports_common::catalogue::{resource_type, ResourceType};
-use imports_common::inputs::{read_batches, ReadStop};
+use imports_common::inputs::{read_inputs, ReadStop};
 use imports_common::model::Status;
 use imports_common::store::{self, AfterCheckpoint, ClaimedImport, LogEntry, Severity};
 use imports_common::telemetry::traces::{record_error_chain, sql_span, InSpan};
-use imports_common::validate::{prepare, Prepared};
+use imports_common::validate::{Prepared, Preparer};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn, Instrument};
 
@@ -108,19 +108,44 @@ async fn run_inner(ctx: &Arc<Context>, import: &ClaimedImport) -> anyhow::Result
     ));
     let _stop_heartbeat = AbortOnDrop(heartbeat);
 
-    // Read and validate on a blocking thread, one batch ahead of the writes.
+    // Read and validate on a blocking thread, one batch ahead of the writes. A resumed run
+    // passes the inputs already handled through the preparer again (parsed and checked, not
+    // written) so that what it remembers across inputs, the CSV columns already warned about
+    // and the keys already seen, is what an uninterrupted run would remember.
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Prepared>>(1);
     let reader = StoredInputs::new(
         tokio::runtime::Handle::current(),
         ctx.pool.clone(),
         import.id.clone(),
     );
-    let (format, skip, batch_size) = (import.format, import.cursor as u64, ctx.config.batch_size);
+    let (format, delimiter, skip, batch_size) = (
+        import.format,
+        import.csv_delimiter,
+        import.cursor as u64,
+        ctx.config.batch_size,
+    );
+    let parent = import.parent_resource_id.clone();
     let parser = tokio::task::spawn_blocking(move || {
-        read_batches(format, reader, skip, batch_size, |raw| {
-            let prepared: Vec<Prepared> = raw.into_iter().map(|input| prepare(rt, input)).collect();
-            tx.blocking_send(prepared).is_ok()
-        })
+        let mut preparer = Preparer::new(rt, parent.as_deref());
+        let mut batch = Vec::with_capacity(batch_size);
+        let total = read_inputs(format, delimiter, reader, 0, |input| {
+            let handled_before = input.position < skip;
+            let prepared = preparer.prepare(input);
+            if handled_before {
+                // Nothing is sent while catching up: stop as soon as nobody listens.
+                return !tx.is_closed();
+            }
+            batch.push(prepared);
+            if batch.len() < batch_size {
+                return true;
+            }
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(batch_size));
+            tx.blocking_send(full).is_ok()
+        })?;
+        if !batch.is_empty() && tx.blocking_send(batch).is_err() {
+            return Err(ReadStop::Cancelled);
+        }
+        Ok(total)
     });
 
     let mut statistics = Statistics::at_start(&ctx.pool, rt.name, batch_size as u64).await;
