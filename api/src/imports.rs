@@ -250,7 +250,7 @@ pub async fn create(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared_length.is_some_and(|n| n > state.config.max_body_bytes as u64) {
-        return Err(ApiError::too_large(state.config.max_body_bytes));
+        return Err(upload::refuse_oversized(body, state.config.max_body_bytes).await);
     }
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;

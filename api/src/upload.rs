@@ -185,13 +185,39 @@ async fn feed(body: Body, frames: mpsc::Sender<Bytes>, limit: usize) -> Result<(
         };
         total += frame.len();
         if total > limit {
+            drain(stream, total, limit.saturating_mul(2)).await;
             return Err(ApiError::too_large(limit));
         }
         if frames.send(frame).await.is_err() {
+            // The scanner stopped at an error: let the client finish sending (within the
+            // limit) so that it reads the answer.
+            drain(stream, total, limit).await;
             return Ok(());
         }
     }
     Ok(())
+}
+
+/// Reads and drops what is left of a refused body, until `up_to` bytes in all, so that a
+/// client still sending it reads the answer rather than a connection reset; past that, the
+/// connection is closed on it.
+async fn drain(
+    mut stream: impl futures::Stream<Item = Result<Bytes, axum::Error>> + Unpin,
+    mut total: usize,
+    up_to: usize,
+) {
+    while total <= up_to {
+        match stream.next().await {
+            Some(Ok(frame)) => total += frame.len(),
+            _ => return,
+        }
+    }
+}
+
+/// Refuses a body whose declared length is over the limit, after draining it (see [`drain`]).
+pub async fn refuse_oversized(body: Body, limit: usize) -> ApiError {
+    drain(body.into_data_stream(), 0, limit.saturating_mul(2)).await;
+    ApiError::too_large(limit)
 }
 
 /// `Read` over the frames received from the socket, on the scanner's blocking thread.

@@ -555,9 +555,11 @@ async fn a_later_input_with_the_same_key_wins_with_a_warning() {
             "overrides an earlier input with the same code (position 5)",
         ], "D3": [
             "overrides an earlier input with the same code (position 3)",
+            // It gives nothing but the key: the record stays as it was.
+            "nothing changed: the record already had these values",
         ]})
     );
-    assert_eq!(done.warnings_count, 4);
+    assert_eq!(done.warnings_count, 5);
     let skus = skus_of(&env, "org-a").await;
     assert_eq!(skus["D1"].0, " fourth", "the last input wins");
     assert_eq!(skus["D2"].0, "only");
