@@ -179,3 +179,45 @@ async fn concurrent_imports_of_the_same_keys_neither_fail_nor_duplicate() {
     assert_eq!(env.count("skus").await, 800);
     worker.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overlapping_batches_apply_in_file_order() {
+    // Batches of 2 are written two at a time (one commits while the next is written); the
+    // same record named again in the next batch, by key or by id, must still end as the
+    // last input says, every input counted once.
+    let env = TestEnv::new().await;
+    let worker = env.spawn_worker(env.worker_config(1, 2, 10));
+    let seed = json!([{"code": "R", "name": "r0"}]);
+    import_and_wait(&env, ImportSpec::json("skus", &seed)).await;
+    let id_r: String = env.query("SELECT id FROM skus WHERE code = 'R'").await[0].get(0);
+
+    let mut inputs = Vec::new();
+    for round in 0..40 {
+        inputs.push(json!({"code": format!("X{round}"), "name": "x"}));
+        if round % 2 == 0 {
+            inputs.push(json!({"code": "R", "name": format!("r{round}")}));
+        } else {
+            inputs.push(json!({"id": id_r, "name": format!("r{round}")}));
+        }
+    }
+    let inputs = json!(inputs);
+    let done = import_and_wait(&env, ImportSpec::json("skus", &inputs)).await;
+    assert_eq!(
+        (
+            done.status,
+            done.processed_count,
+            done.created_count,
+            done.updated_count,
+            done.errors_count
+        ),
+        // The first R input repeats the seed: unchanged, not updated.
+        (Status::Completed, 80, 40, 39, 0),
+        "{:?}",
+        done.errors_log
+    );
+    let name: String = env.query("SELECT name FROM skus WHERE code = 'R'").await[0].get(0);
+    assert_eq!(name, "r39");
+    assert_eq!(env.count("skus").await, 41);
+    env.assert_started_and_completed_once(&done.id).await;
+    worker.stop().await;
+}

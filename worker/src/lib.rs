@@ -73,8 +73,9 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    // Per import: a writer, a reader of stored inputs and a heartbeat; plus consumer and sweeper.
-    let pool = db::pool(&config.services.database_url, config.concurrency * 3 + 2)?;
+    // Per import: two batch writers (one batch commits while the next is written), a reader of
+    // stored inputs and a heartbeat; plus consumer and sweeper.
+    let pool = db::pool(&config.services.database_url, config.concurrency * 4 + 2)?;
     let metrics = Arc::new(observe::WorkerMetrics::new(pool.clone()));
     let amqp = AmqpWatch::default();
     let http_state = http::HttpState {

@@ -14,6 +14,7 @@
 //! holds up another organization's small one by at most a slice and a batch; imports of the
 //! same organization do not preempt each other.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,7 +23,8 @@ use imports_common::inputs::{read_inputs, ReadStop};
 use imports_common::model::Status;
 use imports_common::store::{self, AfterCheckpoint, ClaimedImport, LogEntry, Severity};
 use imports_common::telemetry::traces::{record_error_chain, sql_span, InSpan};
-use imports_common::validate::{Prepared, Preparer};
+use imports_common::validate::{identity_hash, Prepared, Preparer};
+use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn, Instrument};
 
@@ -50,6 +52,12 @@ pub enum Finish {
 enum BatchError {
     #[error("the lease on the import was lost")]
     LeaseLost,
+    #[error("the batch before it stopped the import")]
+    Cancelled,
+    #[error("written again after waiting for the batch before it")]
+    Redo,
+    #[error("the batch task failed: {0}")]
+    Task(String),
     #[error(transparent)]
     Db(#[from] tokio_postgres::Error),
     #[error(transparent)]
@@ -125,8 +133,9 @@ async fn run_inner(ctx: &Arc<Context>, import: &ClaimedImport) -> anyhow::Result
         ctx.config.batch_size,
     );
     let parent = import.parent_resource_id.clone();
+    let inputs_size = import.inputs_size.max(0) as usize;
     let parser = tokio::task::spawn_blocking(move || {
-        let mut preparer = Preparer::new(rt, parent.as_deref());
+        let mut preparer = Preparer::with_capacity(rt, parent.as_deref(), inputs_size);
         let mut batch = Vec::with_capacity(batch_size);
         let total = read_inputs(format, delimiter, reader, 0, |input| {
             let handled_before = input.position < skip;
@@ -152,64 +161,64 @@ async fn run_inner(ctx: &Arc<Context>, import: &ClaimedImport) -> anyhow::Result
     let mut slice_started = std::time::Instant::now();
     let mut cursor = import.cursor;
     let mut index = cursor / batch_size as i64;
+    // Two batches overlap: while one commits, the next is written beside it on another
+    // connection (Postgres then works on both cores). The later one commits only once the
+    // earlier one has committed and passed the checks below; batches naming the same records
+    // do not overlap.
+    let mut in_flight: Option<InFlight> = None;
+    let mut next_cursor = cursor;
     loop {
-        if ctx.shutdown.is_cancelled() {
-            return release(ctx, import, "the worker is shutting down").await;
-        }
-        if lease_lost.is_cancelled() {
-            return Ok(Finish::Released("the lease was lost".into()));
-        }
-        let Some(mut batch) = rx.recv().await else {
-            break;
-        };
-        let span = tracing::info_span!(
-            "batch",
-            import_id = %import.id,
-            resource_type = %import.resource_type,
-            organization_id = %import.tenant.organization_id,
-            mode = import.tenant.mode.as_str(),
-            index,
-            first_position = cursor,
-            size = batch.len(),
-            processed = tracing::field::Empty,
-            errors = tracing::field::Empty,
-            warnings = tracing::field::Empty,
-        );
-        let (after, inserted) = match apply_with_retry(ctx, import, rt, &mut batch, cursor)
-            .instrument(span.clone())
-            .await
-        {
-            Ok(done) => done,
-            Err(BatchError::LeaseLost) => {
-                record_error_chain(&span, &BatchError::LeaseLost);
+        if ctx.shutdown.is_cancelled() || lease_lost.is_cancelled() {
+            // The batch in flight was allowed to commit already: let it finish first.
+            if let Some(flight) = in_flight.take() {
+                let _ = flight.finish().await;
+            }
+            if lease_lost.is_cancelled() {
                 return Ok(Finish::Released("the lease was lost".into()));
             }
-            Err(e) => {
-                record_error_chain(&span, &e);
-                return release(ctx, import, &format!("the batch could not be written: {e}")).await;
+            return release(ctx, import, "the worker is shutting down").await;
+        }
+        let Some(batch) = rx.recv().await else {
+            if let Some(flight) = in_flight.take() {
+                let settled =
+                    settle(ctx, import, flight, &mut statistics, &mut slice_started).await;
+                if let Err(stop) = settled {
+                    return stop.act(ctx, import).await;
+                }
             }
+            break;
         };
-        cursor = after.cursor;
-        index += 1;
-        statistics.after_batch(&ctx.pool, inserted).await;
-        if after.interrupt_requested {
-            return interrupt(ctx, import, "interrupted on request", None).await;
-        }
-        if !import.skip_errors && after.errors_count * 10 > import.inputs_size {
-            let reason = format!(
-                "{} errors exceed 10% of {} inputs (create the import with skip_errors to go on)",
-                after.errors_count, import.inputs_size
-            );
-            return interrupt(ctx, import, &reason, None).await;
-        }
-        let slice = ctx.config.time_slice;
-        if !slice.is_zero() && slice_started.elapsed() >= slice {
-            slice_started = std::time::Instant::now();
-            if after.cursor < import.inputs_size && others_waiting(ctx, import).await {
-                return yield_slot(ctx, import).await;
+        let keys: HashSet<u64> = batch
+            .iter()
+            .filter(|p| p.is_valid())
+            .filter_map(|p| identity_hash(rt, import.parent_resource_id.as_deref(), p))
+            .collect();
+        if in_flight
+            .as_ref()
+            .is_some_and(|flight| !flight.keys.is_disjoint(&keys))
+        {
+            let flight = in_flight.take().expect("checked above");
+            if let Err(stop) =
+                settle(ctx, import, flight, &mut statistics, &mut slice_started).await
+            {
+                return stop.act(ctx, import).await;
             }
         }
+        let mut started = InFlight::start(ctx, import, rt, batch, keys, next_cursor, index);
+        next_cursor += started.size as i64;
+        index += 1;
+        if let Some(flight) = in_flight.take() {
+            if let Err(stop) =
+                settle(ctx, import, flight, &mut statistics, &mut slice_started).await
+            {
+                started.cancel().await;
+                return stop.act(ctx, import).await;
+            }
+        }
+        started.allow();
+        in_flight = Some(started);
     }
+    cursor = next_cursor;
 
     match parser.await {
         Ok(Ok(_total)) => {
@@ -251,6 +260,155 @@ async fn run_inner(ctx: &Arc<Context>, import: &ClaimedImport) -> anyhow::Result
     }
 }
 
+/// A batch being written by its own task, and what it needs to commit.
+struct InFlight {
+    handle: tokio::task::JoinHandle<Result<(AfterCheckpoint, u64), BatchError>>,
+    /// Tells the task whether it may commit (`true`) or must roll back.
+    allow: Option<oneshot::Sender<bool>>,
+    /// The records its inputs name (see `identity_hash`).
+    keys: HashSet<u64>,
+    size: usize,
+    span: tracing::Span,
+}
+
+impl InFlight {
+    /// Starts writing `batch` (inputs from `cursor` on); it commits once allowed.
+    fn start(
+        ctx: &Arc<Context>,
+        import: &ClaimedImport,
+        rt: &'static ResourceType,
+        mut batch: Vec<Prepared>,
+        keys: HashSet<u64>,
+        cursor: i64,
+        index: i64,
+    ) -> InFlight {
+        let span = tracing::info_span!(
+            "batch",
+            import_id = %import.id,
+            resource_type = %import.resource_type,
+            organization_id = %import.tenant.organization_id,
+            mode = import.tenant.mode.as_str(),
+            index,
+            first_position = cursor,
+            size = batch.len(),
+            processed = tracing::field::Empty,
+            errors = tracing::field::Empty,
+            warnings = tracing::field::Empty,
+        );
+        let (allow, permit) = oneshot::channel();
+        let size = batch.len();
+        let (ctx, import) = (ctx.clone(), import.clone());
+        let handle = tokio::spawn(
+            async move {
+                let mut gate = Gate::Waiting(permit);
+                apply_with_retry(&ctx, &import, rt, &mut batch, cursor, &mut gate).await
+            }
+            .instrument(span.clone()),
+        );
+        InFlight {
+            handle,
+            allow: Some(allow),
+            keys,
+            size,
+            span,
+        }
+    }
+
+    /// Lets the batch commit (the one before it has).
+    fn allow(&mut self) {
+        if let Some(allow) = self.allow.take() {
+            let _ = allow.send(true);
+        }
+    }
+
+    /// Waits for the batch's outcome.
+    async fn finish(mut self) -> Result<(AfterCheckpoint, u64), BatchError> {
+        self.allow();
+        let result = match self.handle.await {
+            Ok(result) => result,
+            Err(join) => Err(BatchError::Task(join.to_string())),
+        };
+        if let Err(e) = &result {
+            record_error_chain(&self.span, e);
+        }
+        result
+    }
+
+    /// Makes the batch roll back (the one before it stopped the import) and waits for it.
+    async fn cancel(mut self) {
+        if let Some(allow) = self.allow.take() {
+            let _ = allow.send(false);
+        }
+        let _ = self.handle.await;
+    }
+}
+
+/// Why the import stops after a batch.
+enum Stop {
+    LeaseLost,
+    Failed(String),
+    Interrupt(String),
+    Yield,
+}
+
+impl Stop {
+    async fn act(self, ctx: &Arc<Context>, import: &ClaimedImport) -> anyhow::Result<Finish> {
+        match self {
+            Stop::LeaseLost => Ok(Finish::Released("the lease was lost".into())),
+            Stop::Failed(why) => release(ctx, import, &why).await,
+            Stop::Interrupt(reason) => interrupt(ctx, import, &reason, None).await,
+            Stop::Yield => yield_slot(ctx, import).await,
+        }
+    }
+}
+
+/// Waits for a batch to commit, then checks what may stop the import: an interrupt request,
+/// the error threshold, another organization waiting past the time slice.
+async fn settle(
+    ctx: &Arc<Context>,
+    import: &ClaimedImport,
+    flight: InFlight,
+    statistics: &mut Statistics,
+    slice_started: &mut std::time::Instant,
+) -> Result<(), Stop> {
+    let (after, inserted) = match flight.finish().await {
+        Ok(done) => done,
+        Err(BatchError::LeaseLost) => return Err(Stop::LeaseLost),
+        Err(e) => return Err(Stop::Failed(format!("the batch could not be written: {e}"))),
+    };
+    statistics.after_batch(&ctx.pool, inserted).await;
+    if after.interrupt_requested {
+        return Err(Stop::Interrupt("interrupted on request".into()));
+    }
+    if !import.skip_errors && after.errors_count * 10 > import.inputs_size {
+        return Err(Stop::Interrupt(format!(
+            "{} errors exceed 10% of {} inputs (create the import with skip_errors to go on)",
+            after.errors_count, import.inputs_size
+        )));
+    }
+    let slice = ctx.config.time_slice;
+    if !slice.is_zero() && slice_started.elapsed() >= slice {
+        *slice_started = std::time::Instant::now();
+        if after.cursor < import.inputs_size && others_waiting(ctx, import).await {
+            return Err(Stop::Yield);
+        }
+    }
+    Ok(())
+}
+
+/// When a written batch may commit.
+enum Gate {
+    /// Once the batch before it has committed: `true` then, `false` if it stopped the import.
+    Waiting(oneshot::Receiver<bool>),
+    /// Now.
+    Open,
+}
+
+/// How long a written batch waits for the one before it while holding its transaction open.
+/// Past that it lets go and writes again once allowed: the batch before may be waiting for a
+/// record this one holds (the same record named by id in one and by key in the other).
+const GATE_PATIENCE: Duration = Duration::from_secs(2);
+
 /// Applies one batch, retrying transient database failures with backoff. The batch's own
 /// validation errors are kept; what the write adds is redone on each attempt.
 async fn apply_with_retry(
@@ -259,6 +417,7 @@ async fn apply_with_retry(
     rt: &ResourceType,
     batch: &mut [Prepared],
     cursor: i64,
+    gate: &mut Gate,
 ) -> Result<(AfterCheckpoint, u64), BatchError> {
     let validation_errors: Vec<usize> = batch.iter().map(|p| p.errors.len()).collect();
     let mut delay = Duration::from_millis(100);
@@ -267,9 +426,11 @@ async fn apply_with_retry(
         for (p, n) in batch.iter_mut().zip(&validation_errors) {
             p.errors.truncate(*n);
         }
-        match apply(ctx, import, rt, batch, cursor).await {
+        match apply(ctx, import, rt, batch, cursor, gate).await {
             Ok(after) => return Ok(after),
             Err(BatchError::LeaseLost) => return Err(BatchError::LeaseLost),
+            Err(BatchError::Cancelled) => return Err(BatchError::Cancelled),
+            Err(BatchError::Redo) => continue,
             Err(e) if attempt < 6 && !ctx.shutdown.is_cancelled() => {
                 warn!(attempt, "batch failed, retrying in {delay:?}: {e}");
                 tokio::time::sleep(delay).await;
@@ -288,6 +449,7 @@ async fn apply(
     rt: &ResourceType,
     batch: &mut [Prepared],
     cursor: i64,
+    gate: &mut Gate,
 ) -> Result<(AfterCheckpoint, u64), BatchError> {
     let started = std::time::Instant::now();
     let mut client = ctx.pool.get().await?;
@@ -305,6 +467,24 @@ async fn apply(
         batch,
     )
     .await?;
+    if let Gate::Waiting(permit) = gate {
+        let allowed = match tokio::time::timeout(GATE_PATIENCE, &mut *permit).await {
+            Ok(allowed) => allowed.unwrap_or(false),
+            Err(_) => {
+                tx.rollback().await?;
+                if permit.await.unwrap_or(false) {
+                    *gate = Gate::Open;
+                    return Err(BatchError::Redo);
+                }
+                return Err(BatchError::Cancelled);
+            }
+        };
+        if !allowed {
+            tx.rollback().await?;
+            return Err(BatchError::Cancelled);
+        }
+        *gate = Gate::Open;
+    }
     // The fence first: if this worker no longer holds the import (or it was deleted),
     // nothing of the batch is kept.
     let after = store::checkpoint(
