@@ -225,6 +225,11 @@ async fn main() -> anyhow::Result<()> {
         ),
         ("CSV, new", "csv", csv_skus(n, "CS", "new")),
         ("CSV, updates of all", "csv", csv_skus(n, "CS", "updated")),
+        (
+            "JSON, identical again",
+            "json",
+            json_skus(n, "JS", "updated"),
+        ),
     ] {
         let (worker_rate, e2e_rate, pickup) =
             run_import(&http, &base, &token, format, body, n).await?;
@@ -260,10 +265,17 @@ async fn main() -> anyhow::Result<()> {
         scale.push((workers, (n / 8 * 8) as f64 / span.as_secs_f64()));
     }
 
-    // Fairness: one worker (2 slots); organization A's big import, then 5 small imports of
-    // organization B: how long do the small ones take from creation to completion?
+    // Fairness: one worker with a single slot and a 1 s time slice; organization A's big
+    // import, then 5 small imports of organization B: how long do the small ones take from
+    // creation to completion? (Each waits for A to yield the slot.)
     procs.stop_workers();
-    procs.workers.push(spawn_worker(2)?);
+    procs.workers.push({
+        let mut cmd = Command::new(bin("imports-worker"));
+        env(&mut cmd);
+        cmd.env("IMPORTS_CONCURRENCY", "1")
+            .env("IMPORTS_TIME_SLICE_SECONDS", "1")
+            .spawn()?
+    });
     let token_b = {
         let out = Command::new(bin("imports-api"))
             .args([
@@ -351,7 +363,7 @@ async fn main() -> anyhow::Result<()> {
         "(c) our path", "worker rec/s", "c/a", "c/b", "POST->done rec/s", "created->started"
     );
     for (label, worker_rate, e2e_rate, pickup) in &results {
-        let a = if label.contains("updates") {
+        let a = if label.contains("updates") || label.contains("identical") {
             a_upd
         } else {
             a_new
@@ -382,7 +394,7 @@ async fn main() -> anyhow::Result<()> {
         .map(|d| format!("{} ms", d.as_millis()))
         .collect();
     println!(
-        "fairness: while organization A's {n}-record import ran ({:.1} s), organization B's five 100-record imports took {} from creation to completion",
+        "fairness (one slot, 1 s time slice): while organization A's {n}-record import ran ({:.1} s), organization B's five 100-record imports took {} from creation to completion",
         big_took.as_secs_f64(),
         waits.join(", ")
     );

@@ -94,7 +94,9 @@ pub async fn create_import<C: GenericClient>(
 }
 
 /// Writes a new import whose inputs were already appended under `id`, in the same
-/// transaction (the chunks' reference to their import is checked at commit).
+/// transaction (the chunks' reference to their import is checked at commit). Its
+/// `created_at` is the time of this write, just before the commit that makes it visible,
+/// not the start of a transaction that may have spent seconds receiving the inputs.
 pub async fn insert_import<C: GenericClient>(
     client: &C,
     id: &str,
@@ -104,8 +106,10 @@ pub async fn insert_import<C: GenericClient>(
         .query_one(
             &format!(
                 "INSERT INTO imports (id, organization_id, mode, resource_type, format, parent_resource_id,
-                    inputs_size, skip_errors, reference, reference_origin, metadata, csv_delimiter)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                    inputs_size, skip_errors, reference, reference_origin, metadata, csv_delimiter,
+                    created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
+                    clock_timestamp(), clock_timestamp())
                  RETURNING {IMPORT_COLUMNS}"
             ),
             &[

@@ -23,23 +23,34 @@ async fn a_large_import_yields_to_another_organizations_small_one() {
         organization_id: "org-b".into(),
         mode: Mode::Test,
     };
+    // Three small imports of organization B: each waits at most about a slice, the large
+    // import taking its turn between them.
     let small = skus(10);
-    let mut spec = ImportSpec::json("skus", &small);
-    spec.tenant = Some(&other);
-    let b = env.submit(spec).await;
-    let b_done = env.wait_final(&b.id, Duration::from_secs(30)).await;
-    assert_eq!(b_done.status, Status::Completed);
-    let a_then = env.import(&a.id).await;
+    let mut smalls = Vec::new();
+    for _ in 0..3 {
+        let mut spec = ImportSpec::json("skus", &small);
+        spec.tenant = Some(&other);
+        smalls.push(env.submit(spec).await.id);
+    }
+    let first = env.wait_final(&smalls[0], Duration::from_secs(30)).await;
     assert_eq!(
-        a_then.status,
+        env.import(&a.id).await.status,
         Status::InProgress,
         "the small import finished while the large one was still running"
     );
-    let waited = b_done.completed_at.unwrap() - b_done.created_at;
-    assert!(
-        waited < chrono::Duration::seconds(5),
-        "the small import waited {waited}"
-    );
+    for (n, id) in smalls.iter().enumerate() {
+        let done = if n == 0 {
+            first.clone()
+        } else {
+            env.wait_final(id, Duration::from_secs(30)).await
+        };
+        assert_eq!(done.status, Status::Completed);
+        let waited = done.completed_at.unwrap() - done.created_at;
+        assert!(
+            waited < chrono::Duration::seconds(5),
+            "small import {n} waited {waited}"
+        );
+    }
 
     // The large one resumes where it yielded: every input once, one start, one completion,
     // and the yield was not counted as a failed attempt.
@@ -57,6 +68,10 @@ async fn a_large_import_yields_to_another_organizations_small_one() {
         .await[0]
         .get(0);
     assert_eq!(attempts, 1);
-    assert_eq!(env.count("skus").await, 60_010);
+    assert_eq!(
+        env.count("skus").await,
+        60_010,
+        "B's three imports share their ten codes"
+    );
     worker.stop().await;
 }

@@ -50,8 +50,6 @@ pub struct Context {
     pub metrics: Arc<observe::WorkerMetrics>,
     /// The consumer's RabbitMQ connection, for readiness.
     pub amqp: AmqpWatch,
-    /// Wakes the sweeper at once (an import was handed back to make room for another).
-    pub sweep_now: Arc<tokio::sync::Notify>,
 }
 
 /// Runs a worker until `shutdown` is cancelled, then waits for its imports to reach a batch
@@ -124,7 +122,6 @@ async fn work(
         config,
         metrics,
         amqp,
-        sweep_now: Arc::new(tokio::sync::Notify::new()),
     });
     tracing::info!(worker_id = %ctx.worker_id, "worker started");
     let consumer = tokio::spawn(consumer::consume(ctx.clone()));

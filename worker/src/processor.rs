@@ -580,23 +580,22 @@ async fn others_waiting(ctx: &Context, import: &ClaimedImport) -> bool {
 }
 
 /// Hands the import back for another organization's, to be resumed from its cursor.
-async fn yield_slot(ctx: &Context, import: &ClaimedImport) -> anyhow::Result<Finish> {
+async fn yield_slot(ctx: &Arc<Context>, import: &ClaimedImport) -> anyhow::Result<Finish> {
     let client = ctx.pool.get().await?;
     store::yield_lease(&**client, &import.id, ctx.worker_id).await?;
     info!("yielding the slot to another organization's import");
-    // Once a slot is free again (after the waiting import's delivery, queued first, has taken
-    // the one this import frees), wake the sweeper to resume this import.
-    let (permits, wake, shutdown) = (
-        ctx.permits.clone(),
-        ctx.sweep_now.clone(),
-        ctx.shutdown.clone(),
-    );
+    // Queue for the next free slot: the waiting import's delivery, queued before, takes the
+    // slot this import frees; the one after that resumes this import (unless another worker
+    // took it over meanwhile). Imports thus take turns, a time slice each.
+    let (ctx, id) = (ctx.clone(), import.id.clone());
     tokio::spawn(async move {
-        tokio::select! {
-            _ = shutdown.cancelled() => {}
-            permit = permits.acquire_owned() => {
-                drop(permit);
-                wake.notify_one();
+        let permit = tokio::select! {
+            _ = ctx.shutdown.cancelled() => return,
+            permit = ctx.permits.clone().acquire_owned() => permit,
+        };
+        if let Ok(permit) = permit {
+            if let Err(e) = crate::sweeper::take_over(ctx, id, permit).await {
+                warn!("could not resume the import that yielded (the sweeper will): {e:#}");
             }
         }
     });

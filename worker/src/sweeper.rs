@@ -4,13 +4,14 @@
 //! that nobody renews; an import handed back on shutdown has its lease expired at once; an
 //! import whose announcement never reached a worker stays `pending`. Every worker sweeps for
 //! such imports every half lease and claims them when it has a free slot, so no import waits
-//! longer than about one lease for a worker, whatever happened to RabbitMQ. An import that
-//! yielded its slot to another organization's (see `processor`) wakes the sweeper at once, so
-//! that it resumes as soon as a slot is free.
+//! longer than about one lease for a worker, whatever happened to RabbitMQ. ([`take_over`]
+//! also resumes an import that yielded its slot to another organization's: see `processor`.)
 
 use std::sync::Arc;
 
+use futures::future::BoxFuture;
 use imports_common::store::Claim;
+use tokio::sync::OwnedSemaphorePermit;
 use tracing::{info, warn};
 
 use crate::consumer::claim_with_retry;
@@ -23,7 +24,6 @@ pub async fn sweep(ctx: Arc<Context>) {
         tokio::select! {
             _ = ctx.shutdown.cancelled() => return,
             _ = tokio::time::sleep(every) => {}
-            _ = ctx.sweep_now.notified() => {}
         }
         if let Err(e) = sweep_once(&ctx).await {
             warn!("sweep failed: {e:#}");
@@ -45,15 +45,30 @@ async fn sweep_once(ctx: &Arc<Context>) -> anyhow::Result<()> {
         let Ok(permit) = ctx.permits.clone().try_acquire_owned() else {
             break;
         };
-        if let Claim::Claimed(import) = claim_with_retry(ctx, &import_id).await? {
-            info!(%import_id, cursor = import.cursor, "taking over an unattended import");
-            observe::import_claimed(ctx, &import).await;
-            let ctx2 = ctx.clone();
-            ctx.tasks.spawn(async move {
-                let _ = processor::run(ctx2, import).await;
-                drop(permit);
-            });
-        }
+        take_over(ctx.clone(), import_id, permit).await?;
     }
     Ok(())
+}
+
+/// Claims an unattended import and runs it in the slot `permit` holds; `false` when another
+/// worker has it (or it is final). (A boxed future: an import's run may call this again, to
+/// resume after yielding, and the compiler needs the type named to see it is `Send`.)
+pub fn take_over(
+    ctx: Arc<Context>,
+    import_id: String,
+    permit: OwnedSemaphorePermit,
+) -> BoxFuture<'static, anyhow::Result<bool>> {
+    Box::pin(async move {
+        let Claim::Claimed(import) = claim_with_retry(&ctx, &import_id).await? else {
+            return Ok(false);
+        };
+        info!(%import_id, cursor = import.cursor, "taking over an unattended import");
+        observe::import_claimed(&ctx, &import).await;
+        let ctx2 = ctx.clone();
+        ctx.tasks.spawn(async move {
+            let _ = processor::run(ctx2, import).await;
+            drop(permit);
+        });
+        Ok(true)
+    })
 }
