@@ -507,6 +507,55 @@ enum Level {
     Attributes,
 }
 
+/// Where a raw JSON value ends, read piece by piece: by its brackets, skipping strings (and
+/// the escapes in them); a scalar ends before the next delimiter. It checks nothing else:
+/// serde reads what it delimits.
+#[derive(Default)]
+struct Extent {
+    depth: usize,
+    in_string: bool,
+    escaped: bool,
+    /// A bare scalar (number, true, false, null) has begun.
+    scalar: bool,
+}
+
+impl Extent {
+    /// Reads `buf`; returns the offset just past the value's end if it ends in `buf`.
+    fn feed(&mut self, buf: &[u8]) -> Option<usize> {
+        for (i, &b) in buf.iter().enumerate() {
+            if self.in_string {
+                if self.escaped {
+                    self.escaped = false;
+                } else if b == b'\\' {
+                    self.escaped = true;
+                } else if b == b'"' {
+                    self.in_string = false;
+                    if self.depth == 0 {
+                        return Some(i + 1);
+                    }
+                }
+                continue;
+            }
+            match b {
+                b'"' => self.in_string = true,
+                b'[' | b'{' => self.depth += 1,
+                b']' | b'}' if self.depth > 0 => {
+                    self.depth -= 1;
+                    if self.depth == 0 {
+                        return Some(i + 1);
+                    }
+                }
+                b',' | b']' | b'}' | b' ' | b'\t' | b'\n' | b'\r' if self.depth == 0 => {
+                    return Some(i);
+                }
+                _ if self.depth == 0 => self.scalar = true,
+                _ => {}
+            }
+        }
+        None
+    }
+}
+
 /// Walks a create document (see the module's documentation).
 struct Scanner<R: BufRead> {
     src: R,
@@ -721,56 +770,17 @@ impl<R: BufRead> Scanner<R> {
 
     /// Copies any value into the skeleton as it is, by its brackets and strings.
     fn raw_value(&mut self) -> Scan<()> {
-        let mut depth = 0usize;
-        let mut in_string = false;
-        let mut escaped = false;
-        let mut scalar = false;
+        let mut extent = Extent::default();
         let mut copied = 0usize;
         loop {
             let buf = self.fill()?;
             if buf.is_empty() {
-                if scalar && depth == 0 {
+                if extent.scalar && extent.depth == 0 {
                     return Ok(());
                 }
                 return Err(self.syntax("the body ends before the document does"));
             }
-            let mut end = None;
-            for (i, &b) in buf.iter().enumerate() {
-                if in_string {
-                    if escaped {
-                        escaped = false;
-                    } else if b == b'\\' {
-                        escaped = true;
-                    } else if b == b'"' {
-                        in_string = false;
-                        if depth == 0 {
-                            end = Some(i + 1);
-                            break;
-                        }
-                    }
-                    continue;
-                }
-                match b {
-                    b'"' => in_string = true,
-                    b'[' | b'{' => depth += 1,
-                    b']' | b'}' if depth > 0 => {
-                        depth -= 1;
-                        if depth == 0 {
-                            end = Some(i + 1);
-                            break;
-                        }
-                    }
-                    b',' | b']' | b'}' | b' ' | b'\t' | b'\n' | b'\r' if depth == 0 => {
-                        end = Some(i);
-                        break;
-                    }
-                    _ => {
-                        if depth == 0 {
-                            scalar = true;
-                        }
-                    }
-                }
-            }
+            let end = extent.feed(buf);
             let n = end.unwrap_or(buf.len());
             let taken = buf[..n].to_vec();
             self.keep(&taken)?;
@@ -787,39 +797,13 @@ impl<R: BufRead> Scanner<R> {
 
     /// Streams an array's raw text, brackets included, to the sink.
     fn stream_array(&mut self) -> Scan<()> {
-        let mut depth = 0usize;
-        let mut in_string = false;
-        let mut escaped = false;
+        let mut extent = Extent::default();
         loop {
             let buf = self.fill()?;
             if buf.is_empty() {
                 return Err(self.syntax("the body ends inside the inputs"));
             }
-            let mut end = None;
-            for (i, &b) in buf.iter().enumerate() {
-                if in_string {
-                    if escaped {
-                        escaped = false;
-                    } else if b == b'\\' {
-                        escaped = true;
-                    } else if b == b'"' {
-                        in_string = false;
-                    }
-                    continue;
-                }
-                match b {
-                    b'"' => in_string = true,
-                    b'[' | b'{' => depth += 1,
-                    b']' | b'}' => {
-                        depth = depth.saturating_sub(1);
-                        if depth == 0 {
-                            end = Some(i + 1);
-                            break;
-                        }
-                    }
-                    _ => {}
-                }
-            }
+            let end = extent.feed(buf);
             let n = end.unwrap_or(buf.len());
             let piece = buf[..n].to_vec();
             self.consume(n);

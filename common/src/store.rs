@@ -627,11 +627,22 @@ pub async fn release_lease<C: GenericClient>(
     id: &str,
     worker: Uuid,
 ) -> Result<bool, tokio_postgres::Error> {
+    hand_back(client, id, worker, 0).await
+}
+
+/// Expires `worker`'s lease at once, taking `uncounted` claims off the import's attempts.
+async fn hand_back<C: GenericClient>(
+    client: &C,
+    id: &str,
+    worker: Uuid,
+    uncounted: i32,
+) -> Result<bool, tokio_postgres::Error> {
     Ok(client
         .execute(
-            "UPDATE imports SET lease_expires_at = now() - interval '1 second', lease_owner = NULL
+            "UPDATE imports SET lease_expires_at = now() - interval '1 second', lease_owner = NULL,
+                    attempts = greatest(attempts - $3, 0)
              WHERE id = $1 AND lease_owner = $2 AND status = 'in_progress'",
-            &[&id, &worker],
+            &[&id, &worker, &uncounted],
         )
         .await?
         == 1)
@@ -645,15 +656,7 @@ pub async fn yield_lease<C: GenericClient>(
     id: &str,
     worker: Uuid,
 ) -> Result<bool, tokio_postgres::Error> {
-    Ok(client
-        .execute(
-            "UPDATE imports SET lease_expires_at = now() - interval '1 second', lease_owner = NULL,
-                    attempts = greatest(attempts - 1, 0)
-             WHERE id = $1 AND lease_owner = $2 AND status = 'in_progress'",
-            &[&id, &worker],
-        )
-        .await?
-        == 1)
+    hand_back(client, id, worker, 1).await
 }
 
 /// Whether an import of another organization than `organization_id` is waiting for a

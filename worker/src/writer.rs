@@ -626,12 +626,7 @@ async fn lookup_keys(
     let sql = format!(
         "SELECT t.id, {cols} FROM {table} t JOIN unnest({args}) AS u({names}) ON {join}
          WHERE t.organization_id = $1 AND t.mode = $2",
-        cols = rt
-            .natural_key
-            .iter()
-            .map(|c| format!("t.{c}::text"))
-            .collect::<Vec<_>>()
-            .join(", "),
+        cols = key_as_text(rt),
         table = rt.name,
         args = unnest_args.join(", "),
         names = names.join(", "),
@@ -926,11 +921,15 @@ fn upsert_sql(rt: &ResourceType, columns: &[Column], given: &[usize]) -> String 
         "{insert} ON CONFLICT (organization_id, mode, {key}) {on_conflict}
          RETURNING t.id, (t.xmax = 0), {returned_key}",
         key = rt.natural_key.join(", "),
-        returned_key = rt
-            .natural_key
-            .iter()
-            .map(|c| format!("t.{c}::text"))
-            .collect::<Vec<_>>()
-            .join(", "),
+        returned_key = key_as_text(rt),
     )
+}
+
+/// The natural key's columns of table `t`, as text (how keys are compared in Rust).
+fn key_as_text(rt: &ResourceType) -> String {
+    rt.natural_key
+        .iter()
+        .map(|c| format!("t.{c}::text"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
