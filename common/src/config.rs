@@ -149,7 +149,7 @@ impl ApiConfig {
             max_active: env_at_least("IMPORTS_MAX_ACTIVE", 10, 1)? as i64,
             max_body_bytes: env_at_least("API_MAX_BODY_BYTES", 64 * 1024 * 1024, 1024)? as usize,
             signing_secret: if signing_secret.is_empty() {
-                crate::ids::new_id() + &crate::ids::new_id()
+                crate::ids::random_secret()
             } else {
                 signing_secret
             },

@@ -221,3 +221,52 @@ async fn overlapping_batches_apply_in_file_order() {
     env.assert_started_and_completed_once(&done.id).await;
     worker.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_that_looks_records_up_waits_for_the_one_before_it() {
+    // Found in review: batch 1 looked up keys while batch 0, slowed by a lock held
+    // elsewhere, had not committed its rename yet, and undid it. A batch whose writes
+    // depend on lookups (ids, inputs lacking a required attribute) no longer overlaps.
+    let env = TestEnv::new().await;
+    let worker = env.spawn_worker(env.worker_config(1, 2, 10));
+    let seed =
+        json!([{"code": "K1", "name": "n", "description": "orig"}, {"code": "ZLOCK", "name": "z"}]);
+    import_and_wait(&env, ImportSpec::json("skus", &seed)).await;
+    let id_x: String = env.query("SELECT id FROM skus WHERE code = 'K1'").await[0].get(0);
+
+    // Hold ZLOCK so that batch 0 stays uncommitted for a while.
+    let mut blocker = env.pool.get().await.unwrap();
+    let held = blocker.transaction().await.unwrap();
+    held.query("SELECT 1 FROM skus WHERE code = 'ZLOCK' FOR UPDATE", &[])
+        .await
+        .unwrap();
+    let inputs = json!([
+        {"id": id_x, "code": "K2"},
+        {"code": "ZLOCK", "name": "z2"},
+        {"code": "K1", "description": "via-old-key"},
+        {"code": "K2", "description": "via-new-key"}
+    ]);
+    let import = env
+        .submit(ImportSpec::json("skus", &inputs).skip_errors())
+        .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    held.commit().await.unwrap();
+    let done = env.wait_final(&import.id, T).await;
+    assert_eq!(done.status, Status::Completed);
+    let row = &env
+        .query(&format!(
+            "SELECT code, description FROM skus WHERE id = '{id_x}'"
+        ))
+        .await[0];
+    assert_eq!(
+        (row.get::<_, String>(0), row.get::<_, Option<String>>(1)),
+        ("K2".to_owned(), Some("via-new-key".to_owned())),
+        "applied in file order"
+    );
+    assert_eq!(
+        json!(done.errors_log)["K1"]["name"],
+        json!(["can't be blank"]),
+        "K1 no longer exists once renamed"
+    );
+    worker.stop().await;
+}

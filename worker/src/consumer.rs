@@ -77,10 +77,12 @@ async fn consume_once(ctx: &Arc<Context>) -> anyhow::Result<()> {
         };
         // Start it when an import slot is free (the sweeper shares the slots). Until then
         // the delivery stays unacked; the prefetch bounds how many wait so.
+        let waiting = WaitingDelivery::new(ctx);
         let permit = tokio::select! {
             _ = ctx.shutdown.cancelled() => break,
             p = ctx.permits.clone().acquire_owned() => p?,
         };
+        drop(waiting);
         let task_ctx = ctx.clone();
         ctx.tasks.spawn(handle(task_ctx, delivery, permit));
     }
@@ -88,6 +90,23 @@ async fn consume_once(ctx: &Arc<Context>) -> anyhow::Result<()> {
     let _ = channel.close(200, "worker shutting down".into()).await;
     let _ = connection.close(200, "worker shutting down".into()).await;
     Ok(())
+}
+
+/// Counts a delivery waiting for a slot in `Context::waiting_deliveries` while it lives.
+struct WaitingDelivery(Arc<std::sync::atomic::AtomicUsize>);
+
+impl WaitingDelivery {
+    fn new(ctx: &Context) -> Self {
+        ctx.waiting_deliveries
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        WaitingDelivery(ctx.waiting_deliveries.clone())
+    }
+}
+
+impl Drop for WaitingDelivery {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 async fn handle(ctx: Arc<Context>, delivery: Delivery, permit: OwnedSemaphorePermit) {

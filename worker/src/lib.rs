@@ -50,6 +50,9 @@ pub struct Context {
     pub metrics: Arc<observe::WorkerMetrics>,
     /// The consumer's RabbitMQ connection, for readiness.
     pub amqp: AmqpWatch,
+    /// Deliveries waiting here for a free slot: an import yields its slot only to one of
+    /// these (another worker's waiting deliveries are that worker's to serve).
+    pub waiting_deliveries: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// Runs a worker until `shutdown` is cancelled, then waits for its imports to reach a batch
@@ -72,8 +75,8 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     // Per import: two batch writers (one batch commits while the next is written), a reader of
-    // stored inputs and a heartbeat; plus consumer and sweeper.
-    let pool = db::pool(&config.services.database_url, config.concurrency * 4 + 2)?;
+    // stored inputs, a heartbeat and an ANALYZE beside the batches; plus consumer and sweeper.
+    let pool = db::pool(&config.services.database_url, config.concurrency * 5 + 2)?;
     let metrics = Arc::new(observe::WorkerMetrics::new(pool.clone()));
     let amqp = AmqpWatch::default();
     let http_state = http::HttpState {
@@ -122,6 +125,7 @@ async fn work(
         config,
         metrics,
         amqp,
+        waiting_deliveries: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
     });
     tracing::info!(worker_id = %ctx.worker_id, "worker started");
     let consumer = tokio::spawn(consumer::consume(ctx.clone()));

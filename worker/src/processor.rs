@@ -163,15 +163,22 @@ async fn run_inner(ctx: &Arc<Context>, import: &ClaimedImport) -> anyhow::Result
     let mut index = cursor / batch_size as i64;
     // Two batches overlap: while one commits, the next is written beside it on another
     // connection (Postgres then works on both cores). The later one commits only once the
-    // earlier one has committed and passed the checks below; batches naming the same records
-    // do not overlap.
+    // earlier one has committed and passed the checks below; only batches of pure upserts
+    // naming different keys overlap (see `lookup_free`).
     let mut in_flight: Option<InFlight> = None;
     let mut next_cursor = cursor;
     loop {
         if ctx.shutdown.is_cancelled() || lease_lost.is_cancelled() {
-            // The batch in flight was allowed to commit already: let it finish first.
+            // The batch in flight was allowed to commit already: let it finish first, and
+            // heed what it says (an interrupt request, the error threshold).
             if let Some(flight) = in_flight.take() {
-                let _ = flight.finish().await;
+                if let Err(stop) =
+                    settle(ctx, import, flight, &mut statistics, &mut slice_started).await
+                {
+                    if !matches!(stop, Stop::Yield) {
+                        return stop.act(ctx, import).await;
+                    }
+                }
             }
             if lease_lost.is_cancelled() {
                 return Ok(Finish::Released("the lease was lost".into()));
@@ -193,10 +200,10 @@ async fn run_inner(ctx: &Arc<Context>, import: &ClaimedImport) -> anyhow::Result
             .filter(|p| p.is_valid())
             .filter_map(|p| identity_hash(rt, import.parent_resource_id.as_deref(), p))
             .collect();
-        if in_flight
-            .as_ref()
-            .is_some_and(|flight| !flight.keys.is_disjoint(&keys))
-        {
+        let independent = lookup_free(&batch);
+        if in_flight.as_ref().is_some_and(|flight| {
+            !(independent && flight.independent && flight.keys.is_disjoint(&keys))
+        }) {
             let flight = in_flight.take().expect("checked above");
             if let Err(stop) =
                 settle(ctx, import, flight, &mut statistics, &mut slice_started).await
@@ -205,6 +212,7 @@ async fn run_inner(ctx: &Arc<Context>, import: &ClaimedImport) -> anyhow::Result
             }
         }
         let mut started = InFlight::start(ctx, import, rt, batch, keys, next_cursor, index);
+        started.independent = independent;
         next_cursor += started.size as i64;
         index += 1;
         if let Some(flight) = in_flight.take() {
@@ -260,6 +268,20 @@ async fn run_inner(ctx: &Arc<Context>, import: &ClaimedImport) -> anyhow::Result
     }
 }
 
+/// Whether a batch's writes depend on no lookup of the records the batch before it may still
+/// be writing: no input names a record by id (checked to exist, and its key read) and none
+/// lacks a required attribute (such an input may only update, so its key is looked up).
+/// Such a batch is pure upserts by natural key, which Postgres orders after the uncommitted
+/// writes they meet. Two batches overlap only when both are such and name different keys;
+/// otherwise the later one starts once the earlier one has committed. (The same record named
+/// two ways, a price's list by id in one batch and by code in the next, still meets in the
+/// database: then the gate's patience below sorts it out, slowly but in order.)
+fn lookup_free(batch: &[Prepared]) -> bool {
+    batch
+        .iter()
+        .all(|p| p.id.is_none() && p.missing_required.is_empty())
+}
+
 /// A batch being written by its own task, and what it needs to commit.
 struct InFlight {
     handle: tokio::task::JoinHandle<Result<(AfterCheckpoint, u64), BatchError>>,
@@ -267,6 +289,8 @@ struct InFlight {
     allow: Option<oneshot::Sender<bool>>,
     /// The records its inputs name (see `identity_hash`).
     keys: HashSet<u64>,
+    /// Whether it is [`lookup_free`]: only two such batches naming different keys overlap.
+    independent: bool,
     size: usize,
     span: tracing::Span,
 }
@@ -309,6 +333,7 @@ impl InFlight {
             handle,
             allow: Some(allow),
             keys,
+            independent: false,
             size,
             span,
         }
@@ -402,6 +427,8 @@ enum Gate {
     Waiting(oneshot::Receiver<bool>),
     /// Now.
     Open,
+    /// Never: the batch before it stopped the import.
+    Closed,
 }
 
 /// How long a written batch waits for the one before it while holding its transaction open.
@@ -451,6 +478,9 @@ async fn apply(
     cursor: i64,
     gate: &mut Gate,
 ) -> Result<(AfterCheckpoint, u64), BatchError> {
+    if matches!(gate, Gate::Closed) {
+        return Err(BatchError::Cancelled);
+    }
     let started = std::time::Instant::now();
     let mut client = ctx.pool.get().await?;
     let tx = client.transaction().await?;
@@ -471,15 +501,24 @@ async fn apply(
         let allowed = match tokio::time::timeout(GATE_PATIENCE, &mut *permit).await {
             Ok(allowed) => allowed.unwrap_or(false),
             Err(_) => {
-                tx.rollback().await?;
-                if permit.await.unwrap_or(false) {
-                    *gate = Gate::Open;
-                    return Err(BatchError::Redo);
-                }
-                return Err(BatchError::Cancelled);
+                // Let go of the transaction and the connection while waiting.
+                let allowed = {
+                    let rolled_back = tx.rollback().await;
+                    drop(client);
+                    let allowed = permit.await.unwrap_or(false);
+                    *gate = if allowed { Gate::Open } else { Gate::Closed };
+                    rolled_back?;
+                    allowed
+                };
+                return Err(if allowed {
+                    BatchError::Redo
+                } else {
+                    BatchError::Cancelled
+                });
             }
         };
         if !allowed {
+            *gate = Gate::Closed;
             tx.rollback().await?;
             return Err(BatchError::Cancelled);
         }
@@ -568,8 +607,16 @@ async fn release(ctx: &Context, import: &ClaimedImport, why: &str) -> anyhow::Re
     Ok(Finish::Released(why.to_owned()))
 }
 
-/// Whether another organization's import waits for a slot (a failed check says no).
+/// Whether another organization's import waits for a slot of this worker: a delivery waits
+/// here, and an import of another organization is pending (a failed check says no).
 async fn others_waiting(ctx: &Context, import: &ClaimedImport) -> bool {
+    if ctx
+        .waiting_deliveries
+        .load(std::sync::atomic::Ordering::SeqCst)
+        == 0
+    {
+        return false;
+    }
     let client = match ctx.pool.get().await {
         Ok(client) => client,
         Err(_) => return false,
@@ -587,8 +634,9 @@ async fn yield_slot(ctx: &Arc<Context>, import: &ClaimedImport) -> anyhow::Resul
     // Queue for the next free slot: the waiting import's delivery, queued before, takes the
     // slot this import frees; the one after that resumes this import (unless another worker
     // took it over meanwhile). Imports thus take turns, a time slice each.
-    let (ctx, id) = (ctx.clone(), import.id.clone());
-    tokio::spawn(async move {
+    let (ctx2, id) = (ctx.clone(), import.id.clone());
+    ctx.tasks.spawn(async move {
+        let ctx = ctx2;
         let permit = tokio::select! {
             _ = ctx.shutdown.cancelled() => return,
             permit = ctx.permits.clone().acquire_owned() => permit,
