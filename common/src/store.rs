@@ -222,7 +222,13 @@ pub async fn get_import<C: GenericClient>(
     Ok(Some(import))
 }
 
-/// Builds an import's errors_log and warnings_log from its log entries.
+/// How many entries of each severity an import's errors_log and warnings_log show: an import
+/// of a million identical records has a million "nothing changed" warnings, and reading one
+/// must not load them all. The failed-inputs report lists every error.
+pub const LOG_ENTRIES_SHOWN: i64 = 1000;
+
+/// Builds an import's errors_log and warnings_log from its first log entries (at most
+/// [`LOG_ENTRIES_SHOWN`] of each severity, in input order).
 pub async fn logs<C: GenericClient>(
     client: &C,
     id: &str,
@@ -231,9 +237,12 @@ pub async fn logs<C: GenericClient>(
     let mut warnings = WarningsLog::default();
     for row in client
         .query(
-            "SELECT severity, key, attribute, message FROM import_log_entries
-             WHERE import_id = $1 ORDER BY position, ctid",
-            &[&id],
+            "(SELECT severity, key, attribute, message, position FROM import_log_entries
+              WHERE import_id = $1 AND severity = 'error' ORDER BY position, ctid LIMIT $2)
+             UNION ALL
+             (SELECT severity, key, attribute, message, position FROM import_log_entries
+              WHERE import_id = $1 AND severity = 'warning' ORDER BY position, ctid LIMIT $2)",
+            &[&id, &LOG_ENTRIES_SHOWN],
         )
         .await?
     {

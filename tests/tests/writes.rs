@@ -270,3 +270,21 @@ async fn a_batch_that_looks_records_up_waits_for_the_one_before_it() {
     );
     worker.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_shows_its_first_thousand_warnings_and_counts_them_all() {
+    let env = TestEnv::new().await;
+    let worker = env.spawn_worker(env.worker_config(1, 500, 10));
+    let inputs = imports_tests::skus(1200);
+    import_and_wait(&env, ImportSpec::json("skus", &inputs)).await;
+    let again = import_and_wait(&env, ImportSpec::json("skus", &inputs)).await;
+    assert_eq!(counts(&again), (Status::Completed, 1200, 0, 0, 0, 1200));
+    let shown: usize = json!(again.warnings_log)
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|messages| messages.as_array().unwrap().len())
+        .sum();
+    assert_eq!(shown, imports_common::store::LOG_ENTRIES_SHOWN as usize);
+    worker.stop().await;
+}
