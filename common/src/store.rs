@@ -399,6 +399,8 @@ pub struct ClaimedImport {
     pub attempts: i32,
     /// Whether an interruption was asked for while no worker held it.
     pub interrupt_requested: bool,
+    /// Whether this claim started it (set `started_at`): the first claim, not a resumption.
+    pub first_start: bool,
 }
 
 /// Claims an import for `worker` for `lease`: a pending one, or an in-progress one whose
@@ -433,7 +435,8 @@ pub async fn claim(
         let attempts: i32 = r.get("attempts");
         // started_at was set by this very claim (now() is the transaction's time): an import
         // that yielded its slot and is claimed again has started already.
-        if r.get::<_, bool>("first_start") {
+        let first_start: bool = r.get("first_start");
+        if first_start {
             record_event(&tx, id, "imports.start", serde_json::json!({})).await?;
         }
         tx.commit().await?;
@@ -455,6 +458,7 @@ pub async fn claim(
             skip_errors: r.get("skip_errors"),
             attempts,
             interrupt_requested: r.get("interrupt_requested"),
+            first_start,
         }));
     }
     let current = tx

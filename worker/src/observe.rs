@@ -103,7 +103,7 @@ impl Drop for ActiveImport {
 /// Records the queue latency of an import this worker just started for the first time
 /// (created_at -> started_at, from the database's own clock).
 pub async fn import_claimed(ctx: &Context, import: &ClaimedImport) {
-    if import.attempts != 1 {
+    if !import.first_start {
         return;
     }
     let query = async {
