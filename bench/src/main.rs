@@ -118,6 +118,8 @@ async fn main() -> anyhow::Result<()> {
     let suffix = &uuid::Uuid::new_v4().simple().to_string()[..12];
     let db = format!("imports_bench_{suffix}");
     let url = format!("{}/{db}", args.postgres);
+    let queue = format!("imports_bench_{suffix}");
+    let result: anyhow::Result<()> = async {
     imports_common::migrate::migrate_url(&url, Duration::from_secs(10)).await?;
     let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await?;
     tokio::spawn(conn);
@@ -180,7 +182,6 @@ async fn main() -> anyhow::Result<()> {
             .unwrap_or_default()
             .to_owned()
     };
-    let queue = format!("imports_bench_{suffix}");
     let port = 20000 + (std::process::id() % 20000) as u16;
     let env = |cmd: &mut Command| {
         cmd.env("DATABASE_URL", &url)
@@ -400,6 +401,11 @@ async fn main() -> anyhow::Result<()> {
     );
 
     drop(client);
+    Ok(())
+    }
+    .await;
+
+    // Leave nothing behind, whether the run succeeded or not.
     let (admin, conn) = tokio_postgres::connect(
         &format!("{}/postgres", args.postgres),
         tokio_postgres::NoTls,
@@ -407,14 +413,14 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     tokio::spawn(conn);
     admin
-        .batch_execute(&format!("DROP DATABASE {db} WITH (FORCE)"))
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
         .await?;
     if let Ok(c) = imports_common::queue::connect(&args.amqp, Some(Duration::from_secs(5))).await {
         if let Ok(ch) = c.create_channel().await {
             let _ = imports_common::queue::delete(&ch, &queue).await;
         }
     }
-    Ok(())
+    result
 }
 
 /// (a): COPY n rows into a temp table, then one merge; returns records/s.
