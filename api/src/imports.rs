@@ -27,6 +27,7 @@ pub const READABLE_ATTRIBUTES: &[&str] = &[
     "resource_type",
     "format",
     "csv_delimiter",
+    "dry_run",
     "parent_resource_id",
     "status",
     "started_at",
@@ -57,6 +58,7 @@ const CREATE_ONLY: &[&str] = &[
     "resource_type",
     "format",
     "csv_delimiter",
+    "dry_run",
     "parent_resource_id",
     "inputs",
     "skip_errors",
@@ -354,6 +356,16 @@ pub async fn create(
             ))
         }
     };
+    let dry_run = match attrs.get("dry_run") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => {
+            return Err(ApiError::invalid(
+                pointer("dry_run"),
+                "dry_run must be true or false",
+            ))
+        }
+    };
     let reference = optional_string(&attrs, "reference")?;
     let reference_origin = optional_string(&attrs, "reference_origin")?;
     let metadata = metadata(&attrs)?.unwrap_or_else(|| json!({}));
@@ -421,6 +433,7 @@ pub async fn create(
         parent_resource_id,
         inputs_size: size as i64,
         skip_errors,
+        dry_run,
         reference,
         reference_origin,
         metadata,

@@ -52,6 +52,7 @@ pub fn import_attributes(import: &Import) -> Map<String, Value> {
         "csv_delimiter".into(),
         json!(import.csv_delimiter.map(crate::model::csv_delimiter_text)),
     );
+    a.insert("dry_run".into(), json!(import.dry_run));
     a.insert(
         "parent_resource_id".into(),
         json!(import.parent_resource_id),
@@ -100,6 +101,7 @@ mod tests {
             resource_type: "skus".into(),
             format: Format::Csv,
             csv_delimiter: Some(b';'),
+            dry_run: false,
             parent_resource_id: Some("pl1".into()),
             status,
             started_at: Some(t0),
@@ -141,6 +143,7 @@ mod tests {
             ("resource_type", json!("skus")),
             ("format", json!("csv")),
             ("csv_delimiter", json!(";")),
+            ("dry_run", json!(false)),
             ("parent_resource_id", json!("pl1")),
             ("status", json!("completed")),
             ("started_at", json!("2026-01-02T03:04:05.000Z")),
@@ -176,7 +179,7 @@ mod tests {
         assert_eq!(
             names.len(),
             expected.len(),
-            "no attribute beyond the seed's and csv_delimiter: {names:?}"
+            "no attribute beyond the seed's and ours (csv_delimiter, dry_run, the counts): {names:?}"
         );
         assert!(a.get("_interrupt").is_none(), "_interrupt is write-only");
     }

@@ -33,6 +33,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "csv delimiter",
         include_str!("../../migrations/0006_csv_delimiter.sql"),
     ),
+    (
+        7,
+        "dry run",
+        include_str!("../../migrations/0007_dry_run.sql"),
+    ),
 ];
 
 /// The advisory lock key that serialises migration runs (an arbitrary constant).

@@ -239,6 +239,8 @@ pub struct Import {
     pub csv_delimiter: Option<u8>,
     /// The parent of every input (a price list for prices...), when given.
     pub parent_resource_id: Option<String>,
+    /// Ours: processed in full, nothing written to the resource tables.
+    pub dry_run: bool,
     /// Where the import is in its life.
     pub status: Status,
     /// When a worker first claimed it.

@@ -32,6 +32,8 @@ pub struct NewImport {
     pub inputs_size: i64,
     /// Go on past the error threshold.
     pub skip_errors: bool,
+    /// Process in full but write nothing to the resource tables.
+    pub dry_run: bool,
     /// External identifier.
     pub reference: Option<String>,
     /// System of the external identifier.
@@ -76,7 +78,7 @@ impl Severity {
 const IMPORT_COLUMNS: &str = "id, organization_id, mode, resource_type, format, parent_resource_id, status, \
     started_at, completed_at, interrupted_at, inputs_size, errors_count, warnings_count, processed_count, created_count, updated_count, \
     skip_errors, interrupt_requested, created_at, updated_at, reference, reference_origin, metadata, \
-    csv_delimiter";
+    csv_delimiter, dry_run";
 
 /// Creates an import (status pending) with its raw inputs and its `imports.create` event.
 /// Call it inside a transaction so that the import and its inputs appear together.
@@ -107,8 +109,8 @@ pub async fn insert_import<C: GenericClient>(
             &format!(
                 "INSERT INTO imports (id, organization_id, mode, resource_type, format, parent_resource_id,
                     inputs_size, skip_errors, reference, reference_origin, metadata, csv_delimiter,
-                    created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
+                    dry_run, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
                     clock_timestamp(), clock_timestamp())
                  RETURNING {IMPORT_COLUMNS}"
             ),
@@ -125,6 +127,7 @@ pub async fn insert_import<C: GenericClient>(
                 &new.reference_origin,
                 &new.metadata,
                 &new.csv_delimiter.map(crate::model::csv_delimiter_text),
+                &new.dry_run,
             ],
         )
         .await?;
@@ -336,6 +339,7 @@ fn import_from_row(row: &Row) -> Import {
         resource_type: row.get("resource_type"),
         format: format.parse().unwrap_or_default(),
         csv_delimiter: delimiter_from_row(row),
+        dry_run: row.get("dry_run"),
         parent_resource_id: row.get("parent_resource_id"),
         status: status.parse().unwrap_or(Status::Pending),
         started_at: row.get("started_at"),
@@ -401,6 +405,8 @@ pub struct ClaimedImport {
     pub interrupt_requested: bool,
     /// Whether this claim started it (set `started_at`): the first claim, not a resumption.
     pub first_start: bool,
+    /// Process in full but write nothing to the resource tables.
+    pub dry_run: bool,
 }
 
 /// Claims an import for `worker` for `lease`: a pending one, or an in-progress one whose
@@ -427,7 +433,7 @@ pub async fn claim(
                     OR (status = 'in_progress' AND lease_expires_at < now()))
              RETURNING id, organization_id, mode, resource_type, format, parent_resource_id,
                        inputs_size, cursor, errors_count, skip_errors, attempts, interrupt_requested,
-                       csv_delimiter, started_at = now() AS first_start",
+                       csv_delimiter, dry_run, started_at = now() AS first_start",
             &[&id, &worker, &lease_secs],
         )
         .await?;
@@ -459,6 +465,7 @@ pub async fn claim(
             attempts,
             interrupt_requested: r.get("interrupt_requested"),
             first_start,
+            dry_run: r.get("dry_run"),
         }));
     }
     let current = tx

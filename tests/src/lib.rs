@@ -163,6 +163,7 @@ impl TestEnv {
                 parent_resource_id: spec.parent_resource_id.map(str::to_owned),
                 inputs_size,
                 skip_errors: spec.skip_errors,
+                dry_run: spec.dry_run,
                 reference: None,
                 reference_origin: None,
                 metadata: serde_json::json!({}),
@@ -339,6 +340,8 @@ pub struct ImportSpec<'a> {
     pub parent_resource_id: Option<&'a str>,
     /// Go on past the threshold.
     pub skip_errors: bool,
+    /// A dry run.
+    pub dry_run: bool,
     /// Another tenant than the environment's.
     pub tenant: Option<&'a Tenant>,
     /// The CSV delimiter, when not `,`.
@@ -353,6 +356,7 @@ impl<'a> ImportSpec<'a> {
             inputs: Inputs::Json(inputs),
             parent_resource_id: None,
             skip_errors: false,
+            dry_run: false,
             tenant: None,
             csv_delimiter: None,
         }
@@ -365,6 +369,7 @@ impl<'a> ImportSpec<'a> {
             inputs: Inputs::Csv(text),
             parent_resource_id: None,
             skip_errors: false,
+            dry_run: false,
             tenant: None,
             csv_delimiter: None,
         }
@@ -379,6 +384,12 @@ impl<'a> ImportSpec<'a> {
     /// With a CSV delimiter.
     pub fn delimiter(mut self, delimiter: u8) -> Self {
         self.csv_delimiter = Some(delimiter);
+        self
+    }
+
+    /// As a dry run.
+    pub fn dry_run(mut self) -> Self {
+        self.dry_run = true;
         self
     }
 

@@ -1153,6 +1153,7 @@ async fn submit_bytes(env: &TestEnv, tenant: &Tenant, format: Format, bytes: &[u
             parent_resource_id: None,
             inputs_size,
             skip_errors: true,
+            dry_run: false,
             reference: None,
             reference_origin: None,
             metadata: json!({}),

@@ -95,6 +95,7 @@ async fn inputs_are_stored_as_they_arrive_in_any_order_of_attributes() {
     let id = doc["data"]["id"].as_str().unwrap().to_owned();
     assert_eq!(doc["data"]["attributes"]["inputs_size"], 6000);
     assert_eq!(doc["data"]["attributes"]["reference"], "streamed");
+    assert_eq!(doc["data"]["attributes"]["dry_run"], false);
     assert!(stored_chunks(&env).await > 1);
     let import = env.wait_final(&id, Duration::from_secs(60)).await;
     assert_eq!(import.processed_count, 6000, "{:?}", import.errors_log);
@@ -154,6 +155,12 @@ async fn a_bad_body_is_refused_and_leaves_nothing_behind() {
                 "inputs": format!("code,name\n{}", "A,b\n".repeat(1_800_000))})),
             413,
             "larger than",
+        ),
+        (
+            "dry_run that is not a boolean",
+            document(json!({"resource_type": "skus", "inputs": many(1), "dry_run": "yes"})),
+            422,
+            "dry_run must be true or false",
         ),
         (
             "inputs given twice",

@@ -288,3 +288,47 @@ async fn an_import_shows_its_first_thousand_warnings_and_counts_them_all() {
     assert_eq!(shown, imports_common::store::LOG_ENTRIES_SHOWN as usize);
     worker.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_says_what_it_would_do_and_writes_nothing() {
+    let env = TestEnv::new().await;
+    let worker = env.spawn_worker(env.worker_config(1, 2, 10));
+    let seed = json!([{"code": "A", "name": "a"}, {"code": "B", "name": "b"}]);
+    import_and_wait(&env, ImportSpec::json("skus", &seed)).await;
+    let before: Vec<(String, String)> = env
+        .query("SELECT code, name FROM skus ORDER BY code")
+        .await
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+
+    let inputs = json!([
+        {"code": "A", "name": "a2"},
+        {"code": "B", "name": "b"},
+        {"code": "C", "name": "c"},
+        {"code": "D", "pieces_per_pack": 0},
+        {"code": "E", "name": "e", "shipping_category_code": "nowhere"}
+    ]);
+    let done = import_and_wait(
+        &env,
+        ImportSpec::json("skus", &inputs).dry_run().skip_errors(),
+    )
+    .await;
+    assert!(done.dry_run);
+    // A would be updated, B is unchanged, C would be created; D and E fail as they would.
+    assert_eq!(counts(&done), (Status::Completed, 3, 1, 1, 2, 1));
+    assert!(json!(done.errors_log)["D"].get("pieces_per_pack").is_some());
+    assert_eq!(
+        json!(done.errors_log)["E"]["shipping_category"],
+        json!(["must exist"])
+    );
+    let after: Vec<(String, String)> = env
+        .query("SELECT code, name FROM skus ORDER BY code")
+        .await
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(before, after, "nothing was written");
+    env.assert_started_and_completed_once(&done.id).await;
+    worker.stop().await;
+}

@@ -489,7 +489,12 @@ async fn apply(
     // by `Statistics`). JIT is off because these short statements never repay its compile time.
     tx.batch_execute("SET LOCAL enable_seqscan = off; SET LOCAL jit = off")
         .await?;
-    let outcome = write_batch(
+    // A dry run writes the batch like any other, constraints and all, then takes the writes
+    // back; its counts, logs and checkpoint are kept.
+    if import.dry_run {
+        tx.batch_execute("SAVEPOINT dry_run").await?;
+    }
+    let mut outcome = write_batch(
         &tx,
         rt,
         &import.tenant,
@@ -497,6 +502,10 @@ async fn apply(
         batch,
     )
     .await?;
+    if import.dry_run {
+        tx.batch_execute("ROLLBACK TO SAVEPOINT dry_run").await?;
+        outcome.inserted = 0;
+    }
     if let Gate::Waiting(permit) = gate {
         let allowed = match tokio::time::timeout(GATE_PATIENCE, &mut *permit).await {
             Ok(allowed) => allowed.unwrap_or(false),
