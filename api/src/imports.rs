@@ -183,6 +183,18 @@ fn attributes(data: &Map<String, Value>) -> Result<Map<String, Value>, ApiError>
     }
 }
 
+/// A boolean attribute, false when not given.
+fn optional_bool(attrs: &Map<String, Value>, name: &str) -> Result<bool, ApiError> {
+    match attrs.get(name) {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(_) => Err(ApiError::invalid(
+            pointer(name),
+            format!("{name} must be true or false"),
+        )),
+    }
+}
+
 fn optional_string(attrs: &Map<String, Value>, name: &str) -> Result<Option<String>, ApiError> {
     match attrs.get(name) {
         None | Some(Value::Null) => Ok(None),
@@ -346,26 +358,8 @@ pub async fn create(
                 upload::recount(&*tx, &import_id, delimiter, state.config.max_inputs).await?;
         }
     }
-    let skip_errors = match attrs.get("skip_errors") {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => *b,
-        Some(_) => {
-            return Err(ApiError::invalid(
-                pointer("skip_errors"),
-                "skip_errors must be true or false",
-            ))
-        }
-    };
-    let dry_run = match attrs.get("dry_run") {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => *b,
-        Some(_) => {
-            return Err(ApiError::invalid(
-                pointer("dry_run"),
-                "dry_run must be true or false",
-            ))
-        }
-    };
+    let skip_errors = optional_bool(&attrs, "skip_errors")?;
+    let dry_run = optional_bool(&attrs, "dry_run")?;
     let reference = optional_string(&attrs, "reference")?;
     let reference_origin = optional_string(&attrs, "reference_origin")?;
     let metadata = metadata(&attrs)?.unwrap_or_else(|| json!({}));

@@ -20,7 +20,6 @@
 //! Memory is bounded by the channels between these steps, whatever the size of the import.
 
 use std::io::{BufRead, BufReader, Read};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
 use axum::body::Body;
 use axum::body::Bytes;
@@ -112,7 +111,7 @@ pub fn receive(
     let (chunks_tx, chunks_rx) = mpsc::channel::<Vec<u8>>(2);
     let receiving = async move {
         let scanning = tokio::task::spawn_blocking(move || {
-            let reader = BufReader::with_capacity(64 * 1024, FrameReader::new(frames_rx));
+            let reader = BufReader::with_capacity(64 * 1024, ChannelReader::new(frames_rx));
             Scanner::new(reader, ChunkSink::new(chunks_tx, limits.max_inputs)).run()
         });
         let feeding = feed(body, frames_tx, limits.max_body_bytes);
@@ -138,19 +137,12 @@ pub async fn recount<C: tokio_postgres::GenericClient>(
 ) -> Result<Result<u64, CountError>, ApiError> {
     let (bytes, frames) = mpsc::channel::<Bytes>(2);
     let counting = tokio::task::spawn_blocking(move || {
-        let reader = FrameReader::new(frames);
-        let mut seen = 0u64;
-        match read_inputs(Format::Csv, delimiter, reader, 0, |_| {
-            seen += 1;
-            seen <= max_inputs
-        }) {
-            Ok(n) => Ok(n),
-            Err(ReadStop::Cancelled) => Err(CountError::TooMany),
-            Err(ReadStop::Unreadable(e)) => Err(CountError::Unreadable(e.0)),
-            Err(ReadStop::Io(e)) => Err(CountError::Unreadable(format!(
-                "the inputs cannot be read: {e}"
-            ))),
-        }
+        count_until(
+            Format::Csv,
+            delimiter,
+            ChannelReader::new(frames),
+            max_inputs,
+        )
     });
     let mut seq = 0;
     while let Some(chunk) = imports_common::store::input_chunk(client, import_id, seq).await? {
@@ -163,6 +155,28 @@ pub async fn recount<C: tokio_postgres::GenericClient>(
     counting
         .await
         .map_err(|e| ApiError::internal(format!("the inputs could not be counted: {e}")))
+}
+
+/// Counts inputs as the worker will read them, stopping as soon as there are more than
+/// `max`.
+fn count_until(
+    format: Format,
+    delimiter: u8,
+    reader: impl Read,
+    max: u64,
+) -> Result<u64, CountError> {
+    let mut seen = 0u64;
+    match read_inputs(format, delimiter, reader, 0, |_| {
+        seen += 1;
+        seen <= max
+    }) {
+        Ok(n) => Ok(n),
+        Err(ReadStop::Cancelled) => Err(CountError::TooMany),
+        Err(ReadStop::Unreadable(e)) => Err(CountError::Unreadable(e.0)),
+        Err(ReadStop::Io(e)) => Err(CountError::Unreadable(format!(
+            "the inputs cannot be read: {e}"
+        ))),
+    }
 }
 
 /// Reads the body's frames from the socket and hands them to the scanner, enforcing the size
@@ -220,22 +234,23 @@ pub async fn refuse_oversized(body: Body, limit: usize) -> ApiError {
     ApiError::too_large(limit)
 }
 
-/// `Read` over the frames received from the socket, on the scanner's blocking thread.
-struct FrameReader {
+/// `Read` over byte buffers from a channel, on a blocking thread: the body's frames for the
+/// scanner, the inputs for the counting thread.
+struct ChannelReader {
     frames: mpsc::Receiver<Bytes>,
     current: Bytes,
 }
 
-impl FrameReader {
+impl ChannelReader {
     fn new(frames: mpsc::Receiver<Bytes>) -> Self {
-        FrameReader {
+        ChannelReader {
             frames,
             current: Bytes::new(),
         }
     }
 }
 
-impl Read for FrameReader {
+impl Read for ChannelReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         while self.current.is_empty() {
             match self.frames.blocking_recv() {
@@ -246,31 +261,6 @@ impl Read for FrameReader {
         let n = buf.len().min(self.current.len());
         buf[..n].copy_from_slice(&self.current[..n]);
         let _ = self.current.split_to(n);
-        Ok(n)
-    }
-}
-
-/// `Read` over byte buffers sent by another thread: the counting thread's input.
-struct PipeReader {
-    buffers: Receiver<Vec<u8>>,
-    current: Vec<u8>,
-    at: usize,
-}
-
-impl Read for PipeReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        while self.at == self.current.len() {
-            match self.buffers.recv() {
-                Ok(next) => {
-                    self.current = next;
-                    self.at = 0;
-                }
-                Err(_) => return Ok(0),
-            }
-        }
-        let n = buf.len().min(self.current.len() - self.at);
-        buf[..n].copy_from_slice(&self.current[self.at..self.at + n]);
-        self.at += n;
         Ok(n)
     }
 }
@@ -294,7 +284,7 @@ struct ChunkSink {
 }
 
 struct Counter {
-    pipe: Option<SyncSender<Vec<u8>>>,
+    pipe: Option<mpsc::Sender<Bytes>>,
     buffer: Vec<u8>,
     thread: std::thread::JoinHandle<Result<u64, CountError>>,
 }
@@ -316,28 +306,12 @@ impl ChunkSink {
     /// The inputs begin, with this shape.
     fn start(&mut self, shape: InputsShape) {
         let Some(format) = shape.format() else { return };
-        let (pipe, buffers) = sync_channel::<Vec<u8>>(4);
+        let (pipe, buffers) = mpsc::channel::<Bytes>(4);
         let max = self.max_inputs;
         let delimiter = self.declared_delimiter.unwrap_or(DEFAULT_CSV_DELIMITER);
         self.counted_with = delimiter;
         let thread = std::thread::spawn(move || {
-            let reader = PipeReader {
-                buffers,
-                current: Vec::new(),
-                at: 0,
-            };
-            let mut seen = 0u64;
-            match read_inputs(format, delimiter, reader, 0, |_| {
-                seen += 1;
-                seen <= max
-            }) {
-                Ok(n) => Ok(n),
-                Err(ReadStop::Cancelled) => Err(CountError::TooMany),
-                Err(ReadStop::Unreadable(e)) => Err(CountError::Unreadable(e.0)),
-                Err(ReadStop::Io(e)) => Err(CountError::Unreadable(format!(
-                    "the inputs cannot be read: {e}"
-                ))),
-            }
+            count_until(format, delimiter, ChannelReader::new(buffers), max)
         });
         self.counter = Some(Counter {
             pipe: Some(pipe),
@@ -362,7 +336,11 @@ impl ChunkSink {
         if counter.buffer.len() >= PIPE_BUFFER_BYTES {
             let full =
                 std::mem::replace(&mut counter.buffer, Vec::with_capacity(PIPE_BUFFER_BYTES));
-            if counter.pipe.as_ref().is_none_or(|p| p.send(full).is_err()) {
+            let sent = counter
+                .pipe
+                .as_ref()
+                .is_some_and(|p| p.blocking_send(Bytes::from(full)).is_ok());
+            if !sent {
                 // The counter stopped: too many inputs, or unreadable ones. Its verdict is
                 // the answer; storing the rest would be wasted.
                 self.refuse();
@@ -423,7 +401,7 @@ impl ChunkSink {
         };
         if let Some(pipe) = counter.pipe.take() {
             if !counter.buffer.is_empty() {
-                let _ = pipe.send(std::mem::take(&mut counter.buffer));
+                let _ = pipe.blocking_send(Bytes::from(std::mem::take(&mut counter.buffer)));
             }
         }
         let count = counter
@@ -799,15 +777,19 @@ impl<R: BufRead> Scanner<R> {
     fn stream_array(&mut self) -> Scan<()> {
         let mut extent = Extent::default();
         loop {
-            let buf = self.fill()?;
+            // The reader's buffer goes to the sink as it is (no copy on the hot path of an
+            // upload): the two are separate fields.
+            let buf = self
+                .src
+                .fill_buf()
+                .map_err(|e| ScanError::Syntax(format!("the body cannot be read: {e}")))?;
             if buf.is_empty() {
                 return Err(self.syntax("the body ends inside the inputs"));
             }
             let end = extent.feed(buf);
             let n = end.unwrap_or(buf.len());
-            let piece = buf[..n].to_vec();
+            self.sink.write(&buf[..n], false)?;
             self.consume(n);
-            self.sink.write(&piece, false)?;
             if end.is_some() {
                 return Ok(());
             }

@@ -127,7 +127,28 @@ struct Builder<'s> {
     next_input: u64,
 }
 
-impl Builder<'_> {
+impl<'s> Builder<'s> {
+    /// An empty first chunk; every chunk starts with `prefix` (the CSV header, or `[`).
+    fn new(
+        limits: Limits,
+        format: Format,
+        sink: &'s mut dyn FnMut(Chunk) -> Result<()>,
+        prefix: Vec<u8>,
+    ) -> Self {
+        Builder {
+            limits,
+            format,
+            sink,
+            prefix,
+            text: Vec::new(),
+            records: 0,
+            size: 0,
+            first: 0,
+            chunks: 0,
+            next_input: 0,
+        }
+    }
+
     fn overhead(&self) -> usize {
         match self.format {
             // The quotes of the string, and the header row.
@@ -207,7 +228,8 @@ fn split_csv<R: Read>(
     limits: Limits,
     sink: &mut dyn FnMut(Chunk) -> Result<()>,
 ) -> Result<usize> {
-    // The same settings as the worker's reader, so that both count the same records.
+    // The same settings as the worker's reader (common/src/inputs.rs), so that both count the
+    // same records; importctl does not link the server crates, and a test checks the two agree.
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(false)
         .delimiter(delimiter)
@@ -236,18 +258,7 @@ fn split_csv<R: Read>(
         header.push_field(field);
     }
     let prefix = write_record(&mut out, &buffer, &header)?;
-    let mut builder = Builder {
-        limits,
-        format: Format::Csv,
-        sink,
-        prefix,
-        text: Vec::new(),
-        records: 0,
-        size: 0,
-        first: 0,
-        chunks: 0,
-        next_input: 0,
-    };
+    let mut builder = Builder::new(limits, Format::Csv, sink, prefix);
     while rdr.read_byte_record(&mut record).map_err(csv_error)? {
         if record.iter().any(|f| std::str::from_utf8(f).is_err()) {
             let line = record.position().map(|p| p.line()).unwrap_or(0);
@@ -325,18 +336,7 @@ fn split_json<R: Read>(
         }
         buffered.consume(blank);
     }
-    let mut builder = Builder {
-        limits,
-        format: Format::Json,
-        sink,
-        prefix: b"[".to_vec(),
-        text: Vec::new(),
-        records: 0,
-        size: 0,
-        first: 0,
-        chunks: 0,
-        next_input: 0,
-    };
+    let mut builder = Builder::new(limits, Format::Json, sink, b"[".to_vec());
     let mut failure = None;
     let mut de = serde_json::Deserializer::from_reader(buffered);
     let seed = Elements {

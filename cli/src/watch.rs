@@ -422,10 +422,11 @@ impl Bars {
     }
 
     fn style() -> ProgressStyle {
+        // A constant template: should indicatif ever refuse it, plain bars beat a panic.
         ProgressStyle::with_template(
             "{prefix:.bold} [{bar:30.cyan/blue}] {human_pos}/{human_len} {msg}",
         )
-        .expect("a valid template")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> ")
     }
 

@@ -28,19 +28,25 @@ pub struct AmqpWatch(Arc<Mutex<Option<ConnectionStatus>>>);
 impl AmqpWatch {
     /// Watches `connection`.
     pub fn set(&self, connection: &Connection) {
-        *self.0.lock().expect("amqp watch lock") = Some(connection.status().clone());
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(connection.status().clone());
     }
 
     /// No connection any more.
     pub fn clear(&self) {
-        *self.0.lock().expect("amqp watch lock") = None;
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
     }
 
     /// Whether the watched connection is up.
     pub fn is_connected(&self) -> bool {
         self.0
             .lock()
-            .expect("amqp watch lock")
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .as_ref()
             .map(ConnectionStatus::connected)
             .unwrap_or(false)

@@ -73,6 +73,9 @@ pub struct Prepared {
     /// Required attributes the input leaves out: an error only if it creates a record (an
     /// update of an existing one, by id or by natural key, may leave them out).
     pub missing_required: Vec<&'static str>,
+    /// A hash of the record a valid input names (by id, or by natural key as given), or
+    /// `None`: lets the worker tell whether two batches may touch the same records.
+    pub identity: Option<u64>,
 }
 
 impl Prepared {
@@ -147,6 +150,7 @@ impl Preparer {
             errors: Vec::new(),
             warnings: Vec::new(),
             missing_required: Vec::new(),
+            identity: None,
         };
         let mut column_warnings = Vec::new();
         let fields: Vec<(String, Value, bool)> = match input.record {
@@ -195,6 +199,7 @@ impl Preparer {
         let Some((hash, what)) = identity(self.rt, self.parent_resource_id.as_deref(), p) else {
             return;
         };
+        p.identity = Some(hash);
         let position = u32::try_from(p.position).unwrap_or(u32::MAX);
         if let Some(earlier) = self.seen.insert(hash, position) {
             p.warnings.push(format!(
@@ -210,16 +215,6 @@ impl Preparer {
 /// Inputs are compared as they are written (codes trimmed, emails lower-cased), but the same
 /// related record named once by id and once by code is not recognised, nor an update by id
 /// of a record another input names by its natural key: those are resolved by the database.
-/// A hash of the record an input names (by id, or by natural key as given), or `None` when
-/// it names none: lets the worker tell whether two batches may touch the same records.
-pub fn identity_hash(
-    rt: &ResourceType,
-    parent_resource_id: Option<&str>,
-    p: &Prepared,
-) -> Option<u64> {
-    identity(rt, parent_resource_id, p).map(|(hash, _)| hash)
-}
-
 fn identity(
     rt: &ResourceType,
     parent_resource_id: Option<&str>,

@@ -23,7 +23,7 @@ use imports_common::inputs::{read_inputs, ReadStop};
 use imports_common::model::Status;
 use imports_common::store::{self, AfterCheckpoint, ClaimedImport, LogEntry, Severity};
 use imports_common::telemetry::traces::{record_error_chain, sql_span, InSpan};
-use imports_common::validate::{identity_hash, Prepared, Preparer};
+use imports_common::validate::{Prepared, Preparer};
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn, Instrument};
@@ -195,24 +195,28 @@ async fn run_inner(ctx: &Arc<Context>, import: &ClaimedImport) -> anyhow::Result
             }
             break;
         };
-        let keys: HashSet<u64> = batch
-            .iter()
-            .filter(|p| p.is_valid())
-            .filter_map(|p| identity_hash(rt, import.parent_resource_id.as_deref(), p))
-            .collect();
+        // Named while the batch was prepared (valid inputs only).
+        let keys: HashSet<u64> = batch.iter().filter_map(|p| p.identity).collect();
         let independent = lookup_free(&batch);
-        if in_flight.as_ref().is_some_and(|flight| {
+        let must_wait = in_flight.take_if(|flight| {
             !(independent && flight.independent && flight.keys.is_disjoint(&keys))
-        }) {
-            let flight = in_flight.take().expect("checked above");
+        });
+        if let Some(flight) = must_wait {
             if let Err(stop) =
                 settle(ctx, import, flight, &mut statistics, &mut slice_started).await
             {
                 return stop.act(ctx, import).await;
             }
         }
-        let mut started = InFlight::start(ctx, import, rt, batch, keys, next_cursor, index);
-        started.independent = independent;
+        let mut started = InFlight::start(
+            ctx,
+            import,
+            rt,
+            batch,
+            (keys, independent),
+            next_cursor,
+            index,
+        );
         next_cursor += started.size as i64;
         index += 1;
         if let Some(flight) = in_flight.take() {
@@ -287,7 +291,7 @@ struct InFlight {
     handle: tokio::task::JoinHandle<Result<(AfterCheckpoint, u64), BatchError>>,
     /// Tells the task whether it may commit (`true`) or must roll back.
     allow: Option<oneshot::Sender<bool>>,
-    /// The records its inputs name (see `identity_hash`).
+    /// The records its inputs name (see `Prepared::identity`).
     keys: HashSet<u64>,
     /// Whether it is [`lookup_free`]: only two such batches naming different keys overlap.
     independent: bool,
@@ -302,7 +306,7 @@ impl InFlight {
         import: &ClaimedImport,
         rt: &'static ResourceType,
         mut batch: Vec<Prepared>,
-        keys: HashSet<u64>,
+        (keys, independent): (HashSet<u64>, bool),
         cursor: i64,
         index: i64,
     ) -> InFlight {
@@ -333,7 +337,7 @@ impl InFlight {
             handle,
             allow: Some(allow),
             keys,
-            independent: false,
+            independent,
             size,
             span,
         }

@@ -108,7 +108,11 @@ impl ImportsByStatus {
             .i64_observable_gauge("imports.by_status")
             .with_description("Imports by status, all organizations together")
             .with_callback(move |observer| {
-                for (status, n) in read.lock().expect("counts lock").iter() {
+                for (status, n) in read
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .iter()
+                {
                     observer.observe(*n, &[KeyValue::new("status", status.as_str())]);
                 }
             })
@@ -140,7 +144,10 @@ impl ImportsByStatus {
                 slot.1 = n;
             }
         }
-        *self.counts.lock().expect("counts lock") = counts;
+        *self
+            .counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = counts;
     }
 
     /// Refreshes every 15 s until `shutdown`, for OTLP export (a scrape refreshes anyway).
