@@ -32,6 +32,7 @@ pub fn type_name(ty: AttributeType) -> &'static str {
         AttributeType::CurrencyCode => "currency_code",
         AttributeType::Object => "object",
         AttributeType::List => "list",
+        AttributeType::Timestamp => "timestamp",
     }
 }
 
@@ -48,6 +49,9 @@ pub fn resource(rt: &ResourceType, base_url: &str) -> Value {
             });
             if let Some(min) = a.min {
                 v["min"] = json!(min);
+            }
+            if let Some(max) = a.max {
+                v["max"] = json!(max);
             }
             if !a.one_of.is_empty() {
                 v["one_of"] = json!(a.one_of);
@@ -86,6 +90,8 @@ pub fn resource(rt: &ResourceType, base_url: &str) -> Value {
             "natural_key": rt.natural_key,
             "parent": parent,
             "relationships": relationships,
+            "children": rt.children,
+            "creates_without_key": rt.creates_without_key,
             "log_key": rt.log_key,
         },
     })

@@ -28,6 +28,9 @@ pub enum AttributeType {
     /// (`tags` = `red, sale`), or `<attribute>.<key>` columns give the keys of a list of
     /// objects, matched by their place in each cell (`price_tiers.up_to` = `10,100`).
     List,
+    /// A point in time (`timestamptz`), given as ISO 8601 (`2026-01-31T12:00:00Z`, or a
+    /// date alone for midnight UTC).
+    Timestamp,
 }
 
 impl AttributeType {
@@ -39,6 +42,7 @@ impl AttributeType {
             AttributeType::Float => "float8",
             AttributeType::Boolean => "bool",
             AttributeType::Object | AttributeType::List => "jsonb",
+            AttributeType::Timestamp => "timestamptz",
         }
     }
 }
@@ -54,6 +58,8 @@ pub struct Attribute {
     pub required: bool,
     /// The smallest value allowed, for numbers.
     pub min: Option<i64>,
+    /// The largest value allowed, for numbers.
+    pub max: Option<i64>,
     /// The values allowed, when the attribute is an enumeration.
     pub one_of: &'static [&'static str],
     /// The SQL value a new record gets when the input does not give one.
@@ -68,6 +74,7 @@ impl Attribute {
             ty,
             required: false,
             min: None,
+            max: None,
             one_of: &[],
             default_sql: None,
         }
@@ -80,6 +87,11 @@ impl Attribute {
     /// The same attribute, with a lower bound.
     pub const fn min(mut self, min: i64) -> Self {
         self.min = Some(min);
+        self
+    }
+    /// The same attribute, with an upper bound.
+    pub const fn max(mut self, max: i64) -> Self {
+        self.max = Some(max);
         self
     }
     /// The same attribute, limited to some values.
@@ -106,6 +118,18 @@ const fn float(name: &'static str) -> Attribute {
 const fn boolean(name: &'static str) -> Attribute {
     Attribute::new(name, AttributeType::Boolean).default_sql("false")
 }
+const fn email(name: &'static str) -> Attribute {
+    Attribute::new(name, AttributeType::Email)
+}
+const fn currency(name: &'static str) -> Attribute {
+    Attribute::new(name, AttributeType::CurrencyCode)
+}
+const fn timestamp(name: &'static str) -> Attribute {
+    Attribute::new(name, AttributeType::Timestamp)
+}
+const fn object(name: &'static str) -> Attribute {
+    Attribute::new(name, AttributeType::Object).default_sql("'{}'::jsonb")
+}
 
 /// Attributes every resource type has.
 pub const COMMON_ATTRIBUTES: &[Attribute] = &[
@@ -130,6 +154,14 @@ pub struct Relationship {
 }
 
 impl Relationship {
+    /// Whether the target's key column holds emails (stored lower-cased, so a key naming one
+    /// is lower-cased too).
+    pub fn key_is_email(&self) -> bool {
+        self.by_key
+            .and_then(|k| resource_type(self.target)?.attribute(k.target_column))
+            .is_some_and(|a| a.ty == AttributeType::Email)
+    }
+
     /// Whether `input` is the attribute that names the related record by its natural key
     /// (`sku_code` for the `sku` relationship).
     pub fn is_key_input(&self, input: &str) -> bool {
@@ -147,11 +179,25 @@ pub struct KeyReference {
     pub target_column: &'static str,
 }
 
+/// A relationship named by id or by the target's `code` (`sku_code`).
 const fn relationship(
     name: &'static str,
     id_attribute: &'static str,
     target: &'static str,
     key_input: &'static str,
+    required: bool,
+) -> Relationship {
+    relationship_by(name, id_attribute, target, key_input, "code", required)
+}
+
+/// A relationship named by id or by another column of the target (`customer_email` matched
+/// against `customers.email`).
+const fn relationship_by(
+    name: &'static str,
+    id_attribute: &'static str,
+    target: &'static str,
+    key_input: &'static str,
+    target_column: &'static str,
     required: bool,
 ) -> Relationship {
     Relationship {
@@ -160,8 +206,25 @@ const fn relationship(
         target,
         by_key: Some(KeyReference {
             input: key_input,
-            target_column: "code",
+            target_column,
         }),
+        required,
+    }
+}
+
+/// A relationship named by id only (the target has no key an input could give alone, such as
+/// a price tier's price).
+const fn relationship_by_id(
+    name: &'static str,
+    id_attribute: &'static str,
+    target: &'static str,
+    required: bool,
+) -> Relationship {
+    Relationship {
+        name,
+        id_attribute,
+        target,
+        by_key: None,
         required,
     }
 }
@@ -181,17 +244,120 @@ pub struct ResourceType {
     pub parent: Option<&'static str>,
     /// The input attribute whose value names an input in the logs (its code, email...).
     pub log_key: &'static str,
+    /// Child types an input may give inline, each under the attribute named as the child type
+    /// (an order's `line_items`). A child's parent relationship points back to this type; the
+    /// children are written with their parent, in the same transaction, and a child that
+    /// fails fails its parent's input.
+    pub children: &'static [&'static str],
+    /// Whether an input without an id that leaves its natural key incomplete creates a new
+    /// record (an address without a `reference`), rather than being refused.
+    pub creates_without_key: bool,
 }
 
-/// Every importable resource type.
+/// What a declaration leaves out: no relationships, parent or children, keyed by `code`.
+const DEFAULTS: ResourceType = ResourceType {
+    name: "",
+    attributes: &[],
+    relationships: &[],
+    natural_key: &["code"],
+    parent: None,
+    log_key: "code",
+    children: &[],
+    creates_without_key: false,
+};
+
+const MARKET: Relationship = relationship("market", "market_id", "markets", "market_code", false);
+const SKU: Relationship = relationship("sku", "sku_id", "skus", "sku_code", true);
+const CUSTOMER: Relationship = relationship_by(
+    "customer",
+    "customer_id",
+    "customers",
+    "customer_email",
+    "email",
+    true,
+);
+
+/// Every importable resource type, in dependency order: a type comes after the types it
+/// refers to, so a whole catalogue can be loaded by importing them in this order.
 pub const CATALOGUE: &[ResourceType] = &[
+    ResourceType {
+        name: "customer_groups",
+        attributes: &[text("code").required(), text("name").required()],
+        ..DEFAULTS
+    },
+    ResourceType {
+        name: "tax_calculators",
+        attributes: &[
+            text("name").required(),
+            text("type").required().one_of(&[
+                "manual", "avalara", "stripe", "vertex", "taxjar", "external",
+            ]),
+        ],
+        natural_key: &["name"],
+        log_key: "name",
+        ..DEFAULTS
+    },
+    ResourceType {
+        name: "price_lists",
+        attributes: &[
+            text("code").required(),
+            text("name").required(),
+            currency("currency_code").required(),
+            boolean("tax_included"),
+        ],
+        ..DEFAULTS
+    },
+    ResourceType {
+        name: "markets",
+        attributes: &[
+            text("code").required(),
+            text("name").required(),
+            text("facebook_pixel_id"),
+            text("checkout_url"),
+            boolean("disabled"),
+        ],
+        relationships: &[
+            relationship(
+                "price_list",
+                "price_list_id",
+                "price_lists",
+                "price_list_code",
+                true,
+            ),
+            relationship(
+                "customer_group",
+                "customer_group_id",
+                "customer_groups",
+                "customer_group_code",
+                false,
+            ),
+            relationship_by(
+                "tax_calculator",
+                "tax_calculator_id",
+                "tax_calculators",
+                "tax_calculator_name",
+                "name",
+                false,
+            ),
+        ],
+        ..DEFAULTS
+    },
     ResourceType {
         name: "shipping_categories",
         attributes: &[text("code").required(), text("name").required()],
-        relationships: &[],
-        natural_key: &["code"],
-        parent: None,
-        log_key: "code",
+        ..DEFAULTS
+    },
+    ResourceType {
+        name: "stock_locations",
+        attributes: &[text("code").required(), text("name").required()],
+        ..DEFAULTS
+    },
+    ResourceType {
+        name: "tags",
+        attributes: &[text("name").required()],
+        natural_key: &["name"],
+        log_key: "name",
+        ..DEFAULTS
     },
     ResourceType {
         name: "skus",
@@ -214,22 +380,7 @@ pub const CATALOGUE: &[ResourceType] = &[
             "shipping_category_code",
             false,
         )],
-        natural_key: &["code"],
-        parent: None,
-        log_key: "code",
-    },
-    ResourceType {
-        name: "price_lists",
-        attributes: &[
-            text("code").required(),
-            text("name").required(),
-            Attribute::new("currency_code", AttributeType::CurrencyCode).required(),
-            boolean("tax_included"),
-        ],
-        relationships: &[],
-        natural_key: &["code"],
-        parent: None,
-        log_key: "code",
+        ..DEFAULTS
     },
     ResourceType {
         name: "prices",
@@ -239,7 +390,7 @@ pub const CATALOGUE: &[ResourceType] = &[
             integer("compare_at_amount_cents").min(0),
         ],
         relationships: &[
-            relationship("sku", "sku_id", "skus", "sku_code", true),
+            SKU,
             relationship(
                 "price_list",
                 "price_list_id",
@@ -251,20 +402,30 @@ pub const CATALOGUE: &[ResourceType] = &[
         natural_key: &["sku_code", "price_list_id"],
         parent: Some("price_list"),
         log_key: "sku_code",
+        children: &["price_tiers"],
+        ..DEFAULTS
     },
     ResourceType {
-        name: "stock_locations",
-        attributes: &[text("code").required(), text("name").required()],
-        relationships: &[],
-        natural_key: &["code"],
-        parent: None,
-        log_key: "code",
+        name: "price_tiers",
+        attributes: &[
+            text("name"),
+            text("type")
+                .one_of(&["volume", "frequency"])
+                .default_sql("'volume'"),
+            integer("up_to").required().min(1),
+            integer("price_amount_cents").required().min(0),
+        ],
+        relationships: &[relationship_by_id("price", "price_id", "prices", true)],
+        natural_key: &["price_id", "up_to"],
+        parent: Some("price"),
+        log_key: "up_to",
+        ..DEFAULTS
     },
     ResourceType {
         name: "stock_items",
         attributes: &[text("sku_code"), integer("quantity").required().min(0)],
         relationships: &[
-            relationship("sku", "sku_id", "skus", "sku_code", true),
+            SKU,
             relationship(
                 "stock_location",
                 "stock_location_id",
@@ -276,14 +437,386 @@ pub const CATALOGUE: &[ResourceType] = &[
         natural_key: &["sku_code", "stock_location_id"],
         parent: Some("stock_location"),
         log_key: "sku_code",
+        ..DEFAULTS
+    },
+    ResourceType {
+        name: "stock_transfers",
+        attributes: &[
+            text("number").required(),
+            text("sku_code"),
+            integer("quantity").required().min(1),
+            text("status")
+                .one_of(&[
+                    "draft",
+                    "upcoming",
+                    "on_hold",
+                    "picking",
+                    "in_transit",
+                    "completed",
+                    "cancelled",
+                ])
+                .default_sql("'draft'"),
+        ],
+        relationships: &[
+            SKU,
+            relationship(
+                "origin_stock_location",
+                "origin_stock_location_id",
+                "stock_locations",
+                "origin_stock_location_code",
+                true,
+            ),
+            relationship(
+                "destination_stock_location",
+                "destination_stock_location_id",
+                "stock_locations",
+                "destination_stock_location_code",
+                true,
+            ),
+        ],
+        natural_key: &["number"],
+        log_key: "number",
+        ..DEFAULTS
+    },
+    ResourceType {
+        name: "sku_lists",
+        attributes: &[
+            text("name").required(),
+            text("slug").required(),
+            text("description"),
+            text("image_url"),
+            boolean("manual"),
+            text("sku_code_regex"),
+        ],
+        natural_key: &["slug"],
+        log_key: "slug",
+        children: &["sku_list_items"],
+        ..DEFAULTS
+    },
+    ResourceType {
+        name: "sku_list_items",
+        attributes: &[
+            text("sku_code"),
+            integer("position").min(0),
+            integer("quantity").min(1).default_sql("1"),
+        ],
+        relationships: &[
+            relationship_by(
+                "sku_list",
+                "sku_list_id",
+                "sku_lists",
+                "sku_list_slug",
+                "slug",
+                true,
+            ),
+            SKU,
+        ],
+        natural_key: &["sku_list_id", "sku_code"],
+        parent: Some("sku_list"),
+        log_key: "sku_code",
+        ..DEFAULTS
+    },
+    ResourceType {
+        name: "bundles",
+        attributes: &[
+            text("code").required(),
+            text("name").required(),
+            currency("currency_code").required(),
+            text("description"),
+            text("image_url"),
+            integer("price_amount_cents").required().min(0),
+            integer("compare_at_amount_cents").min(0),
+        ],
+        relationships: &[
+            MARKET,
+            relationship_by(
+                "sku_list",
+                "sku_list_id",
+                "sku_lists",
+                "sku_list_slug",
+                "slug",
+                true,
+            ),
+        ],
+        parent: Some("market"),
+        ..DEFAULTS
+    },
+    ResourceType {
+        name: "sku_options",
+        attributes: &[
+            text("name").required(),
+            currency("currency_code"),
+            text("description"),
+            integer("price_amount_cents").min(0),
+            integer("delay_hours").min(0),
+            text("sku_code_regex"),
+        ],
+        relationships: &[MARKET],
+        natural_key: &["name"],
+        parent: Some("market"),
+        log_key: "name",
+        ..DEFAULTS
     },
     ResourceType {
         name: "customers",
-        attributes: &[Attribute::new("email", AttributeType::Email).required()],
-        relationships: &[],
+        attributes: &[email("email").required()],
+        relationships: &[relationship(
+            "customer_group",
+            "customer_group_id",
+            "customer_groups",
+            "customer_group_code",
+            false,
+        )],
         natural_key: &["email"],
-        parent: None,
         log_key: "email",
+        ..DEFAULTS
+    },
+    ResourceType {
+        name: "addresses",
+        attributes: &[
+            text("first_name"),
+            text("last_name"),
+            text("company"),
+            text("line_1").required(),
+            text("line_2"),
+            text("city").required(),
+            text("zip_code"),
+            text("state_code"),
+            text("country_code").required(),
+            text("phone"),
+            email("email"),
+            text("notes"),
+        ],
+        natural_key: &["reference"],
+        log_key: "reference",
+        creates_without_key: true,
+        ..DEFAULTS
+    },
+    ResourceType {
+        name: "customer_addresses",
+        attributes: &[],
+        relationships: &[
+            CUSTOMER,
+            relationship_by(
+                "address",
+                "address_id",
+                "addresses",
+                "address_reference",
+                "reference",
+                true,
+            ),
+        ],
+        natural_key: &["customer_id", "address_id"],
+        parent: Some("customer"),
+        log_key: "customer_email",
+        ..DEFAULTS
+    },
+    ResourceType {
+        name: "customer_payment_sources",
+        attributes: &[
+            text("payment_source_token").required(),
+            text("customer_token"),
+            text("payment_method").one_of(&[
+                "credit_card",
+                "paypal",
+                "stripe",
+                "adyen",
+                "braintree",
+                "checkout_com",
+                "external",
+            ]),
+        ],
+        relationships: &[CUSTOMER],
+        natural_key: &["customer_id", "payment_source_token"],
+        parent: Some("customer"),
+        log_key: "payment_source_token",
+        ..DEFAULTS
+    },
+    ResourceType {
+        name: "customer_subscriptions",
+        attributes: &[],
+        relationships: &[CUSTOMER],
+        natural_key: &["customer_id", "reference"],
+        parent: Some("customer"),
+        log_key: "reference",
+        ..DEFAULTS
+    },
+    ResourceType {
+        name: "gift_cards",
+        attributes: &[
+            text("code").required(),
+            currency("currency_code").required(),
+            integer("balance_cents").required().min(0),
+            integer("balance_max_cents").min(0),
+            boolean("single_use"),
+            boolean("rechargeable"),
+            timestamp("expires_at"),
+            email("recipient_email"),
+        ],
+        relationships: &[MARKET],
+        parent: Some("market"),
+        ..DEFAULTS
+    },
+    ResourceType {
+        name: "promotions",
+        attributes: &[
+            text("code").required(),
+            text("name").required(),
+            text("type").required().one_of(&[
+                "percentage_discount",
+                "fixed_amount",
+                "fixed_price",
+                "free_shipping",
+                "free_gift",
+                "buy_x_pay_y",
+                "external",
+            ]),
+            integer("percentage").min(0).max(100),
+            integer("fixed_amount_cents").min(0),
+            currency("currency_code"),
+            timestamp("starts_at").required(),
+            timestamp("expires_at"),
+            integer("total_usage_limit").min(1),
+        ],
+        relationships: &[MARKET],
+        parent: Some("market"),
+        ..DEFAULTS
+    },
+    ResourceType {
+        name: "coupon_codes_promotion_rules",
+        attributes: &[text("promotion_code")],
+        relationships: &[relationship(
+            "promotion",
+            "promotion_id",
+            "promotions",
+            "promotion_code",
+            true,
+        )],
+        natural_key: &["promotion_id"],
+        parent: Some("promotion"),
+        log_key: "promotion_code",
+        ..DEFAULTS
+    },
+    ResourceType {
+        name: "coupons",
+        attributes: &[
+            text("code").required(),
+            boolean("customer_single_use"),
+            integer("usage_limit").min(1),
+            email("recipient_email"),
+        ],
+        relationships: &[relationship_by(
+            "coupon_codes_promotion_rule",
+            "coupon_codes_promotion_rule_id",
+            "coupon_codes_promotion_rules",
+            "promotion_code",
+            "promotion_code",
+            true,
+        )],
+        natural_key: &["code", "coupon_codes_promotion_rule_id"],
+        parent: Some("coupon_codes_promotion_rule"),
+        ..DEFAULTS
+    },
+    ResourceType {
+        name: "tax_categories",
+        attributes: &[text("code").required(), text("sku_code")],
+        relationships: &[
+            relationship_by(
+                "tax_calculator",
+                "tax_calculator_id",
+                "tax_calculators",
+                "tax_calculator_name",
+                "name",
+                true,
+            ),
+            relationship("sku", "sku_id", "skus", "sku_code", false),
+        ],
+        natural_key: &["code", "tax_calculator_id"],
+        parent: Some("tax_calculator"),
+        ..DEFAULTS
+    },
+    ResourceType {
+        name: "orders",
+        attributes: &[
+            text("number").required(),
+            currency("currency_code"),
+            email("customer_email"),
+            text("language_code"),
+            text("country_code"),
+            text("status")
+                .one_of(&["draft", "pending", "placed", "approved", "cancelled"])
+                .default_sql("'draft'"),
+        ],
+        relationships: &[
+            MARKET,
+            relationship_by(
+                "customer",
+                "customer_id",
+                "customers",
+                "customer_email",
+                "email",
+                false,
+            ),
+        ],
+        natural_key: &["number"],
+        parent: Some("market"),
+        log_key: "number",
+        children: &["line_items"],
+        ..DEFAULTS
+    },
+    ResourceType {
+        name: "line_items",
+        attributes: &[
+            text("sku_code"),
+            text("bundle_code"),
+            text("name"),
+            integer("quantity").required().min(1),
+            integer("unit_amount_cents").min(0),
+            integer("compare_at_amount_cents").min(0),
+            text("item_type")
+                .one_of(&["skus", "bundles", "gift_cards", "adjustments"])
+                .default_sql("'skus'"),
+        ],
+        relationships: &[
+            relationship_by(
+                "order",
+                "order_id",
+                "orders",
+                "order_number",
+                "number",
+                true,
+            ),
+            relationship("sku", "sku_id", "skus", "sku_code", false),
+            relationship("bundle", "bundle_id", "bundles", "bundle_code", false),
+        ],
+        natural_key: &["order_id", "sku_code"],
+        parent: Some("order"),
+        log_key: "sku_code",
+        creates_without_key: true,
+        ..DEFAULTS
+    },
+    ResourceType {
+        name: "line_item_options",
+        attributes: &[
+            text("name"),
+            integer("quantity").required().min(1),
+            object("options"),
+        ],
+        relationships: &[
+            relationship_by_id("line_item", "line_item_id", "line_items", true),
+            relationship_by(
+                "sku_option",
+                "sku_option_id",
+                "sku_options",
+                "sku_option_name",
+                "name",
+                true,
+            ),
+        ],
+        natural_key: &["line_item_id", "sku_option_id"],
+        parent: Some("line_item"),
+        log_key: "sku_option_name",
+        ..DEFAULTS
     },
 ];
 
@@ -363,10 +896,18 @@ impl ResourceType {
         self.relationships.iter().find(|r| r.name == parent)
     }
 
+    /// The child type given inline under `name` (an order's `line_items`), with its index in
+    /// [`ResourceType::children`].
+    pub fn child(&self, name: &str) -> Option<(usize, &'static ResourceType)> {
+        let at = self.children.iter().position(|c| *c == name)?;
+        Some((at, resource_type(self.children[at])?))
+    }
+
     /// Whether `name` is an input attribute this type understands.
     pub fn accepts_input(&self, name: &str) -> bool {
         name == "id"
             || self.attribute(name).is_some()
+            || self.children.contains(&name)
             || self
                 .relationships
                 .iter()
@@ -402,11 +943,34 @@ mod tests {
                 );
             }
             for rel in r.relationships {
+                let target = resource_type(rel.target)
+                    .unwrap_or_else(|| panic!("{}: target {}", r.name, rel.target));
+                let before = CATALOGUE.iter().position(|t| t.name == rel.target);
+                let here = CATALOGUE.iter().position(|t| t.name == r.name);
                 assert!(
-                    resource_type(rel.target).is_some(),
-                    "{}: target {}",
+                    before < here,
+                    "{}: {} is declared before",
                     r.name,
                     rel.target
+                );
+                if let Some(k) = rel.by_key {
+                    assert!(
+                        target.columns().iter().any(|c| c.name == k.target_column),
+                        "{}: {} names {}.{}",
+                        r.name,
+                        k.input,
+                        rel.target,
+                        k.target_column
+                    );
+                }
+            }
+            for child in r.children {
+                let (_, c) = r.child(child).expect("child type declared");
+                let back = c.parent_relationship().expect("a child has a parent");
+                assert_eq!(back.target, r.name, "{child}'s parent is {}", r.name);
+                assert!(
+                    r.attribute(child).is_none(),
+                    "{child} is not also an attribute"
                 );
             }
             let mut names: Vec<_> = cols.iter().map(|c| c.name).collect();
@@ -418,15 +982,37 @@ mod tests {
     }
 
     #[test]
-    fn the_first_issue_types_are_declared() {
+    fn every_reference_type_and_the_types_they_refer_to_are_declared() {
         for name in [
-            "shipping_categories",
-            "skus",
-            "price_lists",
-            "prices",
-            "stock_locations",
-            "stock_items",
+            "addresses",
+            "bundles",
+            "coupons",
+            "customer_addresses",
+            "customer_payment_sources",
+            "customer_subscriptions",
             "customers",
+            "gift_cards",
+            "line_items",
+            "line_item_options",
+            "orders",
+            "price_tiers",
+            "prices",
+            "shipping_categories",
+            "sku_lists",
+            "sku_list_items",
+            "sku_options",
+            "skus",
+            "stock_items",
+            "stock_transfers",
+            "tags",
+            "tax_categories",
+            "markets",
+            "price_lists",
+            "stock_locations",
+            "tax_calculators",
+            "promotions",
+            "coupon_codes_promotion_rules",
+            "customer_groups",
         ] {
             assert!(resource_type(name).is_some(), "{name}");
         }
@@ -436,6 +1022,12 @@ mod tests {
             &["sku_code", "price_list_id"]
         );
         assert_eq!(resource_type("customers").unwrap().natural_key, &["email"]);
+        assert_eq!(resource_type("orders").unwrap().natural_key, &["number"]);
+        assert_eq!(
+            resource_type("tax_categories").unwrap().natural_key,
+            &["code", "tax_calculator_id"]
+        );
+        assert_eq!(CATALOGUE.len(), 29);
         assert!(resource_type("unicorns").is_none());
     }
 }

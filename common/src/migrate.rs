@@ -38,6 +38,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "dry run",
         include_str!("../../migrations/0007_dry_run.sql"),
     ),
+    (
+        8,
+        "all resource types",
+        include_str!("../../migrations/0008_all_resource_types.sql"),
+    ),
 ];
 
 /// The advisory lock key that serialises migration runs (an arbitrary constant).

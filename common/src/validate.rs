@@ -42,6 +42,8 @@ pub enum Cell {
     Boolean(bool),
     /// jsonb.
     Json(Value),
+    /// timestamptz.
+    Timestamp(chrono::DateTime<chrono::Utc>),
 }
 
 /// How an input names a related record.
@@ -76,9 +78,34 @@ pub struct Prepared {
     /// A hash of the record a valid input names (by id, or by natural key as given), or
     /// `None`: lets the worker tell whether two batches may touch the same records.
     pub identity: Option<u64>,
+    /// The children given inline, one list per entry of [`ResourceType::children`] (empty
+    /// when the input gives none), each checked against its own type.
+    pub children: Vec<Vec<Prepared>>,
 }
 
 impl Prepared {
+    /// An input at `position` with nothing in it yet.
+    fn empty(rt: &ResourceType, position: u64) -> Self {
+        Prepared {
+            position,
+            key: UNKNOWN_KEY.to_owned(),
+            id: None,
+            // Counted, not built: this runs for every input.
+            cells: vec![None; rt.column_count()],
+            references: vec![None; rt.relationships.len()],
+            errors: Vec::new(),
+            warnings: Vec::new(),
+            missing_required: Vec::new(),
+            identity: None,
+            children: Vec::new(),
+        }
+    }
+
+    /// Whether the input gives children inline.
+    pub fn has_children(&self) -> bool {
+        self.children.iter().any(|c| !c.is_empty())
+    }
+
     /// Whether the input can be written.
     pub fn is_valid(&self) -> bool {
         self.errors.is_empty()
@@ -140,18 +167,7 @@ impl Preparer {
     /// remembered is the same as if the run had not stopped.
     pub fn prepare(&mut self, input: RawInput) -> Prepared {
         let rt = self.rt;
-        let mut p = Prepared {
-            position: input.position,
-            key: UNKNOWN_KEY.to_owned(),
-            id: None,
-            // Counted, not built: this runs for every input.
-            cells: vec![None; rt.column_count()],
-            references: vec![None; rt.relationships.len()],
-            errors: Vec::new(),
-            warnings: Vec::new(),
-            missing_required: Vec::new(),
-            identity: None,
-        };
+        let mut p = Prepared::empty(rt, input.position);
         let mut column_warnings = Vec::new();
         let fields: Vec<(String, Value, bool)> = match input.record {
             RawRecord::Malformed(why) => {
@@ -294,6 +310,10 @@ fn check_fields(rt: &ResourceType, p: &mut Prepared, fields: Vec<(String, Value,
             }
             continue;
         }
+        if let Some((at, child_rt)) = rt.child(&name) {
+            check_children(child_rt, p, at, &name, value, from_csv);
+            continue;
+        }
         let attribute = rt.attribute_index(&name);
         if let Some((idx, attr)) = attribute {
             let names_a_relationship = rt.is_relationship_key_input(&name);
@@ -325,12 +345,19 @@ fn check_fields(rt: &ResourceType, p: &mut Prepared, fields: Vec<(String, Value,
             match scalar_text(&value) {
                 Some(s) if !s.trim().is_empty() => {
                     let trimmed = s.trim();
+                    let key_input = rel.is_key_input(&name);
                     // A key that is also an attribute was noted when it was converted.
-                    if trimmed.len() != s.len() && attribute.is_none() && rel.is_key_input(&name) {
+                    if trimmed.len() != s.len() && attribute.is_none() && key_input {
                         p.warnings.push(trimmed_note(&name, &s, trimmed));
                     }
+                    // Matched as the target stores it: emails lower-cased.
+                    let stored = if key_input && rel.key_is_email() {
+                        trimmed.to_lowercase()
+                    } else {
+                        trimmed.to_owned()
+                    };
                     // An id beats a key given in the same input.
-                    let r = make(trimmed.to_owned());
+                    let r = make(stored);
                     if !matches!(
                         (&p.references[ri], &r),
                         (Some(Reference::Id(_)), Reference::Key(_))
@@ -361,6 +388,97 @@ fn check_fields(rt: &ResourceType, p: &mut Prepared, fields: Vec<(String, Value,
             _ => {}
         }
     }
+}
+
+/// The most children one input may give inline under one attribute: they are written with
+/// their parent, in its batch, so they count towards what a batch holds in memory.
+pub const MAX_CHILDREN: usize = 1000;
+
+/// Checks the children an input gives inline under `name` (a list of objects, each an input of
+/// `child_rt` without its parent), into `p.children[at]`. Their errors and warnings are the
+/// parent input's, named by place (`line_items[1].quantity`): a child that fails fails its
+/// parent. A child must give every required attribute unless it gives its id, and the parent
+/// it is given in is its parent whatever it says.
+fn check_children(
+    child_rt: &'static ResourceType,
+    p: &mut Prepared,
+    at: usize,
+    name: &str,
+    value: Value,
+    from_csv: bool,
+) {
+    let items = match value {
+        Value::Array(items) => items,
+        Value::Null => return,
+        // A CSV cell may hold the whole list as JSON (the failed-inputs report writes it so).
+        Value::String(s) if from_csv => match serde_json::from_str::<Value>(&s) {
+            Ok(Value::Array(items)) => items,
+            _ => {
+                p.error(
+                    name,
+                    format!("{} is not a JSON list of objects", shown(&Value::String(s))),
+                );
+                return;
+            }
+        },
+        other => {
+            p.error(name, format!("{} is not a list of objects", shown(&other)));
+            return;
+        }
+    };
+    if items.len() > MAX_CHILDREN {
+        p.error(
+            name,
+            format!(
+                "has {} items; at most {MAX_CHILDREN} are allowed",
+                items.len()
+            ),
+        );
+        return;
+    }
+    if p.children.is_empty() {
+        p.children = vec![Vec::new(); at + 1];
+    } else if p.children.len() <= at {
+        p.children.resize(at + 1, Vec::new());
+    }
+    let parent = child_rt.parent_relationship();
+    let mut children = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        let place = format!("{name}[{i}]");
+        let Value::Object(map) = item else {
+            p.error(&place, format!("{} is not an object", shown(&item)));
+            continue;
+        };
+        let mut child = Prepared::empty(child_rt, p.position);
+        let fields = map.into_iter().map(|(k, v)| (k, v, from_csv)).collect();
+        check_fields(child_rt, &mut child, fields);
+        if let Some(rel) = parent {
+            let ri = child_rt
+                .relationships
+                .iter()
+                .position(|r| r.name == rel.name);
+            if let Some(ri) = ri.filter(|&ri| child.references[ri].is_some()) {
+                child.references[ri] = None;
+                child.warnings.push(format!(
+                    "{} was ignored: the {} it is given in is its {}",
+                    rel.name, rel.name, rel.name
+                ));
+            }
+        }
+        for attr in std::mem::take(&mut child.missing_required) {
+            child.error(attr, "can't be blank");
+        }
+        for (attribute, message) in &child.errors {
+            p.error(&format!("{place}.{attribute}"), message.clone());
+        }
+        for warning in &child.warnings {
+            p.warnings.push(format!("{place}.{warning}"));
+        }
+        child.errors.clear();
+        child.warnings.clear();
+        children.push(child);
+    }
+    p.children[at] = children;
 }
 
 /// What one CSV column is.
@@ -399,14 +517,20 @@ impl CsvLayout {
                 } else if rt.accepts_input(name) {
                     CsvColumn::Input(name.clone())
                 } else {
-                    match name.split_once('.').and_then(|(prefix, key)| {
+                    let child = name.split_once('.').and_then(|(prefix, key)| {
+                        let (at, _) = rt.child(prefix)?;
+                        (!key.is_empty()).then_some((rt.children[at], key))
+                    });
+                    let attribute = name.split_once('.').and_then(|(prefix, key)| {
                         let attr = rt.attribute(prefix)?;
                         (!key.is_empty()).then_some((attr, key))
-                    }) {
-                        Some((attr, key)) if attr.ty == AttributeType::Object => {
+                    });
+                    match (child, attribute) {
+                        (Some((child, key)), _) => CsvColumn::ListKey(child, key.to_owned()),
+                        (_, Some((attr, key))) if attr.ty == AttributeType::Object => {
                             CsvColumn::ObjectKey(attr.name, key.to_owned())
                         }
-                        Some((attr, key)) if attr.ty == AttributeType::List => {
+                        (_, Some((attr, key))) if attr.ty == AttributeType::List => {
                             CsvColumn::ListKey(attr.name, key.to_owned())
                         }
                         _ => CsvColumn::Unknown,
@@ -696,7 +820,21 @@ pub fn convert_noting(
             },
             other => return Err(format!("{} is not a list", shown(&other))),
         },
+        AttributeType::Timestamp => match &value {
+            Value::String(s) => Cell::Timestamp(parse_timestamp(s.trim()).ok_or_else(|| {
+                format!(
+                    "{} is not a timestamp (ISO 8601, such as 2026-01-31T12:00:00Z)",
+                    shown(&value)
+                )
+            })?),
+            other => return Err(format!("{} is not a timestamp", shown(other))),
+        },
     };
+    if let (Some(max), Cell::Integer(n)) = (attr.max, &cell) {
+        if *n > max {
+            return Err(format!("must be less than or equal to {max}"));
+        }
+    }
     if let (Some(min), Cell::Integer(n)) = (attr.min, &cell) {
         if *n < min {
             return Err(format!("must be greater than or equal to {min}"));
@@ -708,6 +846,19 @@ pub fn convert_noting(
         }
     }
     Ok((cell, note))
+}
+
+/// An ISO 8601 time with its offset (`2026-01-31T12:00:00Z`, `2026-01-31 12:00:00+01:00`),
+/// or a date alone, taken as midnight UTC.
+fn parse_timestamp(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&chrono::Utc));
+    }
+    if let Ok(t) = chrono::DateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%#z") {
+        return Some(t.with_timezone(&chrono::Utc));
+    }
+    let date = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
+    Some(date.and_hms_opt(0, 0, 0)?.and_utc())
 }
 
 fn is_email(s: &str) -> bool {
@@ -1022,6 +1173,8 @@ mod tests {
         natural_key: &["code"],
         parent: None,
         log_key: "code",
+        children: &[],
+        creates_without_key: false,
     };
 
     #[test]

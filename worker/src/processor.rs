@@ -279,11 +279,12 @@ async fn run_inner(ctx: &Arc<Context>, import: &ClaimedImport) -> anyhow::Result
 /// writes they meet. Two batches overlap only when both are such and name different keys;
 /// otherwise the later one starts once the earlier one has committed. (The same record named
 /// two ways, a price's list by id in one batch and by code in the next, still meets in the
-/// database: then the gate's patience below sorts it out, slowly but in order.)
+/// database: then the gate's patience below sorts it out, slowly but in order.) Inputs with
+/// inline children are never lookup-free: their children are looked up by their parent.
 fn lookup_free(batch: &[Prepared]) -> bool {
     batch
         .iter()
-        .all(|p| p.id.is_none() && p.missing_required.is_empty())
+        .all(|p| p.id.is_none() && p.missing_required.is_empty() && !p.has_children())
 }
 
 /// A batch being written by its own task, and what it needs to commit.
@@ -445,7 +446,7 @@ const GATE_PATIENCE: Duration = Duration::from_secs(2);
 async fn apply_with_retry(
     ctx: &Context,
     import: &ClaimedImport,
-    rt: &ResourceType,
+    rt: &'static ResourceType,
     batch: &mut [Prepared],
     cursor: i64,
     gate: &mut Gate,
@@ -477,7 +478,7 @@ async fn apply_with_retry(
 async fn apply(
     ctx: &Context,
     import: &ClaimedImport,
-    rt: &ResourceType,
+    rt: &'static ResourceType,
     batch: &mut [Prepared],
     cursor: i64,
     gate: &mut Gate,

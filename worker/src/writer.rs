@@ -19,6 +19,7 @@
 use std::collections::HashMap;
 
 use deadpool_postgres::Transaction;
+use futures::future::BoxFuture;
 use imports_common::catalogue::{Column, ResourceType};
 use imports_common::ids::new_id;
 use imports_common::model::Tenant;
@@ -86,62 +87,201 @@ impl Write {
 /// input. Errors returned are database failures that should roll the batch back and retry it.
 pub async fn write_batch(
     tx: &Transaction<'_>,
-    rt: &ResourceType,
+    rt: &'static ResourceType,
     tenant: &Tenant,
     parent_resource_id: Option<&str>,
     records: &mut [Prepared],
 ) -> Result<BatchOutcome, tokio_postgres::Error> {
-    let columns = rt.columns();
-    let writes = async {
-        resolve_relationships(tx, rt, &columns, tenant, parent_resource_id, records).await?;
-        plan_writes(tx, rt, &columns, tenant, records).await
-    }
-    .in_span(sql_span("lookup", rt.name))
-    .await?;
+    let (did, inserted) = write_records(tx, rt, tenant, parent_resource_id, records).await?;
+    let mut out = outcome(records, &did);
+    out.inserted = inserted;
+    Ok(out)
+}
 
-    let all: Vec<&Write> = writes.iter().collect();
-    tx.batch_execute("SAVEPOINT batch_write").await?;
-    let set_based = execute(tx, rt, &columns, tenant, &all)
-        .in_span(sql_span("write", rt.name))
-        .await;
-    let effects = match set_based {
-        Ok(effects) => {
+/// What [`write_records`] did: each input's effect (`None` for inputs not written), and how
+/// many records it created.
+type Written = (Vec<Option<Effect>>, u64);
+
+/// Writes `records` of `rt`, then their inline children (each child type as a batch of its
+/// own, through this same function), all under one savepoint. A child that fails fails its
+/// parent's input: the savepoint is rolled back and the batch written again without it, so
+/// that an input is written whole or not at all.
+fn write_records<'a>(
+    tx: &'a Transaction<'_>,
+    rt: &'static ResourceType,
+    tenant: &'a Tenant,
+    parent_resource_id: Option<&'a str>,
+    records: &'a mut [Prepared],
+) -> BoxFuture<'a, Result<Written, tokio_postgres::Error>> {
+    Box::pin(async move {
+        let columns = rt.columns();
+        resolve_relationships(tx, rt, &columns, tenant, parent_resource_id, records)
+            .in_span(sql_span("lookup", rt.name))
+            .await?;
+        loop {
+            let writes = plan_writes(tx, rt, &columns, tenant, records)
+                .in_span(sql_span("lookup", rt.name))
+                .await?;
+            tx.batch_execute("SAVEPOINT batch_write").await?;
+            let (mut effects, ids) = write_rows(tx, rt, &columns, tenant, &writes, records)
+                .in_span(sql_span("write", rt.name))
+                .await?;
+            let children_failed = !rt.children.is_empty()
+                && write_children(tx, rt, tenant, &writes, &mut effects, &ids, records).await?;
+            if children_failed {
+                // The inputs whose children failed are now invalid: write the rest again.
+                tx.batch_execute(
+                    "ROLLBACK TO SAVEPOINT batch_write; RELEASE SAVEPOINT batch_write",
+                )
+                .await?;
+                continue;
+            }
             tx.batch_execute("RELEASE SAVEPOINT batch_write").await?;
-            effects
+            return Ok(effects_of_inputs(&writes, effects, records));
+        }
+    })
+}
+
+/// Writes `writes` set-based, or, when the database rejects that for one record's values,
+/// record by record, each under its own savepoint, so that only the offending records fail.
+/// Returns each row's effect and the id of the record it wrote, when known (an upsert that
+/// changed nothing does not say which record it met).
+async fn write_rows(
+    tx: &Transaction<'_>,
+    rt: &ResourceType,
+    columns: &[Column],
+    tenant: &Tenant,
+    writes: &[Write],
+    records: &mut [Prepared],
+) -> Result<(Vec<Effect>, Vec<Option<String>>), tokio_postgres::Error> {
+    let all: Vec<&Write> = writes.iter().collect();
+    tx.batch_execute("SAVEPOINT set_write").await?;
+    match execute(tx, rt, columns, tenant, &all).await {
+        Ok(done) => {
+            tx.batch_execute("RELEASE SAVEPOINT set_write").await?;
+            return Ok(done);
         }
         Err(e) if record_error(&e, rt).is_some() => {
             tracing::debug!(error = %e, "set-based write rejected; writing record by record");
-            tx.batch_execute("ROLLBACK TO SAVEPOINT batch_write")
+            tx.batch_execute("ROLLBACK TO SAVEPOINT set_write; RELEASE SAVEPOINT set_write")
                 .await?;
-            let mut effects = Vec::with_capacity(writes.len());
-            for w in &writes {
-                tx.batch_execute("SAVEPOINT record_write").await?;
-                match execute(tx, rt, &columns, tenant, &[w]).await {
-                    Ok(one) => {
-                        tx.batch_execute("RELEASE SAVEPOINT record_write").await?;
-                        effects.extend(one);
-                    }
-                    Err(e) => {
-                        let Some((attribute, message)) = record_error(&e, rt) else {
-                            return Err(e);
-                        };
-                        tx.batch_execute("ROLLBACK TO SAVEPOINT record_write")
-                            .await?;
-                        for &m in &w.members {
-                            records[m].error(&attribute, message.clone());
-                        }
-                        effects.push(Effect::Gone);
-                    }
-                }
-            }
-            tx.batch_execute("RELEASE SAVEPOINT batch_write").await?;
-            effects
         }
         Err(e) => return Err(e),
-    };
+    }
+    let mut effects = Vec::with_capacity(writes.len());
+    let mut ids = Vec::with_capacity(writes.len());
+    for w in writes {
+        tx.batch_execute("SAVEPOINT record_write").await?;
+        match execute(tx, rt, columns, tenant, &[w]).await {
+            Ok((effect, id)) => {
+                tx.batch_execute("RELEASE SAVEPOINT record_write").await?;
+                effects.extend(effect);
+                ids.extend(id);
+            }
+            Err(e) => {
+                let Some((attribute, message)) = record_error(&e, rt) else {
+                    return Err(e);
+                };
+                tx.batch_execute(
+                    "ROLLBACK TO SAVEPOINT record_write; RELEASE SAVEPOINT record_write",
+                )
+                .await?;
+                for &m in &w.members {
+                    records[m].error(&attribute, message.clone());
+                }
+                effects.push(Effect::Gone);
+                ids.push(None);
+            }
+        }
+    }
+    Ok((effects, ids))
+}
 
-    // What each input did. A record created by several inputs was created by the first and
-    // updated by the others.
+/// Writes the inline children of the records just written, one batch per child type, each
+/// child naming its parent by the id written. A parent whose children changed was updated,
+/// even if its own columns did not change. Returns whether some child failed (its error is
+/// now its parent input's, named `line_items[1].quantity`).
+async fn write_children(
+    tx: &Transaction<'_>,
+    rt: &'static ResourceType,
+    tenant: &Tenant,
+    writes: &[Write],
+    effects: &mut [Effect],
+    ids: &[Option<String>],
+    records: &mut [Prepared],
+) -> Result<bool, tokio_postgres::Error> {
+    let written = |w: usize| {
+        effects[w] != Effect::Gone && writes[w].members.iter().all(|&m| records[m].is_valid())
+    };
+    let with_children: Vec<usize> = (0..writes.len())
+        .filter(|&w| written(w) && writes[w].members.iter().any(|&m| records[m].has_children()))
+        .collect();
+    if with_children.is_empty() {
+        return Ok(false);
+    }
+    // An upsert that changed nothing did not return its record's id: find it by key.
+    let unknown: Vec<&Vec<String>> = with_children
+        .iter()
+        .filter(|&&w| ids[w].is_none())
+        .map(|&w| &writes[w].key)
+        .collect();
+    let found = lookup_keys(tx, rt, tenant, rt.natural_key.len(), &unknown).await?;
+    let mut failed = false;
+    for (ci, child_name) in rt.children.iter().enumerate() {
+        let Some((_, child_rt)) = rt.child(child_name) else {
+            continue;
+        };
+        let Some(parent_ri) = child_rt
+            .relationships
+            .iter()
+            .position(|r| Some(r.name) == child_rt.parent)
+        else {
+            continue;
+        };
+        // (write, input, place in its list) of each child, in order.
+        let mut owners: Vec<(usize, usize, usize)> = Vec::new();
+        let mut batch: Vec<Prepared> = Vec::new();
+        for &w in &with_children {
+            let Some(parent_id) = ids[w].as_ref().or_else(|| found.get(&writes[w].key)) else {
+                continue;
+            };
+            for &m in &writes[w].members {
+                for (j, child) in records[m]
+                    .children
+                    .get(ci)
+                    .into_iter()
+                    .flatten()
+                    .enumerate()
+                {
+                    let mut child = child.clone();
+                    child.references[parent_ri] = Some(Reference::Id(parent_id.clone()));
+                    batch.push(child);
+                    owners.push((w, m, j));
+                }
+            }
+        }
+        if batch.is_empty() {
+            continue;
+        }
+        let (did, _) = write_records(tx, child_rt, tenant, None, &mut batch).await?;
+        for ((w, m, j), (child, effect)) in owners.into_iter().zip(batch.iter().zip(did)) {
+            for (attribute, message) in &child.errors {
+                records[m].error(&format!("{child_name}[{j}].{attribute}"), message.clone());
+                failed = true;
+            }
+            if matches!(effect, Some(Effect::Created | Effect::Updated))
+                && effects[w] == Effect::Unchanged
+            {
+                effects[w] = Effect::Updated;
+            }
+        }
+    }
+    Ok(failed)
+}
+
+/// What each input did, from what each row did. A record created by several inputs was
+/// created by the first and updated by the others.
+fn effects_of_inputs(writes: &[Write], effects: Vec<Effect>, records: &mut [Prepared]) -> Written {
     let mut did: Vec<Option<Effect>> = vec![None; records.len()];
     let mut inserted = 0;
     for (w, effect) in writes.iter().zip(effects) {
@@ -171,9 +311,7 @@ pub async fn write_batch(
             }
         }
     }
-    let mut out = outcome(records, &did);
-    out.inserted = inserted;
-    Ok(out)
+    (did, inserted)
 }
 
 fn outcome(records: &[Prepared], did: &[Option<Effect>]) -> BatchOutcome {
@@ -459,17 +597,9 @@ async fn plan_writes(
             }
             continue;
         }
-        let key: Option<Vec<String>> = key_cols
-            .iter()
-            .map(|&c| match &p.cells[c] {
-                Some(Cell::Text(s)) if !s.is_empty() => Some(s.clone()),
-                _ => None,
-            })
-            .collect();
-        if key.is_none() && p.is_valid() {
-            let blank = key_cols
-                .iter()
-                .find(|&&c| !matches!(&p.cells[c], Some(Cell::Text(s)) if !s.is_empty()));
+        let key: Option<Vec<String>> = key_cols.iter().map(|&c| key_text(&p.cells[c])).collect();
+        if key.is_none() && p.is_valid() && !rt.creates_without_key {
+            let blank = key_cols.iter().find(|&&c| key_text(&p.cells[c]).is_none());
             let name = columns[*blank.expect("a key column is blank")].name;
             let attribute = rt
                 .relationships
@@ -503,6 +633,7 @@ async fn plan_writes(
                 Some(id) => (Identity::Id(id.clone()), WriteKind::Update),
                 None => (Identity::Key(key.clone()), WriteKind::Upsert),
             },
+            (None, None) if rt.creates_without_key => (Identity::Input(i), WriteKind::Upsert),
             (None, None) => continue,
         };
         match index.get(&identity) {
@@ -598,6 +729,16 @@ async fn plan_writes(
     Ok(writes)
 }
 
+/// A natural key column's value as keys are compared (text, as `key::text` returns it), or
+/// `None` when it is not given.
+fn key_text(cell: &Option<Cell>) -> Option<String> {
+    match cell {
+        Some(Cell::Text(s)) if !s.is_empty() => Some(s.clone()),
+        Some(Cell::Integer(n)) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
 /// The ids of the records with these natural keys.
 async fn lookup_keys(
     tx: &Transaction<'_>,
@@ -617,11 +758,18 @@ async fn lookup_keys(
     let unnest_args: Vec<String> = (0..key_len)
         .map(|k| format!("${}::text[]", k + 3))
         .collect();
+    let columns = rt.columns();
     let join: Vec<String> = rt
         .natural_key
         .iter()
         .enumerate()
-        .map(|(k, col)| format!("t.{col} = u.k{k}"))
+        .map(|(k, col)| {
+            let ty = columns
+                .iter()
+                .find(|c| c.name == *col)
+                .map_or("text", |c| c.sql_type);
+            format!("t.{col} = u.k{k}::{ty}")
+        })
         .collect();
     let sql = format!(
         "SELECT t.id, {cols} FROM {table} t JOIN unnest({args}) AS u({names}) ON {join}
@@ -651,15 +799,17 @@ async fn lookup_keys(
 /// with them).
 const CACHED_PATTERNS: usize = 4;
 
-/// Writes `rows` set-based; returns what each did, in order.
+/// Writes `rows` set-based; returns what each did, in order, and the id of the record it
+/// wrote when known.
 async fn execute(
     tx: &Transaction<'_>,
     rt: &ResourceType,
     columns: &[Column],
     tenant: &Tenant,
     rows: &[&Write],
-) -> Result<Vec<Effect>, tokio_postgres::Error> {
+) -> Result<(Vec<Effect>, Vec<Option<String>>), tokio_postgres::Error> {
     let mut effects = vec![Effect::Unchanged; rows.len()];
+    let mut written: Vec<Option<String>> = vec![None; rows.len()];
 
     // Updates by primary key.
     let updates: Vec<usize> = (0..rows.len())
@@ -698,6 +848,7 @@ async fn execute(
         }
         for &i in &updates {
             let id = &rows[i].id;
+            written[i] = Some(id.clone());
             effects[i] = if changed.contains(id) {
                 Effect::Updated
             } else if still_there.contains(id) {
@@ -742,27 +893,41 @@ async fn execute(
             // Plain inserts: every row was created.
             for &i in members.iter() {
                 effects[i] = Effect::Created;
+                written[i] = Some(rows[i].id.clone());
             }
             continue;
         }
+        // A created row has the id proposed for it; an updated one is found by its key (rows
+        // without a complete key are only ever created).
+        let by_id: HashMap<&str, usize> =
+            members.iter().map(|&i| (rows[i].id.as_str(), i)).collect();
         let by_key: HashMap<&[String], usize> = members
             .iter()
+            .filter(|&&i| !rows[i].key.is_empty())
             .map(|&i| (rows[i].key.as_slice(), i))
             .collect();
         for row in &returned {
+            let id: String = row.get(0);
             let created: bool = row.get(1);
-            let key: Vec<String> = (0..rt.natural_key.len()).map(|k| row.get(k + 2)).collect();
-            if let Some(&i) = by_key.get(key.as_slice()) {
+            let i = if created {
+                by_id.get(id.as_str()).copied()
+            } else {
+                let key: Option<Vec<String>> =
+                    (0..rt.natural_key.len()).map(|k| row.get(k + 2)).collect();
+                key.and_then(|k| by_key.get(k.as_slice()).copied())
+            };
+            if let Some(i) = i {
                 effects[i] = if created {
                     Effect::Created
                 } else {
                     Effect::Updated
                 };
+                written[i] = Some(id);
             }
         }
         // The rows not returned met an identical record: Effect::Unchanged, as initialised.
     }
-    Ok(effects)
+    Ok((effects, written))
 }
 
 /// The parameter arrays of `rows` for the columns `given`: values (and, with `flags`, whether
@@ -787,6 +952,10 @@ fn arrays<'a>(
             })),
             "bool" => Box::new(column(rows, c, |v| match v {
                 Cell::Boolean(b) => Some(*b),
+                _ => None,
+            })),
+            "timestamptz" => Box::new(column(rows, c, |v| match v {
+                Cell::Timestamp(t) => Some(*t),
                 _ => None,
             })),
             "jsonb" => Box::new(column(rows, c, |v| match v {
