@@ -1,0 +1,338 @@
+//! Children given inline with their parent: a price's `price_tiers`, a sku list's
+//! `sku_list_items`, an order's `line_items`, in JSON and in CSV (`price_tiers.up_to` columns
+//! holding one comma-separated value per child).
+//!
+//! Children are upserted by their own natural key under their parent, in the parent's
+//! transaction; a child that fails fails its parent input (nothing of it is written), and a
+//! parent whose children changed counts as updated.
+
+use std::time::Duration;
+
+use imports_common::model::{Import, Status};
+use imports_tests::{ImportSpec, TestEnv};
+use serde_json::json;
+
+const T: Duration = Duration::from_secs(60);
+
+async fn run(env: &TestEnv, spec: ImportSpec<'_>) -> Import {
+    let import = env.submit(spec).await;
+    env.wait_final(&import.id, T).await
+}
+
+/// Loads what prices and orders refer to: a price list `EU`, skus `A`, `B`, `C`, a market
+/// `M1` and a customer.
+async fn catalogue(env: &TestEnv) {
+    for (rt, inputs) in [
+        (
+            "price_lists",
+            json!([{"code": "EU", "name": "Europe", "currency_code": "EUR"}]),
+        ),
+        (
+            "skus",
+            json!([
+                {"code": "A", "name": "Apple"},
+                {"code": "B", "name": "Banana"},
+                {"code": "C", "name": "Cherry"}
+            ]),
+        ),
+        (
+            "markets",
+            json!([{"code": "M1", "name": "Market", "price_list_code": "EU"}]),
+        ),
+        ("customers", json!([{"email": "ann@example.com"}])),
+    ] {
+        let done = run(env, ImportSpec::json(rt, &inputs)).await;
+        assert_eq!(
+            (done.status, done.errors_count),
+            (Status::Completed, 0),
+            "{rt}: {:?}",
+            done.errors_log
+        );
+    }
+}
+
+/// The tiers stored for the price of sku `sku`: (up_to, price_amount_cents, type).
+async fn tiers(env: &TestEnv, sku: &str) -> Vec<(i64, i64, String)> {
+    env.query(&format!(
+        "SELECT t.up_to, t.price_amount_cents, t.type FROM price_tiers t
+         JOIN prices p ON p.id = t.price_id WHERE p.sku_code = '{sku}' ORDER BY t.up_to"
+    ))
+    .await
+    .iter()
+    .map(|r| (r.get(0), r.get(1), r.get(2)))
+    .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn price_tiers_are_created_updated_and_left_alone_with_their_price() {
+    let env = TestEnv::new().await;
+    let worker = env.spawn_worker(env.worker_config(1, 2, 10));
+    catalogue(&env).await;
+
+    let first = json!([{
+        "sku_code": "A", "price_list_code": "EU", "amount_cents": 1000,
+        "price_tiers": [
+            {"up_to": 10, "price_amount_cents": 900},
+            {"up_to": 100, "price_amount_cents": 800, "type": "Volume", "name": "bulk"}
+        ]
+    }]);
+    let done = run(&env, ImportSpec::json("prices", &first)).await;
+    assert_eq!(
+        (done.status, done.processed_count, done.created_count),
+        (Status::Completed, 1, 1),
+        "{:?}",
+        done.errors_log
+    );
+    assert_eq!(
+        tiers(&env, "A").await,
+        vec![(10, 900, "volume".into()), (100, 800, "volume".into())]
+    );
+    assert!(
+        done.warnings_log.0["A"]
+            .iter()
+            .any(|w| w.starts_with("price_tiers[1].type was normalised")),
+        "a child's warnings are its parent's, named by place: {:?}",
+        done.warnings_log
+    );
+
+    // The same again: nothing changed, for the price and its tiers.
+    let done = run(&env, ImportSpec::json("prices", &first)).await;
+    assert_eq!((done.created_count, done.updated_count), (0, 0));
+    assert!(done.warnings_log.0["A"]
+        .iter()
+        .any(|w| w.starts_with("nothing changed")));
+
+    // Only a tier changes, another is added: the price counts as updated; the tier not
+    // given is kept.
+    let second = json!([{
+        "sku_code": "A", "price_list_code": "EU", "amount_cents": 1000,
+        "price_tiers": [
+            {"up_to": 10, "price_amount_cents": 850},
+            {"up_to": 1000, "price_amount_cents": 700}
+        ]
+    }]);
+    let done = run(&env, ImportSpec::json("prices", &second)).await;
+    assert_eq!(
+        (done.processed_count, done.created_count, done.updated_count),
+        (1, 0, 1),
+        "{:?}",
+        done.warnings_log
+    );
+    assert_eq!(
+        tiers(&env, "A").await,
+        vec![
+            (10, 850, "volume".into()),
+            (100, 800, "volume".into()),
+            (1000, 700, "volume".into())
+        ]
+    );
+    assert_eq!(env.count("prices").await, 1);
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn price_tiers_in_csv_are_prefixed_columns_with_one_value_per_tier() {
+    let env = TestEnv::new().await;
+    let worker = env.spawn_worker(env.worker_config(1, 2, 10));
+    catalogue(&env).await;
+    let csv =
+        "sku_code,price_list_code,amount_cents,price_tiers.up_to,price_tiers.price_amount_cents\n\
+               A,EU,1000,\"10,100\",\"900, 800\"\n\
+               B,EU,500,,\n\
+               C,EU,700,\"5,x\",\"600,500\"\n";
+    let done = run(&env, ImportSpec::csv("prices", csv).skip_errors()).await;
+    assert_eq!(
+        (done.processed_count, done.errors_count),
+        (2, 1),
+        "{:?}",
+        done.errors_log
+    );
+    assert_eq!(
+        tiers(&env, "A").await,
+        vec![(10, 900, "volume".into()), (100, 800, "volume".into())]
+    );
+    assert!(tiers(&env, "B").await.is_empty(), "empty cells: no tiers");
+    assert_eq!(
+        done.errors_log.0["C"]["price_tiers[1].up_to"],
+        vec!["'x' is not an integer".to_owned()]
+    );
+    let c = env.query("SELECT 1 FROM prices WHERE sku_code = 'C'").await;
+    assert!(c.is_empty(), "a price whose tier fails is not written");
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_line_item_fails_its_order_and_nothing_of_it_is_written() {
+    let env = TestEnv::new().await;
+    let worker = env.spawn_worker(env.worker_config(1, 2, 10));
+    catalogue(&env).await;
+    let orders = json!([
+        {"number": "O1", "customer_email": "Ann@Example.com", "market_code": "M1",
+         "line_items": [
+            {"sku_code": "A", "quantity": 2, "unit_amount_cents": 100},
+            {"sku_code": "B", "quantity": 1}
+         ]},
+        {"number": "O2", "line_items": [
+            {"sku_code": "A", "quantity": 1},
+            {"sku_code": "NOPE", "quantity": 1}
+        ]},
+        {"number": "O3", "line_items": [{"sku_code": "A", "quantity": 0}]},
+        {"number": "O4", "line_items": [{"sku_code": "B"}]},
+        {"number": "O5", "line_items": "A"},
+        {"number": "O6", "line_items": [{"sku_code": "C", "quantity": 3, "order_number": "O1"}]},
+        {"number": "O7", "line_items": [{"name": "Gift wrap", "quantity": 1, "item_type": "adjustments"}]}
+    ]);
+    let done = run(&env, ImportSpec::json("orders", &orders).skip_errors()).await;
+    assert_eq!(
+        (done.processed_count, done.errors_count),
+        (3, 4),
+        "{:?}",
+        done.errors_log
+    );
+    let errors = &done.errors_log.0;
+    assert_eq!(
+        errors["O2"]["line_items[1].sku"],
+        vec!["must exist".to_owned()]
+    );
+    assert_eq!(
+        errors["O3"]["line_items[0].quantity"],
+        vec!["must be greater than or equal to 1".to_owned()]
+    );
+    assert_eq!(
+        errors["O4"]["line_items[0].quantity"],
+        vec!["can't be blank".to_owned()]
+    );
+    assert!(errors["O5"]["line_items"][0].contains("is not a list of objects"));
+    // A child's own parent reference is ignored, with a warning: it belongs to O6.
+    assert!(done.warnings_log.0["O6"]
+        .iter()
+        .any(|w| w.starts_with("line_items[0].order was ignored")));
+
+    let stored: Vec<(String, String, i64, Option<String>)> = env
+        .query(
+            "SELECT o.number, coalesce(l.sku_code, l.name), l.quantity, c.email FROM line_items l
+             JOIN orders o ON o.id = l.order_id LEFT JOIN customers c ON c.id = o.customer_id
+             ORDER BY 1, 2",
+        )
+        .await
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect();
+    assert_eq!(
+        stored,
+        vec![
+            ("O1".into(), "A".into(), 2, Some("ann@example.com".into())),
+            ("O1".into(), "B".into(), 1, Some("ann@example.com".into())),
+            ("O6".into(), "C".into(), 3, None),
+            ("O7".into(), "Gift wrap".into(), 1, None),
+        ]
+    );
+    let numbers: Vec<String> = env
+        .query("SELECT number FROM orders ORDER BY 1")
+        .await
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(numbers, ["O1", "O6", "O7"], "failed orders are not written");
+    let market: i64 = env
+        .query("SELECT count(*) FROM orders o JOIN markets m ON m.id = o.market_id WHERE m.code = 'M1'")
+        .await[0]
+        .get(0);
+    assert_eq!(market, 1);
+
+    // Again, with O1's first line item changed: one line item updated, none duplicated. O7's
+    // line item has no sku_code, so it is created again (no key to match it by).
+    let again = json!([
+        {"number": "O1", "line_items": [{"sku_code": "A", "quantity": 5}]},
+        {"number": "O7", "line_items": [{"name": "Gift wrap", "quantity": 1, "item_type": "adjustments"}]}
+    ]);
+    let done = run(&env, ImportSpec::json("orders", &again)).await;
+    assert_eq!(
+        (done.processed_count, done.updated_count),
+        (2, 2),
+        "{:?}",
+        done.errors_log
+    );
+    let rows = env
+        .query("SELECT l.sku_code, l.quantity FROM line_items l JOIN orders o ON o.id = l.order_id WHERE o.number = 'O1' ORDER BY 1")
+        .await;
+    let o1: Vec<(String, i64)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    assert_eq!(o1, [("A".to_owned(), 5), ("B".to_owned(), 1)]);
+    assert_eq!(env.count("line_items").await, 5);
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sku_list_items_in_csv_name_their_skus_by_code() {
+    let env = TestEnv::new().await;
+    let worker = env.spawn_worker(env.worker_config(1, 2, 10));
+    catalogue(&env).await;
+    let csv = "name,slug,sku_list_items.sku_code,sku_list_items.position,sku_list_items.quantity\n\
+               Fruit,fruit,\"A,B,C\",\"1,2,3\",\"1,,2\"\n\
+               Bad,bad,\"A,Z\",,\n";
+    let done = run(&env, ImportSpec::csv("sku_lists", csv).skip_errors()).await;
+    assert_eq!(
+        (done.processed_count, done.errors_count),
+        (1, 1),
+        "{:?}",
+        done.errors_log
+    );
+    assert_eq!(
+        done.errors_log.0["bad"]["sku_list_items[1].sku"],
+        vec!["must exist".to_owned()]
+    );
+    let rows = env
+        .query(
+            "SELECT i.sku_code, i.position, i.quantity, s.code FROM sku_list_items i
+             JOIN sku_lists l ON l.id = i.sku_list_id JOIN skus s ON s.id = i.sku_id
+             WHERE l.slug = 'fruit' ORDER BY i.position",
+        )
+        .await;
+    let items: Vec<(String, i64, i64, String)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect();
+    assert_eq!(
+        items,
+        vec![
+            ("A".into(), 1, 1, "A".into()),
+            ("B".into(), 2, 1, "B".into()),
+            ("C".into(), 3, 2, "C".into()),
+        ],
+        "a blank place in a list cell leaves that child's attribute out (its default applies)"
+    );
+    assert!(env
+        .query("SELECT 1 FROM sku_lists WHERE slug = 'bad'")
+        .await
+        .is_empty());
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_with_children_writes_nothing_and_reports_their_errors() {
+    let env = TestEnv::new().await;
+    let worker = env.spawn_worker(env.worker_config(1, 2, 10));
+    catalogue(&env).await;
+    let orders = json!([
+        {"number": "D1", "line_items": [{"sku_code": "A", "quantity": 1}]},
+        {"number": "D2", "line_items": [{"sku_code": "NOPE", "quantity": 1}]}
+    ]);
+    let done = run(
+        &env,
+        ImportSpec::json("orders", &orders).dry_run().skip_errors(),
+    )
+    .await;
+    assert_eq!(
+        (done.processed_count, done.created_count, done.errors_count),
+        (1, 1, 1),
+        "{:?}",
+        done.errors_log
+    );
+    assert_eq!(
+        done.errors_log.0["D2"]["line_items[0].sku"],
+        vec!["must exist".to_owned()]
+    );
+    assert_eq!(env.count("orders").await, 0);
+    assert_eq!(env.count("line_items").await, 0);
+    worker.stop().await;
+}
