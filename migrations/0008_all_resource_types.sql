@@ -398,3 +398,15 @@ CREATE TABLE line_item_options (
     UNIQUE (organization_id, mode, line_item_id, sku_option_id)
 );
 
+-- Which records carry which tags (taggable types only; see the catalogue's `taggable`). A
+-- record's id is unique across types, so the link needs no foreign key to its table.
+CREATE TABLE taggings (
+    organization_id text NOT NULL,
+    mode text NOT NULL,
+    resource_type text NOT NULL,
+    resource_id text NOT NULL,
+    tag_id text NOT NULL REFERENCES tags (id),
+    created_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (resource_type, resource_id, tag_id)
+);
+CREATE INDEX taggings_by_tag ON taggings (tag_id);

@@ -92,6 +92,7 @@ pub fn resource(rt: &ResourceType, base_url: &str) -> Value {
             "relationships": relationships,
             "children": rt.children,
             "creates_without_key": rt.creates_without_key,
+            "taggable": rt.taggable,
             "log_key": rt.log_key,
         },
     })

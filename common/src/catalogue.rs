@@ -252,6 +252,9 @@ pub struct ResourceType {
     /// Whether an input without an id that leaves its natural key incomplete creates a new
     /// record (an address without a `reference`), rather than being refused.
     pub creates_without_key: bool,
+    /// Whether records of this type carry tags: an input's `tags` (names) become the record's
+    /// whole set of tags, linked in `taggings`; tags not yet known are created.
+    pub taggable: bool,
 }
 
 /// What a declaration leaves out: no relationships, parent or children, keyed by `code`.
@@ -264,6 +267,7 @@ const DEFAULTS: ResourceType = ResourceType {
     log_key: "code",
     children: &[],
     creates_without_key: false,
+    taggable: false,
 };
 
 const MARKET: Relationship = relationship("market", "market_id", "markets", "market_code", false);
@@ -380,6 +384,7 @@ pub const CATALOGUE: &[ResourceType] = &[
             "shipping_category_code",
             false,
         )],
+        taggable: true,
         ..DEFAULTS
     },
     ResourceType {
@@ -539,6 +544,7 @@ pub const CATALOGUE: &[ResourceType] = &[
             ),
         ],
         parent: Some("market"),
+        taggable: true,
         ..DEFAULTS
     },
     ResourceType {
@@ -555,6 +561,7 @@ pub const CATALOGUE: &[ResourceType] = &[
         natural_key: &["name"],
         parent: Some("market"),
         log_key: "name",
+        taggable: true,
         ..DEFAULTS
     },
     ResourceType {
@@ -569,6 +576,7 @@ pub const CATALOGUE: &[ResourceType] = &[
         )],
         natural_key: &["email"],
         log_key: "email",
+        taggable: true,
         ..DEFAULTS
     },
     ResourceType {
@@ -590,6 +598,7 @@ pub const CATALOGUE: &[ResourceType] = &[
         natural_key: &["reference"],
         log_key: "reference",
         creates_without_key: true,
+        taggable: true,
         ..DEFAULTS
     },
     ResourceType {
@@ -655,6 +664,7 @@ pub const CATALOGUE: &[ResourceType] = &[
         ],
         relationships: &[MARKET],
         parent: Some("market"),
+        taggable: true,
         ..DEFAULTS
     },
     ResourceType {
@@ -680,6 +690,7 @@ pub const CATALOGUE: &[ResourceType] = &[
         ],
         relationships: &[MARKET],
         parent: Some("market"),
+        taggable: true,
         ..DEFAULTS
     },
     ResourceType {
@@ -715,6 +726,7 @@ pub const CATALOGUE: &[ResourceType] = &[
         )],
         natural_key: &["code", "coupon_codes_promotion_rule_id"],
         parent: Some("coupon_codes_promotion_rule"),
+        taggable: true,
         ..DEFAULTS
     },
     ResourceType {
@@ -762,6 +774,7 @@ pub const CATALOGUE: &[ResourceType] = &[
         parent: Some("market"),
         log_key: "number",
         children: &["line_items"],
+        taggable: true,
         ..DEFAULTS
     },
     ResourceType {
@@ -819,6 +832,12 @@ pub const CATALOGUE: &[ResourceType] = &[
         ..DEFAULTS
     },
 ];
+
+/// The input attribute that names a taggable record's tags.
+pub const TAGS: &str = "tags";
+
+/// The most tags a record may carry, as in the reference API.
+pub const MAX_TAGS: usize = 10;
 
 /// Finds a resource type by name.
 pub fn resource_type(name: &str) -> Option<&'static ResourceType> {
@@ -908,6 +927,7 @@ impl ResourceType {
         name == "id"
             || self.attribute(name).is_some()
             || self.children.contains(&name)
+            || (self.taggable && name == TAGS)
             || self
                 .relationships
                 .iter()

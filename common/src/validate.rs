@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use crate::catalogue::{Attribute, AttributeType, ResourceType};
+use crate::catalogue::{Attribute, AttributeType, ResourceType, MAX_TAGS, TAGS};
 use crate::inputs::{RawInput, RawRecord};
 
 /// The errors_log key of an input that has no identifying value.
@@ -81,6 +81,8 @@ pub struct Prepared {
     /// The children given inline, one list per entry of [`ResourceType::children`] (empty
     /// when the input gives none), each checked against its own type.
     pub children: Vec<Vec<Prepared>>,
+    /// The names of the record's tags, when the input gives them: its whole set of tags.
+    pub tags: Option<Vec<String>>,
 }
 
 impl Prepared {
@@ -98,6 +100,7 @@ impl Prepared {
             missing_required: Vec::new(),
             identity: None,
             children: Vec::new(),
+            tags: None,
         }
     }
 
@@ -314,6 +317,10 @@ fn check_fields(rt: &ResourceType, p: &mut Prepared, fields: Vec<(String, Value,
             check_children(child_rt, p, at, &name, value, from_csv);
             continue;
         }
+        if rt.taggable && name == TAGS {
+            check_tags(p, value, from_csv);
+            continue;
+        }
         let attribute = rt.attribute_index(&name);
         if let Some((idx, attr)) = attribute {
             let names_a_relationship = rt.is_relationship_key_input(&name);
@@ -481,6 +488,68 @@ fn check_children(
     p.children[at] = children;
 }
 
+/// Checks the tags an input gives: a list of names (`["sale", "new"]`) or of objects with a
+/// name (`[{"name": "sale"}]`, as `tags.name` CSV columns give them), or in CSV a cell of
+/// comma-separated names. Names are trimmed and given once; null or an empty list leaves the
+/// record without tags.
+fn check_tags(p: &mut Prepared, value: Value, from_csv: bool) {
+    let items = match value {
+        Value::Null => Vec::new(),
+        Value::Array(items) => items,
+        Value::String(s) if from_csv && s.trim_start().starts_with('[') => {
+            match serde_json::from_str::<Value>(&s) {
+                Ok(Value::Array(items)) => items,
+                _ => {
+                    p.error(
+                        TAGS,
+                        format!("{} is not a JSON list", shown(&Value::String(s))),
+                    );
+                    return;
+                }
+            }
+        }
+        Value::String(s) if from_csv => s
+            .split(',')
+            .map(|name| Value::String(name.to_owned()))
+            .collect(),
+        other => {
+            p.error(
+                TAGS,
+                format!("{} is not a list of tag names", shown(&other)),
+            );
+            return;
+        }
+    };
+    let mut names: Vec<String> = Vec::with_capacity(items.len());
+    for item in items {
+        let name = match &item {
+            Value::String(s) => Some(s.trim()),
+            Value::Object(map) => map.get("name").and_then(Value::as_str).map(str::trim),
+            _ => None,
+        };
+        match name {
+            Some("") if from_csv => {}
+            Some(name) if !name.is_empty() => {
+                if !names.iter().any(|n| n == name) {
+                    names.push(name.to_owned());
+                }
+            }
+            _ => p.error(TAGS, format!("{} is not a tag name", shown(&item))),
+        }
+    }
+    if names.len() > MAX_TAGS {
+        p.error(
+            TAGS,
+            format!(
+                "has {} tags; a record may have at most {MAX_TAGS}",
+                names.len()
+            ),
+        );
+        return;
+    }
+    p.tags = Some(names);
+}
+
 /// What one CSV column is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum CsvColumn {
@@ -518,8 +587,12 @@ impl CsvLayout {
                     CsvColumn::Input(name.clone())
                 } else {
                     let child = name.split_once('.').and_then(|(prefix, key)| {
-                        let (at, _) = rt.child(prefix)?;
-                        (!key.is_empty()).then_some((rt.children[at], key))
+                        let list = match rt.child(prefix) {
+                            Some((at, _)) => rt.children[at],
+                            None if rt.taggable && prefix == TAGS => TAGS,
+                            None => return None,
+                        };
+                        (!key.is_empty()).then_some((list, key))
                     });
                     let attribute = name.split_once('.').and_then(|(prefix, key)| {
                         let attr = rt.attribute(prefix)?;
@@ -1175,6 +1248,7 @@ mod tests {
         log_key: "code",
         children: &[],
         creates_without_key: false,
+        taggable: false,
     };
 
     #[test]

@@ -112,12 +112,13 @@ async fn a_whole_catalogue_loads_through_imports_in_dependency_order() {
         2,
     )
     .await;
-    let mut skus = String::from("code,name,shipping_category_code,weight,metadata.color\n");
+    let mut skus = String::from("code,name,shipping_category_code,weight,metadata.color,tags\n");
     for i in 0..SKUS {
         let category = if i % 4 == 0 { "BULK" } else { "STD" };
+        let tags = if i % 5 == 0 { "\"sale, new\"" } else { "" };
         writeln!(
             skus,
-            "SKU{i:03},\"Item {i}, boxed\",{category},{i}.5,c{}",
+            "SKU{i:03},\"Item {i}, boxed\",{category},{i}.5,c{},{tags}",
             i % 3
         )
         .unwrap();
@@ -330,6 +331,10 @@ async fn a_whole_catalogue_loads_through_imports_in_dependency_order() {
         rows(&env, "SELECT c.code, c.usage_limit::text, p.code, p.percentage::text, (p.starts_at = '2026-03-01T00:00:00Z')::text FROM coupons c JOIN coupon_codes_promotion_rules r ON r.id = c.coupon_codes_promotion_rule_id JOIN promotions p ON p.id = r.promotion_id").await,
         set(["SPRING10|10|SPRING|15|true".into(), "SPRING20|20|SPRING|15|true".into()])
     );
+    assert_eq!(
+        rows(&env, "SELECT s.code, string_agg(t.name, ',' ORDER BY t.name) FROM taggings g JOIN tags t ON t.id = g.tag_id JOIN skus s ON s.id = g.resource_id GROUP BY s.code").await,
+        set((0..SKUS).filter(|i| i % 5 == 0).map(|i| format!("SKU{i:03}|new,sale")))
+    );
     // Every record belongs to the test's tenant.
     for table in [
         "customer_groups",
@@ -349,6 +354,8 @@ async fn a_whole_catalogue_loads_through_imports_in_dependency_order() {
         "promotions",
         "coupon_codes_promotion_rules",
         "coupons",
+        "tags",
+        "taggings",
     ] {
         let other = env
             .query(&format!(

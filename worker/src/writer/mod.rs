@@ -16,6 +16,9 @@
 //! foresee, such as a record deleted meanwhile), the batch is written again record by record,
 //! each under its own savepoint, so that only the offending records fail and are logged.
 
+mod children;
+mod tags;
+
 use std::collections::HashMap;
 
 use deadpool_postgres::Transaction;
@@ -123,11 +126,27 @@ fn write_records<'a>(
                 .in_span(sql_span("lookup", rt.name))
                 .await?;
             tx.batch_execute("SAVEPOINT batch_write").await?;
-            let (mut effects, ids) = write_rows(tx, rt, &columns, tenant, &writes, records)
+            let (mut effects, mut ids) = write_rows(tx, rt, &columns, tenant, &writes, records)
                 .in_span(sql_span("write", rt.name))
                 .await?;
-            let children_failed = !rt.children.is_empty()
-                && write_children(tx, rt, tenant, &writes, &mut effects, &ids, records).await?;
+            let mut children_failed = false;
+            if !rt.children.is_empty() || rt.taggable {
+                complete_ids(tx, rt, tenant, &writes, &effects, &mut ids, records).await?;
+                children_failed = !rt.children.is_empty()
+                    && children::write_children(
+                        tx,
+                        rt,
+                        tenant,
+                        &writes,
+                        &mut effects,
+                        &ids,
+                        records,
+                    )
+                    .await?;
+                if rt.taggable && !children_failed {
+                    tags::write_tags(tx, rt, tenant, &writes, &mut effects, &ids, records).await?;
+                }
+            }
             if children_failed {
                 // The inputs whose children failed are now invalid: write the rest again.
                 tx.batch_execute(
@@ -197,86 +216,51 @@ async fn write_rows(
     Ok((effects, ids))
 }
 
-/// Writes the inline children of the records just written, one batch per child type, each
-/// child naming its parent by the id written. A parent whose children changed was updated,
-/// even if its own columns did not change. Returns whether some child failed (its error is
-/// now its parent input's, named `line_items[1].quantity`).
-async fn write_children(
+/// Makes `ids` say, for every row written whose inputs give children or tags, which record
+/// it wrote (`None` for the others): an upsert that changed nothing did not return its
+/// record's id, so it is found by key.
+async fn complete_ids(
     tx: &Transaction<'_>,
-    rt: &'static ResourceType,
+    rt: &ResourceType,
     tenant: &Tenant,
     writes: &[Write],
-    effects: &mut [Effect],
-    ids: &[Option<String>],
-    records: &mut [Prepared],
-) -> Result<bool, tokio_postgres::Error> {
-    let written = |w: usize| {
-        effects[w] != Effect::Gone && writes[w].members.iter().all(|&m| records[m].is_valid())
-    };
-    let with_children: Vec<usize> = (0..writes.len())
-        .filter(|&w| written(w) && writes[w].members.iter().any(|&m| records[m].has_children()))
-        .collect();
-    if with_children.is_empty() {
-        return Ok(false);
+    effects: &[Effect],
+    ids: &mut [Option<String>],
+    records: &[Prepared],
+) -> Result<(), tokio_postgres::Error> {
+    for (w, write) in writes.iter().enumerate() {
+        let written =
+            effects[w] != Effect::Gone && write.members.iter().all(|&m| records[m].is_valid());
+        let wanted = write
+            .members
+            .iter()
+            .any(|&m| records[m].has_children() || records[m].tags.is_some());
+        if !(written && wanted) {
+            ids[w] = None;
+        }
     }
-    // An upsert that changed nothing did not return its record's id: find it by key.
-    let unknown: Vec<&Vec<String>> = with_children
+    let unknown: Vec<&Vec<String>> = writes
         .iter()
-        .filter(|&&w| ids[w].is_none())
-        .map(|&w| &writes[w].key)
+        .zip(effects)
+        .zip(ids.iter())
+        .filter(|((w, e), id)| {
+            id.is_none()
+                && **e == Effect::Unchanged
+                && !w.key.is_empty()
+                && w.members.iter().all(|&m| records[m].is_valid())
+                && w.members
+                    .iter()
+                    .any(|&m| records[m].has_children() || records[m].tags.is_some())
+        })
+        .map(|((w, _), _)| &w.key)
         .collect();
     let found = lookup_keys(tx, rt, tenant, rt.natural_key.len(), &unknown).await?;
-    let mut failed = false;
-    for (ci, child_name) in rt.children.iter().enumerate() {
-        let Some((_, child_rt)) = rt.child(child_name) else {
-            continue;
-        };
-        let Some(parent_ri) = child_rt
-            .relationships
-            .iter()
-            .position(|r| Some(r.name) == child_rt.parent)
-        else {
-            continue;
-        };
-        // (write, input, place in its list) of each child, in order.
-        let mut owners: Vec<(usize, usize, usize)> = Vec::new();
-        let mut batch: Vec<Prepared> = Vec::new();
-        for &w in &with_children {
-            let Some(parent_id) = ids[w].as_ref().or_else(|| found.get(&writes[w].key)) else {
-                continue;
-            };
-            for &m in &writes[w].members {
-                for (j, child) in records[m]
-                    .children
-                    .get(ci)
-                    .into_iter()
-                    .flatten()
-                    .enumerate()
-                {
-                    let mut child = child.clone();
-                    child.references[parent_ri] = Some(Reference::Id(parent_id.clone()));
-                    batch.push(child);
-                    owners.push((w, m, j));
-                }
-            }
-        }
-        if batch.is_empty() {
-            continue;
-        }
-        let (did, _) = write_records(tx, child_rt, tenant, None, &mut batch).await?;
-        for ((w, m, j), (child, effect)) in owners.into_iter().zip(batch.iter().zip(did)) {
-            for (attribute, message) in &child.errors {
-                records[m].error(&format!("{child_name}[{j}].{attribute}"), message.clone());
-                failed = true;
-            }
-            if matches!(effect, Some(Effect::Created | Effect::Updated))
-                && effects[w] == Effect::Unchanged
-            {
-                effects[w] = Effect::Updated;
-            }
+    for (w, write) in writes.iter().enumerate() {
+        if ids[w].is_none() && effects[w] == Effect::Unchanged {
+            ids[w] = found.get(&write.key).cloned();
         }
     }
-    Ok(failed)
+    Ok(())
 }
 
 /// What each input did, from what each row did. A record created by several inputs was
