@@ -811,14 +811,12 @@ pub async fn failed_inputs(
     let import = find(&client, &tenant, &id).await?;
     let mut failures: std::collections::BTreeMap<i64, Vec<imports_common::failed_inputs::Failure>> =
         Default::default();
-    for e in store::log_entries(&**client, &id).await? {
-        if e.severity == store::Severity::Error {
-            failures.entry(e.position).or_default().push((
-                e.key,
-                e.attribute.unwrap_or_default(),
-                e.message,
-            ));
-        }
+    for e in store::error_entries(&**client, &id).await? {
+        failures.entry(e.position).or_default().push((
+            e.key,
+            e.attribute.unwrap_or_default(),
+            e.message,
+        ));
     }
     drop(client);
     let pool = state.pool.clone();

@@ -833,6 +833,9 @@ fn print_type(r: &Value) {
         if let Some(min) = x["min"].as_i64() {
             allowed.push(format!(">= {min}"));
         }
+        if let Some(max) = x["max"].as_i64() {
+            allowed.push(format!("<= {max}"));
+        }
         if let Some(values) = x["one_of"].as_array() {
             allowed.push(values.iter().map(cell).collect::<Vec<_>>().join(" | "));
         }
@@ -867,6 +870,24 @@ fn print_type(r: &Value) {
             ]);
         }
         print!("{}", t.render());
+    }
+    let children: Vec<String> = a["children"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(cell)
+        .collect();
+    if !children.is_empty() {
+        println!(
+            "\nchildren given inline: {} (see importctl types CHILD)",
+            children.join(", ")
+        );
+    }
+    if a["taggable"] == true {
+        println!("tags: a list of tag names, the record's whole set of tags");
+    }
+    if a["creates_without_key"] == true {
+        println!("an input without its natural key (nor an id) creates a new record");
     }
 }
 

@@ -262,29 +262,25 @@ pub async fn logs<C: GenericClient>(
     Ok((errors, warnings))
 }
 
-/// Every log entry of an import, in input order.
-pub async fn log_entries<C: GenericClient>(
+/// Every error entry of an import, in input order (for the failed-inputs report).
+pub async fn error_entries<C: GenericClient>(
     client: &C,
     id: &str,
 ) -> Result<Vec<LogEntry>, tokio_postgres::Error> {
     Ok(client
         .query(
-            "SELECT position, severity, key, attribute, message FROM import_log_entries
-             WHERE import_id = $1 ORDER BY position, ctid",
+            "SELECT position, key, attribute, message FROM import_log_entries
+             WHERE import_id = $1 AND severity = 'error' ORDER BY position, ctid",
             &[&id],
         )
         .await?
         .iter()
         .map(|r| LogEntry {
             position: r.get(0),
-            severity: if r.get::<_, &str>(1) == "error" {
-                Severity::Error
-            } else {
-                Severity::Warning
-            },
-            key: r.get(2),
-            attribute: r.get(3),
-            message: r.get(4),
+            severity: Severity::Error,
+            key: r.get(1),
+            attribute: r.get(2),
+            message: r.get(3),
         })
         .collect())
 }
@@ -576,6 +572,8 @@ pub struct AfterCheckpoint {
     pub interrupt_requested: bool,
     /// Errors so far.
     pub errors_count: i64,
+    /// Warnings so far.
+    pub warnings_count: i64,
     /// The new cursor.
     pub cursor: i64,
 }
@@ -602,7 +600,7 @@ pub async fn checkpoint<C: GenericClient>(
                     lease_expires_at = now() + make_interval(secs => $8),
                     updated_at = now()
              WHERE id = $1 AND lease_owner = $2 AND cursor = $3 AND status = 'in_progress'
-             RETURNING interrupt_requested, errors_count, cursor",
+             RETURNING interrupt_requested, errors_count, cursor, warnings_count",
             &[
                 &id,
                 &worker,
@@ -621,6 +619,7 @@ pub async fn checkpoint<C: GenericClient>(
         interrupt_requested: r.get(0),
         errors_count: r.get(1),
         cursor: r.get(2),
+        warnings_count: r.get(3),
     }))
 }
 

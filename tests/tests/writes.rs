@@ -275,10 +275,10 @@ async fn a_batch_that_looks_records_up_waits_for_the_one_before_it() {
 async fn an_import_shows_its_first_thousand_warnings_and_counts_them_all() {
     let env = TestEnv::new().await;
     let worker = env.spawn_worker(env.worker_config(1, 500, 10));
-    let inputs = imports_tests::skus(1200);
+    let inputs = imports_tests::skus(1600);
     import_and_wait(&env, ImportSpec::json("skus", &inputs)).await;
     let again = import_and_wait(&env, ImportSpec::json("skus", &inputs)).await;
-    assert_eq!(counts(&again), (Status::Completed, 1200, 0, 0, 0, 1200));
+    assert_eq!(counts(&again), (Status::Completed, 1600, 0, 0, 0, 1600));
     let shown: usize = json!(again.warnings_log)
         .as_object()
         .unwrap()
@@ -286,6 +286,15 @@ async fn an_import_shows_its_first_thousand_warnings_and_counts_them_all() {
         .map(|messages| messages.as_array().unwrap().len())
         .sum();
     assert_eq!(shown, imports_common::store::LOG_ENTRIES_SHOWN as usize);
+    // Batches of 500: the first two store theirs, the later ones' are only counted.
+    let stored: i64 = env
+        .query(&format!(
+            "SELECT count(*) FROM import_log_entries WHERE import_id = '{}'",
+            again.id
+        ))
+        .await[0]
+        .get(0);
+    assert_eq!(stored, 1000);
     worker.stop().await;
 }
 

@@ -554,6 +554,11 @@ async fn apply(
         tx.rollback().await?;
         return Err(BatchError::LeaseLost);
     };
+    // Warnings past the first LOG_ENTRIES_SHOWN of the import are counted, not stored: no one
+    // reads them (a re-import of a million identical records would store a million).
+    if after.warnings_count - outcome.totals.warnings >= store::LOG_ENTRIES_SHOWN {
+        outcome.entries.retain(|e| e.severity == Severity::Error);
+    }
     store::insert_log_entries(&*tx, &import.id, &outcome.entries).await?;
     tx.commit().in_span(sql_span("commit", rt.name)).await?;
     ctx.metrics
