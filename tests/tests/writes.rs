@@ -341,3 +341,50 @@ async fn a_dry_run_says_what_it_would_do_and_writes_nothing() {
     env.assert_started_and_completed_once(&done.id).await;
     worker.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_batch_of_unchanged_records_the_next_finds_them_by_reading_first() {
+    // Batches of two: once a batch finds its records unchanged, the next batches look for
+    // unchanged records with a plain read before their upsert. Mixed batches must come out
+    // as they would without that read.
+    let env = TestEnv::new().await;
+    let worker = env.spawn_worker(env.worker_config(1, 2, 10));
+    let seed: Vec<serde_json::Value> = (0..6)
+        .map(|i| json!({"code": format!("K{i}"), "name": format!("n{i}")}))
+        .collect();
+    import_and_wait(&env, ImportSpec::json("skus", &json!(seed))).await;
+    let again = json!([
+        {"code": "K0", "name": "n0"}, {"code": "K1", "name": "n1"},
+        {"code": "K2", "name": "n2"}, {"code": "K3", "name": "changed"},
+        {"code": "NEW", "name": "new"}, {"code": "K5", "name": "n5", "tags": ["t"]}
+    ]);
+    let done = import_and_wait(&env, ImportSpec::json("skus", &again)).await;
+    assert_eq!(
+        counts(&done),
+        (Status::Completed, 6, 1, 2, 0, 3),
+        "{:?}",
+        done.warnings_log
+    );
+    let unchanged: Vec<&String> = done
+        .warnings_log
+        .0
+        .iter()
+        .filter(|(_, w)| w.iter().any(|m| m == UNCHANGED))
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(unchanged, ["K0", "K1", "K2"]);
+    let names: Vec<(String, String)> = env
+        .query("SELECT code, name FROM skus ORDER BY code")
+        .await
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(names[3], ("K3".to_owned(), "changed".to_owned()));
+    assert_eq!(names.len(), 7);
+    let k5_tags = env
+        .query("SELECT count(*) FROM taggings g JOIN skus s ON s.id = g.resource_id WHERE s.code = 'K5'")
+        .await[0]
+        .get::<_, i64>(0);
+    assert_eq!(k5_tags, 1, "a record found unchanged still gets its tags");
+    worker.stop().await;
+}

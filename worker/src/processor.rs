@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn, Instrument};
 
 use crate::statistics::Statistics;
-use crate::writer::write_batch;
+use crate::writer::{write_batch, Hints};
 use crate::Context;
 use imports_common::stored_inputs::StoredInputs;
 
@@ -167,6 +167,7 @@ async fn run_inner(ctx: &Arc<Context>, import: &ClaimedImport) -> anyhow::Result
     // naming different keys overlap (see `lookup_free`).
     let mut in_flight: Option<InFlight> = None;
     let mut next_cursor = cursor;
+    let hints = Arc::new(Hints::default());
     loop {
         if ctx.shutdown.is_cancelled() || lease_lost.is_cancelled() {
             // The batch in flight was allowed to commit already: let it finish first, and
@@ -214,8 +215,8 @@ async fn run_inner(ctx: &Arc<Context>, import: &ClaimedImport) -> anyhow::Result
             rt,
             batch,
             (keys, independent),
-            next_cursor,
-            index,
+            (next_cursor, index),
+            &hints,
         );
         next_cursor += started.size as i64;
         index += 1;
@@ -308,8 +309,8 @@ impl InFlight {
         rt: &'static ResourceType,
         mut batch: Vec<Prepared>,
         (keys, independent): (HashSet<u64>, bool),
-        cursor: i64,
-        index: i64,
+        (cursor, index): (i64, i64),
+        hints: &Arc<Hints>,
     ) -> InFlight {
         let span = tracing::info_span!(
             "batch",
@@ -326,11 +327,12 @@ impl InFlight {
         );
         let (allow, permit) = oneshot::channel();
         let size = batch.len();
-        let (ctx, import) = (ctx.clone(), import.clone());
+        let (ctx, import, hints) = (ctx.clone(), import.clone(), hints.clone());
         let handle = tokio::spawn(
             async move {
                 let mut gate = Gate::Waiting(permit);
-                apply_with_retry(&ctx, &import, rt, &mut batch, cursor, &mut gate).await
+                let at = (cursor, &*hints);
+                apply_with_retry(&ctx, &import, rt, &mut batch, at, &mut gate).await
             }
             .instrument(span.clone()),
         );
@@ -448,7 +450,7 @@ async fn apply_with_retry(
     import: &ClaimedImport,
     rt: &'static ResourceType,
     batch: &mut [Prepared],
-    cursor: i64,
+    (cursor, hints): (i64, &Hints),
     gate: &mut Gate,
 ) -> Result<(AfterCheckpoint, u64), BatchError> {
     let validation_errors: Vec<usize> = batch.iter().map(|p| p.errors.len()).collect();
@@ -458,7 +460,7 @@ async fn apply_with_retry(
         for (p, n) in batch.iter_mut().zip(&validation_errors) {
             p.errors.truncate(*n);
         }
-        match apply(ctx, import, rt, batch, cursor, gate).await {
+        match apply(ctx, import, rt, batch, (cursor, hints), gate).await {
             Ok(after) => return Ok(after),
             Err(BatchError::LeaseLost) => return Err(BatchError::LeaseLost),
             Err(BatchError::Cancelled) => return Err(BatchError::Cancelled),
@@ -480,7 +482,7 @@ async fn apply(
     import: &ClaimedImport,
     rt: &'static ResourceType,
     batch: &mut [Prepared],
-    cursor: i64,
+    (cursor, hints): (i64, &Hints),
     gate: &mut Gate,
 ) -> Result<(AfterCheckpoint, u64), BatchError> {
     if matches!(gate, Gate::Closed) {
@@ -505,6 +507,7 @@ async fn apply(
         &import.tenant,
         import.parent_resource_id.as_deref(),
         batch,
+        hints,
     )
     .await?;
     if import.dry_run {

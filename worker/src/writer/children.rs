@@ -59,7 +59,7 @@ pub(super) async fn write_children(
         if batch.is_empty() {
             continue;
         }
-        let (did, _) = write_records(tx, child_rt, tenant, None, &mut batch).await?;
+        let (did, _) = write_records(tx, child_rt, tenant, None, &mut batch, false).await?;
         for ((w, m, j), (child, effect)) in owners.into_iter().zip(batch.iter().zip(did)) {
             for (attribute, message) in &child.errors {
                 records[m].error(&format!("{child_name}[{j}].{attribute}"), message.clone());

@@ -20,6 +20,7 @@ mod children;
 mod tags;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use deadpool_postgres::Transaction;
 use futures::future::BoxFuture;
@@ -94,11 +95,40 @@ pub async fn write_batch(
     tenant: &Tenant,
     parent_resource_id: Option<&str>,
     records: &mut [Prepared],
+    hints: &Hints,
 ) -> Result<BatchOutcome, tokio_postgres::Error> {
-    let (did, inserted) = write_records(tx, rt, tenant, parent_resource_id, records).await?;
+    let look_for_unchanged = hints.unchanged_likely.load(Ordering::Relaxed);
+    let (did, inserted) = write_records(
+        tx,
+        rt,
+        tenant,
+        parent_resource_id,
+        records,
+        look_for_unchanged,
+    )
+    .await?;
     let mut out = outcome(records, &did);
     out.inserted = inserted;
+    hints.learn(&out.totals);
     Ok(out)
+}
+
+/// What the writer learns from an import's batches for the next ones.
+#[derive(Debug, Default)]
+pub struct Hints {
+    /// Most records of the last batch already held their given values (a re-import of the
+    /// same file, say): the next batch first looks for such records with a plain read and
+    /// leaves them out of its upsert, which would lock each of them (a write, to Postgres).
+    /// Not worth a read per batch when most records are new or changed.
+    unchanged_likely: AtomicBool,
+}
+
+impl Hints {
+    fn learn(&self, totals: &BatchTotals) {
+        let unchanged = totals.processed - totals.created - totals.updated;
+        self.unchanged_likely
+            .store(unchanged * 2 > totals.processed, Ordering::Relaxed);
+    }
 }
 
 /// What [`write_records`] did: each input's effect (`None` for inputs not written), and how
@@ -115,6 +145,7 @@ fn write_records<'a>(
     tenant: &'a Tenant,
     parent_resource_id: Option<&'a str>,
     records: &'a mut [Prepared],
+    look_for_unchanged: bool,
 ) -> BoxFuture<'a, Result<Written, tokio_postgres::Error>> {
     Box::pin(async move {
         let columns = rt.columns();
@@ -126,9 +157,17 @@ fn write_records<'a>(
                 .in_span(sql_span("lookup", rt.name))
                 .await?;
             tx.batch_execute("SAVEPOINT batch_write").await?;
-            let (mut effects, mut ids) = write_rows(tx, rt, &columns, tenant, &writes, records)
-                .in_span(sql_span("write", rt.name))
-                .await?;
+            let (mut effects, mut ids) = write_rows(
+                tx,
+                rt,
+                &columns,
+                tenant,
+                &writes,
+                records,
+                look_for_unchanged,
+            )
+            .in_span(sql_span("write", rt.name))
+            .await?;
             let mut children_failed = false;
             if !rt.children.is_empty() || rt.taggable {
                 complete_ids(tx, rt, tenant, &writes, &effects, &mut ids, records).await?;
@@ -172,10 +211,11 @@ async fn write_rows(
     tenant: &Tenant,
     writes: &[Write],
     records: &mut [Prepared],
+    look_for_unchanged: bool,
 ) -> Result<(Vec<Effect>, Vec<Option<String>>), tokio_postgres::Error> {
     let all: Vec<&Write> = writes.iter().collect();
     tx.batch_execute("SAVEPOINT set_write").await?;
-    match execute(tx, rt, columns, tenant, &all).await {
+    match execute(tx, rt, columns, tenant, &all, look_for_unchanged).await {
         Ok(done) => {
             tx.batch_execute("RELEASE SAVEPOINT set_write").await?;
             return Ok(done);
@@ -191,7 +231,7 @@ async fn write_rows(
     let mut ids = Vec::with_capacity(writes.len());
     for w in writes {
         tx.batch_execute("SAVEPOINT record_write").await?;
-        match execute(tx, rt, columns, tenant, &[w]).await {
+        match execute(tx, rt, columns, tenant, &[w], false).await {
             Ok((effect, id)) => {
                 tx.batch_execute("RELEASE SAVEPOINT record_write").await?;
                 effects.extend(effect);
@@ -791,6 +831,7 @@ async fn execute(
     columns: &[Column],
     tenant: &Tenant,
     rows: &[&Write],
+    look_for_unchanged: bool,
 ) -> Result<(Vec<Effect>, Vec<Option<String>>), tokio_postgres::Error> {
     let mut effects = vec![Effect::Unchanged; rows.len()];
     let mut written: Vec<Option<String>> = vec![None; rows.len()];
@@ -860,11 +901,43 @@ async fn execute(
         // order, rather than deadlock on each other.
         members.sort_by(|&a, &b| rows[a].key.cmp(&rows[b].key));
         let given: Vec<usize> = (0..columns.len()).filter(|&c| pattern[c]).collect();
+        let mode = tenant.mode.as_str();
+        if look_for_unchanged && !rt.natural_key.is_empty() {
+            // Records that already hold the given values are found by a plain read and left
+            // out of the upsert, which would lock (and so write) each of them.
+            let batch: Vec<&Write> = members.iter().map(|&i| rows[i]).collect();
+            let ids: Vec<&str> = batch.iter().map(|w| w.id.as_str()).collect();
+            let arrays = arrays(columns, &batch, &given, false);
+            let mut args: Vec<&(dyn ToSql + Sync)> = vec![&tenant.organization_id, &mode, &ids];
+            args.extend(arrays.iter().map(|a| a.as_ref() as &(dyn ToSql + Sync)));
+            let sql = unchanged_sql(rt, columns, &given);
+            let found = if n < CACHED_PATTERNS {
+                let stmt = tx.prepare_cached(&sql).await?;
+                tx.query(&stmt, &args).await?
+            } else {
+                tx.query(sql.as_str(), &args).await?
+            };
+            let mut unchanged = vec![false; members.len()];
+            for row in &found {
+                let at = usize::try_from(row.get::<_, i64>(0) - 1).unwrap_or(usize::MAX);
+                if let Some(&i) = members.get(at) {
+                    unchanged[at] = true;
+                    written[i] = Some(row.get(1));
+                }
+            }
+            let mut at = 0;
+            members.retain(|_| {
+                at += 1;
+                !unchanged[at - 1]
+            });
+            if members.is_empty() {
+                continue;
+            }
+        }
         let batch: Vec<&Write> = members.iter().map(|&i| rows[i]).collect();
         let sql = upsert_sql(rt, columns, &given);
         let ids: Vec<&str> = batch.iter().map(|w| w.id.as_str()).collect();
         let arrays = arrays(columns, &batch, &given, false);
-        let mode = tenant.mode.as_str();
         let mut args: Vec<&(dyn ToSql + Sync)> = vec![&tenant.organization_id, &mode, &ids];
         args.extend(arrays.iter().map(|a| a.as_ref() as &(dyn ToSql + Sync)));
         let returned = if n < CACHED_PATTERNS {
@@ -1075,6 +1148,62 @@ fn upsert_sql(rt: &ResourceType, columns: &[Column], given: &[usize]) -> String 
          RETURNING t.id, (t.xmax = 0), {returned_key}",
         key = rt.natural_key.join(", "),
         returned_key = key_as_text(rt),
+    )
+}
+
+/// Finds, among rows giving exactly the columns `given` (parameters as for [`upsert_sql`]),
+/// those whose record (same natural key) already holds every given value: returns each one's
+/// place in the rows (from 1) and its record's id. A plain read: nothing is locked.
+fn unchanged_sql(rt: &ResourceType, columns: &[Column], given: &[usize]) -> String {
+    let mut args = vec!["$3::text[]".to_owned()];
+    let mut names = vec!["id".to_owned()];
+    for (n, &c) in given.iter().enumerate() {
+        args.push(format!("${}::{}[]", 4 + n, columns[c].sql_type));
+        names.push(format!("v{c}"));
+    }
+    names.push("n".to_owned());
+    let value_of = |name: &str| {
+        given
+            .iter()
+            .find(|&&c| columns[c].name == name)
+            .map(|c| format!("u.v{c}"))
+            .unwrap_or_else(|| "NULL".to_owned())
+    };
+    let join: Vec<String> = rt
+        .natural_key
+        .iter()
+        .map(|k| format!("t.{k} = {}", value_of(k)))
+        .collect();
+    let settable: Vec<&str> = given
+        .iter()
+        .map(|&c| columns[c].name)
+        .filter(|name| !rt.natural_key.contains(name))
+        .collect();
+    let same = if settable.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "WHERE ({}) IS NOT DISTINCT FROM ({})",
+            settable
+                .iter()
+                .map(|c| format!("t.{c}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            settable
+                .iter()
+                .map(|c| value_of(c))
+                .collect::<Vec<_>>()
+                .join(", "),
+        )
+    };
+    format!(
+        "SELECT u.n, t.id FROM unnest({args}) WITH ORDINALITY AS u({names})
+         JOIN {table} t ON t.organization_id = $1 AND t.mode = $2 AND {join}
+         {same}",
+        args = args.join(", "),
+        names = names.join(", "),
+        table = rt.name,
+        join = join.join(" AND "),
     )
 }
 
