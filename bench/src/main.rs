@@ -28,8 +28,8 @@ struct Args {
     /// Records for the row-at-a-time baseline (b).
     #[arg(long, default_value_t = 20_000)]
     row_records: usize,
-    /// IMPORTS_BATCH_SIZE of the worker.
-    #[arg(long, default_value_t = 1000)]
+    /// IMPORTS_BATCH_SIZE of the worker (its default).
+    #[arg(long, default_value_t = 2000)]
     batch_size: usize,
     /// Postgres server, without a database name.
     #[arg(

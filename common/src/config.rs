@@ -102,7 +102,7 @@ impl WorkerConfig {
         Ok(WorkerConfig {
             services: ServiceConfig::from_env()?,
             concurrency: env_at_least("IMPORTS_CONCURRENCY", 2, 1)? as usize,
-            batch_size: env_at_least("IMPORTS_BATCH_SIZE", 1000, 1)? as usize,
+            batch_size: env_at_least("IMPORTS_BATCH_SIZE", 2000, 1)? as usize,
             lease: Duration::from_secs(env_at_least("IMPORTS_LEASE_SECONDS", 30, 2)?),
             http_addr: env_or("WORKER_HTTP_ADDR", DEFAULT_WORKER_HTTP_ADDR.to_owned())?,
             time_slice: Duration::from_secs(env_at_least("IMPORTS_TIME_SLICE_SECONDS", 10, 0)?),

@@ -18,6 +18,7 @@ pub mod jsonapi;
 pub mod migrate;
 pub mod model;
 pub mod queue;
+pub mod seen_keys;
 pub mod signals;
 pub mod store;
 pub mod stored_inputs;

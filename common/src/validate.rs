@@ -11,14 +11,14 @@
 //! about (once per import, not once per row), and the natural keys already seen, to warn when
 //! a later input overrides an earlier one.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
 use crate::catalogue::{Attribute, AttributeType, ResourceType, MAX_TAGS, TAGS};
 use crate::inputs::{RawInput, RawRecord};
+use crate::seen_keys::SeenKeys;
 
 /// The errors_log key of an input that has no identifying value.
 pub const UNKNOWN_KEY: &str = "unknown";
@@ -40,10 +40,17 @@ pub enum Cell {
     Float(f64),
     /// bool.
     Boolean(bool),
-    /// jsonb.
-    Json(Value),
+    /// jsonb (boxed: the other variants are much smaller, and a batch holds many cells).
+    Json(Box<Value>),
     /// timestamptz.
     Timestamp(chrono::DateTime<chrono::Utc>),
+}
+
+impl Cell {
+    /// A jsonb value.
+    pub fn json(value: Value) -> Cell {
+        Cell::Json(Box::new(value))
+    }
 }
 
 /// How an input names a related record.
@@ -131,17 +138,16 @@ pub fn prepare(rt: &'static ResourceType, input: RawInput) -> Prepared {
 /// whole import need (see the module's documentation).
 ///
 /// Duplicate detection keeps one entry per distinct natural key (a 64-bit hash of the key and
-/// the position of its latest input, 32 bits): 12 bytes, about 26 MiB per million inputs with
-/// the hash table's slack, sized once from the import's input count (so it never grows by
-/// doubling, which briefly held both tables), and freed when the import's run ends. Two different keys
-/// with the same hash (odds about 1 in 3·10^7 for a million keys) would give a spurious
-/// warning, never a wrong write.
+/// the position of its latest input, 32 bits) in a [`SeenKeys`]: about 15 MB per million
+/// inputs, sized once from the import's input count, and freed when the import's run ends.
+/// Two different keys with the same hash (odds about 1 in 3·10^7 for a million keys) would
+/// give a spurious warning, never a wrong write.
 pub struct Preparer {
     rt: &'static ResourceType,
     parent_resource_id: Option<String>,
     layout: Option<(Arc<[String]>, CsvLayout)>,
     unknown_columns_warned: bool,
-    seen: HashMap<u64, u32, BuildHasherDefault<Prehashed>>,
+    seen: SeenKeys,
 }
 
 impl Preparer {
@@ -161,7 +167,7 @@ impl Preparer {
             parent_resource_id: parent_resource_id.map(str::to_owned),
             layout: None,
             unknown_columns_warned: false,
-            seen: HashMap::with_capacity_and_hasher(inputs, Default::default()),
+            seen: SeenKeys::with_capacity(inputs),
         }
     }
 
@@ -270,24 +276,6 @@ fn identity(
         }
     }
     Some((h.finish(), names.join(" and ")))
-}
-
-/// A hasher for keys that are already hashes.
-#[derive(Default)]
-struct Prehashed(u64);
-
-impl Hasher for Prehashed {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 << 8) | u64::from(*b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
 }
 
 /// Checks the fields of one input into `p`.
@@ -868,28 +856,28 @@ pub fn convert_noting(
             other => return Err(format!("{} is not an ISO 4217 currency code", shown(other))),
         },
         AttributeType::Object => match value {
-            Value::Object(m) => Cell::Json(Value::Object(m)),
+            Value::Object(m) => Cell::Json(Box::new(Value::Object(m))),
             Value::String(s) if from_csv => match serde_json::from_str::<Value>(&s) {
-                Ok(Value::Object(m)) => Cell::Json(Value::Object(m)),
+                Ok(Value::Object(m)) => Cell::Json(Box::new(Value::Object(m))),
                 _ => return Err(format!("{} is not a JSON object", shown(&Value::String(s)))),
             },
             other => return Err(format!("{} is not an object", shown(&other))),
         },
         AttributeType::List => match value {
-            Value::Array(items) => Cell::Json(Value::Array(items)),
+            Value::Array(items) => Cell::Json(Box::new(Value::Array(items))),
             // A cell holds comma-separated values, or a JSON array (as the failed-inputs
             // report writes a list it cannot write otherwise).
             Value::String(s) if from_csv => match serde_json::from_str::<Value>(&s) {
                 Ok(Value::Array(items)) if s.trim_start().starts_with('[') => {
-                    Cell::Json(Value::Array(items))
+                    Cell::Json(Box::new(Value::Array(items)))
                 }
-                _ => Cell::Json(Value::Array(
+                _ => Cell::Json(Box::new(Value::Array(
                     s.split(',')
                         .map(str::trim)
                         .filter(|v| !v.is_empty())
                         .map(|v| Value::String(v.to_owned()))
                         .collect(),
-                )),
+                ))),
             },
             other => return Err(format!("{} is not a list", shown(&other))),
         },
@@ -1046,7 +1034,7 @@ mod tests {
         assert_eq!(p.cells[rt.column_index("description").unwrap()], None);
         assert_eq!(
             p.cells[rt.column_index("metadata").unwrap()],
-            Some(Cell::Json(json!({"color": "red"})))
+            Some(Cell::json(json!({"color": "red"})))
         );
         assert_eq!(
             p.warnings,
@@ -1266,25 +1254,25 @@ mod tests {
         assert!(p.is_valid(), "{:?}", p.errors);
         assert_eq!(
             cell(&p, "tags"),
-            Some(Cell::Json(json!(["red", "sale", "new"])))
+            Some(Cell::json(json!(["red", "sale", "new"])))
         );
         assert_eq!(
             cell(&p, "tiers"),
-            Some(Cell::Json(json!([
+            Some(Cell::json(json!([
                 {"up_to": "10", "price": "5"},
                 {"up_to": "100", "price": "4"},
                 {"price": "3"}
             ])))
         );
         let p = prepare(rt, rows.next().unwrap());
-        assert_eq!(cell(&p, "tags"), Some(Cell::Json(json!(["a,b", "c"]))));
+        assert_eq!(cell(&p, "tags"), Some(Cell::json(json!(["a,b", "c"]))));
         assert_eq!(cell(&p, "tiers"), None);
         let p = prepare(
             rt,
             json_input(json!({"code": "C", "tags": "red", "tiers": [{"up_to": 1}]})),
         );
         assert_eq!(messages(&p), vec!["tags: 'red' is not a list"]);
-        assert_eq!(cell(&p, "tiers"), Some(Cell::Json(json!([{"up_to": 1}]))));
+        assert_eq!(cell(&p, "tiers"), Some(Cell::json(json!([{"up_to": 1}]))));
     }
 
     #[test]

@@ -1016,7 +1016,7 @@ fn arrays<'a>(
                 _ => None,
             })),
             "jsonb" => Box::new(column(rows, c, |v| match v {
-                Cell::Json(j) => Some(j),
+                Cell::Json(j) => Some(&**j),
                 _ => None,
             })),
             _ => Box::new(column(rows, c, |v| match v {
