@@ -2,7 +2,8 @@
 -- so that a whole catalogue loads through imports alone (issue 6). In the catalogue's
 -- dependency order; keep in step with common/src/catalogue.rs (tests/tests/schema.rs checks
 -- that they agree). Children written inline with their parent (price_tiers, sku_list_items,
--- line_items, line_item_options) reference it like any relationship.
+-- line_items, line_item_options) reference it like any relationship, as do addresses given
+-- inline (a customer address's `address`, an order's `shipping_address`).
 --
 -- addresses and line_items may be created without a complete natural key (an address without
 -- a reference, a line item without a sku_code): NULLs never conflict in a unique constraint,
@@ -351,6 +352,8 @@ CREATE TABLE orders (
     status text NOT NULL DEFAULT 'draft',
     market_id text REFERENCES markets (id),
     customer_id text REFERENCES customers (id),
+    shipping_address_id text REFERENCES addresses (id),
+    billing_address_id text REFERENCES addresses (id),
     reference text,
     reference_origin text,
     metadata jsonb NOT NULL DEFAULT '{}'::jsonb,

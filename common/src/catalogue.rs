@@ -151,9 +151,19 @@ pub struct Relationship {
     pub by_key: Option<KeyReference>,
     /// Whether every record must have one.
     pub required: bool,
+    /// Whether an input may give the related record itself, inline, under the relationship's
+    /// name (`address: {"line_1": ..., "city": ...}`, or `address.city` CSV columns): it is
+    /// written first, created or updated by its own natural key, and linked.
+    pub inline: bool,
 }
 
 impl Relationship {
+    /// The same relationship, whose record an input may also give inline.
+    pub const fn given_inline(mut self) -> Self {
+        self.inline = true;
+        self
+    }
+
     /// Whether the target's key column holds emails (stored lower-cased, so a key naming one
     /// is lower-cased too).
     pub fn key_is_email(&self) -> bool {
@@ -209,6 +219,7 @@ const fn relationship_by(
             target_column,
         }),
         required,
+        inline: false,
     }
 }
 
@@ -226,6 +237,7 @@ const fn relationship_by_id(
         target,
         by_key: None,
         required,
+        inline: false,
     }
 }
 
@@ -613,7 +625,8 @@ pub const CATALOGUE: &[ResourceType] = &[
                 "address_reference",
                 "reference",
                 true,
-            ),
+            )
+            .given_inline(),
         ],
         natural_key: &["customer_id", "address_id"],
         parent: Some("customer"),
@@ -769,6 +782,24 @@ pub const CATALOGUE: &[ResourceType] = &[
                 "email",
                 false,
             ),
+            relationship_by(
+                "shipping_address",
+                "shipping_address_id",
+                "addresses",
+                "shipping_address_reference",
+                "reference",
+                false,
+            )
+            .given_inline(),
+            relationship_by(
+                "billing_address",
+                "billing_address_id",
+                "addresses",
+                "billing_address_reference",
+                "reference",
+                false,
+            )
+            .given_inline(),
         ],
         natural_key: &["number"],
         parent: Some("market"),
@@ -922,12 +953,30 @@ impl ResourceType {
         Some((at, resource_type(self.children[at])?))
     }
 
+    /// The relationship whose record an input may give inline under `name` (`address`), with
+    /// its index in [`ResourceType::relationships`] and the related type.
+    pub fn inline_relationship(
+        &self,
+        name: &str,
+    ) -> Option<(usize, &'static Relationship, &'static ResourceType)> {
+        let at = self
+            .relationships
+            .iter()
+            .position(|r| r.inline && r.name == name)?;
+        let rel = &self.relationships[at];
+        Some((at, rel, resource_type(rel.target)?))
+    }
+
     /// Whether `name` is an input attribute this type understands.
     pub fn accepts_input(&self, name: &str) -> bool {
         name == "id"
             || self.attribute(name).is_some()
             || self.children.contains(&name)
             || (self.taggable && name == TAGS)
+            || self
+                .relationships
+                .iter()
+                .any(|r| r.inline && r.name == name)
             || self
                 .relationships
                 .iter()

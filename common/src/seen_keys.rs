@@ -55,7 +55,13 @@ impl SeenKeys {
                 h if h == hash => {
                     return Some(std::mem::replace(&mut self.positions[slot], position));
                 }
-                _ => slot = if slot + 1 == self.hashes.len() { 0 } else { slot + 1 },
+                _ => {
+                    slot = if slot + 1 == self.hashes.len() {
+                        0
+                    } else {
+                        slot + 1
+                    }
+                }
             }
         }
     }
@@ -88,7 +94,11 @@ mod tests {
         assert_eq!(seen.insert(7, 1), None);
         assert_eq!(seen.insert(42, 2), Some(0));
         assert_eq!(seen.insert(42, 3), Some(2));
-        assert_eq!(seen.insert(0, 4), None, "a hash of 0 is a key like any other");
+        assert_eq!(
+            seen.insert(0, 4),
+            None,
+            "a hash of 0 is a key like any other"
+        );
         assert_eq!(seen.insert(0, 5), Some(4));
         assert_eq!(seen.len(), 3);
     }
@@ -97,7 +107,13 @@ mod tests {
     fn it_grows_past_its_capacity_and_keeps_every_key() {
         let mut seen = SeenKeys::with_capacity(10);
         // Spread and clustered hashes alike (linear probing wraps around the end).
-        let hash = |i: u64| if i % 2 == 0 { i.wrapping_mul(0x9E37_79B9_7F4A_7C15) } else { u64::MAX - i };
+        let hash = |i: u64| {
+            if i & 1 == 0 {
+                i.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            } else {
+                u64::MAX - i
+            }
+        };
         for i in 0..10_000u64 {
             assert_eq!(seen.insert(hash(i), i as u32), None, "{i}");
         }

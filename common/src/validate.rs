@@ -90,6 +90,9 @@ pub struct Prepared {
     pub children: Vec<Vec<Prepared>>,
     /// The names of the record's tags, when the input gives them: its whole set of tags.
     pub tags: Option<Vec<String>>,
+    /// Related records given inline (an address under `address`), each with the index of
+    /// its relationship, checked against the related type.
+    pub related: Vec<(usize, Prepared)>,
 }
 
 impl Prepared {
@@ -108,12 +111,23 @@ impl Prepared {
             identity: None,
             children: Vec::new(),
             tags: None,
+            related: Vec::new(),
         }
     }
 
     /// Whether the input gives children inline.
     pub fn has_children(&self) -> bool {
         self.children.iter().any(|c| !c.is_empty())
+    }
+
+    /// Whether the input gives other records inline: children, or related records.
+    pub fn has_nested(&self) -> bool {
+        self.has_children() || !self.related.is_empty()
+    }
+
+    /// Whether the input gives the record of relationship `ri` inline.
+    pub fn gives_related(&self, ri: usize) -> bool {
+        self.related.iter().any(|(r, _)| *r == ri)
     }
 
     /// Whether the input can be written.
@@ -309,6 +323,10 @@ fn check_fields(rt: &ResourceType, p: &mut Prepared, fields: Vec<(String, Value,
             check_tags(p, value, from_csv);
             continue;
         }
+        if let Some((ri, _, target)) = rt.inline_relationship(&name) {
+            check_related(target, p, ri, &name, value, from_csv);
+            continue;
+        }
         let attribute = rt.attribute_index(&name);
         if let Some((idx, attr)) = attribute {
             let names_a_relationship = rt.is_relationship_key_input(&name);
@@ -370,6 +388,23 @@ fn check_fields(rt: &ResourceType, p: &mut Prepared, fields: Vec<(String, Value,
         }
     }
 
+    for ri in p.related.iter().map(|(ri, _)| *ri).collect::<Vec<_>>() {
+        if p.references[ri].is_some() {
+            let rel = &rt.relationships[ri];
+            p.error(
+                rel.name,
+                format!(
+                    "is given inline and named by {}: give one or the other",
+                    if matches!(p.references[ri], Some(Reference::Id(_))) {
+                        rel.id_attribute
+                    } else {
+                        rel.by_key.map_or(rel.id_attribute, |k| k.input)
+                    }
+                ),
+            );
+        }
+    }
+
     for (idx, attr) in rt.all_attributes().enumerate() {
         if !attr.required || p.errors.iter().any(|(a, _)| a == attr.name) {
             continue;
@@ -392,8 +427,8 @@ pub const MAX_CHILDREN: usize = 1000;
 /// Checks the children an input gives inline under `name` (a list of objects, each an input of
 /// `child_rt` without its parent), into `p.children[at]`. Their errors and warnings are the
 /// parent input's, named by place (`line_items[1].quantity`): a child that fails fails its
-/// parent. A child must give every required attribute unless it gives its id, and the parent
-/// it is given in is its parent whatever it says.
+/// parent. A child that leaves out a required attribute can only update an existing child
+/// (found by its key); the parent it is given in is its parent whatever it says.
 fn check_children(
     child_rt: &'static ResourceType,
     p: &mut Prepared,
@@ -460,9 +495,6 @@ fn check_children(
                 ));
             }
         }
-        for attr in std::mem::take(&mut child.missing_required) {
-            child.error(attr, "can't be blank");
-        }
         for (attribute, message) in &child.errors {
             p.error(&format!("{place}.{attribute}"), message.clone());
         }
@@ -474,6 +506,49 @@ fn check_children(
         children.push(child);
     }
     p.children[at] = children;
+}
+
+/// Checks a related record an input gives inline under `name` (an object, or in CSV
+/// `name.<attribute>` columns or a cell of JSON), into `p.related`. Its errors and warnings are
+/// the input's, prefixed (`address.city`); one that leaves out a required attribute can only
+/// update an existing record (found by its key).
+fn check_related(
+    target: &'static ResourceType,
+    p: &mut Prepared,
+    ri: usize,
+    name: &str,
+    value: Value,
+    from_csv: bool,
+) {
+    let map = match value {
+        Value::Null => return,
+        Value::Object(map) => map,
+        Value::String(s) if from_csv => match serde_json::from_str::<Value>(&s) {
+            Ok(Value::Object(map)) => map,
+            _ => {
+                p.error(
+                    name,
+                    format!("{} is not a JSON object", shown(&Value::String(s))),
+                );
+                return;
+            }
+        },
+        other => {
+            p.error(name, format!("{} is not an object", shown(&other)));
+            return;
+        }
+    };
+    let mut related = Prepared::empty(target, p.position);
+    let fields = map.into_iter().map(|(k, v)| (k, v, from_csv)).collect();
+    check_fields(target, &mut related, fields);
+    for (attribute, message) in std::mem::take(&mut related.errors) {
+        p.error(&format!("{name}.{attribute}"), message);
+    }
+    for warning in std::mem::take(&mut related.warnings) {
+        p.warnings.push(format!("{name}.{warning}"));
+    }
+    p.related.retain(|(r, _)| *r != ri);
+    p.related.push((ri, related));
 }
 
 /// Checks the tags an input gives: a list of names (`["sale", "new"]`) or of objects with a
@@ -554,6 +629,29 @@ enum CsvColumn {
     Ignored,
 }
 
+/// What a `<prefix>.<key>` column is: a key of the objects of a list (children, tags, a list
+/// attribute), of a related record given inline, or of an object attribute.
+fn nested_column(rt: &ResourceType, name: &str) -> CsvColumn {
+    let Some((prefix, key)) = name.split_once('.').filter(|(_, key)| !key.is_empty()) else {
+        return CsvColumn::Unknown;
+    };
+    let key = key.to_owned();
+    if let Some((at, _)) = rt.child(prefix) {
+        return CsvColumn::ListKey(rt.children[at], key);
+    }
+    if rt.taggable && prefix == TAGS {
+        return CsvColumn::ListKey(TAGS, key);
+    }
+    if let Some((_, rel, _)) = rt.inline_relationship(prefix) {
+        return CsvColumn::ObjectKey(rel.name, key);
+    }
+    match rt.attribute(prefix) {
+        Some(attr) if attr.ty == AttributeType::Object => CsvColumn::ObjectKey(attr.name, key),
+        Some(attr) if attr.ty == AttributeType::List => CsvColumn::ListKey(attr.name, key),
+        _ => CsvColumn::Unknown,
+    }
+}
+
 /// How the columns of a CSV header row map onto a resource type's inputs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CsvLayout {
@@ -574,28 +672,7 @@ impl CsvLayout {
                 } else if rt.accepts_input(name) {
                     CsvColumn::Input(name.clone())
                 } else {
-                    let child = name.split_once('.').and_then(|(prefix, key)| {
-                        let list = match rt.child(prefix) {
-                            Some((at, _)) => rt.children[at],
-                            None if rt.taggable && prefix == TAGS => TAGS,
-                            None => return None,
-                        };
-                        (!key.is_empty()).then_some((list, key))
-                    });
-                    let attribute = name.split_once('.').and_then(|(prefix, key)| {
-                        let attr = rt.attribute(prefix)?;
-                        (!key.is_empty()).then_some((attr, key))
-                    });
-                    match (child, attribute) {
-                        (Some((child, key)), _) => CsvColumn::ListKey(child, key.to_owned()),
-                        (_, Some((attr, key))) if attr.ty == AttributeType::Object => {
-                            CsvColumn::ObjectKey(attr.name, key.to_owned())
-                        }
-                        (_, Some((attr, key))) if attr.ty == AttributeType::List => {
-                            CsvColumn::ListKey(attr.name, key.to_owned())
-                        }
-                        _ => CsvColumn::Unknown,
-                    }
+                    nested_column(rt, name)
                 };
                 if column == CsvColumn::Unknown {
                     unknown.push(name.clone());

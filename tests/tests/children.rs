@@ -336,3 +336,145 @@ async fn a_dry_run_with_children_writes_nothing_and_reports_their_errors() {
     assert_eq!(env.count("line_items").await, 0);
     worker.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn related_records_given_inline_are_written_first_and_linked() {
+    let env = TestEnv::new().await;
+    let worker = env.spawn_worker(env.worker_config(1, 2, 10));
+    catalogue(&env).await;
+    let link = json!([
+        {"customer_email": "ann@example.com",
+         "address": {"reference": "HOME", "line_1": "1 Main St", "city": "Rome", "country_code": "IT"}}
+    ]);
+    let done = run(&env, ImportSpec::json("customer_addresses", &link)).await;
+    assert_eq!(
+        (done.processed_count, done.created_count, done.errors_count),
+        (1, 1, 0),
+        "{:?}",
+        done.errors_log
+    );
+    let linked = "SELECT a.reference, a.city FROM customer_addresses ca
+                  JOIN addresses a ON a.id = ca.address_id ORDER BY 1";
+    let rows: Vec<(String, String)> = env
+        .query(linked)
+        .await
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(rows, [("HOME".to_owned(), "Rome".to_owned())]);
+
+    // The same address (by its reference) with another city: the address is updated, and
+    // the link, itself unchanged, counts as updated.
+    let moved = json!([
+        {"customer_email": "ann@example.com",
+         "address": {"reference": "HOME", "city": "Milan"}}
+    ]);
+    let done = run(&env, ImportSpec::json("customer_addresses", &moved)).await;
+    assert_eq!(
+        (done.processed_count, done.created_count, done.updated_count),
+        (1, 0, 1),
+        "{:?}",
+        done.errors_log
+    );
+    assert_eq!(env.count("addresses").await, 1);
+    assert_eq!(env.count("customer_addresses").await, 1);
+    let city: String = env.query("SELECT city FROM addresses").await[0].get(0);
+    assert_eq!(city, "Milan");
+
+    // In CSV, as address.* columns; an address without a reference is always a new one.
+    let csv = "customer_email,address.line_1,address.city,address.country_code\n\
+               ann@example.com,\"2 Side St, back\",Turin,IT\n\
+               ann@example.com,3 Other St,,IT\n";
+    let done = run(
+        &env,
+        ImportSpec::csv("customer_addresses", csv).skip_errors(),
+    )
+    .await;
+    assert_eq!(
+        (done.processed_count, done.errors_count),
+        (1, 1),
+        "{:?}",
+        done.errors_log
+    );
+    assert_eq!(
+        done.errors_log.0["ann@example.com"]["address.city"],
+        vec!["can't be blank".to_owned()]
+    );
+    assert_eq!(
+        env.count("addresses").await,
+        2,
+        "a failed input leaves no address"
+    );
+    let line: String = env
+        .query("SELECT line_1 FROM addresses WHERE city = 'Turin'")
+        .await[0]
+        .get(0);
+    assert_eq!(line, "2 Side St, back");
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_with_inline_addresses_is_written_whole_or_not_at_all() {
+    let env = TestEnv::new().await;
+    let worker = env.spawn_worker(env.worker_config(1, 2, 10));
+    catalogue(&env).await;
+    let addresses = json!([{"reference": "BILL", "line_1": "9 Bill St", "city": "Paris", "country_code": "FR"}]);
+    run(&env, ImportSpec::json("addresses", &addresses)).await;
+    let orders = json!([
+        {"number": "A1", "billing_address_reference": "BILL",
+         "shipping_address": {"line_1": "1 Ship St", "city": "Lyon", "country_code": "FR"},
+         "line_items": [{"sku_code": "A", "quantity": 1}]},
+        {"number": "A2",
+         "shipping_address": {"line_1": "2 Ship St", "city": "Nice", "country_code": "FR"},
+         "billing_address": {"line_1": "no city", "country_code": "FR"}},
+        {"number": "A3",
+         "shipping_address": {"line_1": "3 Ship St", "city": "Nantes", "country_code": "FR"},
+         "line_items": [{"sku_code": "NOPE", "quantity": 1}]},
+        {"number": "A4", "shipping_address": "5 Rue", "billing_address_reference": "BILL",
+         "billing_address": {"line_1": "x", "city": "y", "country_code": "FR"}}
+    ]);
+    let done = run(&env, ImportSpec::json("orders", &orders).skip_errors()).await;
+    assert_eq!(
+        (done.processed_count, done.errors_count),
+        (1, 3),
+        "{:?}",
+        done.errors_log
+    );
+    let errors = &done.errors_log.0;
+    assert_eq!(
+        errors["A2"]["billing_address.city"],
+        vec!["can't be blank".to_owned()]
+    );
+    assert_eq!(
+        errors["A3"]["line_items[0].sku"],
+        vec!["must exist".to_owned()]
+    );
+    assert!(errors["A4"]["shipping_address"][0].contains("is not an object"));
+    assert!(errors["A4"]["billing_address"][0].contains("give one or the other"));
+    let rows: Vec<(String, String, String)> = env
+        .query(
+            "SELECT o.number, s.city, b.reference FROM orders o
+             JOIN addresses s ON s.id = o.shipping_address_id
+             JOIN addresses b ON b.id = o.billing_address_id",
+        )
+        .await
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(
+        rows,
+        [("A1".to_owned(), "Lyon".to_owned(), "BILL".to_owned())]
+    );
+    let cities: Vec<String> = env
+        .query("SELECT city FROM addresses ORDER BY city")
+        .await
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        cities,
+        ["Lyon", "Paris"],
+        "the addresses of failed orders are not written"
+    );
+    worker.stop().await;
+}

@@ -281,11 +281,11 @@ async fn run_inner(ctx: &Arc<Context>, import: &ClaimedImport) -> anyhow::Result
 /// otherwise the later one starts once the earlier one has committed. (The same record named
 /// two ways, a price's list by id in one batch and by code in the next, still meets in the
 /// database: then the gate's patience below sorts it out, slowly but in order.) Inputs with
-/// inline children are never lookup-free: their children are looked up by their parent.
+/// records given inline (children, related records) are never lookup-free.
 fn lookup_free(batch: &[Prepared]) -> bool {
     batch
         .iter()
-        .all(|p| p.id.is_none() && p.missing_required.is_empty() && !p.has_children())
+        .all(|p| p.id.is_none() && p.missing_required.is_empty() && !p.has_nested())
 }
 
 /// A batch being written by its own task, and what it needs to commit.

@@ -16,7 +16,7 @@
 //! foresee, such as a record deleted meanwhile), the batch is written again record by record,
 //! each under its own savepoint, so that only the offending records fail and are logged.
 
-mod children;
+mod nested;
 mod tags;
 
 use std::collections::HashMap;
@@ -98,17 +98,17 @@ pub async fn write_batch(
     hints: &Hints,
 ) -> Result<BatchOutcome, tokio_postgres::Error> {
     let look_for_unchanged = hints.unchanged_likely.load(Ordering::Relaxed);
-    let (did, inserted) = write_records(
+    let written = write_records(
         tx,
         rt,
         tenant,
         parent_resource_id,
         records,
-        look_for_unchanged,
+        (look_for_unchanged, false),
     )
     .await?;
-    let mut out = outcome(records, &did);
-    out.inserted = inserted;
+    let mut out = outcome(records, &written.did);
+    out.inserted = written.inserted;
     hints.learn(&out.totals);
     Ok(out)
 }
@@ -131,13 +131,21 @@ impl Hints {
     }
 }
 
-/// What [`write_records`] did: each input's effect (`None` for inputs not written), and how
-/// many records it created.
-type Written = (Vec<Option<Effect>>, u64);
+/// What [`write_records`] did.
+struct Written {
+    /// Each input's effect (`None` for inputs not written).
+    did: Vec<Option<Effect>>,
+    /// The id of the record each input wrote, when asked for (`want_ids`).
+    ids: Vec<Option<String>>,
+    /// How many records were created.
+    inserted: u64,
+}
 
-/// Writes `records` of `rt`, then their inline children (each child type as a batch of its
-/// own, through this same function), all under one savepoint. A child that fails fails its
-/// parent's input: the savepoint is rolled back and the batch written again without it, so
+/// Writes `records` of `rt` with what they give inline, all under one savepoint: first the
+/// related records given inline (an order's `shipping_address`), linked by the ids written;
+/// then the records; then their children (each child type as a batch of its own) and tags.
+/// Nested records go through this same function. A nested record that fails fails its
+/// input: the savepoint is rolled back and the batch written again without that input, so
 /// that an input is written whole or not at all.
 fn write_records<'a>(
     tx: &'a Transaction<'_>,
@@ -145,7 +153,7 @@ fn write_records<'a>(
     tenant: &'a Tenant,
     parent_resource_id: Option<&'a str>,
     records: &'a mut [Prepared],
-    look_for_unchanged: bool,
+    (look_for_unchanged, want_ids): (bool, bool),
 ) -> BoxFuture<'a, Result<Written, tokio_postgres::Error>> {
     Box::pin(async move {
         let columns = rt.columns();
@@ -153,10 +161,20 @@ fn write_records<'a>(
             .in_span(sql_span("lookup", rt.name))
             .await?;
         loop {
+            tx.batch_execute("SAVEPOINT batch_write").await?;
+            let related = nested::write_related(tx, rt, tenant, &columns, records).await?;
+            if related.failed {
+                // The inputs whose related records failed are now invalid: write the rest
+                // again, without the related records of theirs that were written.
+                tx.batch_execute(
+                    "ROLLBACK TO SAVEPOINT batch_write; RELEASE SAVEPOINT batch_write",
+                )
+                .await?;
+                continue;
+            }
             let writes = plan_writes(tx, rt, &columns, tenant, records)
                 .in_span(sql_span("lookup", rt.name))
                 .await?;
-            tx.batch_execute("SAVEPOINT batch_write").await?;
             let (mut effects, mut ids) = write_rows(
                 tx,
                 rt,
@@ -168,25 +186,28 @@ fn write_records<'a>(
             )
             .in_span(sql_span("write", rt.name))
             .await?;
-            let mut children_failed = false;
-            if !rt.children.is_empty() || rt.taggable {
-                complete_ids(tx, rt, tenant, &writes, &effects, &mut ids, records).await?;
-                children_failed = !rt.children.is_empty()
-                    && children::write_children(
-                        tx,
-                        rt,
-                        tenant,
-                        &writes,
-                        &mut effects,
-                        &ids,
-                        records,
-                    )
-                    .await?;
-                if rt.taggable && !children_failed {
+            // A record whose related record changed was updated.
+            for (w, write) in writes.iter().enumerate() {
+                if effects[w] == Effect::Unchanged
+                    && write.members.iter().any(|&m| related.changed[m])
+                {
+                    effects[w] = Effect::Updated;
+                }
+            }
+            let mut nested_failed = false;
+            if want_ids || !rt.children.is_empty() || rt.taggable {
+                complete_ids(
+                    tx, rt, tenant, &writes, &effects, &mut ids, records, want_ids,
+                )
+                .await?;
+                nested_failed = !rt.children.is_empty()
+                    && nested::write_children(tx, rt, tenant, &writes, &mut effects, &ids, records)
+                        .await?;
+                if rt.taggable && !nested_failed {
                     tags::write_tags(tx, rt, tenant, &writes, &mut effects, &ids, records).await?;
                 }
             }
-            if children_failed {
+            if nested_failed {
                 // The inputs whose children failed are now invalid: write the rest again.
                 tx.batch_execute(
                     "ROLLBACK TO SAVEPOINT batch_write; RELEASE SAVEPOINT batch_write",
@@ -195,7 +216,7 @@ fn write_records<'a>(
                 continue;
             }
             tx.batch_execute("RELEASE SAVEPOINT batch_write").await?;
-            return Ok(effects_of_inputs(&writes, effects, records));
+            return Ok(effects_of_inputs(&writes, effects, &ids, records));
         }
     })
 }
@@ -259,6 +280,7 @@ async fn write_rows(
 /// Makes `ids` say, for every row written whose inputs give children or tags, which record
 /// it wrote (`None` for the others): an upsert that changed nothing did not return its
 /// record's id, so it is found by key.
+#[allow(clippy::too_many_arguments)]
 async fn complete_ids(
     tx: &Transaction<'_>,
     rt: &ResourceType,
@@ -267,15 +289,17 @@ async fn complete_ids(
     effects: &[Effect],
     ids: &mut [Option<String>],
     records: &[Prepared],
+    every_row: bool,
 ) -> Result<(), tokio_postgres::Error> {
+    let wanted = |w: &Write| {
+        effects_known(w, records)
+            && (every_row
+                || w.members
+                    .iter()
+                    .any(|&m| records[m].has_children() || records[m].tags.is_some()))
+    };
     for (w, write) in writes.iter().enumerate() {
-        let written =
-            effects[w] != Effect::Gone && write.members.iter().all(|&m| records[m].is_valid());
-        let wanted = write
-            .members
-            .iter()
-            .any(|&m| records[m].has_children() || records[m].tags.is_some());
-        if !(written && wanted) {
+        if effects[w] == Effect::Gone || !wanted(write) {
             ids[w] = None;
         }
     }
@@ -284,13 +308,7 @@ async fn complete_ids(
         .zip(effects)
         .zip(ids.iter())
         .filter(|((w, e), id)| {
-            id.is_none()
-                && **e == Effect::Unchanged
-                && !w.key.is_empty()
-                && w.members.iter().all(|&m| records[m].is_valid())
-                && w.members
-                    .iter()
-                    .any(|&m| records[m].has_children() || records[m].tags.is_some())
+            id.is_none() && **e == Effect::Unchanged && !w.key.is_empty() && wanted(w)
         })
         .map(|((w, _), _)| &w.key)
         .collect();
@@ -303,14 +321,30 @@ async fn complete_ids(
     Ok(())
 }
 
+/// Whether every input of a row is still valid (none failed in the record-by-record pass).
+fn effects_known(w: &Write, records: &[Prepared]) -> bool {
+    w.members.iter().all(|&m| records[m].is_valid())
+}
+
 /// What each input did, from what each row did. A record created by several inputs was
 /// created by the first and updated by the others.
-fn effects_of_inputs(writes: &[Write], effects: Vec<Effect>, records: &mut [Prepared]) -> Written {
+fn effects_of_inputs(
+    writes: &[Write],
+    effects: Vec<Effect>,
+    row_ids: &[Option<String>],
+    records: &mut [Prepared],
+) -> Written {
     let mut did: Vec<Option<Effect>> = vec![None; records.len()];
+    let mut ids: Vec<Option<String>> = vec![None; records.len()];
     let mut inserted = 0;
-    for (w, effect) in writes.iter().zip(effects) {
-        if w.members.iter().any(|&m| !records[m].is_valid()) {
+    for ((w, effect), id) in writes.iter().zip(effects).zip(row_ids) {
+        if !effects_known(w, records) {
             continue; // failed in the record-by-record pass
+        }
+        if effect != Effect::Gone {
+            for &m in &w.members {
+                ids[m] = id.clone();
+            }
         }
         match effect {
             Effect::Gone => {
@@ -335,7 +369,7 @@ fn effects_of_inputs(writes: &[Write], effects: Vec<Effect>, records: &mut [Prep
             }
         }
     }
-    (did, inserted)
+    Written { did, ids, inserted }
 }
 
 fn outcome(records: &[Prepared], did: &[Option<Effect>]) -> BatchOutcome {
@@ -458,7 +492,8 @@ async fn resolve_relationships(
         // only inputs that could not be read at all are left out.
         let mut wanted: Vec<Option<Reference>> = Vec::with_capacity(records.len());
         for p in records.iter() {
-            if !readable(p) {
+            // A related record given inline is written (and linked) with the batch.
+            if !readable(p) || p.gives_related(ri) {
                 wanted.push(None);
                 continue;
             }
@@ -514,7 +549,7 @@ async fn resolve_relationships(
             }
         }
         for (p, want) in records.iter_mut().zip(wanted) {
-            if !readable(p) {
+            if !readable(p) || p.gives_related(ri) {
                 continue;
             }
             match want {
