@@ -297,11 +297,13 @@ fn check_fields(rt: &ResourceType, p: &mut Prepared, fields: Vec<(String, Value,
     for (name, mut value, from_csv) in fields {
         // Postgres text cannot hold NUL: refuse it here, once, for names and values alike,
         // rather than let it fail the lookups and writes of the whole batch.
-        if name.contains('\0') {
-            p.warnings.push(format!(
-                "{} was ignored: unknown attribute",
-                printable(&name)
-            ));
+        // An attribute the type does not know is ignored whatever its value.
+        if name.contains('\0') || !rt.accepts_input(&name) {
+            p.warnings.push(if name.is_empty() {
+                "an attribute without a name was ignored".to_owned()
+            } else {
+                format!("{} was ignored: unknown attribute", printable(&name))
+            });
             continue;
         }
         if has_nul(&value) {

@@ -765,3 +765,59 @@ async fn the_failed_inputs_report_as_json_and_as_csv_to_fix_and_import_again() {
     worker.stop().await;
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_order_with_nested_records_comes_back_in_the_report_and_imports_again() {
+    let env = TestEnv::new().await;
+    let (api, server) = setup(&env).await;
+    let worker = env.spawn_worker(env.worker_config(1, 10, 10));
+    let skus = api
+        .create_ok(json!({"resource_type": "skus", "inputs": [{"code": "A", "name": "Apple"}]}))
+        .await;
+    api.wait_final(&skus).await;
+    let id = api
+        .create_ok(
+            json!({"resource_type": "orders", "skip_errors": true, "inputs": [
+                {"number": "N1", "line_items": [{"sku_code": "NOPE", "quantity": 2}],
+                 "shipping_address": {"line_1": "1 Via Roma", "city": "Rome", "country_code": "IT"},
+                 "tags": ["gift"]},
+                {"number": "N2", "line_items": [{"sku_code": "A", "quantity": 1}]}
+            ]}),
+        )
+        .await;
+    let done = api.wait_final(&id).await;
+    assert_eq!(done["errors_count"], 1, "{done}");
+    // Children, related records and tags come back as JSON cells, which an import reads.
+    let (_, text) = api.report(&id, "", None).await;
+    assert!(text.contains("line_items[0].sku: must exist"), "{text}");
+    let fixed = text.replace("NOPE", "A");
+    let again = api
+        .create_ok(json!({"resource_type": "orders", "format": "csv", "inputs": fixed}))
+        .await;
+    let done = api.wait_final(&again).await;
+    assert_eq!(
+        (&done["processed_count"], &done["errors_count"]),
+        (&json!(1), &json!(0)),
+        "{done}"
+    );
+    let row = &env
+        .query(
+            "SELECT l.sku_code, l.quantity, a.city, t.name FROM orders o
+             JOIN line_items l ON l.order_id = o.id
+             JOIN addresses a ON a.id = o.shipping_address_id
+             JOIN taggings g ON g.resource_id = o.id JOIN tags t ON t.id = g.tag_id
+             WHERE o.number = 'N1'",
+        )
+        .await[0];
+    assert_eq!(
+        (
+            row.get::<_, String>(0),
+            row.get::<_, i64>(1),
+            row.get::<_, String>(2),
+            row.get::<_, String>(3)
+        ),
+        ("A".to_owned(), 2, "Rome".to_owned(), "gift".to_owned())
+    );
+    worker.stop().await;
+    server.stop().await;
+}
