@@ -637,16 +637,28 @@ fn nested_column(rt: &ResourceType, name: &str) -> CsvColumn {
     let Some((prefix, key)) = name.split_once('.').filter(|(_, key)| !key.is_empty()) else {
         return CsvColumn::Unknown;
     };
-    let key = key.to_owned();
-    if let Some((at, _)) = rt.child(prefix) {
-        return CsvColumn::ListKey(rt.children[at], key);
+    // A key the nested record does not know is an unknown column, warned about once.
+    if let Some((at, child)) = rt.child(prefix) {
+        return if child.accepts_input(key) {
+            CsvColumn::ListKey(rt.children[at], key.to_owned())
+        } else {
+            CsvColumn::Unknown
+        };
     }
     if rt.taggable && prefix == TAGS {
-        return CsvColumn::ListKey(TAGS, key);
+        return match key {
+            "name" => CsvColumn::ListKey(TAGS, key.to_owned()),
+            _ => CsvColumn::Unknown,
+        };
     }
-    if let Some((_, rel, _)) = rt.inline_relationship(prefix) {
-        return CsvColumn::ObjectKey(rel.name, key);
+    if let Some((_, rel, target)) = rt.inline_relationship(prefix) {
+        return if target.accepts_input(key) {
+            CsvColumn::ObjectKey(rel.name, key.to_owned())
+        } else {
+            CsvColumn::Unknown
+        };
     }
+    let key = key.to_owned();
     match rt.attribute(prefix) {
         Some(attr) if attr.ty == AttributeType::Object => CsvColumn::ObjectKey(attr.name, key),
         Some(attr) if attr.ty == AttributeType::List => CsvColumn::ListKey(attr.name, key),

@@ -478,3 +478,32 @@ async fn an_order_with_inline_addresses_is_written_whole_or_not_at_all() {
     );
     worker.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_nested_column_is_one_warning_for_the_import() {
+    let env = TestEnv::new().await;
+    let worker = env.spawn_worker(env.worker_config(1, 2, 10));
+    catalogue(&env).await;
+    let csv = "number,line_items.sku_code,line_items.quantity,line_items.colour,shipping_address.planet,tags.label\n\
+               U1,A,1,red,Mars,x\n\
+               U2,B,2,blue,Venus,y\n\
+               U3,C,3,green,Earth,z\n";
+    let done = run(&env, ImportSpec::csv("orders", csv)).await;
+    assert_eq!(
+        (done.processed_count, done.warnings_count),
+        (3, 3),
+        "{:?}",
+        done.warnings_log
+    );
+    assert_eq!(
+        done.warnings_log.0["U1"],
+        [
+            "column line_items.colour was ignored: unknown attribute",
+            "column shipping_address.planet was ignored: unknown attribute",
+            "column tags.label was ignored: unknown attribute"
+        ]
+    );
+    assert_eq!(env.count("line_items").await, 3);
+    assert_eq!(env.count("addresses").await, 0);
+    worker.stop().await;
+}

@@ -782,7 +782,8 @@ async fn errors_are_clear_and_exit_2() {
         .await
         .expect(2);
     assert!(
-        out.stderr.contains("'unicorns' is not an importable resource type; the API knows: shipping_categories, skus"),
+        out.stderr.contains("'unicorns' is not an importable resource type; the API knows: customer_groups, tax_calculators,")
+            && out.stderr.contains(" skus,"),
         "{}",
         out.stderr
     );
