@@ -211,6 +211,7 @@ async fn one_trace_runs_from_the_create_request_to_the_sql_of_each_batch() {
                 "checkpoint imports",
                 "commit skus",
                 "lookup skus",
+                "match skus",
                 "write skus"
             ],
             "batch {i}"

@@ -202,8 +202,8 @@ pub trait InSpan<T, E: std::error::Error + 'static>: Future<Output = Result<T, E
 
 impl<T, E: std::error::Error + 'static, F: Future<Output = Result<T, E>>> InSpan<T, E> for F {}
 
-/// A client span around SQL statements: `operation` (`lookup`, `write`, `checkpoint`,
-/// `commit`) on `table`, named `"<operation> <table>"` as the database conventions have it.
+/// A client span around SQL statements: `operation` (`lookup`, `match`, `write`,
+/// `checkpoint`, `commit`) on `table`, named `"<operation> <table>"` as the database conventions have it.
 pub fn sql_span(operation: &'static str, table: &str) -> Span {
     let span = tracing::info_span!(
         "sql",

@@ -173,7 +173,7 @@ fn write_records<'a>(
                 continue;
             }
             let writes = plan_writes(tx, rt, &columns, tenant, records)
-                .in_span(sql_span("lookup", rt.name))
+                .in_span(sql_span("match", rt.name))
                 .await?;
             let (mut effects, mut ids) = write_rows(
                 tx,
@@ -184,7 +184,6 @@ fn write_records<'a>(
                 records,
                 look_for_unchanged,
             )
-            .in_span(sql_span("write", rt.name))
             .await?;
             // A record whose related record changed was updated.
             for (w, write) in writes.iter().enumerate() {
@@ -236,7 +235,11 @@ async fn write_rows(
 ) -> Result<(Vec<Effect>, Vec<Option<String>>), tokio_postgres::Error> {
     let all: Vec<&Write> = writes.iter().collect();
     tx.batch_execute("SAVEPOINT set_write").await?;
-    match execute(tx, rt, columns, tenant, &all, look_for_unchanged).await {
+    // The span records the set-based write's failure, if any (then redone record by record).
+    let set_based = execute(tx, rt, columns, tenant, &all, look_for_unchanged)
+        .in_span(sql_span("write", rt.name))
+        .await;
+    match set_based {
         Ok(done) => {
             tx.batch_execute("RELEASE SAVEPOINT set_write").await?;
             return Ok(done);
