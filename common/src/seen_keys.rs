@@ -18,7 +18,8 @@ pub struct SeenKeys {
 impl SeenKeys {
     /// Room for `keys` keys without growing.
     pub fn with_capacity(keys: usize) -> Self {
-        let slots = (keys + keys / 4).max(16);
+        // At most 80% full with `keys` keys.
+        let slots = keys.div_ceil(4).saturating_mul(5).max(16);
         SeenKeys {
             hashes: vec![0; slots],
             positions: vec![0; slots],
@@ -39,31 +40,33 @@ impl SeenKeys {
     /// Records that the input at `position` names the key of hash `hash`; returns the position
     /// of the latest earlier input that named it, if any.
     pub fn insert(&mut self, hash: u64, position: u32) -> Option<u32> {
+        let hash = hash.max(1);
+        let slot = self.slot_of(hash);
+        if self.hashes[slot] == hash {
+            return Some(std::mem::replace(&mut self.positions[slot], position));
+        }
         if (self.len + 1) * 5 > self.hashes.len() * 4 {
             self.grow();
+            return self.insert(hash, position);
         }
-        let hash = hash.max(1);
+        self.hashes[slot] = hash;
+        self.positions[slot] = position;
+        self.len += 1;
+        None
+    }
+
+    /// The slot holding `hash`, or the free slot where it would go (linear probing from its
+    /// home slot; the table is never full).
+    fn slot_of(&self, hash: u64) -> usize {
         let mut slot = self.home(hash);
-        loop {
-            match self.hashes[slot] {
-                0 => {
-                    self.hashes[slot] = hash;
-                    self.positions[slot] = position;
-                    self.len += 1;
-                    return None;
-                }
-                h if h == hash => {
-                    return Some(std::mem::replace(&mut self.positions[slot], position));
-                }
-                _ => {
-                    slot = if slot + 1 == self.hashes.len() {
-                        0
-                    } else {
-                        slot + 1
-                    }
-                }
-            }
+        while self.hashes[slot] != 0 && self.hashes[slot] != hash {
+            slot = if slot + 1 == self.hashes.len() {
+                0
+            } else {
+                slot + 1
+            };
         }
+        slot
     }
 
     /// The slot a hash is looked for from: the hash scaled to the table's length (no modulo,
@@ -124,8 +127,11 @@ mod tests {
     }
 
     #[test]
-    fn a_million_keys_fit_in_about_fifteen_megabytes() {
-        let seen = SeenKeys::with_capacity(1_000_000);
+    fn a_million_keys_fit_in_about_fifteen_megabytes_without_growing() {
+        let mut seen = SeenKeys::with_capacity(1_000_000);
+        for i in 0..1_000_000u64 {
+            seen.insert(i.wrapping_mul(0x9E37_79B9_7F4A_7C15), 0);
+        }
         let bytes = seen.hashes.capacity() * 8 + seen.positions.capacity() * 4;
         assert!(bytes <= 15_000_000, "{bytes}");
     }

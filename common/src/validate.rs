@@ -553,6 +553,9 @@ fn check_related(
     p.related.push((ri, related));
 }
 
+/// The longest tag name: tags are looked up by name, and an index entry has a size limit.
+pub const MAX_TAG_LENGTH: usize = 255;
+
 /// Checks the tags an input gives: a list of names (`["sale", "new"]`) or of objects with a
 /// name (`[{"name": "sale"}]`, as `tags.name` CSV columns give them), or in CSV a cell of
 /// comma-separated names. Names are trimmed and given once; null or an empty list leaves the
@@ -594,6 +597,13 @@ fn check_tags(p: &mut Prepared, value: Value, from_csv: bool) {
         };
         match name {
             Some("") if from_csv => {}
+            Some(name) if name.chars().count() > MAX_TAG_LENGTH => p.error(
+                TAGS,
+                format!(
+                    "{} is too long for a tag name (at most {MAX_TAG_LENGTH} characters)",
+                    shown(&item)
+                ),
+            ),
             Some(name) if !name.is_empty() => {
                 if !names.iter().any(|n| n == name) {
                     names.push(name.to_owned());

@@ -507,3 +507,91 @@ async fn an_unknown_nested_column_is_one_warning_for_the_import() {
     assert_eq!(env.count("addresses").await, 0);
     worker.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nested_records_follow_their_input_whatever_else_changed_or_failed() {
+    let env = TestEnv::new().await;
+    let worker = env.spawn_worker(env.worker_config(1, 10, 10));
+    catalogue(&env).await;
+    let first = json!([
+        {"number": "R1", "shipping_address": {"reference": "HQ", "line_1": "1 Rue", "city": "Lyon", "country_code": "FR"}},
+        {"number": "R2", "line_items": [{"sku_code": "B", "quantity": 1}]}
+    ]);
+    let done = run(&env, ImportSpec::json("orders", &first)).await;
+    assert_eq!(done.processed_count, 2, "{:?}", done.errors_log);
+    let r2_item: String = env
+        .query("SELECT l.id FROM line_items l JOIN orders o ON o.id = l.order_id WHERE o.number = 'R2'")
+        .await[0]
+        .get(0);
+
+    // Only the address changes (the order's own row does not): its new line item and tags
+    // are written all the same.
+    let again = json!([
+        {"number": "R1", "shipping_address": {"reference": "HQ", "city": "Paris"},
+         "line_items": [{"sku_code": "A", "quantity": 3}], "tags": ["vip"]},
+        // An input failing after its address was written leaves no address behind.
+        {"market_code": "M1", "shipping_address": {"line_1": "2 Rue", "city": "Nice", "country_code": "FR"}},
+        // Another order's line item, given by id, is not moved here.
+        {"number": "R3", "line_items": [{"id": r2_item, "quantity": 9}]},
+        // Blank references are no references: both addresses are created.
+        {"number": "R4", "shipping_address": {"reference": "", "line_1": "4 Rue", "city": "Metz", "country_code": "FR"}},
+        {"number": "R5", "shipping_address": {"reference": "", "line_1": "5 Rue", "city": "Metz", "country_code": "FR"}},
+        {"number": "R6", "tags": ["x".repeat(300)]}
+    ]);
+    let done = run(&env, ImportSpec::json("orders", &again).skip_errors()).await;
+    assert_eq!(
+        (done.processed_count, done.errors_count),
+        (3, 3),
+        "{:?}",
+        done.errors_log
+    );
+    let errors = &done.errors_log.0;
+    assert_eq!(
+        errors["unknown"]["number"],
+        vec!["can't be blank".to_owned()]
+    );
+    assert_eq!(
+        errors["R3"]["line_items[0].id"],
+        vec!["belongs to another order".to_owned()]
+    );
+    assert!(errors["R6"]["tags"][0].contains("is too long for a tag name"));
+    let r1 = &env
+        .query(
+            "SELECT a.city, l.sku_code, l.quantity, t.name FROM orders o
+             JOIN addresses a ON a.id = o.shipping_address_id
+             JOIN line_items l ON l.order_id = o.id
+             JOIN taggings g ON g.resource_id = o.id JOIN tags t ON t.id = g.tag_id
+             WHERE o.number = 'R1'",
+        )
+        .await;
+    assert_eq!(r1.len(), 1);
+    assert_eq!(
+        (
+            r1[0].get::<_, String>(0),
+            r1[0].get::<_, String>(1),
+            r1[0].get::<_, i64>(2),
+            r1[0].get::<_, String>(3)
+        ),
+        ("Paris".to_owned(), "A".to_owned(), 3, "vip".to_owned())
+    );
+    let cities: Vec<String> = env
+        .query("SELECT city FROM addresses ORDER BY city")
+        .await
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(cities, ["Metz", "Metz", "Paris"], "no address from Nice");
+    let blank: i64 = env
+        .query("SELECT count(*) FROM addresses WHERE reference IS NULL")
+        .await[0]
+        .get(0);
+    assert_eq!(blank, 2);
+    let r2_quantity: i64 = env
+        .query(&format!(
+            "SELECT quantity FROM line_items WHERE id = '{r2_item}'"
+        ))
+        .await[0]
+        .get(0);
+    assert_eq!(r2_quantity, 1, "R2's line item is untouched");
+    worker.stop().await;
+}

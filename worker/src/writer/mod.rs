@@ -172,6 +172,7 @@ fn write_records<'a>(
                 .await?;
                 continue;
             }
+            let valid_before: Vec<bool> = records.iter().map(Prepared::is_valid).collect();
             let writes = plan_writes(tx, rt, &columns, tenant, records)
                 .in_span(sql_span("match", rt.name))
                 .await?;
@@ -185,6 +186,41 @@ fn write_records<'a>(
                 look_for_unchanged,
             )
             .await?;
+            for (w, write) in writes.iter().enumerate() {
+                if effects[w] == Effect::Gone {
+                    for &m in &write.members {
+                        if !records[m].related.is_empty() {
+                            records[m].error("id", "no longer exists");
+                        }
+                    }
+                }
+            }
+            // An input that failed once its related records were written must not leave them
+            // behind: write the batch again without it.
+            let mut failed = records
+                .iter()
+                .zip(&valid_before)
+                .any(|(p, &was)| was && !p.is_valid() && !p.related.is_empty());
+            if !failed && (want_ids || !rt.children.is_empty() || rt.taggable) {
+                complete_ids(
+                    tx, rt, tenant, &writes, &effects, &mut ids, records, want_ids,
+                )
+                .await?;
+                failed = !rt.children.is_empty()
+                    && nested::write_children(tx, rt, tenant, &writes, &mut effects, &ids, records)
+                        .await?;
+                if rt.taggable && !failed {
+                    tags::write_tags(tx, rt, tenant, &writes, &mut effects, &ids, records).await?;
+                }
+            }
+            if failed {
+                // The inputs whose nested records failed are now invalid: write the rest again.
+                tx.batch_execute(
+                    "ROLLBACK TO SAVEPOINT batch_write; RELEASE SAVEPOINT batch_write",
+                )
+                .await?;
+                continue;
+            }
             // A record whose related record changed was updated.
             for (w, write) in writes.iter().enumerate() {
                 if effects[w] == Effect::Unchanged
@@ -192,27 +228,6 @@ fn write_records<'a>(
                 {
                     effects[w] = Effect::Updated;
                 }
-            }
-            let mut nested_failed = false;
-            if want_ids || !rt.children.is_empty() || rt.taggable {
-                complete_ids(
-                    tx, rt, tenant, &writes, &effects, &mut ids, records, want_ids,
-                )
-                .await?;
-                nested_failed = !rt.children.is_empty()
-                    && nested::write_children(tx, rt, tenant, &writes, &mut effects, &ids, records)
-                        .await?;
-                if rt.taggable && !nested_failed {
-                    tags::write_tags(tx, rt, tenant, &writes, &mut effects, &ids, records).await?;
-                }
-            }
-            if nested_failed {
-                // The inputs whose children failed are now invalid: write the rest again.
-                tx.batch_execute(
-                    "ROLLBACK TO SAVEPOINT batch_write; RELEASE SAVEPOINT batch_write",
-                )
-                .await?;
-                continue;
             }
             tx.batch_execute("RELEASE SAVEPOINT batch_write").await?;
             return Ok(effects_of_inputs(&writes, effects, &ids, records));
@@ -426,7 +441,9 @@ fn record_error(e: &tokio_postgres::Error, rt: &ResourceType) -> Option<(String,
             .find(|r| r.id_attribute == col)
             .map(|r| r.name.to_owned())
     };
-    if *code == SqlState::UNIQUE_VIOLATION {
+    if *code == SqlState::UNIQUE_VIOLATION || *code == SqlState::CARDINALITY_VIOLATION {
+        // (A cardinality violation: two rows of one upsert met the same record, which the
+        // record-by-record pass then writes one after the other.)
         let attribute = rt.natural_key.first().copied().unwrap_or("id").to_owned();
         Some((attribute, "has already been taken".into()))
     } else if *code == SqlState::FOREIGN_KEY_VIOLATION {
@@ -714,12 +731,22 @@ async fn plan_writes(
                     Identity::Key(key) => (new_id(), key.clone()),
                     Identity::Input(_) => (new_id(), Vec::new()),
                 };
+                let mut cells = p.cells.clone();
+                if matches!(identity, Identity::Input(_)) {
+                    // A blank key is no key: stored as NULL, it never meets another record's
+                    // (an empty text would, in the unique constraint).
+                    for &c in &key_cols {
+                        if matches!(&cells[c], Some(Cell::Text(s)) if s.is_empty()) {
+                            cells[c] = Some(Cell::Null);
+                        }
+                    }
+                }
                 index.insert(identity, writes.len());
                 writes.push(Write {
                     id,
                     kind,
                     key,
-                    cells: p.cells.clone(),
+                    cells,
                     members: vec![i],
                 });
             }

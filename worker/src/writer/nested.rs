@@ -128,6 +128,7 @@ pub(super) async fn write_children(
         if batch.is_empty() {
             continue;
         }
+        refuse_other_parents_children(tx, child_rt, parent_ri, tenant, &mut batch).await?;
         let written = write_records(tx, child_rt, tenant, None, &mut batch, (false, false)).await?;
         for ((w, m, j), (child, effect)) in owners.into_iter().zip(batch.iter().zip(written.did)) {
             for (attribute, message) in &child.errors {
@@ -142,4 +143,46 @@ pub(super) async fn write_children(
         }
     }
     Ok(failed)
+}
+
+/// A child given by id must already be a child of the parent it is given in: updating it
+/// would otherwise move it from its own parent (another order's line item, say).
+async fn refuse_other_parents_children(
+    tx: &Transaction<'_>,
+    child_rt: &ResourceType,
+    parent_ri: usize,
+    tenant: &Tenant,
+    batch: &mut [Prepared],
+) -> Result<(), tokio_postgres::Error> {
+    let ids: Vec<&str> = batch.iter().filter_map(|c| c.id.as_deref()).collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let parent = &child_rt.relationships[parent_ri];
+    let sql = format!(
+        "SELECT id, {column} FROM {table} WHERE organization_id = $1 AND mode = $2 AND id = ANY($3)",
+        column = parent.id_attribute,
+        table = child_rt.name,
+    );
+    let stmt = tx.prepare_cached(&sql).await?;
+    let parents: std::collections::HashMap<String, String> = tx
+        .query(
+            &stmt,
+            &[&tenant.organization_id, &tenant.mode.as_str(), &ids],
+        )
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    for child in batch.iter_mut() {
+        let (Some(id), Some(Reference::Id(given_in))) = (&child.id, &child.references[parent_ri])
+        else {
+            continue;
+        };
+        if parents.get(id).is_some_and(|own| own != given_in) {
+            let message = format!("belongs to another {}", parent.name);
+            child.error("id", message);
+        }
+    }
+    Ok(())
 }
