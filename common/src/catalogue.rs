@@ -135,7 +135,7 @@ const fn object(name: &'static str) -> Attribute {
 pub const COMMON_ATTRIBUTES: &[Attribute] = &[
     text("reference"),
     text("reference_origin"),
-    Attribute::new("metadata", AttributeType::Object).default_sql("'{}'::jsonb"),
+    object("metadata"),
 ];
 
 /// A relationship to another resource type, stored as `<name>_id`.

@@ -439,24 +439,8 @@ fn check_children(
     value: Value,
     from_csv: bool,
 ) {
-    let items = match value {
-        Value::Array(items) => items,
-        Value::Null => return,
-        // A CSV cell may hold the whole list as JSON (the failed-inputs report writes it so).
-        Value::String(s) if from_csv => match serde_json::from_str::<Value>(&s) {
-            Ok(Value::Array(items)) => items,
-            _ => {
-                p.error(
-                    name,
-                    format!("{} is not a JSON list of objects", shown(&Value::String(s))),
-                );
-                return;
-            }
-        },
-        other => {
-            p.error(name, format!("{} is not a list of objects", shown(&other)));
-            return;
-        }
+    let Some(Value::Array(items)) = nested_value(p, name, value, from_csv, Nested::List) else {
+        return;
     };
     if items.len() > MAX_CHILDREN {
         p.error(
@@ -510,6 +494,49 @@ fn check_children(
     p.children[at] = children;
 }
 
+/// What a nested value must be.
+#[derive(Clone, Copy)]
+enum Nested {
+    /// A related record given inline.
+    Object,
+    /// Children.
+    List,
+}
+
+/// The value of a nested record or list of them, or in CSV its JSON text (the failed-inputs
+/// report writes nested values so); `None` for null, and, after an error naming `name`, for
+/// anything else.
+fn nested_value(
+    p: &mut Prepared,
+    name: &str,
+    value: Value,
+    from_csv: bool,
+    kind: Nested,
+) -> Option<Value> {
+    let (what, fits): (&str, fn(&Value) -> bool) = match kind {
+        Nested::Object => ("an object", Value::is_object),
+        Nested::List => ("a list of objects", Value::is_array),
+    };
+    match value {
+        Value::Null => None,
+        v if fits(&v) => Some(v),
+        Value::String(s) if from_csv => match serde_json::from_str::<Value>(&s) {
+            Ok(v) if fits(&v) => Some(v),
+            _ => {
+                p.error(
+                    name,
+                    format!("{} is not {what} in JSON", shown(&Value::String(s))),
+                );
+                None
+            }
+        },
+        other => {
+            p.error(name, format!("{} is not {what}", shown(&other)));
+            None
+        }
+    }
+}
+
 /// Checks a related record an input gives inline under `name` (an object, or in CSV
 /// `name.<attribute>` columns or a cell of JSON), into `p.related`. Its errors and warnings are
 /// the input's, prefixed (`address.city`); one that leaves out a required attribute can only
@@ -522,23 +549,8 @@ fn check_related(
     value: Value,
     from_csv: bool,
 ) {
-    let map = match value {
-        Value::Null => return,
-        Value::Object(map) => map,
-        Value::String(s) if from_csv => match serde_json::from_str::<Value>(&s) {
-            Ok(Value::Object(map)) => map,
-            _ => {
-                p.error(
-                    name,
-                    format!("{} is not a JSON object", shown(&Value::String(s))),
-                );
-                return;
-            }
-        },
-        other => {
-            p.error(name, format!("{} is not an object", shown(&other)));
-            return;
-        }
+    let Some(Value::Object(map)) = nested_value(p, name, value, from_csv, Nested::Object) else {
+        return;
     };
     let mut related = Prepared::empty(target, p.position);
     let fields = map.into_iter().map(|(k, v)| (k, v, from_csv)).collect();
