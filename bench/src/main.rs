@@ -11,6 +11,9 @@
 //! and prints records/s for each, the ratios c/a and c/b, and the peak memory (VmHWM) of the
 //! worker and the API processes. The binaries are built in release mode first.
 //!
+//! (a) and each (c) import run `--runs` times (3): the medians are printed, with the range of
+//! each, since a single run of (a) alone varies by a quarter on a 2-core machine.
+//!
 //! `cargo run --release -p imports-bench -- --records 200000`
 
 use std::process::{Child, Command, Stdio};
@@ -28,6 +31,10 @@ struct Args {
     /// Records for the row-at-a-time baseline (b).
     #[arg(long, default_value_t = 20_000)]
     row_records: usize,
+    /// Runs of (a) and of each (c) import: the medians are reported, with their range (one
+    /// run of (a) alone varies by ±25% on a 2-core machine).
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
     /// IMPORTS_BATCH_SIZE of the worker (its default).
     #[arg(long, default_value_t = 2000)]
     batch_size: usize,
@@ -136,8 +143,15 @@ async fn main() -> anyhow::Result<()> {
             "CREATE TABLE baseline_skus (LIKE skus INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)",
         )
         .await?;
-    let a_new = copy_merge(&client, n, "new").await?;
-    let a_upd = copy_merge(&client, n, "updated").await?;
+    let runs = args.runs.max(1);
+    let mut a_news = Vec::new();
+    let mut a_upds = Vec::new();
+    for _ in 0..runs {
+        client.batch_execute("TRUNCATE baseline_skus").await?;
+        a_news.push(copy_merge(&client, n, "new").await?);
+        a_upds.push(copy_merge(&client, n, "updated").await?);
+    }
+    let (a_new, a_upd) = (median(&a_news), median(&a_upds));
 
     // (b) one upsert per record, one transaction each.
     client.batch_execute("TRUNCATE baseline_skus").await?;
@@ -216,26 +230,45 @@ async fn main() -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    let mut results = Vec::new();
-    for (label, format, body) in [
-        ("JSON, new", "json", json_skus(n, "JS", "new")),
-        (
-            "JSON, updates of all",
-            "json",
-            json_skus(n, "JS", "updated"),
-        ),
-        ("CSV, new", "csv", csv_skus(n, "CS", "new")),
-        ("CSV, updates of all", "csv", csv_skus(n, "CS", "updated")),
-        (
-            "JSON, identical again",
-            "json",
-            json_skus(n, "JS", "updated"),
-        ),
-    ] {
-        let (worker_rate, e2e_rate, pickup) =
-            run_import(&http, &base, &token, format, body, n).await?;
-        results.push((label, worker_rate, e2e_rate, pickup));
+    // Each run imports its own records: new, all updated, then the same file again.
+    let labels = [
+        "JSON, new",
+        "JSON, updates of all",
+        "CSV, new",
+        "CSV, updates of all",
+        "JSON, identical again",
+    ];
+    let mut measured: Vec<Vec<(f64, f64, Duration)>> = vec![Vec::new(); labels.len()];
+    for run in 0..runs {
+        let (js, cs) = (format!("JS{run}-"), format!("CS{run}-"));
+        let bodies = [
+            ("json", json_skus(n, &js, "new")),
+            ("json", json_skus(n, &js, "updated")),
+            ("csv", csv_skus(n, &cs, "new")),
+            ("csv", csv_skus(n, &cs, "updated")),
+            ("json", json_skus(n, &js, "updated")),
+        ];
+        for (k, (format, body)) in bodies.into_iter().enumerate() {
+            measured[k].push(run_import(&http, &base, &token, format, body, n).await?);
+        }
     }
+    let results: Vec<Measured> = labels
+        .iter()
+        .zip(&measured)
+        .map(|(label, m)| {
+            let worker: Vec<f64> = m.iter().map(|r| r.0).collect();
+            let e2e: Vec<f64> = m.iter().map(|r| r.1).collect();
+            let mut pickups: Vec<Duration> = m.iter().map(|r| r.2).collect();
+            pickups.sort();
+            Measured {
+                label,
+                worker: median(&worker),
+                e2e: median(&e2e),
+                pickup: pickups[pickups.len() / 2],
+                range: range(&worker),
+            }
+        })
+        .collect();
     let worker_mib = peak_rss_mib(procs.workers[0].id());
     let api_mib = peak_rss_mib(procs.api.id());
 
@@ -343,36 +376,50 @@ async fn main() -> anyhow::Result<()> {
         None
     };
 
+    let shown = |v: &[f64]| {
+        let (lo, hi) = range(v);
+        format!("{:.0}/s  ({lo:.0}-{hi:.0})", median(v))
+    };
+    println!("medians of {runs} runs (range in brackets)");
     println!(
-        "{:<44} {:>12}",
+        "{:<44} {:>28}",
         "(a) COPY + INSERT ON CONFLICT, new",
-        format!("{a_new:.0}/s")
+        shown(&a_news)
     );
     println!(
-        "{:<44} {:>12}",
+        "{:<44} {:>28}",
         "(a) COPY + INSERT ON CONFLICT, updates",
-        format!("{a_upd:.0}/s")
+        shown(&a_upds)
     );
     println!(
-        "{:<44} {:>12}",
+        "{:<44} {:>28}",
         format!("(b) one upsert per transaction ({rows})"),
         format!("{b:.0}/s")
     );
     println!();
     println!(
-        "{:<24} {:>14} {:>9} {:>9} {:>16} {:>18}",
-        "(c) our path", "worker rec/s", "c/a", "c/b", "POST->done rec/s", "created->started"
+        "{:<24} {:>14} {:>17} {:>6} {:>6} {:>16} {:>18}",
+        "(c) our path",
+        "worker rec/s",
+        "(range)",
+        "c/a",
+        "c/b",
+        "POST->done rec/s",
+        "created->started"
     );
-    for (label, worker_rate, e2e_rate, pickup) in &results {
+    for m in &results {
+        let (label, worker_rate, e2e_rate, pickup, (lo, hi)) =
+            (m.label, m.worker, m.e2e, m.pickup, m.range);
         let a = if label.contains("updates") || label.contains("identical") {
             a_upd
         } else {
             a_new
         };
         println!(
-            "{:<24} {:>14.0} {:>9.2} {:>9.1} {:>16.0} {:>15} ms",
+            "{:<24} {:>14.0} {:>17} {:>6.2} {:>6.1} {:>16.0} {:>15} ms",
             label,
             worker_rate,
+            format!("({lo:.0}-{hi:.0})"),
             worker_rate / a,
             worker_rate / b,
             e2e_rate,
@@ -424,6 +471,37 @@ async fn main() -> anyhow::Result<()> {
 }
 
 /// (a): COPY n rows into a temp table, then one merge; returns records/s.
+/// The medians of one kind of (c) import over the runs.
+struct Measured {
+    label: &'static str,
+    /// Worker records/s (started_at -> completed_at).
+    worker: f64,
+    /// Records/s from the POST to completion.
+    e2e: f64,
+    /// created_at -> started_at.
+    pickup: Duration,
+    /// The lowest and highest worker records/s.
+    range: (f64, f64),
+}
+
+/// The median of some measurements.
+fn median(v: &[f64]) -> f64 {
+    let mut sorted = v.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    match sorted.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
+}
+
+/// The smallest and largest of some measurements.
+fn range(v: &[f64]) -> (f64, f64) {
+    v.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), x| {
+        (lo.min(*x), hi.max(*x))
+    })
+}
+
 async fn copy_merge(client: &tokio_postgres::Client, n: usize, name: &str) -> anyhow::Result<f64> {
     let mut data = String::with_capacity(n * 48);
     for i in 0..n {
