@@ -70,6 +70,7 @@ pub fn resource(rt: &ResourceType, base_url: &str) -> Value {
                 "key_attribute": r.by_key.map(|k| k.input),
                 "key_target_attribute": r.by_key.map(|k| k.target_column),
                 "required": r.required,
+                "inline": r.inline,
             })
         })
         .collect();
@@ -196,5 +197,55 @@ mod tests {
             prices["attributes"]["relationships"][0]["key_attribute"],
             "sku_code"
         );
+        assert_eq!(prices["attributes"]["children"], json!(["price_tiers"]));
+    }
+
+    #[test]
+    fn nested_records_tags_and_bounds_are_described() {
+        let orders = resource(resource_type("orders").unwrap(), "");
+        let a = &orders["attributes"];
+        assert_eq!(a["children"], json!(["line_items"]));
+        assert_eq!(a["taggable"], true);
+        let shipping = a["relationships"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == "shipping_address")
+            .unwrap();
+        assert_eq!(shipping["inline"], true);
+        assert_eq!(shipping["key_attribute"], "shipping_address_reference");
+        let customer = a["relationships"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == "customer")
+            .unwrap();
+        assert_eq!(
+            (
+                &customer["key_attribute"],
+                &customer["key_target_attribute"]
+            ),
+            (&json!("customer_email"), &json!("email"))
+        );
+        let addresses = resource(resource_type("addresses").unwrap(), "");
+        assert_eq!(addresses["attributes"]["creates_without_key"], true);
+        let promotions = resource(resource_type("promotions").unwrap(), "");
+        let percentage = promotions["attributes"]["attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == "percentage")
+            .unwrap();
+        assert_eq!(
+            (&percentage["min"], &percentage["max"]),
+            (&json!(0), &json!(100))
+        );
+        let starts = promotions["attributes"]["attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == "starts_at")
+            .unwrap();
+        assert_eq!(starts["type"], "timestamp");
     }
 }

@@ -857,6 +857,7 @@ fn print_type(r: &Value) {
                 "BY ID",
                 "BY KEY",
                 "REQUIRED",
+                "INLINE",
             ],
             &[],
         );
@@ -867,6 +868,11 @@ fn print_type(r: &Value) {
                 cell(&x["id_attribute"]),
                 cell(&x["key_attribute"]),
                 if x["required"] == true { "yes" } else { "" }.into(),
+                if x["inline"] == true {
+                    format!("{} or {}.*", cell(&x["name"]), cell(&x["name"]))
+                } else {
+                    String::new()
+                },
             ]);
         }
         print!("{}", t.render());

@@ -679,6 +679,19 @@ async fn resource_types_come_from_the_catalogue() {
     );
     assert!(out.stdout.contains("amount_cents"), "{}", out.stdout);
     assert!(out.stdout.contains("price_list_code"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("children given inline: price_tiers"),
+        "{}",
+        out.stdout
+    );
+    let out = run(&api, &token, &["types", "orders"]).await.expect(0);
+    assert!(
+        out.stdout
+            .contains("shipping_address or shipping_address.*")
+            && out.stdout.contains("tags: a list of tag names"),
+        "{}",
+        out.stdout
+    );
     let doc = run(&api, &token, &["types", "--json"])
         .await
         .expect(0)
