@@ -71,6 +71,7 @@ pub fn resource(rt: &ResourceType, base_url: &str) -> Value {
                 "key_target_attribute": r.by_key.map(|k| k.target_column),
                 "required": r.required,
                 "inline": r.inline,
+                "keeps_unknown_keys": r.keeps_unknown_keys,
             })
         })
         .collect();

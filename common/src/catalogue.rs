@@ -155,12 +155,22 @@ pub struct Relationship {
     /// name (`address: {"line_1": ..., "city": ...}`, or `address.city` CSV columns): it is
     /// written first, created or updated by its own natural key, and linked.
     pub inline: bool,
+    /// Whether an input whose key names no record is written without the link (the key stays
+    /// in the type's own attribute), with a warning, instead of failing: an order's
+    /// `customer_email` may be a guest's.
+    pub keeps_unknown_keys: bool,
 }
 
 impl Relationship {
     /// The same relationship, whose record an input may also give inline.
     pub const fn given_inline(mut self) -> Self {
         self.inline = true;
+        self
+    }
+
+    /// The same relationship, left empty (with a warning) when its key names no record.
+    pub const fn keeping_unknown_keys(mut self) -> Self {
+        self.keeps_unknown_keys = true;
         self
     }
 
@@ -220,6 +230,7 @@ const fn relationship_by(
         }),
         required,
         inline: false,
+        keeps_unknown_keys: false,
     }
 }
 
@@ -238,6 +249,7 @@ const fn relationship_by_id(
         by_key: None,
         required,
         inline: false,
+        keeps_unknown_keys: false,
     }
 }
 
@@ -781,7 +793,8 @@ pub const CATALOGUE: &[ResourceType] = &[
                 "customer_email",
                 "email",
                 false,
-            ),
+            )
+            .keeping_unknown_keys(),
             relationship_by(
                 "shipping_address",
                 "shipping_address_id",
@@ -1032,6 +1045,15 @@ mod tests {
                         k.target_column
                     );
                 }
+            }
+            for rel in r.relationships.iter().filter(|rel| rel.keeps_unknown_keys) {
+                let k = rel.by_key.expect("a key to keep");
+                assert!(
+                    !rel.required && r.attribute(k.input).is_some(),
+                    "{}: {} keeps its key in an attribute of its own",
+                    r.name,
+                    rel.name
+                );
             }
             for child in r.children {
                 let (_, c) = r.child(child).expect("child type declared");

@@ -595,3 +595,45 @@ async fn nested_records_follow_their_input_whatever_else_changed_or_failed() {
     assert_eq!(r2_quantity, 1, "R2's line item is untouched");
     worker.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_order_keeps_its_email_without_a_customer() {
+    let env = TestEnv::new().await;
+    let worker = env.spawn_worker(env.worker_config(1, 10, 10));
+    catalogue(&env).await;
+    let orders = json!([
+        {"number": "G1", "customer_email": "Guest@Example.com"},
+        {"number": "G2", "customer_email": "ann@example.com"}
+    ]);
+    let done = run(&env, ImportSpec::json("orders", &orders)).await;
+    assert_eq!(
+        (done.processed_count, done.errors_count),
+        (2, 0),
+        "{:?}",
+        done.errors_log
+    );
+    assert!(
+        done.warnings_log.0["G1"]
+            .contains(&"customer_email names no customer: written without one".to_owned()),
+        "{:?}",
+        done.warnings_log
+    );
+    let rows: Vec<(String, String, Option<String>)> = env
+        .query("SELECT o.number, o.customer_email, c.email FROM orders o LEFT JOIN customers c ON c.id = o.customer_id ORDER BY 1")
+        .await
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("G1".to_owned(), "guest@example.com".to_owned(), None),
+            (
+                "G2".to_owned(),
+                "ann@example.com".to_owned(),
+                Some("ann@example.com".to_owned())
+            )
+        ]
+    );
+    worker.stop().await;
+}

@@ -453,12 +453,17 @@ async fn apply_with_retry(
     (cursor, hints): (i64, &Hints),
     gate: &mut Gate,
 ) -> Result<(AfterCheckpoint, u64), BatchError> {
-    let validation_errors: Vec<usize> = batch.iter().map(|p| p.errors.len()).collect();
+    // What validation said; the write adds to it, again on each attempt.
+    let validation: Vec<(usize, usize)> = batch
+        .iter()
+        .map(|p| (p.errors.len(), p.warnings.len()))
+        .collect();
     let mut delay = Duration::from_millis(100);
     let mut attempt = 1;
     loop {
-        for (p, n) in batch.iter_mut().zip(&validation_errors) {
-            p.errors.truncate(*n);
+        for (p, (errors, warnings)) in batch.iter_mut().zip(&validation) {
+            p.errors.truncate(*errors);
+            p.warnings.truncate(*warnings);
         }
         match apply(ctx, import, rt, batch, (cursor, hints), gate).await {
             Ok(after) => return Ok(after),
