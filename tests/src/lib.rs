@@ -297,11 +297,21 @@ impl Drop for TestEnv {
                 .build()
                 .unwrap();
             rt.block_on(async {
-                if let Ok(conn) = queue::connect(&amqp_url(), Some(Duration::from_secs(2))).await {
-                    if let Ok(ch) = conn.create_channel().await {
-                        let _ = queue::delete(&ch, &queue_name).await;
-                    }
+                // A few tries: on a loaded machine (tests and builds on 2 cores) a connection
+                // can take seconds, and a queue left behind outlives the test.
+                for _ in 0..3 {
+                    let Ok(conn) = queue::connect(&amqp_url(), Some(Duration::from_secs(10))).await
+                    else {
+                        continue;
+                    };
+                    let deleted = match conn.create_channel().await {
+                        Ok(ch) => queue::delete(&ch, &queue_name).await.is_ok(),
+                        Err(_) => false,
+                    };
                     let _ = conn.close(200, "done".into()).await;
+                    if deleted {
+                        break;
+                    }
                 }
                 let url = format!("{}/postgres", postgres_server());
                 if let Ok((client, connection)) =
