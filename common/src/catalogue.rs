@@ -849,6 +849,7 @@ pub const CATALOGUE: &[ResourceType] = &[
         natural_key: &["order_id", "sku_code"],
         parent: Some("order"),
         log_key: "sku_code",
+        children: &["line_item_options"],
         creates_without_key: true,
         ..DEFAULTS
     },

@@ -637,3 +637,62 @@ async fn a_guest_order_keeps_its_email_without_a_customer() {
     );
     worker.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn line_item_options_nest_inside_line_items_inside_orders() {
+    let env = TestEnv::new().await;
+    let worker = env.spawn_worker(env.worker_config(1, 10, 10));
+    catalogue(&env).await;
+    let options = json!([{"name": "Gift wrap", "market_code": "M1", "price_amount_cents": 300}]);
+    run(&env, ImportSpec::json("sku_options", &options)).await;
+    let orders = json!([
+        {"number": "W1", "line_items": [
+            {"sku_code": "A", "quantity": 2, "line_item_options": [
+                {"sku_option_name": "Gift wrap", "quantity": 2, "options": {"message": "Happy birthday"}}
+            ]}
+        ]},
+        {"number": "W2", "line_items": [
+            {"sku_code": "A", "quantity": 1, "line_item_options": [
+                {"sku_option_name": "Engraving", "quantity": 1}
+            ]}
+        ]}
+    ]);
+    let done = run(&env, ImportSpec::json("orders", &orders).skip_errors()).await;
+    assert_eq!(
+        (done.processed_count, done.errors_count),
+        (1, 1),
+        "{:?}",
+        done.errors_log
+    );
+    assert_eq!(
+        done.errors_log.0["W2"]["line_items[0].line_item_options[0].sku_option"],
+        vec!["must exist".to_owned()]
+    );
+    let row = &env
+        .query(
+            "SELECT o.number, l.sku_code, x.quantity, x.options->>'message', s.name
+             FROM line_item_options x JOIN line_items l ON l.id = x.line_item_id
+             JOIN orders o ON o.id = l.order_id JOIN sku_options s ON s.id = x.sku_option_id",
+        )
+        .await;
+    assert_eq!(row.len(), 1);
+    assert_eq!(
+        (
+            row[0].get::<_, String>(0),
+            row[0].get::<_, String>(1),
+            row[0].get::<_, i64>(2),
+            row[0].get::<_, String>(3),
+            row[0].get::<_, String>(4)
+        ),
+        (
+            "W1".to_owned(),
+            "A".to_owned(),
+            2,
+            "Happy birthday".to_owned(),
+            "Gift wrap".to_owned()
+        )
+    );
+    assert_eq!(env.count("orders").await, 1, "W2 is not written at all");
+    assert_eq!(env.count("line_items").await, 1);
+    worker.stop().await;
+}
