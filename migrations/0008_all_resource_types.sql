@@ -207,6 +207,9 @@ CREATE TABLE addresses (
     UNIQUE (organization_id, mode, reference)
 );
 
+ALTER TABLE stock_locations ADD COLUMN address_id text REFERENCES addresses (id);
+
+
 CREATE TABLE customer_addresses (
     id text PRIMARY KEY,
     organization_id text NOT NULL,

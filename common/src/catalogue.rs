@@ -376,8 +376,39 @@ pub const CATALOGUE: &[ResourceType] = &[
         ..DEFAULTS
     },
     ResourceType {
+        name: "addresses",
+        attributes: &[
+            text("first_name"),
+            text("last_name"),
+            text("company"),
+            text("line_1").required(),
+            text("line_2"),
+            text("city").required(),
+            text("zip_code"),
+            text("state_code"),
+            text("country_code").required(),
+            text("phone"),
+            email("email"),
+            text("notes"),
+        ],
+        natural_key: &["reference"],
+        log_key: "reference",
+        creates_without_key: true,
+        taggable: true,
+        ..DEFAULTS
+    },
+    ResourceType {
         name: "stock_locations",
         attributes: &[text("code").required(), text("name").required()],
+        relationships: &[relationship_by(
+            "address",
+            "address_id",
+            "addresses",
+            "address_reference",
+            "reference",
+            false,
+        )
+        .given_inline()],
         ..DEFAULTS
     },
     ResourceType {
@@ -600,28 +631,6 @@ pub const CATALOGUE: &[ResourceType] = &[
         )],
         natural_key: &["email"],
         log_key: "email",
-        taggable: true,
-        ..DEFAULTS
-    },
-    ResourceType {
-        name: "addresses",
-        attributes: &[
-            text("first_name"),
-            text("last_name"),
-            text("company"),
-            text("line_1").required(),
-            text("line_2"),
-            text("city").required(),
-            text("zip_code"),
-            text("state_code"),
-            text("country_code").required(),
-            text("phone"),
-            email("email"),
-            text("notes"),
-        ],
-        natural_key: &["reference"],
-        log_key: "reference",
-        creates_without_key: true,
         taggable: true,
         ..DEFAULTS
     },

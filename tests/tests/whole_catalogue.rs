@@ -97,7 +97,9 @@ async fn a_whole_catalogue_loads_through_imports_in_dependency_order() {
         &env,
         ImportSpec::csv(
             "stock_locations",
-            "code,name\nWH1,Warehouse one\nWH2,Warehouse two\n",
+            "code,name,address.reference,address.line_1,address.city,address.country_code\n\
+             WH1,Warehouse one,WH1-ADDR,1 Dock Rd,Genoa,IT\n\
+             WH2,Warehouse two,WH2-ADDR,2 Dock Rd,Trieste,IT\n",
         ),
         2,
     )
@@ -274,6 +276,14 @@ async fn a_whole_catalogue_loads_through_imports_in_dependency_order() {
     assert_eq!(
         rows(&env, "SELECT m.code, m.name, p.code, g.code FROM markets m JOIN price_lists p ON p.id = m.price_list_id LEFT JOIN customer_groups g ON g.id = m.customer_group_id").await,
         set(["M-EU|Europe|EU|VIP".into(), "M-US|USA|US|NULL".into()])
+    );
+    assert_eq!(
+        rows(
+            &env,
+            "SELECT w.code, a.reference, a.city FROM stock_locations w JOIN addresses a ON a.id = w.address_id"
+        )
+        .await,
+        set(["WH1|WH1-ADDR|Genoa".into(), "WH2|WH2-ADDR|Trieste".into()])
     );
     assert_eq!(
         rows(
