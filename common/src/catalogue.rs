@@ -963,10 +963,38 @@ impl ResourceType {
         self.columns().iter().position(|c| c.name == name)
     }
 
+    /// The index in [`ResourceType::columns`] of relationship `ri`'s id column (relationship
+    /// ids come after the attributes, in declaration order).
+    pub fn relationship_column(&self, ri: usize) -> usize {
+        self.attributes.len() + COMMON_ATTRIBUTES.len() + ri
+    }
+
+    /// The indexes in [`ResourceType::columns`] of the natural key's columns, in key order
+    /// (every key column is a column: the catalogue's tests check it).
+    pub fn key_columns(&self) -> Vec<usize> {
+        let columns = self.columns();
+        self.natural_key
+            .iter()
+            .filter_map(|k| columns.iter().position(|c| c.name == *k))
+            .collect()
+    }
+
+    /// Whether an input may carry records that are written with it and can fail on their
+    /// own (children, related records given inline), so that its batch may have to be
+    /// written again without it.
+    pub fn has_nested_records(&self) -> bool {
+        !self.children.is_empty() || self.relationships.iter().any(|r| r.inline)
+    }
+
     /// The parent relationship, when the type has one.
     pub fn parent_relationship(&self) -> Option<&'static Relationship> {
+        Some(&self.relationships[self.parent_index()?])
+    }
+
+    /// The index of the parent relationship in [`ResourceType::relationships`].
+    pub fn parent_index(&self) -> Option<usize> {
         let parent = self.parent?;
-        self.relationships.iter().find(|r| r.name == parent)
+        self.relationships.iter().position(|r| r.name == parent)
     }
 
     /// The child type given inline under `name` (an order's `line_items`), with its index in
@@ -1021,6 +1049,10 @@ mod tests {
                     "{}: key {k} is a column",
                     r.name
                 );
+            }
+            assert_eq!(r.key_columns().len(), r.natural_key.len(), "{}", r.name);
+            for (ri, rel) in r.relationships.iter().enumerate() {
+                assert_eq!(cols[r.relationship_column(ri)].name, rel.id_attribute);
             }
             assert!(
                 r.accepts_input(r.log_key),

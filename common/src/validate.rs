@@ -199,15 +199,15 @@ impl Preparer {
             }
             RawRecord::Json(map) => map.into_iter().map(|(k, v)| (k, v, false)).collect(),
             RawRecord::Csv { headers, values } => {
-                let known = matches!(&self.layout,
-                    Some((h, _)) if Arc::ptr_eq(h, &headers) || **h == *headers);
-                if !known {
-                    let layout = CsvLayout::new(rt, &headers);
-                    self.layout = Some((headers, layout));
-                }
-                let Some((_, layout)) = &self.layout else {
-                    unreachable!("the layout was just set")
+                // The layout of the same header row is worked out once.
+                let layout = match self.layout.take() {
+                    Some((h, layout)) if Arc::ptr_eq(&h, &headers) || *h == *headers => (h, layout),
+                    _ => {
+                        let layout = CsvLayout::new(rt, &headers);
+                        (headers, layout)
+                    }
                 };
+                let (_, layout) = self.layout.insert(layout);
                 // The unknown columns are the same in every row: said once, on the first row.
                 if !self.unknown_columns_warned {
                     self.unknown_columns_warned = true;
@@ -452,12 +452,10 @@ fn check_children(
         );
         return;
     }
-    if p.children.is_empty() {
-        p.children = vec![Vec::new(); at + 1];
-    } else if p.children.len() <= at {
+    if p.children.len() <= at {
         p.children.resize(at + 1, Vec::new());
     }
-    let parent = child_rt.parent_relationship();
+    let parent = child_rt.parent_index();
     let mut children = Vec::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
         let place = format!("{name}[{i}]");
@@ -465,33 +463,42 @@ fn check_children(
             p.error(&place, format!("{} is not an object", shown(&item)));
             continue;
         };
-        let mut child = Prepared::empty(child_rt, p.position);
-        let fields = map.into_iter().map(|(k, v)| (k, v, from_csv)).collect();
-        check_fields(child_rt, &mut child, fields);
-        if let Some(rel) = parent {
-            let ri = child_rt
-                .relationships
-                .iter()
-                .position(|r| r.name == rel.name);
-            if let Some(ri) = ri.filter(|&ri| child.references[ri].is_some()) {
+        children.push(check_nested(child_rt, p, &place, map, from_csv, |child| {
+            // The parent a child is given in is its parent, whatever it says.
+            if let Some(ri) = parent.filter(|&ri| child.references[ri].is_some()) {
                 child.references[ri] = None;
+                let rel = child_rt.relationships[ri].name;
                 child.warnings.push(format!(
-                    "{} was ignored: the {} it is given in is its {}",
-                    rel.name, rel.name, rel.name
+                    "{rel} was ignored: the {rel} it is given in is its {rel}"
                 ));
             }
-        }
-        for (attribute, message) in &child.errors {
-            p.error(&format!("{place}.{attribute}"), message.clone());
-        }
-        for warning in &child.warnings {
-            p.warnings.push(format!("{place}.{warning}"));
-        }
-        child.errors.clear();
-        child.warnings.clear();
-        children.push(child);
+        }));
     }
     p.children[at] = children;
+}
+
+/// Checks one nested record (a child, or a related record given inline) of type `rt`, given
+/// at `place` in input `p` (`line_items[1]`, `address`). Its errors and warnings become the
+/// input's, prefixed with the place; `adjust` sees the record before that.
+fn check_nested(
+    rt: &'static ResourceType,
+    p: &mut Prepared,
+    place: &str,
+    map: Map<String, Value>,
+    from_csv: bool,
+    adjust: impl FnOnce(&mut Prepared),
+) -> Prepared {
+    let mut nested = Prepared::empty(rt, p.position);
+    let fields = map.into_iter().map(|(k, v)| (k, v, from_csv)).collect();
+    check_fields(rt, &mut nested, fields);
+    adjust(&mut nested);
+    for (attribute, message) in std::mem::take(&mut nested.errors) {
+        p.error(&format!("{place}.{attribute}"), message);
+    }
+    for warning in std::mem::take(&mut nested.warnings) {
+        p.warnings.push(format!("{place}.{warning}"));
+    }
+    nested
 }
 
 /// What a nested value must be.
@@ -552,15 +559,7 @@ fn check_related(
     let Some(Value::Object(map)) = nested_value(p, name, value, from_csv, Nested::Object) else {
         return;
     };
-    let mut related = Prepared::empty(target, p.position);
-    let fields = map.into_iter().map(|(k, v)| (k, v, from_csv)).collect();
-    check_fields(target, &mut related, fields);
-    for (attribute, message) in std::mem::take(&mut related.errors) {
-        p.error(&format!("{name}.{attribute}"), message);
-    }
-    for warning in std::mem::take(&mut related.warnings) {
-        p.warnings.push(format!("{name}.{warning}"));
-    }
+    let related = check_nested(target, p, name, map, from_csv, |_| {});
     p.related.retain(|(r, _)| *r != ri);
     p.related.push((ri, related));
 }

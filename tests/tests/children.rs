@@ -696,3 +696,52 @@ async fn line_item_options_nest_inside_line_items_inside_orders() {
     assert_eq!(env.count("line_items").await, 1);
     worker.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_the_database_refuses_keeps_its_one_error_and_leaves_no_address() {
+    let env = TestEnv::new().await;
+    let worker = env.spawn_worker(env.worker_config(1, 10, 10));
+    catalogue(&env).await;
+    // A number too large for the unique index: the set-based write is refused, the order is
+    // written alone and fails, after its inline address was written.
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let huge: String = (0..4000)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[(state % 36) as usize])
+        })
+        .collect();
+    let orders = json!([
+        {"number": huge, "shipping_address": {"line_1": "1 Rue", "city": "Lille", "country_code": "FR"}},
+        {"number": "OK1", "shipping_address": {"line_1": "2 Rue", "city": "Lens", "country_code": "FR"}}
+    ]);
+    let done = run(&env, ImportSpec::json("orders", &orders).skip_errors()).await;
+    assert_eq!(
+        (done.processed_count, done.errors_count),
+        (1, 1),
+        "{:?}",
+        done.errors_log
+    );
+    let (_, failed) = done
+        .errors_log
+        .0
+        .iter()
+        .find(|(key, _)| key.as_str() != "OK1")
+        .unwrap();
+    // (An index limit names no column: the error is the input's.)
+    assert_eq!(
+        failed.values().flatten().collect::<Vec<_>>(),
+        ["is too long to be stored"],
+        "one error, not also 'id: no longer exists': {failed:?}"
+    );
+    let cities: Vec<String> = env
+        .query("SELECT city FROM addresses")
+        .await
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(cities, ["Lens"], "the refused order's address is not kept");
+    worker.stop().await;
+}

@@ -160,9 +160,14 @@ fn write_records<'a>(
         resolve_relationships(tx, rt, &columns, tenant, parent_resource_id, records)
             .in_span(sql_span("lookup", rt.name))
             .await?;
+        // Only a batch whose inputs carry nested records may have to be written again: the
+        // others need no savepoint of their own (one less subtransaction on the hot path).
+        let redoable = rt.has_nested_records();
         loop {
-            tx.batch_execute("SAVEPOINT batch_write").await?;
-            let related = nested::write_related(tx, rt, tenant, &columns, records).await?;
+            if redoable {
+                tx.batch_execute("SAVEPOINT batch_write").await?;
+            }
+            let related = nested::write_related(tx, rt, tenant, records).await?;
             if related.failed {
                 // The inputs whose related records failed are now invalid: write the rest
                 // again, without the related records of theirs that were written.
@@ -172,7 +177,11 @@ fn write_records<'a>(
                 .await?;
                 continue;
             }
-            let valid_before: Vec<bool> = records.iter().map(Prepared::is_valid).collect();
+            // (Only inputs with related records given inline need it: see below.)
+            let valid_before: Vec<bool> = match redoable {
+                true => records.iter().map(Prepared::is_valid).collect(),
+                false => Vec::new(),
+            };
             let writes = plan_writes(tx, rt, &columns, tenant, records)
                 .in_span(sql_span("match", rt.name))
                 .await?;
@@ -186,12 +195,12 @@ fn write_records<'a>(
                 look_for_unchanged,
             )
             .await?;
+            // A record updated by id and deleted meanwhile (the rows that failed in the
+            // record-by-record pass already say why).
             for (w, write) in writes.iter().enumerate() {
-                if effects[w] == Effect::Gone {
+                if effects[w] == Effect::Gone && effects_known(write, records) {
                     for &m in &write.members {
-                        if !records[m].related.is_empty() {
-                            records[m].error("id", "no longer exists");
-                        }
+                        records[m].error("id", "no longer exists");
                     }
                 }
             }
@@ -229,7 +238,9 @@ fn write_records<'a>(
                     effects[w] = Effect::Updated;
                 }
             }
-            tx.batch_execute("RELEASE SAVEPOINT batch_write").await?;
+            if redoable {
+                tx.batch_execute("RELEASE SAVEPOINT batch_write").await?;
+            }
             return Ok(effects_of_inputs(&writes, effects, &ids, records));
         }
     })
@@ -350,26 +361,19 @@ fn effects_of_inputs(
     writes: &[Write],
     effects: Vec<Effect>,
     row_ids: &[Option<String>],
-    records: &mut [Prepared],
+    records: &[Prepared],
 ) -> Written {
     let mut did: Vec<Option<Effect>> = vec![None; records.len()];
     let mut ids: Vec<Option<String>> = vec![None; records.len()];
     let mut inserted = 0;
     for ((w, effect), id) in writes.iter().zip(effects).zip(row_ids) {
         if !effects_known(w, records) {
-            continue; // failed in the record-by-record pass
+            continue; // failed: in the record-by-record pass, or deleted meanwhile
         }
-        if effect != Effect::Gone {
-            for &m in &w.members {
-                ids[m] = id.clone();
-            }
+        for &m in &w.members {
+            ids[m] = id.clone();
         }
         match effect {
-            Effect::Gone => {
-                for &m in &w.members {
-                    records[m].error("id", "no longer exists");
-                }
-            }
             Effect::Created => {
                 inserted += 1;
                 for (n, &m) in w.members.iter().enumerate() {
@@ -488,6 +492,13 @@ fn readable(p: &Prepared) -> bool {
     !p.errors.iter().any(|(attribute, _)| attribute == "input")
 }
 
+/// Whether relationship `ri` of an input is linked by the writer rather than looked up: the
+/// input gives the related record inline (it is written, then linked), or the input is a
+/// child whose parent's id the writer has just filled in.
+fn linked_by_writer(p: &Prepared, ri: usize, id_col: usize) -> bool {
+    p.gives_related(ri) || (p.references[ri].is_none() && p.cells[id_col].is_some())
+}
+
 /// Resolves every relationship of the batch with one query each, filling the relationship's
 /// id column (and a stored key such as `sku_code`) or logging "must exist".
 async fn resolve_relationships(
@@ -500,10 +511,7 @@ async fn resolve_relationships(
 ) -> Result<(), tokio_postgres::Error> {
     for (ri, rel) in rt.relationships.iter().enumerate() {
         let is_parent = rt.parent == Some(rel.name);
-        let id_col = columns
-            .iter()
-            .position(|c| c.name == rel.id_attribute)
-            .expect("relationship column");
+        let id_col = rt.relationship_column(ri);
         let stored_key_col = rel
             .by_key
             .and_then(|k| columns.iter().position(|c| c.name == k.input));
@@ -512,8 +520,7 @@ async fn resolve_relationships(
         // only inputs that could not be read at all are left out.
         let mut wanted: Vec<Option<Reference>> = Vec::with_capacity(records.len());
         for p in records.iter() {
-            // A related record given inline is written (and linked) with the batch.
-            if !readable(p) || p.gives_related(ri) {
+            if !readable(p) || linked_by_writer(p, ri, id_col) {
                 wanted.push(None);
                 continue;
             }
@@ -569,7 +576,7 @@ async fn resolve_relationships(
             }
         }
         for (p, want) in records.iter_mut().zip(wanted) {
-            if !readable(p) || p.gives_related(ri) {
+            if !readable(p) || linked_by_writer(p, ri, id_col) {
                 continue;
             }
             match want {
@@ -623,16 +630,7 @@ async fn plan_writes(
     tenant: &Tenant,
     records: &mut [Prepared],
 ) -> Result<Vec<Write>, tokio_postgres::Error> {
-    let key_cols: Vec<usize> = rt
-        .natural_key
-        .iter()
-        .map(|k| {
-            columns
-                .iter()
-                .position(|c| c.name == *k)
-                .expect("key column")
-        })
-        .collect();
+    let key_cols = rt.key_columns();
 
     // Inputs that give an id must name an existing record of the tenant; its natural key
     // lets inputs that name it by key merge with them.
@@ -684,9 +682,9 @@ async fn plan_writes(
             continue;
         }
         let key: Option<Vec<String>> = key_cols.iter().map(|&c| key_text(&p.cells[c])).collect();
-        if key.is_none() && p.is_valid() && !rt.creates_without_key {
-            let blank = key_cols.iter().find(|&&c| key_text(&p.cells[c]).is_none());
-            let name = columns[*blank.expect("a key column is blank")].name;
+        let blank = key_cols.iter().find(|&&c| key_text(&p.cells[c]).is_none());
+        if let (Some(&blank), true, false) = (blank, p.is_valid(), rt.creates_without_key) {
+            let name = columns[blank].name;
             let attribute = rt
                 .relationships
                 .iter()

@@ -7,9 +7,9 @@
 //!   each naming its parent by the id just written.
 
 use deadpool_postgres::Transaction;
-use imports_common::catalogue::{Column, ResourceType};
+use imports_common::catalogue::{resource_type, ResourceType};
 use imports_common::model::Tenant;
-use imports_common::validate::{Cell, Prepared, Reference};
+use imports_common::validate::{Cell, Prepared};
 
 use super::{write_records, Effect, Write};
 
@@ -27,7 +27,6 @@ pub(super) async fn write_related(
     tx: &Transaction<'_>,
     rt: &'static ResourceType,
     tenant: &Tenant,
-    columns: &[Column],
     records: &mut [Prepared],
 ) -> Result<Related, tokio_postgres::Error> {
     let mut out = Related {
@@ -38,12 +37,10 @@ pub(super) async fn write_related(
         if !rel.inline {
             continue;
         }
-        let Some((_, _, target)) = rt.inline_relationship(rel.name) else {
+        let Some(target) = resource_type(rel.target) else {
             continue;
         };
-        let Some(id_col) = columns.iter().position(|c| c.name == rel.id_attribute) else {
-            continue;
-        };
+        let id_col = rt.relationship_column(ri);
         let mut owners: Vec<usize> = Vec::new();
         let mut batch: Vec<Prepared> = Vec::new();
         for (m, p) in records.iter().enumerate() {
@@ -96,13 +93,10 @@ pub(super) async fn write_children(
         let Some((_, child_rt)) = rt.child(child_name) else {
             continue;
         };
-        let Some(parent_ri) = child_rt
-            .relationships
-            .iter()
-            .position(|r| Some(r.name) == child_rt.parent)
-        else {
+        let Some(parent_ri) = child_rt.parent_index() else {
             continue;
         };
+        let parent_col = child_rt.relationship_column(parent_ri);
         // (write, input, place in its list) of each child, in order.
         let mut owners: Vec<(usize, usize, usize)> = Vec::new();
         let mut batch: Vec<Prepared> = Vec::new();
@@ -118,8 +112,9 @@ pub(super) async fn write_children(
                     .flatten()
                     .enumerate()
                 {
+                    // Linked to the parent just written: no lookup (see `linked_by_writer`).
                     let mut child = child.clone();
-                    child.references[parent_ri] = Some(Reference::Id(parent_id.clone()));
+                    child.cells[parent_col] = Some(Cell::Text(parent_id.clone()));
                     batch.push(child);
                     owners.push((w, m, j));
                 }
@@ -175,8 +170,8 @@ async fn refuse_other_parents_children(
         .map(|r| (r.get(0), r.get(1)))
         .collect();
     for child in batch.iter_mut() {
-        let (Some(id), Some(Reference::Id(given_in))) = (&child.id, &child.references[parent_ri])
-        else {
+        let parent_col = child_rt.relationship_column(parent_ri);
+        let (Some(id), Some(Cell::Text(given_in))) = (&child.id, &child.cells[parent_col]) else {
             continue;
         };
         if parents.get(id).is_some_and(|own| own != given_in) {
