@@ -94,7 +94,7 @@ pub async fn download(
                 let (seq, mut gz) = st?;
                 let chunk = match pool.get().await {
                     Ok(client) => {
-                        imports_common::store::input_chunk(&**client, &import_id, seq).await
+                        imports_storage::store::input_chunk(&**client, &import_id, seq).await
                     }
                     Err(e) => return Some((Err(std::io::Error::other(e.to_string())), None)),
                 };

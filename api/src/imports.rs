@@ -10,8 +10,8 @@ use imports_common::failed_inputs::ReportFormat;
 use imports_common::inputs::{parse_csv_delimiter, DEFAULT_CSV_DELIMITER};
 use imports_common::jsonapi::{import_attributes, import_resource};
 use imports_common::model::{Format, Import, Status, Tenant};
-use imports_common::store::{self, NewImport};
-use imports_common::telemetry::traces;
+use imports_runtime::telemetry::traces;
+use imports_storage::store::{self, NewImport};
 use std::collections::HashMap;
 
 use serde_json::{json, Map, Value};
@@ -826,7 +826,7 @@ pub async fn failed_inputs(
         import.csv_delimiter.unwrap_or(DEFAULT_CSV_DELIMITER),
     );
     let report = tokio::task::spawn_blocking(move || {
-        let reader = imports_common::stored_inputs::StoredInputs::new(handle, pool, id);
+        let reader = imports_storage::stored_inputs::StoredInputs::new(handle, pool, id);
         let mut out = Vec::new();
         imports_common::failed_inputs::write_report(
             format,

@@ -26,8 +26,8 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 use axum::Router;
 use deadpool_postgres::Pool;
-use imports_common::config::ApiConfig;
-use imports_common::health::{self, AmqpWatch};
+use imports_runtime::config::ApiConfig;
+use imports_runtime::health::{self, AmqpWatch};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -128,7 +128,7 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let pool = imports_common::db::pool(&config.services.database_url, 16)?;
+    let pool = imports_storage::db::pool(&config.services.database_url, 16)?;
     let state = AppState {
         pool: pool.clone(),
         config: Arc::new(config.clone()),
@@ -139,7 +139,7 @@ pub async fn serve(
         )),
         metrics: Arc::new(observe::ApiMetrics::new(pool.clone())),
         amqp: AmqpWatch::default(),
-        health_pool: imports_common::db::pool(&config.services.database_url, 1)?,
+        health_pool: imports_storage::db::pool(&config.services.database_url, 1)?,
     };
     let outbox = {
         let (pool, wake, amqp, shutdown) = (
@@ -151,13 +151,13 @@ pub async fn serve(
         tokio::spawn(async move {
             tokio::select! {
                 _ = shutdown.cancelled() => {}
-                _ = imports_common::db::wait_for(&pool, &config.services.database_url, None) => {
+                _ = imports_storage::db::wait_for(&pool, &config.services.database_url, None) => {
                     outbox::run(pool, config, wake, amqp, shutdown).await
                 }
             }
         })
     };
-    let refresher = imports_common::telemetry::metrics::otlp_enabled().then(|| {
+    let refresher = imports_runtime::telemetry::metrics::otlp_enabled().then(|| {
         tokio::spawn(
             state
                 .metrics

@@ -1,8 +1,8 @@
 //! `imports-api`: serves the API (default), applies migrations, manages API tokens.
 
 use clap::{Parser, Subcommand};
-use imports_common::config::{ApiConfig, ServiceConfig};
 use imports_common::model::{Mode, Tenant};
+use imports_runtime::config::{ApiConfig, ServiceConfig};
 use tokio_util::sync::CancellationToken;
 
 /// The /api/imports HTTP API. Configured by the environment: API_ADDR, API_PUBLIC_URL,
@@ -51,11 +51,11 @@ enum TokensCommand {
 
 #[tokio::main]
 async fn main() {
-    let telemetry = imports_common::telemetry::init("imports-api");
+    let telemetry = imports_runtime::telemetry::init("imports-api");
     let cli = Cli::parse();
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve().await,
-        Command::Migrate => imports_common::migrate::migrate_from_env().await,
+        Command::Migrate => imports_runtime::migrate_from_env().await,
         Command::Tokens { command } => tokens(command).await,
     };
     // Spans still buffered are exported before the process ends, whatever the outcome.
@@ -72,17 +72,17 @@ async fn serve() -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on API_ADDR={}: {e}", config.addr))?;
     let shutdown = CancellationToken::new();
-    imports_common::signals::cancel_on_signal(shutdown.clone());
+    imports_runtime::signals::cancel_on_signal(shutdown.clone());
     imports_api::serve(config, listener, shutdown).await
 }
 
 async fn tokens(command: TokensCommand) -> anyhow::Result<()> {
     let config = ServiceConfig::from_env()?;
-    let pool = imports_common::db::pool(&config.database_url, 1)?;
+    let pool = imports_storage::db::pool(&config.database_url, 1)?;
     let client = pool.get().await.map_err(|e| {
         anyhow::anyhow!(
             "cannot reach Postgres at {}: {e}",
-            imports_common::config::redact_url(&config.database_url)
+            imports_storage::db::redact_url(&config.database_url)
         )
     })?;
     match command {

@@ -13,10 +13,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use imports_common::config::ApiConfig;
-use imports_common::health::AmqpWatch;
-use imports_common::queue::{self, ImportMessage, Publisher};
-use imports_common::telemetry::traces;
+use imports_runtime::config::ApiConfig;
+use imports_runtime::health::AmqpWatch;
+use imports_runtime::queue::{self, ImportMessage, Publisher};
+use imports_runtime::telemetry::traces;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;

@@ -46,7 +46,7 @@ struct Args {
     )]
     postgres: String,
     /// RabbitMQ.
-    #[arg(long, env = "AMQP_URL", default_value = imports_common::config::DEFAULT_AMQP_URL)]
+    #[arg(long, env = "AMQP_URL", default_value = imports_runtime::config::DEFAULT_AMQP_URL)]
     amqp: String,
     /// Records of the constant-memory run: one wide CSV import (about 230 bytes a row)
     /// through fresh API and worker processes, whose peak memory is reported. 0 skips it.
@@ -127,7 +127,7 @@ async fn main() -> anyhow::Result<()> {
     let url = format!("{}/{db}", args.postgres);
     let queue = format!("imports_bench_{suffix}");
     let result: anyhow::Result<()> = async {
-    imports_common::migrate::migrate_url(&url, Duration::from_secs(10)).await?;
+    imports_storage::migrate::migrate_url(&url, Duration::from_secs(10)).await?;
     let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await?;
     tokio::spawn(conn);
 
@@ -176,7 +176,7 @@ async fn main() -> anyhow::Result<()> {
 
     // (c) the real path: API and worker processes.
     let token = {
-        let pool = imports_common::db::pool(&url, 1)?;
+        let pool = imports_storage::db::pool(&url, 1)?;
         let c = pool.get().await?;
         let out = Command::new(bin("imports-api"))
             .args([
@@ -462,9 +462,9 @@ async fn main() -> anyhow::Result<()> {
     admin
         .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
         .await?;
-    if let Ok(c) = imports_common::queue::connect(&args.amqp, Some(Duration::from_secs(5))).await {
+    if let Ok(c) = imports_runtime::queue::connect(&args.amqp, Some(Duration::from_secs(5))).await {
         if let Ok(ch) = c.create_channel().await {
-            let _ = imports_common::queue::delete(&ch, &queue).await;
+            let _ = imports_runtime::queue::delete(&ch, &queue).await;
         }
     }
     result

@@ -1,26 +1,22 @@
-//! What every `imports` binary shares: the import model and its JSON:API form, the resource
-//! catalogue, input parsing and validation, storage in Postgres, migrations, queue messages,
-//! configuration and telemetry.
+//! The import model: what an import is, what it imports and how its inputs are read and
+//! checked. No network or database dependency, so every binary (the CLI included) shares it.
 //!
-//! The flow these modules serve: an import is created with its raw inputs ([`store`]) and
-//! announced on RabbitMQ ([`queue`]); a worker claims it ([`store::claim`]), reads its inputs
-//! in batches ([`inputs`]), checks each against the [`catalogue`] ([`validate`]) and writes
-//! each batch with its counters in one transaction ([`store::checkpoint`]).
+//! - [`model`]: the import, its statuses, modes, formats and logs; [`ids`]: time-ordered ids.
+//! - [`jsonapi`]: the import's JSON:API form, from one attribute table.
+//! - [`catalogue`]: the resource types an import can create, their attributes, keys and
+//!   relationships.
+//! - [`inputs`]: reading JSON and CSV inputs, streamed; [`validate`]: checking each input
+//!   against its resource type; [`seen_keys`]: duplicate keys within one import.
+//! - [`failed_inputs`]: the report of the inputs that failed, as CSV or JSON.
+//!
+//! Storage (`imports-storage`) and the runtime (`imports-runtime`) build on this crate; it
+//! depends on neither.
 
 pub mod catalogue;
-pub mod config;
-pub mod db;
 pub mod failed_inputs;
-pub mod health;
 pub mod ids;
 pub mod inputs;
 pub mod jsonapi;
-pub mod migrate;
 pub mod model;
-pub mod queue;
 pub mod seen_keys;
-pub mod signals;
-pub mod store;
-pub mod stored_inputs;
-pub mod telemetry;
 pub mod validate;

@@ -10,11 +10,11 @@ use std::sync::Once;
 use std::time::{Duration, Instant};
 
 use deadpool_postgres::Pool;
-use imports_common::config::{ServiceConfig, WorkerConfig};
 use imports_common::inputs::count_inputs;
 use imports_common::model::{Format, Import, Mode, Tenant};
-use imports_common::queue::{self, ImportMessage, Publisher};
-use imports_common::store::{self, NewImport};
+use imports_runtime::config::{ServiceConfig, WorkerConfig};
+use imports_runtime::queue::{self, ImportMessage, Publisher};
+use imports_storage::store::{self, NewImport};
 use tokio_util::sync::CancellationToken;
 
 pub mod proxy;
@@ -28,7 +28,7 @@ pub fn postgres_server() -> String {
 /// The RabbitMQ tests use (override with `TEST_AMQP_URL`).
 pub fn amqp_url() -> String {
     std::env::var("TEST_AMQP_URL")
-        .unwrap_or_else(|_| imports_common::config::DEFAULT_AMQP_URL.into())
+        .unwrap_or_else(|_| imports_runtime::config::DEFAULT_AMQP_URL.into())
 }
 
 /// A fresh database and queue for one test.
@@ -48,17 +48,17 @@ pub struct TestEnv {
 impl TestEnv {
     /// Creates and migrates a new database and picks a new queue name.
     pub async fn new() -> TestEnv {
-        let _ = imports_common::telemetry::init("tests");
+        let _ = imports_runtime::telemetry::init("tests");
         let suffix = uuid::Uuid::new_v4().simple().to_string();
         let db_name = format!("imports_test_{}", &suffix[..16]);
         let database_url = format!("{}/{db_name}", postgres_server());
-        imports_common::migrate::ensure_database(&database_url)
+        imports_storage::migrate::ensure_database(&database_url)
             .await
             .expect("create the test database");
-        let pool = imports_common::db::pool(&database_url, 8).expect("pool");
+        let pool = imports_storage::db::pool(&database_url, 8).expect("pool");
         {
             let mut client = pool.get().await.expect("connect to the test database");
-            imports_common::migrate::run(&mut client)
+            imports_storage::migrate::run(&mut client)
                 .await
                 .expect("migrate");
         }
@@ -415,7 +415,7 @@ pub struct InProcessApi {
     /// `http://127.0.0.1:<port>`.
     pub base_url: String,
     /// Its settings.
-    pub config: imports_common::config::ApiConfig,
+    pub config: imports_runtime::config::ApiConfig,
     token: CancellationToken,
     handle: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
@@ -430,8 +430,8 @@ impl InProcessApi {
 
 impl TestEnv {
     /// API settings for this environment (limits as the defaults unless changed).
-    pub fn api_config(&self) -> imports_common::config::ApiConfig {
-        imports_common::config::ApiConfig {
+    pub fn api_config(&self) -> imports_runtime::config::ApiConfig {
+        imports_runtime::config::ApiConfig {
             services: self.services(),
             addr: "127.0.0.1:0".into(),
             public_url: String::new(),
@@ -446,7 +446,7 @@ impl TestEnv {
     }
 
     /// Serves the API in this process on a free port.
-    pub async fn spawn_api(&self, mut config: imports_common::config::ApiConfig) -> InProcessApi {
+    pub async fn spawn_api(&self, mut config: imports_runtime::config::ApiConfig) -> InProcessApi {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base_url = format!("http://{}", listener.local_addr().unwrap());
         config.public_url = base_url.clone();
@@ -533,7 +533,9 @@ pub fn binary(name: &str) -> std::path::PathBuf {
 }
 
 /// Sends a signal to a child process.
+#[allow(unsafe_code)] // kill(2) has no safe wrapper in libc
 pub fn signal(child: &Child, sig: i32) {
+    // SAFETY: kill(2) takes plain integers and touches no memory of this process.
     unsafe {
         libc::kill(child.id() as i32, sig);
     }

@@ -790,11 +790,11 @@ async fn the_request_trace_context_travels_in_the_message_headers() {
     let doc: Value = resp.json().await.unwrap();
     // Read the announcement straight off the queue.
     let conn =
-        imports_common::queue::connect(&imports_tests::amqp_url(), Some(Duration::from_secs(5)))
+        imports_runtime::queue::connect(&imports_tests::amqp_url(), Some(Duration::from_secs(5)))
             .await
             .unwrap();
     let channel = conn.create_channel().await.unwrap();
-    imports_common::queue::declare(&channel, &env.queue)
+    imports_runtime::queue::declare(&channel, &env.queue)
         .await
         .unwrap();
     let mut consumer = channel
@@ -812,7 +812,8 @@ async fn the_request_trace_context_travels_in_the_message_headers() {
         .unwrap()
         .unwrap();
     let message =
-        imports_common::queue::ImportMessage::decode(&delivery.data, &delivery.properties).unwrap();
+        imports_runtime::queue::ImportMessage::decode(&delivery.data, &delivery.properties)
+            .unwrap();
     assert_eq!(message.import_id, doc["data"]["id"].as_str().unwrap());
     // The trace goes on (same trace id) from the API's own spans (another span id).
     let sent = message

@@ -150,12 +150,19 @@ const LIBRARY_VARIABLES: &[&str] = &[
 ];
 
 /// The environment variables the binaries read: every upper-case string literal that the
-/// source of common/, api/, worker/ (and cli/, once it exists) names next to `env` on the
+/// source of common/, storage/, runtime/, api/, worker/ and cli/ names next to `env` on the
 /// same line (`env_or("X"`, `env_at_least("X"`, `std::env::var("X")`, clap's `env = "X"`),
 /// plus [`LIBRARY_VARIABLES`]. Read at test time, so a new setting needs no list kept here.
 fn variables_read() -> BTreeSet<String> {
     let mut files = Vec::new();
-    for dir in ["common/src", "api/src", "worker/src", "cli/src"] {
+    for dir in [
+        "common/src",
+        "storage/src",
+        "runtime/src",
+        "api/src",
+        "worker/src",
+        "cli/src",
+    ] {
         rust_files(&root().join(dir), &mut files);
     }
     let mut names: BTreeSet<String> = LIBRARY_VARIABLES.iter().map(|s| s.to_string()).collect();
@@ -198,9 +205,9 @@ fn variables_read() -> BTreeSet<String> {
     names
 }
 
-/// `const DEFAULT_QUEUE: &str = "..."` of common/src/config.rs.
+/// `const DEFAULT_QUEUE: &str = "..."` of runtime/src/config.rs.
 fn default_queue() -> String {
-    let config = read("common/src/config.rs");
+    let config = read("runtime/src/config.rs");
     let line = config
         .lines()
         .find(|l| l.contains("const DEFAULT_QUEUE"))
@@ -210,7 +217,7 @@ fn default_queue() -> String {
 
 /// The default lease, from `env_at_least("IMPORTS_LEASE_SECONDS", <default>, ...)`.
 fn default_lease_seconds() -> u64 {
-    let config = read("common/src/config.rs");
+    let config = read("runtime/src/config.rs");
     let at = config
         .find("\"IMPORTS_LEASE_SECONDS\",")
         .expect("config.rs reads IMPORTS_LEASE_SECONDS");
@@ -1062,6 +1069,8 @@ fn the_dockerfile_builds_both_binaries_as_a_non_root_user() {
         "Cargo.lock",
         "migrations",
         "common",
+        "storage",
+        "runtime",
         "api",
         "worker",
         "tests",

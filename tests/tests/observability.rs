@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Uri};
 use imports_common::model::Mode;
-use imports_common::queue::{self, ImportMessage, Publisher};
+use imports_runtime::queue::{self, ImportMessage, Publisher};
 use imports_tests::proxy::TcpProxy;
 use imports_tests::{amqp_url, signal, skus, ImportSpec, TestEnv};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use imports_common::model::Status;
-use imports_common::queue;
-use imports_common::store;
+use imports_runtime::queue;
+use imports_storage::store;
 use imports_tests::{amqp_url, signal, sku, skus, ImportSpec, TestEnv};
 use serde_json::Value;
 
@@ -273,7 +273,7 @@ async fn dropped_database_connections_roll_back_the_batch_and_counts_stay_exact(
         ids.push(env.submit(ImportSpec::json("skus", &inputs)).await.id);
     }
     let admin =
-        imports_common::db::pool(&format!("{}/postgres", imports_tests::postgres_server()), 1)
+        imports_storage::db::pool(&format!("{}/postgres", imports_tests::postgres_server()), 1)
             .unwrap();
     let admin = admin.get().await.unwrap();
     let mut kills = 0;

@@ -8,16 +8,16 @@ async fn concurrent_migration_runs_apply_each_migration_once() {
     let env = TestEnv::new().await;
     // A second database, migrated by eight runs at once.
     let url = format!("{}/{}_again", imports_tests::postgres_server(), env.db_name);
-    imports_common::migrate::ensure_database(&url)
+    imports_storage::migrate::ensure_database(&url)
         .await
         .unwrap();
-    let pool = imports_common::db::pool(&url, 8).unwrap();
+    let pool = imports_storage::db::pool(&url, 8).unwrap();
     let mut runs = Vec::new();
     for _ in 0..8 {
         let pool = pool.clone();
         runs.push(tokio::spawn(async move {
             let mut client = pool.get().await.unwrap();
-            imports_common::migrate::run(&mut client).await.unwrap()
+            imports_storage::migrate::run(&mut client).await.unwrap()
         }));
     }
     let mut applied = Vec::new();
@@ -25,7 +25,7 @@ async fn concurrent_migration_runs_apply_each_migration_once() {
         applied.extend(r.await.unwrap());
     }
     applied.sort();
-    let expected: Vec<i32> = imports_common::migrate::MIGRATIONS
+    let expected: Vec<i32> = imports_storage::migrate::MIGRATIONS
         .iter()
         .map(|m| m.0)
         .collect();
@@ -43,7 +43,7 @@ async fn concurrent_migration_runs_apply_each_migration_once() {
     drop(client);
     pool.close();
     let admin =
-        imports_common::db::pool(&format!("{}/postgres", imports_tests::postgres_server()), 1)
+        imports_storage::db::pool(&format!("{}/postgres", imports_tests::postgres_server()), 1)
             .unwrap();
     admin
         .get()

@@ -26,7 +26,7 @@ fn exporter() -> InMemorySpanExporter {
             let provider = SdkTracerProvider::builder()
                 .with_simple_exporter(exporter.clone())
                 .build();
-            let installed = imports_common::telemetry::init_with_tracer_provider(provider);
+            let installed = imports_runtime::telemetry::init_with_tracer_provider(provider);
             assert!(installed.is_some(), "no subscriber was installed before");
             exporter
         })

@@ -10,9 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use imports_common::queue::{self, ImportMessage};
-use imports_common::store::{self, Claim};
-use imports_common::telemetry::traces;
+use imports_runtime::queue::{self, ImportMessage};
+use imports_runtime::telemetry::traces;
+use imports_storage::store::{self, Claim};
 use lapin::message::Delivery;
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions,

@@ -9,7 +9,7 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use deadpool_postgres::Pool;
-use imports_common::health::{self, AmqpWatch};
+use imports_runtime::health::{self, AmqpWatch};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 

@@ -23,9 +23,9 @@ pub mod writer;
 use std::sync::Arc;
 
 use deadpool_postgres::Pool;
-use imports_common::config::WorkerConfig;
-use imports_common::db;
-use imports_common::health::AmqpWatch;
+use imports_runtime::config::WorkerConfig;
+use imports_runtime::health::AmqpWatch;
+use imports_storage::db;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -87,7 +87,7 @@ pub async fn serve(
     tracing::info!(addr = %listener.local_addr()?, "serving /livez, /readyz and /metrics");
     let http_stop = CancellationToken::new();
     let http = tokio::spawn(http::serve(listener, http_state, http_stop.clone()));
-    let refresher = imports_common::telemetry::metrics::otlp_enabled().then(|| {
+    let refresher = imports_runtime::telemetry::metrics::otlp_enabled().then(|| {
         tokio::spawn(
             metrics
                 .by_status

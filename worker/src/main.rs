@@ -1,7 +1,7 @@
 //! `imports-worker`: runs the worker (default), or applies the migrations.
 
 use clap::{Parser, Subcommand};
-use imports_common::config::WorkerConfig;
+use imports_runtime::config::WorkerConfig;
 use tokio_util::sync::CancellationToken;
 
 /// Processes imports from RabbitMQ into Postgres. Configured by the environment: DATABASE_URL,
@@ -25,11 +25,11 @@ enum Command {
 
 #[tokio::main]
 async fn main() {
-    let telemetry = imports_common::telemetry::init("imports-worker");
+    let telemetry = imports_runtime::telemetry::init("imports-worker");
     let cli = Cli::parse();
     let result = match cli.command.unwrap_or(Command::Run) {
         Command::Run => run().await,
-        Command::Migrate => imports_common::migrate::migrate_from_env().await,
+        Command::Migrate => imports_runtime::migrate_from_env().await,
     };
     // Spans still buffered are exported before the process ends, whatever the outcome.
     telemetry.shutdown().await;
@@ -42,6 +42,6 @@ async fn main() {
 async fn run() -> anyhow::Result<()> {
     let config = WorkerConfig::from_env()?;
     let shutdown = CancellationToken::new();
-    imports_common::signals::cancel_on_signal(shutdown.clone());
+    imports_runtime::signals::cancel_on_signal(shutdown.clone());
     imports_worker::run(config, shutdown).await
 }

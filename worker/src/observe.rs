@@ -13,9 +13,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::Pool;
-use imports_common::store::{BatchTotals, ClaimedImport};
-use imports_common::telemetry::metrics::{ImportsByStatus, Metrics, SECONDS_BUCKETS};
-use imports_common::telemetry::traces;
+use imports_runtime::telemetry::metrics::{ImportsByStatus, Metrics, SECONDS_BUCKETS};
+use imports_runtime::telemetry::traces;
+use imports_storage::store::{BatchTotals, ClaimedImport};
 use opentelemetry::metrics::{Counter, Histogram, UpDownCounter};
 use opentelemetry::KeyValue;
 

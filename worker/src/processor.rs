@@ -21,9 +21,9 @@ use std::time::Duration;
 use imports_common::catalogue::{resource_type, ResourceType};
 use imports_common::inputs::{read_inputs, ReadStop};
 use imports_common::model::Status;
-use imports_common::store::{self, AfterCheckpoint, ClaimedImport, LogEntry, Severity};
-use imports_common::telemetry::traces::{record_error_chain, sql_span, InSpan};
 use imports_common::validate::{Prepared, Preparer};
+use imports_runtime::telemetry::traces::{record_error_chain, sql_span, InSpan};
+use imports_storage::store::{self, AfterCheckpoint, ClaimedImport, LogEntry, Severity};
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn, Instrument};
@@ -31,7 +31,7 @@ use tracing::{info, warn, Instrument};
 use crate::statistics::Statistics;
 use crate::writer::{write_batch, Hints};
 use crate::Context;
-use imports_common::stored_inputs::StoredInputs;
+use imports_storage::stored_inputs::StoredInputs;
 
 /// Claims after which an import that keeps failing is given up on (interrupted).
 pub const MAX_ATTEMPTS: i32 = 10;

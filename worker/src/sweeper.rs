@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
-use imports_common::store::Claim;
+use imports_storage::store::Claim;
 use tokio::sync::OwnedSemaphorePermit;
 use tracing::{info, warn};
 
@@ -38,7 +38,7 @@ async fn sweep_once(ctx: &Arc<Context>) -> anyhow::Result<()> {
     }
     let candidates = {
         let client = ctx.pool.get().await?;
-        imports_common::store::unattended_imports(&**client, ctx.config.lease * 2, free as i64)
+        imports_storage::store::unattended_imports(&**client, ctx.config.lease * 2, free as i64)
             .await?
     };
     for import_id in candidates {

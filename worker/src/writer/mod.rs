@@ -27,9 +27,9 @@ use futures::future::BoxFuture;
 use imports_common::catalogue::{Column, ResourceType};
 use imports_common::ids::new_id;
 use imports_common::model::Tenant;
-use imports_common::store::{BatchTotals, LogEntry, Severity};
-use imports_common::telemetry::traces::{sql_span, InSpan};
 use imports_common::validate::{Cell, Prepared, Reference};
+use imports_runtime::telemetry::traces::{sql_span, InSpan};
+use imports_storage::store::{BatchTotals, LogEntry, Severity};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 

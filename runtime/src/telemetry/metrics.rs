@@ -19,7 +19,7 @@ use opentelemetry_sdk::metrics::SdkMeterProvider;
 use prometheus::{Encoder, TextEncoder};
 
 use super::{env_set, exporter_disabled, sdk_disabled};
-use crate::model::Status;
+use imports_common::model::Status;
 
 /// Histogram boundaries, in seconds, for durations from milliseconds to minutes.
 pub const SECONDS_BUCKETS: [f64; 16] = [

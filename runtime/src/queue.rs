@@ -19,7 +19,7 @@ use lapin::Confirmation;
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 use serde::{Deserialize, Serialize};
 
-use crate::config::redact_url;
+use imports_storage::db::redact_url;
 
 /// Deliveries of one message before RabbitMQ parks it in the dead-letter queue.
 pub const DELIVERY_LIMIT: i64 = 5;

@@ -28,8 +28,10 @@ use tracing_subscriber::{fmt, prelude::*, EnvFilter};
 /// The crates whose spans become OpenTelemetry spans (at `INFO` and above). Other crates'
 /// spans (HTTP clients, the OTLP exporter itself) would only be noise, or feed back into the
 /// exporter.
-const TRACED_CRATES: [&str; 4] = [
+const TRACED_CRATES: [&str; 6] = [
     "imports_common",
+    "imports_storage",
+    "imports_runtime",
     "imports_worker",
     "imports_api",
     "imports_tests",

@@ -10,7 +10,7 @@ use serde_json::Value;
 use tokio_postgres::{GenericClient, Row};
 use uuid::Uuid;
 
-use crate::model::{ErrorsLog, Format, Import, Mode, Status, Tenant, WarningsLog};
+use imports_common::model::{ErrorsLog, Format, Import, Mode, Status, Tenant, WarningsLog};
 
 /// Size of the chunks raw inputs are stored in.
 pub const INPUT_CHUNK_BYTES: usize = 1024 * 1024;
@@ -87,7 +87,7 @@ pub async fn create_import<C: GenericClient>(
     new: &NewImport,
     inputs: &[u8],
 ) -> Result<Import, tokio_postgres::Error> {
-    let id = crate::ids::new_id();
+    let id = imports_common::ids::new_id();
     let import = insert_import(client, &id, new).await?;
     for (seq, chunk) in inputs.chunks(INPUT_CHUNK_BYTES).enumerate() {
         append_input_chunk(client, &id, seq as i32, chunk).await?;
@@ -126,7 +126,7 @@ pub async fn insert_import<C: GenericClient>(
                 &new.reference,
                 &new.reference_origin,
                 &new.metadata,
-                &new.csv_delimiter.map(crate::model::csv_delimiter_text),
+                &new.csv_delimiter.map(imports_common::model::csv_delimiter_text),
                 &new.dry_run,
             ],
         )
@@ -315,8 +315,8 @@ fn delimiter_from_row(row: &Row) -> Option<u8> {
     let delimiter: Option<&str> = row.get("csv_delimiter");
     match (format.parse::<Format>(), delimiter) {
         (Ok(Format::Csv), d) => Some(
-            d.and_then(crate::inputs::parse_csv_delimiter)
-                .unwrap_or(crate::inputs::DEFAULT_CSV_DELIMITER),
+            d.and_then(imports_common::inputs::parse_csv_delimiter)
+                .unwrap_or(imports_common::inputs::DEFAULT_CSV_DELIMITER),
         ),
         _ => None,
     }
@@ -452,7 +452,8 @@ pub async fn claim(
             },
             resource_type: r.get("resource_type"),
             format: format.parse().unwrap_or_default(),
-            csv_delimiter: delimiter_from_row(&r).unwrap_or(crate::inputs::DEFAULT_CSV_DELIMITER),
+            csv_delimiter: delimiter_from_row(&r)
+                .unwrap_or(imports_common::inputs::DEFAULT_CSV_DELIMITER),
             parent_resource_id: r.get("parent_resource_id"),
             inputs_size: r.get("inputs_size"),
             cursor: r.get("cursor"),

@@ -172,7 +172,7 @@ pub fn record_import(
     span: &Span,
     import_id: &str,
     resource_type: &str,
-    tenant: &crate::model::Tenant,
+    tenant: &imports_common::model::Tenant,
 ) {
     span.set_attribute("import_id", import_id.to_owned());
     span.set_attribute("resource_type", resource_type.to_owned());

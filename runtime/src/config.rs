@@ -149,7 +149,7 @@ impl ApiConfig {
             max_active: env_at_least("IMPORTS_MAX_ACTIVE", 10, 1)? as i64,
             max_body_bytes: env_at_least("API_MAX_BODY_BYTES", 64 * 1024 * 1024, 1024)? as usize,
             signing_secret: if signing_secret.is_empty() {
-                crate::ids::random_secret()
+                imports_common::ids::random_secret()
             } else {
                 signing_secret
             },
@@ -157,41 +157,5 @@ impl ApiConfig {
             rate_per_second: env_at_least("API_RATE_LIMIT_PER_SECOND", 50, 1)?,
             rate_burst: env_at_least("API_RATE_LIMIT_BURST", 100, 1)?,
         })
-    }
-}
-
-/// Redacts the password of a connection URL, for logs and error messages.
-pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let creds = &url[scheme_end + 3..at];
-            match creds.find(':') {
-                Some(colon) => format!(
-                    "{}{}:***{}",
-                    &url[..scheme_end + 3],
-                    &creds[..colon],
-                    &url[at..]
-                ),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn passwords_are_redacted() {
-        assert_eq!(
-            redact_url("amqp://guest:guest@127.0.0.1:5672/%2f"),
-            "amqp://guest:***@127.0.0.1:5672/%2f"
-        );
-        assert_eq!(
-            redact_url("postgres://postgres@127.0.0.1/imports"),
-            "postgres://postgres@127.0.0.1/imports"
-        );
     }
 }

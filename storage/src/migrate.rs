@@ -85,7 +85,7 @@ pub async fn ensure_database(url: &str) -> anyhow::Result<()> {
 /// What the `migrate` subcommands do: wait up to `wait` for Postgres, create the database if
 /// it is missing, apply the pending migrations. Returns the versions applied.
 pub async fn migrate_url(url: &str, wait: std::time::Duration) -> anyhow::Result<Vec<i32>> {
-    use crate::config::redact_url;
+    use crate::db::redact_url;
     let started = std::time::Instant::now();
     let mut delay = std::time::Duration::from_millis(200);
     loop {
@@ -105,16 +105,6 @@ pub async fn migrate_url(url: &str, wait: std::time::Duration) -> anyhow::Result
     let pool = crate::db::pool(url, 1)?;
     let mut client = pool.get().await?;
     run(&mut client).await
-}
-
-/// The `migrate` subcommand of every binary: `DATABASE_URL`, waiting up to
-/// `MIGRATE_WAIT_SECONDS` (default 60) for Postgres; prints what it applied.
-pub async fn migrate_from_env() -> anyhow::Result<()> {
-    let config = crate::config::ServiceConfig::from_env()?;
-    let wait = crate::config::env_at_least("MIGRATE_WAIT_SECONDS", 60, 0)?;
-    let applied = migrate_url(&config.database_url, std::time::Duration::from_secs(wait)).await?;
-    println!("migrations applied: {applied:?}");
-    Ok(())
 }
 
 /// Applies every migration not yet recorded in `schema_migrations`, returning the versions
