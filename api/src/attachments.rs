@@ -1,6 +1,7 @@
 //! Signed, expiring download URLs for an import's raw inputs, served gzipped without the
 //! bearer token (as the reference API's attachment_url).
 
+use imports_storage::inputs;
 use std::io::Write;
 
 use axum::body::{Body, Bytes};
@@ -93,9 +94,7 @@ pub async fn download(
             async move {
                 let (seq, mut gz) = st?;
                 let chunk = match pool.get().await {
-                    Ok(client) => {
-                        imports_storage::store::input_chunk(&**client, &import_id, seq).await
-                    }
+                    Ok(client) => inputs::input_chunk(&**client, &import_id, seq).await,
                     Err(e) => return Some((Err(std::io::Error::other(e.to_string())), None)),
                 };
                 match chunk {

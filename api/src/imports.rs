@@ -11,7 +11,8 @@ use imports_common::inputs::{parse_csv_delimiter, DEFAULT_CSV_DELIMITER};
 use imports_common::jsonapi::{import_attributes, import_resource};
 use imports_common::model::{Format, Import, Status, Tenant};
 use imports_runtime::telemetry::traces;
-use imports_storage::store::{self, NewImport};
+use imports_storage::imports::NewImport;
+use imports_storage::logs;
 use std::collections::HashMap;
 
 use serde_json::{json, Map, Value};
@@ -284,7 +285,7 @@ pub async fn create(
             let mut chunks = chunks;
             let mut seq = 0i32;
             while let Some(chunk) = chunks.recv().await {
-                store::append_input_chunk(&**tx, import_id, seq, &chunk).await?;
+                imports_storage::inputs::append_input_chunk(&**tx, import_id, seq, &chunk).await?;
                 seq += 1;
             }
             Ok::<(), ApiError>(())
@@ -432,7 +433,7 @@ pub async fn create(
         reference_origin,
         metadata,
     };
-    let import = store::insert_import(&*tx, &import_id, &new).await?;
+    let import = imports_storage::imports::insert_import(&*tx, &import_id, &new).await?;
     let span = tracing::Span::current();
     traces::record_import(&span, &import.id, rt.name, &tenant);
     // The request span's context (a child of the caller's traceparent, if any); without
@@ -496,7 +497,7 @@ async fn find(
     if !owned {
         return Err(ApiError::not_found("import"));
     }
-    match store::get_import(client, id).await? {
+    match imports_storage::imports::get_import(client, id).await? {
         Some(i) if i.tenant == *tenant => Ok(i),
         _ => Err(ApiError::not_found("import")),
     }
@@ -514,7 +515,9 @@ async fn render(
     if import.status == Status::Pending && wants("inputs") {
         let mut raw = Vec::new();
         let mut seq = 0;
-        while let Some(chunk) = store::input_chunk(client, &import.id, seq).await? {
+        while let Some(chunk) =
+            imports_storage::inputs::input_chunk(client, &import.id, seq).await?
+        {
             raw.extend_from_slice(&chunk);
             seq += 1;
             if raw.len() > ECHO_INPUTS_MAX_BYTES {
@@ -606,7 +609,7 @@ pub async fn list(
         .collect();
     let mut data = Vec::with_capacity(ids.len());
     for id in ids {
-        if let Some(import) = store::get_import(&**client, &id).await? {
+        if let Some(import) = imports_storage::imports::get_import(&**client, &id).await? {
             data.push(render(&state, &client, import, q.fields.as_deref()).await?);
         }
     }
@@ -724,7 +727,7 @@ pub async fn update(
     // A final import stays as it is; request_interrupt re-checks the status in its own
     // transaction, so a race with the worker is harmless.
     if interrupt && !before.status.is_final() {
-        store::request_interrupt(&mut client, &id).await?;
+        imports_storage::imports::request_interrupt(&mut client, &id).await?;
     }
     let import = find(&client, &tenant, &id).await?;
     let data = render(&state, &client, import, None).await?;
@@ -741,10 +744,10 @@ pub async fn delete(
     let mut client = state.pool.get().await?;
     let import = find(&client, &tenant, &id).await?;
     if !import.status.is_final() {
-        store::request_interrupt(&mut client, &id).await?;
+        imports_storage::imports::request_interrupt(&mut client, &id).await?;
     }
     let tx = client.transaction().await?;
-    store::record_event(
+    imports_storage::events::record_event(
         &*tx,
         &id,
         "imports.destroy",
@@ -811,7 +814,7 @@ pub async fn failed_inputs(
     let import = find(&client, &tenant, &id).await?;
     let mut failures: std::collections::BTreeMap<i64, Vec<imports_common::failed_inputs::Failure>> =
         Default::default();
-    for e in store::error_entries(&**client, &id).await? {
+    for e in logs::error_entries(&**client, &id).await? {
         failures.entry(e.position).or_default().push((
             e.key,
             e.attribute.unwrap_or_default(),
@@ -826,7 +829,7 @@ pub async fn failed_inputs(
         import.csv_delimiter.unwrap_or(DEFAULT_CSV_DELIMITER),
     );
     let report = tokio::task::spawn_blocking(move || {
-        let reader = imports_storage::stored_inputs::StoredInputs::new(handle, pool, id);
+        let reader = imports_runtime::stored_inputs::StoredInputs::new(handle, pool, id);
         let mut out = Vec::new();
         imports_common::failed_inputs::write_report(
             format,

@@ -151,7 +151,7 @@ pub async fn serve(
         tokio::spawn(async move {
             tokio::select! {
                 _ = shutdown.cancelled() => {}
-                _ = imports_storage::db::wait_for(&pool, &config.services.database_url, None) => {
+                _ = imports_runtime::startup::wait_for_postgres(&pool, &config.services.database_url, None) => {
                     outbox::run(pool, config, wake, amqp, shutdown).await
                 }
             }

@@ -55,7 +55,7 @@ async fn main() {
     let cli = Cli::parse();
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve().await,
-        Command::Migrate => imports_runtime::migrate_from_env().await,
+        Command::Migrate => imports_runtime::startup::migrate_from_env().await,
         Command::Tokens { command } => tokens(command).await,
     };
     // Spans still buffered are exported before the process ends, whatever the outcome.

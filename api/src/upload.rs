@@ -26,7 +26,7 @@ use axum::body::Bytes;
 use futures::StreamExt;
 use imports_common::inputs::{parse_csv_delimiter, read_inputs, ReadStop, DEFAULT_CSV_DELIMITER};
 use imports_common::model::Format;
-use imports_storage::store::INPUT_CHUNK_BYTES;
+use imports_storage::inputs::INPUT_CHUNK_BYTES;
 use tokio::sync::mpsc;
 
 use crate::errors::ApiError;
@@ -145,7 +145,7 @@ pub async fn recount<C: tokio_postgres::GenericClient>(
         )
     });
     let mut seq = 0;
-    while let Some(chunk) = imports_storage::store::input_chunk(client, import_id, seq).await? {
+    while let Some(chunk) = imports_storage::inputs::input_chunk(client, import_id, seq).await? {
         if bytes.send(Bytes::from(chunk)).await.is_err() {
             break; // The count is decided.
         }

@@ -127,7 +127,7 @@ async fn main() -> anyhow::Result<()> {
     let url = format!("{}/{db}", args.postgres);
     let queue = format!("imports_bench_{suffix}");
     let result: anyhow::Result<()> = async {
-    imports_storage::migrate::migrate_url(&url, Duration::from_secs(10)).await?;
+    imports_runtime::startup::migrate_url(&url, Duration::from_secs(10)).await?;
     let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await?;
     tokio::spawn(conn);
 

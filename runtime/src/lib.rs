@@ -1,28 +1,21 @@
 //! What the imports binaries run on, above storage: configuration, telemetry, the RabbitMQ
-//! queue, health endpoints and signals.
+//! queue, health endpoints, signals
+//! and the retry policy.
 //!
 //! - [`config`]: settings from the environment, checked at start.
 //! - [`telemetry`]: traces, metrics and logs (OpenTelemetry, Prometheus, JSON lines).
 //! - [`queue`]: the RabbitMQ topology and import messages.
 //! - [`health`]: `/livez`, `/readyz` and `/metrics` answers.
 //! - [`signals`]: SIGTERM and SIGINT as a cancellation.
+//! - [`retry`]: the one retry policy, and the named policies of every retried call.
+//! - [`startup`]: waiting for Postgres, and the `migrate` subcommand.
+//! - [`stored_inputs`]: an import's stored inputs as one blocking `Read`, chunk by chunk.
 
 pub mod config;
 pub mod health;
 pub mod queue;
+pub mod retry;
 pub mod signals;
+pub mod startup;
+pub mod stored_inputs;
 pub mod telemetry;
-
-/// The `migrate` subcommand of every binary: `DATABASE_URL`, waiting up to
-/// `MIGRATE_WAIT_SECONDS` (default 60) for Postgres; prints what it applied.
-pub async fn migrate_from_env() -> anyhow::Result<()> {
-    let config = config::ServiceConfig::from_env()?;
-    let wait = config::env_at_least("MIGRATE_WAIT_SECONDS", 60, 0)?;
-    let applied = imports_storage::migrate::migrate_url(
-        &config.database_url,
-        std::time::Duration::from_secs(wait),
-    )
-    .await?;
-    println!("migrations applied: {applied:?}");
-    Ok(())
-}

@@ -21,6 +21,8 @@ use serde::{Deserialize, Serialize};
 
 use imports_storage::db::redact_url;
 
+use crate::retry::RetryPolicy;
+
 /// Deliveries of one message before RabbitMQ parks it in the dead-letter queue.
 pub const DELIVERY_LIMIT: i64 = 5;
 
@@ -101,28 +103,24 @@ pub fn dead_letter_queue(queue: &str) -> String {
     format!("{queue}.dead")
 }
 
-/// Connects to RabbitMQ, retrying with a capped backoff and one log line per failure naming
-/// the service, until it answers (or `give_up_after` has passed).
+/// Connects to RabbitMQ, retrying under [`RetryPolicy::SERVICE`] with one log line per
+/// failure naming the service, until it answers (or `give_up_after` has passed).
 pub async fn connect(url: &str, give_up_after: Option<Duration>) -> anyhow::Result<Connection> {
-    let started = std::time::Instant::now();
-    let mut delay = Duration::from_millis(200);
+    let mut backoff = RetryPolicy::SERVICE.giving_up_after(give_up_after).start();
     loop {
         match Connection::connect(url, ConnectionProperties::default()).await {
             Ok(c) => return Ok(c),
-            Err(e) => {
-                tracing::warn!(
-                    "cannot reach RabbitMQ at {}: {e}; retrying in {delay:?}",
-                    redact_url(url)
-                );
-                if let Some(limit) = give_up_after {
-                    if started.elapsed() >= limit {
-                        anyhow::bail!("cannot reach RabbitMQ at {}: {e}", redact_url(url));
-                    }
+            Err(e) => match backoff.next_delay() {
+                Some(delay) => {
+                    tracing::warn!(
+                        "cannot reach RabbitMQ at {}: {e}; retrying in {delay:?}",
+                        redact_url(url)
+                    );
+                    tokio::time::sleep(delay).await;
                 }
-            }
+                None => anyhow::bail!("cannot reach RabbitMQ at {}: {e}", redact_url(url)),
+            },
         }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(5));
     }
 }
 
@@ -214,16 +212,19 @@ impl Publisher {
     /// Publishes one message and waits for RabbitMQ's confirm. A nack (a quorum queue
     /// electing its leader, say) is retried a few times with backoff before it is an error.
     pub async fn publish(&self, message: &ImportMessage) -> anyhow::Result<()> {
-        let mut delay = Duration::from_millis(50);
-        let mut attempt = 1;
+        let mut backoff = RetryPolicy::PUBLISH_NACK.start();
         loop {
             match self.publish_once(message).await {
-                Err(PublishError::Nack) if attempt < 6 => {
-                    tracing::debug!(attempt, "RabbitMQ nacked a publish; retrying in {delay:?}");
-                    tokio::time::sleep(delay).await;
-                    delay *= 2;
-                    attempt += 1;
-                }
+                Err(PublishError::Nack) => match backoff.next_delay() {
+                    Some(delay) => {
+                        tracing::debug!(
+                            attempt = backoff.failures(),
+                            "RabbitMQ nacked a publish; retrying in {delay:?}"
+                        );
+                        tokio::time::sleep(delay).await;
+                    }
+                    None => return Err(PublishError::Nack.into()),
+                },
                 Err(e) => return Err(e.into()),
                 Ok(()) => return Ok(()),
             }

@@ -1,4 +1,4 @@
-//! The Postgres connection pool, and waiting for Postgres when it is not there yet.
+//! The Postgres connection pool, and connection URLs with their passwords redacted.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -23,36 +23,6 @@ pub fn pool(url: &str, size: usize) -> anyhow::Result<Pool> {
         .create_timeout(Some(Duration::from_secs(10)))
         .runtime(deadpool_postgres::Runtime::Tokio1)
         .build()?)
-}
-
-/// Waits until Postgres answers, retrying with a capped exponential backoff and logging one
-/// line per failure that names the service. Gives up after `give_up_after`, if set.
-pub async fn wait_for(
-    pool: &Pool,
-    url: &str,
-    give_up_after: Option<Duration>,
-) -> anyhow::Result<()> {
-    let started = std::time::Instant::now();
-    let mut delay = Duration::from_millis(200);
-    loop {
-        match pool.get().await {
-            Ok(client) => match client.simple_query("SELECT 1").await {
-                Ok(_) => return Ok(()),
-                Err(e) => tracing::warn!("Postgres at {} is not usable yet: {e}", redact_url(url)),
-            },
-            Err(e) => tracing::warn!(
-                "cannot reach Postgres at {}: {e}; retrying in {delay:?}",
-                redact_url(url)
-            ),
-        }
-        if let Some(limit) = give_up_after {
-            if started.elapsed() >= limit {
-                anyhow::bail!("cannot reach Postgres at {}", redact_url(url));
-            }
-        }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(5));
-    }
 }
 
 /// Redacts the password of a connection URL, for logs and error messages.

@@ -1,12 +1,21 @@
-//! Storage: every SQL statement of imports, and the connection pool and migrations they run
-//! on. The binaries call these functions; none of them writes SQL of its own.
+//! Storage: every SQL statement of imports, grouped by what it stores, and the connection
+//! pool and migrations they run on. The binaries call these functions; none of them writes
+//! SQL of its own (the worker's writer builds its set-based batch statements per resource
+//! type, in `worker/src/writer/sql.rs`).
 //!
-//! - [`db`]: the Postgres pool, and waiting for Postgres.
+//! - [`db`]: the Postgres pool, and redacting connection URLs.
 //! - [`migrate`]: applies `migrations/` once each, under an advisory lock.
-//! - [`store`]: imports, their inputs, logs, leases and events.
-//! - [`stored_inputs`]: an import's stored inputs as one `Read`, fetched chunk by chunk.
+//! - [`imports`]: imports themselves: create, read, status transitions, interrupts.
+//! - [`inputs`]: an import's raw inputs, in chunks.
+//! - [`logs`]: an import's error and warning entries.
+//! - [`events`]: an import's lifecycle events.
+//! - [`leases`]: which worker holds an import, and the per-batch checkpoint fenced by it.
 
 pub mod db;
+pub mod events;
+pub mod imports;
+pub mod inputs;
+pub mod leases;
+pub mod logs;
 pub mod migrate;
-pub mod store;
-pub mod stored_inputs;
+mod rows;

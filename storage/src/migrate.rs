@@ -82,31 +82,6 @@ pub async fn ensure_database(url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// What the `migrate` subcommands do: wait up to `wait` for Postgres, create the database if
-/// it is missing, apply the pending migrations. Returns the versions applied.
-pub async fn migrate_url(url: &str, wait: std::time::Duration) -> anyhow::Result<Vec<i32>> {
-    use crate::db::redact_url;
-    let started = std::time::Instant::now();
-    let mut delay = std::time::Duration::from_millis(200);
-    loop {
-        match ensure_database(url).await {
-            Ok(()) => break,
-            Err(e) if started.elapsed() < wait => {
-                tracing::warn!(
-                    "cannot reach Postgres at {}: {e}; retrying in {delay:?}",
-                    redact_url(url)
-                );
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(std::time::Duration::from_secs(5));
-            }
-            Err(e) => anyhow::bail!("cannot reach Postgres at {}: {e}", redact_url(url)),
-        }
-    }
-    let pool = crate::db::pool(url, 1)?;
-    let mut client = pool.get().await?;
-    run(&mut client).await
-}
-
 /// Applies every migration not yet recorded in `schema_migrations`, returning the versions
 /// applied by this call.
 pub async fn run(client: &mut Client) -> anyhow::Result<Vec<i32>> {

@@ -5,6 +5,7 @@
 //! queue name, so tests run in parallel against the machine's real Postgres and RabbitMQ; its
 //! `Drop` removes both.
 
+use imports_storage::imports;
 use std::process::{Child, Command, Stdio};
 use std::sync::Once;
 use std::time::{Duration, Instant};
@@ -14,7 +15,7 @@ use imports_common::inputs::count_inputs;
 use imports_common::model::{Format, Import, Mode, Tenant};
 use imports_runtime::config::{ServiceConfig, WorkerConfig};
 use imports_runtime::queue::{self, ImportMessage, Publisher};
-use imports_storage::store::{self, NewImport};
+use imports_storage::imports::NewImport;
 use tokio_util::sync::CancellationToken;
 
 pub mod proxy;
@@ -153,7 +154,7 @@ impl TestEnv {
             count_inputs(format, csv_delimiter.unwrap_or(b','), &bytes[..]).unwrap_or(0) as i64;
         let mut client = self.pool.get().await.unwrap();
         let tx = client.transaction().await.unwrap();
-        let import = store::create_import(
+        let import = imports::create_import(
             &*tx,
             &NewImport {
                 tenant: spec.tenant.unwrap_or(&self.tenant).clone(),
@@ -199,7 +200,7 @@ impl TestEnv {
     /// Reads an import.
     pub async fn import(&self, id: &str) -> Import {
         let client = self.pool.get().await.unwrap();
-        store::get_import(&**client, id)
+        imports::get_import(&**client, id)
             .await
             .unwrap()
             .expect("import exists")
@@ -275,7 +276,7 @@ impl TestEnv {
     /// The names of an import's events, in order.
     pub async fn event_names(&self, id: &str) -> Vec<String> {
         let client = self.pool.get().await.unwrap();
-        store::events(&**client, id)
+        imports_storage::events::events(&**client, id)
             .await
             .unwrap()
             .into_iter()

@@ -12,6 +12,7 @@
 //! Every input must end as a clear per-input error, a clear file-level error or a clear 4xx:
 //! never a panic, a hang or a 500.
 
+use imports_storage::imports;
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -22,7 +23,7 @@ use imports_common::catalogue::{resource_type, CATALOGUE};
 use imports_common::inputs::{count_inputs, read_inputs, RawInput, RawRecord, ReadStop};
 use imports_common::model::{Format, Import, Mode, Status, Tenant};
 use imports_common::validate::{prepare, Cell};
-use imports_storage::store::{self, NewImport};
+use imports_storage::imports::NewImport;
 use imports_tests::{ImportSpec, Inputs, TestEnv};
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{json, Value};
@@ -1143,7 +1144,7 @@ async fn submit_bytes(env: &TestEnv, tenant: &Tenant, format: Format, bytes: &[u
     let inputs_size = count_inputs(format, b',', bytes).unwrap_or(0) as i64;
     let mut client = env.pool.get().await.unwrap();
     let tx = client.transaction().await.unwrap();
-    let import = store::create_import(
+    let import = imports::create_import(
         &*tx,
         &NewImport {
             tenant: tenant.clone(),

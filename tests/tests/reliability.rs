@@ -2,12 +2,12 @@
 //! workers killed or stopped mid-import, lost announcements, poison messages, dropped
 //! database connections.
 
+use imports_storage::imports;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use imports_common::model::Status;
 use imports_runtime::queue;
-use imports_storage::store;
 use imports_tests::{amqp_url, signal, sku, skus, ImportSpec, TestEnv};
 use serde_json::Value;
 
@@ -47,13 +47,15 @@ async fn an_import_interrupted_while_pending_never_starts() {
     {
         let mut client = env.pool.get().await.unwrap();
         assert_eq!(
-            store::request_interrupt(&mut client, &import.id)
+            imports::request_interrupt(&mut client, &import.id)
                 .await
                 .unwrap(),
             Some(Status::Interrupted)
         );
         assert_eq!(
-            store::request_interrupt(&mut client, "nope").await.unwrap(),
+            imports::request_interrupt(&mut client, "nope")
+                .await
+                .unwrap(),
             None
         );
     }
@@ -82,7 +84,7 @@ async fn an_interrupt_mid_import_keeps_what_was_written_and_writes_nothing_more(
     {
         let mut client = env.pool.get().await.unwrap();
         assert_eq!(
-            store::request_interrupt(&mut client, &import.id)
+            imports::request_interrupt(&mut client, &import.id)
                 .await
                 .unwrap(),
             Some(Status::InProgress)

@@ -2,6 +2,7 @@
 //! the write itself, updates by id, records already as given left untouched with a warning,
 //! and the created/updated counts that say which was which.
 
+use imports_storage::logs;
 use std::time::Duration;
 
 use imports_common::model::{Import, Mode, Status, Tenant};
@@ -285,7 +286,7 @@ async fn an_import_shows_its_first_thousand_warnings_and_counts_them_all() {
         .values()
         .map(|messages| messages.as_array().unwrap().len())
         .sum();
-    assert_eq!(shown, imports_storage::store::LOG_ENTRIES_SHOWN as usize);
+    assert_eq!(shown, logs::LOG_ENTRIES_SHOWN as usize);
     // Batches of 500: the first two store theirs, the later ones' are only counted.
     let stored: i64 = env
         .query(&format!(

@@ -6,13 +6,13 @@
 //! without requeue, which parks it in the dead-letter queue. The loop reconnects with backoff
 //! whenever the connection or channel is lost.
 
+use imports_storage::leases;
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::StreamExt;
 use imports_runtime::queue::{self, ImportMessage};
 use imports_runtime::telemetry::traces;
-use imports_storage::store::{self, Claim};
+use imports_storage::leases::Claim;
 use lapin::message::Delivery;
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions,
@@ -21,23 +21,28 @@ use lapin::types::FieldTable;
 use tokio::sync::OwnedSemaphorePermit;
 use tracing::{info, warn, Instrument};
 
+use imports_runtime::retry::RetryPolicy;
+
 use crate::{observe, processor, Context};
 
 /// Consumes the queue until shutdown, reconnecting as needed.
 pub async fn consume(ctx: Arc<Context>) {
-    let mut delay = Duration::from_millis(200);
+    let mut backoff = RetryPolicy::SERVICE.start();
     while !ctx.shutdown.is_cancelled() {
         let consumed = consume_once(&ctx).await;
         ctx.amqp.clear();
         match consumed {
-            Ok(()) => delay = Duration::from_millis(200),
+            Ok(()) => backoff.reset(),
             Err(e) => {
+                // SERVICE never gives up; shutdown ends the wait.
+                let delay = backoff
+                    .next_delay()
+                    .unwrap_or(RetryPolicy::SERVICE.max_delay);
                 warn!("RabbitMQ consumer stopped: {e:#}; reconnecting in {delay:?}");
                 tokio::select! {
                     _ = ctx.shutdown.cancelled() => return,
                     _ = tokio::time::sleep(delay) => {}
                 }
-                delay = (delay * 2).min(Duration::from_secs(5));
             }
         }
     }
@@ -182,24 +187,25 @@ async fn ack(delivery: &Delivery) {
 
 /// Claims an import, retrying while Postgres is unreachable (up to about half a minute).
 pub async fn claim_with_retry(ctx: &Context, import_id: &str) -> anyhow::Result<Claim> {
-    let mut delay = Duration::from_millis(100);
-    let started = std::time::Instant::now();
+    let mut backoff = RetryPolicy::CLAIM.start();
     loop {
         let attempt = async {
             let mut client = ctx.pool.get().await?;
-            anyhow::Ok(store::claim(&mut client, import_id, ctx.worker_id, ctx.config.lease).await?)
+            anyhow::Ok(
+                leases::claim(&mut client, import_id, ctx.worker_id, ctx.config.lease).await?,
+            )
         }
         .await;
         match attempt {
             Ok(claim) => return Ok(claim),
-            Err(e)
-                if started.elapsed() < Duration::from_secs(30) && !ctx.shutdown.is_cancelled() =>
-            {
-                warn!("claim failed, retrying in {delay:?}: {e:#}");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
-            }
-            Err(e) => return Err(e),
+            Err(e) if ctx.shutdown.is_cancelled() => return Err(e),
+            Err(e) => match backoff.next_delay() {
+                Some(delay) => {
+                    warn!("claim failed, retrying in {delay:?}: {e:#}");
+                    tokio::time::sleep(delay).await;
+                }
+                None => return Err(e),
+            },
         }
     }
 }

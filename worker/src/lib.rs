@@ -114,7 +114,7 @@ async fn work(
 ) -> anyhow::Result<()> {
     tokio::select! {
         _ = shutdown.cancelled() => return Ok(()),
-        r = db::wait_for(&pool, &config.services.database_url, None) => r?,
+        r = imports_runtime::startup::wait_for_postgres(&pool, &config.services.database_url, None) => r?,
     }
     let ctx = Arc::new(Context {
         pool,

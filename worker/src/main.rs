@@ -29,7 +29,7 @@ async fn main() {
     let cli = Cli::parse();
     let result = match cli.command.unwrap_or(Command::Run) {
         Command::Run => run().await,
-        Command::Migrate => imports_runtime::migrate_from_env().await,
+        Command::Migrate => imports_runtime::startup::migrate_from_env().await,
     };
     // Spans still buffered are exported before the process ends, whatever the outcome.
     telemetry.shutdown().await;

@@ -9,13 +9,15 @@
 //! | `imports_active` | gauge: imports this worker is processing now | |
 //! | `imports_by_status` | gauge: imports in the database by status (all tenants) | `status` |
 
+use imports_storage::imports;
 use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::Pool;
 use imports_runtime::telemetry::metrics::{ImportsByStatus, Metrics, SECONDS_BUCKETS};
 use imports_runtime::telemetry::traces;
-use imports_storage::store::{BatchTotals, ClaimedImport};
+use imports_storage::leases::BatchTotals;
+use imports_storage::leases::ClaimedImport;
 use opentelemetry::metrics::{Counter, Histogram, UpDownCounter};
 use opentelemetry::KeyValue;
 
@@ -108,15 +110,10 @@ pub async fn import_claimed(ctx: &Context, import: &ClaimedImport) {
     }
     let query = async {
         let client = ctx.pool.get().await.ok()?;
-        client
-            .query_opt(
-                "SELECT EXTRACT(EPOCH FROM started_at - created_at)::float8 FROM imports WHERE id = $1",
-                &[&import.id],
-            )
+        imports::queue_latency_seconds(&**client, &import.id)
             .await
             .ok()
             .flatten()
-            .and_then(|row| row.get::<_, Option<f64>>(0))
     };
     if let Some(seconds) = query.await {
         ctx.metrics.queue_latency.record(
@@ -142,18 +139,11 @@ pub async fn import_ended(ctx: &Context, import_id: &str, finish: &anyhow::Resul
     }
     let counts = async {
         let client = ctx.pool.get().await.ok()?;
-        client
-            .query_opt(
-                "SELECT processed_count, errors_count, warnings_count FROM imports WHERE id = $1",
-                &[&import_id],
-            )
-            .await
-            .ok()
-            .flatten()
+        imports::counts(&**client, import_id).await.ok().flatten()
     };
-    if let Ok(Some(row)) = tokio::time::timeout(Duration::from_secs(2), counts).await {
-        traces::set_attribute(&span, "processed_count", row.get::<_, i64>(0));
-        traces::set_attribute(&span, "errors_count", row.get::<_, i64>(1));
-        traces::set_attribute(&span, "warnings_count", row.get::<_, i64>(2));
+    if let Ok(Some(counts)) = tokio::time::timeout(Duration::from_secs(2), counts).await {
+        traces::set_attribute(&span, "processed_count", counts.processed);
+        traces::set_attribute(&span, "errors_count", counts.errors);
+        traces::set_attribute(&span, "warnings_count", counts.warnings);
     }
 }

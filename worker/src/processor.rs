@@ -14,6 +14,8 @@
 //! holds up another organization's small one by at most a slice and a batch; imports of the
 //! same organization do not preempt each other.
 
+use imports_runtime::retry::RetryPolicy;
+use imports_storage::{imports, leases, logs};
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,7 +25,10 @@ use imports_common::inputs::{read_inputs, ReadStop};
 use imports_common::model::Status;
 use imports_common::validate::{Prepared, Preparer};
 use imports_runtime::telemetry::traces::{record_error_chain, sql_span, InSpan};
-use imports_storage::store::{self, AfterCheckpoint, ClaimedImport, LogEntry, Severity};
+use imports_storage::leases::AfterCheckpoint;
+use imports_storage::leases::ClaimedImport;
+use imports_storage::logs::LogEntry;
+use imports_storage::logs::Severity;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn, Instrument};
@@ -31,7 +36,7 @@ use tracing::{info, warn, Instrument};
 use crate::statistics::Statistics;
 use crate::writer::{write_batch, Hints};
 use crate::Context;
-use imports_storage::stored_inputs::StoredInputs;
+use imports_runtime::stored_inputs::StoredInputs;
 
 /// Claims after which an import that keeps failing is given up on (interrupted).
 pub const MAX_ATTEMPTS: i32 = 10;
@@ -239,7 +244,7 @@ async fn run_inner(ctx: &Arc<Context>, import: &ClaimedImport) -> anyhow::Result
             // two must not leave a completed import without its imports.complete event.
             let mut client = ctx.pool.get().await?;
             let tx = client.transaction().await?;
-            let moved = store::transition(
+            let moved = imports::transition(
                 &*tx,
                 &import.id,
                 Status::Completed,
@@ -458,8 +463,7 @@ async fn apply_with_retry(
         .iter()
         .map(|p| (p.errors.len(), p.warnings.len()))
         .collect();
-    let mut delay = Duration::from_millis(100);
-    let mut attempt = 1;
+    let mut backoff = RetryPolicy::BATCH.start();
     loop {
         for (p, (errors, warnings)) in batch.iter_mut().zip(&validation) {
             p.errors.truncate(*errors);
@@ -470,13 +474,17 @@ async fn apply_with_retry(
             Err(BatchError::LeaseLost) => return Err(BatchError::LeaseLost),
             Err(BatchError::Cancelled) => return Err(BatchError::Cancelled),
             Err(BatchError::Redo) => continue,
-            Err(e) if attempt < 6 && !ctx.shutdown.is_cancelled() => {
-                warn!(attempt, "batch failed, retrying in {delay:?}: {e}");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
-                attempt += 1;
-            }
-            Err(e) => return Err(e),
+            Err(e) if ctx.shutdown.is_cancelled() => return Err(e),
+            Err(e) => match backoff.next_delay() {
+                Some(delay) => {
+                    warn!(
+                        attempt = backoff.failures(),
+                        "batch failed, retrying in {delay:?}: {e}"
+                    );
+                    tokio::time::sleep(delay).await;
+                }
+                None => return Err(e),
+            },
         }
     }
 }
@@ -548,7 +556,7 @@ async fn apply(
     }
     // The fence first: if this worker no longer holds the import (or it was deleted),
     // nothing of the batch is kept.
-    let after = store::checkpoint(
+    let after = leases::checkpoint(
         &*tx,
         &import.id,
         ctx.worker_id,
@@ -564,10 +572,10 @@ async fn apply(
     };
     // Warnings past the first LOG_ENTRIES_SHOWN of the import are counted, not stored: no one
     // reads them (a re-import of a million identical records would store a million).
-    if after.warnings_count - outcome.totals.warnings >= store::LOG_ENTRIES_SHOWN {
+    if after.warnings_count - outcome.totals.warnings >= logs::LOG_ENTRIES_SHOWN {
         outcome.entries.retain(|e| e.severity == Severity::Error);
     }
-    store::insert_log_entries(&*tx, &import.id, &outcome.entries).await?;
+    logs::insert_log_entries(&*tx, &import.id, &outcome.entries).await?;
     tx.commit().in_span(sql_span("commit", rt.name)).await?;
     ctx.metrics
         .batch_committed(rt.name, &outcome.totals, started.elapsed());
@@ -601,9 +609,9 @@ async fn interrupt(
     let mut client = ctx.pool.get().await?;
     let tx = client.transaction().await?;
     if let Some(entry) = entry {
-        store::insert_log_entries(&*tx, &import.id, &[entry]).await?;
+        logs::insert_log_entries(&*tx, &import.id, &[entry]).await?;
     }
-    let moved = store::transition(
+    let moved = imports::transition(
         &*tx,
         &import.id,
         Status::Interrupted,
@@ -625,7 +633,7 @@ async fn interrupt(
 async fn release(ctx: &Context, import: &ClaimedImport, why: &str) -> anyhow::Result<Finish> {
     match ctx.pool.get().await {
         Ok(client) => {
-            if let Err(e) = store::release_lease(&**client, &import.id, ctx.worker_id).await {
+            if let Err(e) = leases::release_lease(&**client, &import.id, ctx.worker_id).await {
                 warn!("could not release the lease (it will expire): {e}");
             }
         }
@@ -648,7 +656,7 @@ async fn others_waiting(ctx: &Context, import: &ClaimedImport) -> bool {
         Ok(client) => client,
         Err(_) => return false,
     };
-    store::others_waiting(&**client, &import.tenant.organization_id)
+    leases::others_waiting(&**client, &import.tenant.organization_id)
         .await
         .unwrap_or(false)
 }
@@ -656,7 +664,7 @@ async fn others_waiting(ctx: &Context, import: &ClaimedImport) -> bool {
 /// Hands the import back for another organization's, to be resumed from its cursor.
 async fn yield_slot(ctx: &Arc<Context>, import: &ClaimedImport) -> anyhow::Result<Finish> {
     let client = ctx.pool.get().await?;
-    store::yield_lease(&**client, &import.id, ctx.worker_id).await?;
+    leases::yield_lease(&**client, &import.id, ctx.worker_id).await?;
     info!("yielding the slot to another organization's import");
     // Queue for the next free slot: the waiting import's delivery, queued before, takes the
     // slot this import frees; the one after that resumes this import (unless another worker
@@ -686,7 +694,7 @@ async fn heartbeat(ctx: Arc<Context>, import_id: String, lost: CancellationToken
         tokio::time::sleep(every).await;
         let renewed = match ctx.pool.get().await {
             Ok(client) => {
-                store::renew_lease(&**client, &import_id, ctx.worker_id, ctx.config.lease).await
+                leases::renew_lease(&**client, &import_id, ctx.worker_id, ctx.config.lease).await
             }
             Err(e) => {
                 warn!(%import_id, "heartbeat skipped: {e}");

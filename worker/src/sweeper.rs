@@ -7,10 +7,11 @@
 //! longer than about one lease for a worker, whatever happened to RabbitMQ. ([`take_over`]
 //! also resumes an import that yielded its slot to another organization's: see `processor`.)
 
+use imports_storage::leases;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
-use imports_storage::store::Claim;
+use imports_storage::leases::Claim;
 use tokio::sync::OwnedSemaphorePermit;
 use tracing::{info, warn};
 
@@ -38,8 +39,7 @@ async fn sweep_once(ctx: &Arc<Context>) -> anyhow::Result<()> {
     }
     let candidates = {
         let client = ctx.pool.get().await?;
-        imports_storage::store::unattended_imports(&**client, ctx.config.lease * 2, free as i64)
-            .await?
+        leases::unattended_imports(&**client, ctx.config.lease * 2, free as i64).await?
     };
     for import_id in candidates {
         let Ok(permit) = ctx.permits.clone().try_acquire_owned() else {

@@ -128,19 +128,16 @@ impl ImportsByStatus {
     pub async fn refresh(&self) {
         let query = async {
             let client = self.pool.get().await.ok()?;
-            client
-                .query("SELECT status, count(*) FROM imports GROUP BY status", &[])
+            imports_storage::imports::count_by_status(&**client)
                 .await
                 .ok()
         };
-        let Ok(Some(rows)) = tokio::time::timeout(Duration::from_secs(1), query).await else {
+        let Ok(Some(found)) = tokio::time::timeout(Duration::from_secs(1), query).await else {
             return;
         };
         let mut counts: Vec<(Status, i64)> = Status::ALL.iter().map(|s| (*s, 0)).collect();
-        for row in rows {
-            let status: &str = row.get(0);
-            let n: i64 = row.get(1);
-            if let Some(slot) = counts.iter_mut().find(|(s, _)| s.as_str() == status) {
+        for (status, n) in found {
+            if let Some(slot) = counts.iter_mut().find(|(s, _)| *s == status) {
                 slot.1 = n;
             }
         }

@@ -29,7 +29,9 @@ use imports_common::ids::new_id;
 use imports_common::model::Tenant;
 use imports_common::validate::{Cell, Prepared, Reference};
 use imports_runtime::telemetry::traces::{sql_span, InSpan};
-use imports_storage::store::{BatchTotals, LogEntry, Severity};
+use imports_storage::leases::BatchTotals;
+use imports_storage::logs::LogEntry;
+use imports_storage::logs::Severity;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 

@@ -2,14 +2,12 @@
 //! parser: constant memory whatever the size of the import.
 
 use std::io::Read;
-use std::time::Duration;
 
-use crate::store;
 use deadpool_postgres::Pool;
-use tokio::runtime::Handle;
+use imports_storage::inputs;
 
-/// How long a chunk fetch is retried before the read fails (and the import is resumed later).
-const FETCH_RETRY_FOR: Duration = Duration::from_secs(30);
+use crate::retry::RetryPolicy;
+use tokio::runtime::Handle;
 
 /// A [`Read`] over the chunks of `import_inputs`, fetched on demand from a blocking thread.
 pub struct StoredInputs {
@@ -37,23 +35,23 @@ impl StoredInputs {
     }
 
     fn fetch(&self) -> std::io::Result<Option<Vec<u8>>> {
-        let started = std::time::Instant::now();
-        let mut delay = Duration::from_millis(100);
+        let mut backoff = RetryPolicy::INPUT_FETCH.start();
         loop {
             let attempt = self.handle.block_on(async {
                 let client = self.pool.get().await.map_err(|e| e.to_string())?;
-                store::input_chunk(&**client, &self.import_id, self.next_seq)
+                inputs::input_chunk(&**client, &self.import_id, self.next_seq)
                     .await
                     .map_err(|e| e.to_string())
             });
             match attempt {
                 Ok(chunk) => return Ok(chunk),
-                Err(e) if started.elapsed() < FETCH_RETRY_FOR => {
-                    tracing::warn!(import_id = %self.import_id, "cannot fetch inputs yet: {e}");
-                    std::thread::sleep(delay);
-                    delay = (delay * 2).min(Duration::from_secs(2));
-                }
-                Err(e) => return Err(std::io::Error::other(e)),
+                Err(e) => match backoff.next_delay() {
+                    Some(delay) => {
+                        tracing::warn!(import_id = %self.import_id, "cannot fetch inputs yet: {e}");
+                        std::thread::sleep(delay);
+                    }
+                    None => return Err(std::io::Error::other(e)),
+                },
             }
         }
     }

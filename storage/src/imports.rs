@@ -1,0 +1,334 @@
+//! Imports themselves: creating one, reading it back with its logs, and every change of its
+//! status, all through the transitions of [`Status`].
+
+use serde_json::Value;
+use tokio_postgres::{GenericClient, Row};
+use uuid::Uuid;
+
+use imports_common::inputs::{parse_csv_delimiter, DEFAULT_CSV_DELIMITER};
+use imports_common::model::{
+    csv_delimiter_text, ErrorsLog, Format, Import, Status, Tenant, WarningsLog,
+};
+
+use crate::events::record_event;
+use crate::inputs::{append_input_chunk, INPUT_CHUNK_BYTES};
+use crate::logs::logs;
+use crate::rows::parsed;
+
+/// Everything needed to create an import.
+#[derive(Debug, Clone)]
+pub struct NewImport {
+    /// Who owns it.
+    pub tenant: Tenant,
+    /// A catalogue name.
+    pub resource_type: String,
+    /// How `inputs` is encoded.
+    pub format: Format,
+    /// The field delimiter of CSV inputs (`None` for JSON).
+    pub csv_delimiter: Option<u8>,
+    /// The parent of every input.
+    pub parent_resource_id: Option<String>,
+    /// The number of inputs in `inputs`.
+    pub inputs_size: i64,
+    /// Go on past the error threshold.
+    pub skip_errors: bool,
+    /// Process in full but write nothing to the resource tables.
+    pub dry_run: bool,
+    /// External identifier.
+    pub reference: Option<String>,
+    /// System of the external identifier.
+    pub reference_origin: Option<String>,
+    /// Free key-value pairs.
+    pub metadata: Value,
+}
+
+const IMPORT_COLUMNS: &str = "id, organization_id, mode, resource_type, format, parent_resource_id, status, \
+    started_at, completed_at, interrupted_at, inputs_size, errors_count, warnings_count, processed_count, created_count, updated_count, \
+    skip_errors, interrupt_requested, created_at, updated_at, reference, reference_origin, metadata, \
+    csv_delimiter, dry_run";
+
+/// Creates an import (status pending) with its raw inputs and its `imports.create` event.
+/// Call it inside a transaction so that the import and its inputs appear together.
+pub async fn create_import<C: GenericClient>(
+    client: &C,
+    new: &NewImport,
+    inputs: &[u8],
+) -> Result<Import, tokio_postgres::Error> {
+    let id = imports_common::ids::new_id();
+    let import = insert_import(client, &id, new).await?;
+    for (seq, chunk) in inputs.chunks(INPUT_CHUNK_BYTES).enumerate() {
+        append_input_chunk(client, &id, seq as i32, chunk).await?;
+    }
+    Ok(import)
+}
+
+/// Writes a new import whose inputs were already appended under `id`, in the same
+/// transaction (the chunks' reference to their import is checked at commit). Its
+/// `created_at` is the time of this write, just before the commit that makes it visible,
+/// not the start of a transaction that may have spent seconds receiving the inputs.
+pub async fn insert_import<C: GenericClient>(
+    client: &C,
+    id: &str,
+    new: &NewImport,
+) -> Result<Import, tokio_postgres::Error> {
+    let row = client
+        .query_one(
+            &format!(
+                "INSERT INTO imports (id, organization_id, mode, resource_type, format, parent_resource_id,
+                    inputs_size, skip_errors, reference, reference_origin, metadata, csv_delimiter,
+                    dry_run, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
+                    clock_timestamp(), clock_timestamp())
+                 RETURNING {IMPORT_COLUMNS}"
+            ),
+            &[
+                &id,
+                &new.tenant.organization_id,
+                &new.tenant.mode.as_str(),
+                &new.resource_type,
+                &new.format.as_str(),
+                &new.parent_resource_id,
+                &new.inputs_size,
+                &new.skip_errors,
+                &new.reference,
+                &new.reference_origin,
+                &new.metadata,
+                &new.csv_delimiter.map(csv_delimiter_text),
+                &new.dry_run,
+            ],
+        )
+        .await?;
+    record_event(
+        client,
+        id,
+        "imports.create",
+        serde_json::json!({"inputs_size": new.inputs_size}),
+    )
+    .await?;
+    import_from_row(&row)
+}
+
+/// Reads an import with its errors and warnings logs, whoever owns it.
+pub async fn get_import<C: GenericClient>(
+    client: &C,
+    id: &str,
+) -> Result<Option<Import>, tokio_postgres::Error> {
+    let Some(row) = client
+        .query_opt(
+            &format!("SELECT {IMPORT_COLUMNS} FROM imports WHERE id = $1"),
+            &[&id],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let mut import = import_from_row(&row)?;
+    let (errors, warnings) = logs(client, id).await?;
+    import.errors_log = errors;
+    import.warnings_log = warnings;
+    Ok(Some(import))
+}
+
+/// The `csv_delimiter` column: `None` for JSON, `,` for a CSV import that predates it; a
+/// delimiter this build cannot read is an error.
+pub(crate) fn delimiter_from_row(
+    row: &Row,
+    format: Format,
+) -> Result<Option<u8>, tokio_postgres::Error> {
+    if format != Format::Csv {
+        return Ok(None);
+    }
+    let stored: Option<Delimiter> = row.try_get("csv_delimiter")?;
+    Ok(Some(stored.map_or(DEFAULT_CSV_DELIMITER, |d| d.0)))
+}
+
+/// A stored `csv_delimiter`, read with the model's own parser.
+struct Delimiter(u8);
+
+impl<'a> tokio_postgres::types::FromSql<'a> for Delimiter {
+    fn from_sql(
+        ty: &tokio_postgres::types::Type,
+        raw: &'a [u8],
+    ) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        let text = <&str as tokio_postgres::types::FromSql>::from_sql(ty, raw)?;
+        parse_csv_delimiter(text)
+            .map(Delimiter)
+            .ok_or_else(|| format!("{text:?} is not a csv_delimiter").into())
+    }
+
+    fn accepts(ty: &tokio_postgres::types::Type) -> bool {
+        <&str as tokio_postgres::types::FromSql>::accepts(ty)
+    }
+}
+
+fn import_from_row(row: &Row) -> Result<Import, tokio_postgres::Error> {
+    let format: Format = parsed(row, "format")?;
+    Ok(Import {
+        id: row.get("id"),
+        tenant: Tenant {
+            organization_id: row.get("organization_id"),
+            mode: parsed(row, "mode")?,
+        },
+        resource_type: row.get("resource_type"),
+        format,
+        csv_delimiter: delimiter_from_row(row, format)?,
+        dry_run: row.get("dry_run"),
+        parent_resource_id: row.get("parent_resource_id"),
+        status: parsed(row, "status")?,
+        started_at: row.get("started_at"),
+        completed_at: row.get("completed_at"),
+        interrupted_at: row.get("interrupted_at"),
+        inputs: None,
+        inputs_size: row.get("inputs_size"),
+        errors_count: row.get("errors_count"),
+        warnings_count: row.get("warnings_count"),
+        processed_count: row.get("processed_count"),
+        created_count: row.get("created_count"),
+        updated_count: row.get("updated_count"),
+        errors_log: ErrorsLog::default(),
+        warnings_log: WarningsLog::default(),
+        attachment_url: None,
+        skip_errors: row.get("skip_errors"),
+        interrupt_requested: row.get("interrupt_requested"),
+        created_at: row.get("created_at"),
+        updated_at: row.get("updated_at"),
+        reference: row.get("reference"),
+        reference_origin: row.get("reference_origin"),
+        metadata: row.get("metadata"),
+    })
+}
+
+/// Moves an import to `to` if the move is legal from its current status (and, when `owner`
+/// is given, only while that worker holds it), setting the matching timestamp and recording
+/// the event. Returns whether it moved.
+///
+/// Call it inside a transaction: the status and its event must be written together.
+pub async fn transition<C: GenericClient>(
+    client: &C,
+    id: &str,
+    to: Status,
+    owner: Option<Uuid>,
+    failure_reason: Option<&str>,
+) -> Result<bool, tokio_postgres::Error> {
+    let sources = Status::sources_of(to);
+    let stamp = match to {
+        Status::InProgress => "started_at",
+        Status::Completed => "completed_at",
+        Status::Interrupted => "interrupted_at",
+        Status::Pending => "updated_at",
+    };
+    let sql = format!(
+        "UPDATE imports SET status = $2, {stamp} = now(), updated_at = now(),
+                failure_reason = COALESCE($4, failure_reason),
+                lease_owner = NULL, lease_expires_at = NULL
+         WHERE id = $1 AND status = ANY($3) AND ($5::uuid IS NULL OR lease_owner = $5)
+         RETURNING processed_count, errors_count, warnings_count"
+    );
+    let row = client
+        .query_opt(
+            &sql,
+            &[&id, &to.as_str(), &sources, &failure_reason, &owner],
+        )
+        .await?;
+    let Some(row) = row else { return Ok(false) };
+    let event = match to {
+        Status::Completed => "imports.complete",
+        Status::Interrupted => "imports.interrupt",
+        Status::InProgress => "imports.start",
+        Status::Pending => return Ok(true),
+    };
+    let processed: i64 = row.get(0);
+    let errors: i64 = row.get(1);
+    let warnings: i64 = row.get(2);
+    record_event(
+        client,
+        id,
+        event,
+        serde_json::json!({
+            "processed_count": processed, "errors_count": errors, "warnings_count": warnings,
+            "reason": failure_reason,
+        }),
+    )
+    .await?;
+    Ok(true)
+}
+
+/// Asks for an import to be interrupted: at once when it is pending, at the next batch
+/// boundary when it is in progress. Returns the status after the request, or `None` when the
+/// import does not exist.
+pub async fn request_interrupt(
+    client: &mut tokio_postgres::Client,
+    id: &str,
+) -> Result<Option<Status>, tokio_postgres::Error> {
+    let tx = client.transaction().await?;
+    let row = tx
+        .query_opt(
+            "UPDATE imports SET interrupt_requested = true, updated_at = now() WHERE id = $1 RETURNING status",
+            &[&id],
+        )
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let mut status: Status = parsed(&row, "status")?;
+    if status == Status::Pending && transition(&tx, id, Status::Interrupted, None, None).await? {
+        status = Status::Interrupted;
+    }
+    tx.commit().await?;
+    Ok(Some(status))
+}
+
+/// How many imports there are of each status (for the imports-by-status gauge); a status
+/// with no import is absent.
+pub async fn count_by_status<C: GenericClient>(
+    client: &C,
+) -> Result<Vec<(Status, i64)>, tokio_postgres::Error> {
+    client
+        .query("SELECT status, count(*) FROM imports GROUP BY status", &[])
+        .await?
+        .iter()
+        .map(|row| Ok((parsed(row, "status")?, row.get(1))))
+        .collect()
+}
+
+/// How long an import waited to be started (created_at -> started_at, by the database's
+/// clock), in seconds; `None` when it is unknown or not started.
+pub async fn queue_latency_seconds<C: GenericClient>(
+    client: &C,
+    id: &str,
+) -> Result<Option<f64>, tokio_postgres::Error> {
+    Ok(client
+        .query_opt(
+            "SELECT EXTRACT(EPOCH FROM started_at - created_at)::float8 FROM imports WHERE id = $1",
+            &[&id],
+        )
+        .await?
+        .and_then(|row| row.get::<_, Option<f64>>(0)))
+}
+
+/// An import's counters as they are now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    /// Records created or updated.
+    pub processed: i64,
+    /// Inputs rejected.
+    pub errors: i64,
+    /// Warnings raised.
+    pub warnings: i64,
+}
+
+/// Reads an import's counters (for the span of the run that ends), `None` if it is gone.
+pub async fn counts<C: GenericClient>(
+    client: &C,
+    id: &str,
+) -> Result<Option<Counts>, tokio_postgres::Error> {
+    Ok(client
+        .query_opt(
+            "SELECT processed_count, errors_count, warnings_count FROM imports WHERE id = $1",
+            &[&id],
+        )
+        .await?
+        .map(|row| Counts {
+            processed: row.get(0),
+            errors: row.get(1),
+            warnings: row.get(2),
+        }))
+}

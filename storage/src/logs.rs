@@ -1,0 +1,123 @@
+//! An import's log entries (`import_log_entries`): one error or warning about one input, and
+//! the errors_log and warnings_log built from the first of them.
+
+use tokio_postgres::GenericClient;
+
+use imports_common::model::{ErrorsLog, WarningsLog};
+
+/// One error or warning about one input.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogEntry {
+    /// The input's position in the file.
+    pub position: i64,
+    /// `error` or `warning`.
+    pub severity: Severity,
+    /// The input's key (its code, email... or `unknown`).
+    pub key: String,
+    /// The attribute concerned (errors only).
+    pub attribute: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// How bad a log entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    /// The input was not written.
+    Error,
+    /// The input was written, something was ignored.
+    Warning,
+}
+
+impl Severity {
+    fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        }
+    }
+}
+
+/// How many entries of each severity an import's errors_log and warnings_log show: an import
+/// of a million identical records has a million "nothing changed" warnings, and reading one
+/// must not load them all. The failed-inputs report lists every error.
+pub const LOG_ENTRIES_SHOWN: i64 = 1000;
+
+/// Builds an import's errors_log and warnings_log from its first log entries (at most
+/// [`LOG_ENTRIES_SHOWN`] of each severity, in input order).
+pub async fn logs<C: GenericClient>(
+    client: &C,
+    id: &str,
+) -> Result<(ErrorsLog, WarningsLog), tokio_postgres::Error> {
+    let mut errors = ErrorsLog::default();
+    let mut warnings = WarningsLog::default();
+    for row in client
+        .query(
+            "(SELECT severity, key, attribute, message, position FROM import_log_entries
+              WHERE import_id = $1 AND severity = 'error' ORDER BY position, ctid LIMIT $2)
+             UNION ALL
+             (SELECT severity, key, attribute, message, position FROM import_log_entries
+              WHERE import_id = $1 AND severity = 'warning' ORDER BY position, ctid LIMIT $2)",
+            &[&id, &LOG_ENTRIES_SHOWN],
+        )
+        .await?
+    {
+        let severity: &str = row.get(0);
+        let key: &str = row.get(1);
+        let message: &str = row.get(3);
+        if severity == "error" {
+            let attribute: Option<&str> = row.get(2);
+            errors.add(key, attribute.unwrap_or("input"), message);
+        } else {
+            warnings.add(key, message);
+        }
+    }
+    Ok((errors, warnings))
+}
+
+/// Every error entry of an import, in input order (for the failed-inputs report).
+pub async fn error_entries<C: GenericClient>(
+    client: &C,
+    id: &str,
+) -> Result<Vec<LogEntry>, tokio_postgres::Error> {
+    Ok(client
+        .query(
+            "SELECT position, key, attribute, message FROM import_log_entries
+             WHERE import_id = $1 AND severity = 'error' ORDER BY position, ctid",
+            &[&id],
+        )
+        .await?
+        .iter()
+        .map(|r| LogEntry {
+            position: r.get(0),
+            severity: Severity::Error,
+            key: r.get(1),
+            attribute: r.get(2),
+            message: r.get(3),
+        })
+        .collect())
+}
+
+/// Writes log entries in one statement.
+pub async fn insert_log_entries<C: GenericClient>(
+    client: &C,
+    import_id: &str,
+    entries: &[LogEntry],
+) -> Result<(), tokio_postgres::Error> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let positions: Vec<i64> = entries.iter().map(|e| e.position).collect();
+    let severities: Vec<&str> = entries.iter().map(|e| e.severity.as_str()).collect();
+    let keys: Vec<&str> = entries.iter().map(|e| e.key.as_str()).collect();
+    let attributes: Vec<Option<&str>> = entries.iter().map(|e| e.attribute.as_deref()).collect();
+    let messages: Vec<&str> = entries.iter().map(|e| e.message.as_str()).collect();
+    client
+        .execute(
+            "INSERT INTO import_log_entries (import_id, position, severity, key, attribute, message)
+             SELECT $1, * FROM unnest($2::int8[], $3::text[], $4::text[], $5::text[], $6::text[])",
+            &[&import_id, &positions, &severities, &keys, &attributes, &messages],
+        )
+        .await?;
+    Ok(())
+}
