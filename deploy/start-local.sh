@@ -2,7 +2,7 @@
 # Starts the system on this machine: services if they are down, a release build, the
 # migrations, then the API (on API_ADDR, default 127.0.0.1:8080) and IMPORTS_WORKERS workers
 # (default 2), until Ctrl-C or SIGTERM, which stops them gracefully.
-# Configuration: the variables of README.md (DATABASE_URL, AMQP_URL, IMPORTS_QUEUE...).
+# Configuration: the variables of docs/operations.md (DATABASE_URL, AMQP_URL, IMPORTS_QUEUE...).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

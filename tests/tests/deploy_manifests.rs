@@ -514,7 +514,7 @@ fn deployments_probe_declared_ports_and_leave_memory_headroom() {
             }
         }
     }
-    // Measured peak RSS (README, "Performance"): worker ~40 MiB, API ~70 MiB; at least twice.
+    // Measured peak RSS (docs/performance.md): worker ~40 MiB, API ~70 MiB; at least twice.
     let mib = 1024f64 * 1024.0;
     for (binary, peak) in [("imports-worker", 40.0), ("imports-api", 70.0)] {
         let d = deployment_running(&deployments, binary);

@@ -57,7 +57,7 @@ async fn workers_killed_at_random_points_lose_and_double_nothing() {
     }
     // Kill a worker process at random moments, eight times by default, with a 2 s lease so that each
     // replacement takes over the abandoned imports quickly.
-    // FAULT_ROUNDS raises the number of kills for a longer soak (README, "Tests").
+    // FAULT_ROUNDS raises the number of kills for a longer soak (docs/operations.md, "Tests").
     let rounds: usize = std::env::var("FAULT_ROUNDS")
         .ok()
         .and_then(|s| s.parse().ok())
