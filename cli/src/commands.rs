@@ -10,9 +10,12 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
+use imports_common::inputs::DEFAULT_CSV_DELIMITER;
+use imports_common::model::{csv_delimiter_text, Format};
+
 use crate::client::{Api, ApiError};
 use crate::output::{cell, thousands, truncate, Table};
-use crate::split::{self, Chunk, Format, Limits};
+use crate::split::{self, Chunk, Limits};
 use crate::watch::{self, Display, Target};
 use crate::{Cli, Command, CreateArgs, ListArgs, WatchArgs, EXIT_IMPORT_FAILED, EXIT_OK};
 
@@ -225,7 +228,7 @@ impl Submission<'_> {
                 attributes: CreateAttributes {
                     resource_type: &self.args.resource_type,
                     format: self.format.as_str(),
-                    csv_delimiter: self.args.csv_delimiter.map(|d| char::from(d).to_string()),
+                    csv_delimiter: self.args.csv_delimiter.map(csv_delimiter_text),
                     parent_resource_id: self.args.parent.as_deref(),
                     skip_errors: self.args.skip_errors,
                     reference: self.reference(index),
@@ -369,7 +372,7 @@ fn create(api: &Api, json_output: bool, args: &CreateArgs) -> Result<i32> {
     }
     let limits = probe(budget);
     let mut inputs_total = 0u64;
-    let delimiter = args.csv_delimiter.unwrap_or(b',');
+    let delimiter = args.csv_delimiter.unwrap_or(DEFAULT_CSV_DELIMITER);
     let chunks = split::split(format, delimiter, open(&args.file)?, limits, |c| {
         inputs_total += c.records as u64;
         Ok(())
