@@ -1,9 +1,11 @@
 //! `importctl`, the operator CLI of the imports API.
 //!
-//! - [`split`]: a CSV or JSON file cut into chunks that each fit in one import.
+//! - [`split`]: a CSV or JSON file cut into chunks that each fit in one import, read with
+//!   the model's CSV reader (`imports_common::inputs`).
 //! - [`client`]: the HTTP client (token, JSON:API errors, `Retry-After`).
 //! - [`watch`]: progress of imports until they are final, and the summary.
-//! - [`commands`]: one function per subcommand.
+//! - [`commands`]: one file per subcommand (create, watch, list, show, interrupt, delete,
+//!   errors, types), dispatched from `commands/mod.rs`.
 //! - [`output`]: tables and numbers for people.
 //!
 //! Exit status: 0 when everything went well; 1 when an import watched (`watch`,
