@@ -1,9 +1,11 @@
 //! `importctl`, the operator CLI of the imports API.
 //!
-//! - [`split`]: a CSV or JSON file cut into chunks that each fit in one import.
+//! - [`split`]: a CSV or JSON file cut into chunks that each fit in one import, read with
+//!   the model's CSV reader (`imports_common::inputs`).
 //! - [`client`]: the HTTP client (token, JSON:API errors, `Retry-After`).
 //! - [`watch`]: progress of imports until they are final, and the summary.
-//! - [`commands`]: one function per subcommand.
+//! - [`commands`]: one file per subcommand (create, watch, list, show, interrupt, delete,
+//!   errors, types), dispatched from `commands/mod.rs`.
 //! - [`output`]: tables and numbers for people.
 //!
 //! Exit status: 0 when everything went well; 1 when an import watched (`watch`,
@@ -19,6 +21,8 @@ pub mod watch;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use imports_common::inputs::parse_csv_delimiter;
+use imports_common::model::{Format, Status};
 
 /// Exit status: success.
 pub const EXIT_OK: i32 = 0;
@@ -114,8 +118,8 @@ pub struct CreateArgs {
     #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1024..))]
     pub chunk_bytes: Option<u64>,
     /// The file's format, when its extension does not say it.
-    #[arg(long, value_name = "csv|json")]
-    pub format: Option<split::Format>,
+    #[arg(long, value_name = "csv|json", value_parser = format_name)]
+    pub format: Option<Format>,
     /// The field delimiter of a CSV file: `,` (the default), `;` or `tab`.
     #[arg(long, value_name = ",|;|tab", value_parser = csv_delimiter)]
     pub csv_delimiter: Option<u8>,
@@ -182,16 +186,29 @@ pub struct ListArgs {
     pub all: bool,
 }
 
-/// The statuses of imports.
-pub const STATUSES: &[&str] = &["pending", "in_progress", "completed", "interrupted"];
+/// The statuses of imports, named as the model names them, in the order `--status` help and
+/// messages list them (the happy path first).
+pub const STATUSES: &[&str] = &[
+    Status::Pending.as_str(),
+    Status::InProgress.as_str(),
+    Status::Completed.as_str(),
+    Status::Interrupted.as_str(),
+];
 
-/// The CSV delimiters the API accepts (`csv_delimiter`).
+/// `--format`: the model's format names, in any case (`CSV`, as an extension may be written).
+fn format_name(s: &str) -> Result<Format, String> {
+    s.to_ascii_lowercase()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a format: use csv or json"))
+}
+
+/// The CSV delimiters the API accepts (`csv_delimiter`, as the model reads it), and `tab`
+/// spelled out, which is easier to type in a shell.
 fn csv_delimiter(s: &str) -> Result<u8, String> {
     match s {
-        "," => Ok(b','),
-        ";" => Ok(b';'),
-        "tab" | "TAB" | "\t" | "\\t" => Ok(b'\t'),
-        _ => Err(format!("'{s}' is not a CSV delimiter: use ',', ';' or tab")),
+        "tab" | "TAB" => Ok(b'\t'),
+        _ => parse_csv_delimiter(s)
+            .ok_or_else(|| format!("'{s}' is not a CSV delimiter: use ',', ';' or tab")),
     }
 }
 
@@ -215,5 +232,41 @@ pub fn run(cli: Cli) -> i32 {
             eprintln!("error: {e:#}");
             EXIT_ERROR
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_are_read_with_the_model_s_names() {
+        assert_eq!(format_name("csv"), Ok(Format::Csv));
+        assert_eq!(format_name("JSON"), Ok(Format::Json));
+        assert_eq!(
+            format_name("xml"),
+            Err("'xml' is not a format: use csv or json".to_string())
+        );
+        for (given, d) in [(",", b','), (";", b';'), ("tab", b'\t'), ("TAB", b'\t')] {
+            assert_eq!(csv_delimiter(given), Ok(d), "{given}");
+        }
+        assert_eq!(csv_delimiter("\t"), Ok(b'\t'));
+        assert_eq!(csv_delimiter("\\t"), Ok(b'\t'));
+        assert_eq!(
+            csv_delimiter("|"),
+            Err("'|' is not a CSV delimiter: use ',', ';' or tab".to_string())
+        );
+        let mut names = STATUSES.to_vec();
+        names.sort();
+        let mut model: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
+        model.sort();
+        assert_eq!(names, model, "every status of the model, once");
+        assert_eq!(
+            statuses("pending, completed"),
+            Ok("pending,completed".into())
+        );
+        assert!(statuses("bogus")
+            .unwrap_err()
+            .contains("'bogus' is not a status"));
     }
 }

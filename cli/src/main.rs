@@ -1,3 +1,5 @@
+//! The `importctl` binary: parses the command line and exits with what [`importctl::run`] returns.
+
 use clap::Parser;
 
 fn main() {

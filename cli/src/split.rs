@@ -13,48 +13,10 @@
 use std::io::{BufRead, BufReader, Read};
 
 use anyhow::{anyhow, bail, Context, Result};
+use imports_common::inputs::{csv_reader, skip_utf8_bom, UTF8_BOM};
+use imports_common::model::Format;
 use serde::de::{DeserializeSeed, SeqAccess, Visitor};
 use serde_json::value::RawValue;
-
-/// The format of an input file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    /// A header row, then one record a line.
-    Csv,
-    /// One array of objects.
-    Json,
-}
-
-impl Format {
-    /// The `format` attribute of an import.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Format::Csv => "csv",
-            Format::Json => "json",
-        }
-    }
-
-    /// The format a file's extension says (`.csv`, `.json`), case-insensitively.
-    pub fn from_path(path: &std::path::Path) -> Option<Format> {
-        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
-        match ext.as_str() {
-            "csv" => Some(Format::Csv),
-            "json" => Some(Format::Json),
-            _ => None,
-        }
-    }
-}
-
-impl std::str::FromStr for Format {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.to_ascii_lowercase().as_str() {
-            "csv" => Ok(Format::Csv),
-            "json" => Ok(Format::Json),
-            _ => Err(format!("'{s}' is not a format: use csv or json")),
-        }
-    }
-}
 
 /// How large a chunk may be.
 #[derive(Debug, Clone, Copy)]
@@ -228,14 +190,9 @@ fn split_csv<R: Read>(
     limits: Limits,
     sink: &mut dyn FnMut(Chunk) -> Result<()>,
 ) -> Result<usize> {
-    // The same settings as the worker's reader (common/src/inputs.rs), so that both count the
-    // same records; importctl does not link the server crates, and a test checks the two agree.
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .delimiter(delimiter)
-        .flexible(true)
-        .buffer_capacity(64 * 1024)
-        .from_reader(reader);
+    // The worker's reader and settings, so that both count the same records (a test checks
+    // that the chunks read as the whole file does).
+    let mut rdr = csv_reader(delimiter, reader);
     let buffer = Shared::default();
     let mut out = csv::WriterBuilder::new()
         .delimiter(delimiter)
@@ -249,7 +206,7 @@ fn split_csv<R: Read>(
     let mut header = csv::ByteRecord::new();
     for (i, field) in record.iter().enumerate() {
         let field = if i == 0 {
-            field.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(field)
+            field.strip_prefix(UTF8_BOM).unwrap_or(field)
         } else {
             field
         };
@@ -316,12 +273,7 @@ fn split_json<R: Read>(
 ) -> Result<usize> {
     let mut buffered = BufReader::with_capacity(64 * 1024, reader);
     // A BOM, then whitespace only: a file without inputs.
-    {
-        let buf = buffered.fill_buf()?;
-        if buf.starts_with(b"\xEF\xBB\xBF") {
-            buffered.consume(3);
-        }
-    }
+    skip_utf8_bom(&mut buffered)?;
     loop {
         let buf = buffered.fill_buf()?;
         if buf.is_empty() {
@@ -583,10 +535,6 @@ mod tests {
 
     /// The records the worker reads from `text`.
     fn worker_records(format: Format, text: &[u8]) -> Vec<RawRecord> {
-        let format = match format {
-            Format::Csv => imports_common::model::Format::Csv,
-            Format::Json => imports_common::model::Format::Json,
-        };
         let mut out = Vec::new();
         read_inputs(format, b',', text, 0, |i| {
             out.push(i.record);
@@ -624,29 +572,17 @@ mod tests {
         );
         let mut records = Vec::new();
         for chunk in &out {
-            read_inputs(
-                imports_common::model::Format::Csv,
-                b';',
-                chunk.text.as_bytes(),
-                0,
-                |i| {
-                    records.push(i.record);
-                    true
-                },
-            )
+            read_inputs(Format::Csv, b';', chunk.text.as_bytes(), 0, |i| {
+                records.push(i.record);
+                true
+            })
             .unwrap();
         }
         let mut whole = Vec::new();
-        read_inputs(
-            imports_common::model::Format::Csv,
-            b';',
-            text.as_bytes(),
-            0,
-            |i| {
-                whole.push(i.record);
-                true
-            },
-        )
+        read_inputs(Format::Csv, b';', text.as_bytes(), 0, |i| {
+            whole.push(i.record);
+            true
+        })
         .unwrap();
         assert_eq!(records, whole);
     }
@@ -666,14 +602,5 @@ mod tests {
                 assert_eq!(parts, whole, "{format:?} in chunks of {size}");
             }
         }
-    }
-
-    #[test]
-    fn formats_come_from_extensions() {
-        use std::path::Path;
-        assert_eq!(Format::from_path(Path::new("a/b.CSV")), Some(Format::Csv));
-        assert_eq!(Format::from_path(Path::new("b.json")), Some(Format::Json));
-        assert_eq!(Format::from_path(Path::new("b.xlsx")), None);
-        assert_eq!(Format::from_path(Path::new("b")), None);
     }
 }

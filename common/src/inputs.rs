@@ -80,6 +80,22 @@ pub fn parse_csv_delimiter(s: &str) -> Option<u8> {
     }
 }
 
+/// The UTF-8 byte order mark some tools write at the start of a file; readers drop it.
+pub const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// A CSV reader with the settings every reader of inputs uses (the worker's, the API's count,
+/// importctl's splitter), so that they all see the same records: no header handling (the
+/// caller reads the header row), rows of any length (a ragged row is one malformed input),
+/// and a 64 KiB buffer.
+pub fn csv_reader<R: Read>(delimiter: u8, reader: R) -> csv::Reader<R> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .delimiter(delimiter)
+        .flexible(true)
+        .buffer_capacity(64 * 1024)
+        .from_reader(reader)
+}
+
 /// Reads every input of `reader` in order, skipping the first `skip`, and hands each to
 /// `sink`. The sink returns `false` to stop early. Returns the number of inputs in the file
 /// when it was read to the end. `csv_delimiter` separates the fields of CSV (JSON ignores it).
@@ -171,10 +187,10 @@ fn read_json<R: Read>(
 }
 
 /// Skips a UTF-8 byte order mark at the start of a JSON file (some tools write one).
-fn skip_utf8_bom<R: Read>(r: &mut BufReader<R>) -> std::io::Result<()> {
+pub fn skip_utf8_bom<R: Read>(r: &mut BufReader<R>) -> std::io::Result<()> {
     use std::io::BufRead;
     let buf = r.fill_buf()?;
-    if buf.starts_with(b"\xEF\xBB\xBF") {
+    if buf.starts_with(UTF8_BOM) {
         r.consume(3);
     }
     Ok(())
@@ -252,12 +268,7 @@ fn read_csv<R: Read>(
     skip: u64,
     sink: &mut dyn FnMut(RawInput) -> bool,
 ) -> Result<u64, ReadStop> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .delimiter(delimiter)
-        .flexible(true)
-        .buffer_capacity(64 * 1024)
-        .from_reader(reader);
+    let mut rdr = csv_reader(delimiter, reader);
     let mut record = csv::ByteRecord::new();
     let csv_err = |e: csv::Error| -> ReadStop {
         if e.is_io_error() {
@@ -290,7 +301,7 @@ fn parse_header(record: &csv::ByteRecord) -> Result<Arc<[String]>, UnreadableInp
     let mut names = Vec::with_capacity(record.len());
     for (i, field) in record.iter().enumerate() {
         let field = if i == 0 {
-            field.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(field)
+            field.strip_prefix(UTF8_BOM).unwrap_or(field)
         } else {
             field
         };

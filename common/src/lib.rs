@@ -3,10 +3,14 @@
 //!
 //! - [`model`]: the import, its statuses, modes, formats and logs; [`ids`]: time-ordered ids.
 //! - [`jsonapi`]: the import's JSON:API form, from one attribute table.
-//! - [`catalogue`]: the resource types an import can create, their attributes, keys and
-//!   relationships.
-//! - [`inputs`]: reading JSON and CSV inputs, streamed; [`validate`]: checking each input
-//!   against its resource type; [`seen_keys`]: duplicate keys within one import.
+//! - [`catalogue`]: the resource types an import can create: `catalogue::types` (attributes,
+//!   relationships, resource types, columns) and `catalogue::declarations` (the 29 types, one
+//!   file per domain), listed in dependency order by [`catalogue::CATALOGUE`].
+//! - [`inputs`]: reading JSON and CSV inputs, streamed.
+//! - [`validate`]: checking each input against its resource type: the per-input flow
+//!   ([`validate::Preparer`]), `validate::convert` (values to attribute types),
+//!   `validate::nested` (children, inline related records, tags) and `validate::csv_layout`
+//!   (CSV columns to inputs); [`seen_keys`]: duplicate keys within one import.
 //! - [`failed_inputs`]: the report of the inputs that failed, as CSV or JSON.
 //!
 //! Storage (`imports-storage`) and the runtime (`imports-runtime`) build on this crate; it

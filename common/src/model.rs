@@ -34,8 +34,9 @@ impl Status {
         Status::Completed,
     ];
 
-    /// The name used in the API and in the database.
-    pub fn as_str(self) -> &'static str {
+    /// The name used in the API and in the database (const, so that lists of names can be
+    /// built from it at compile time, as the CLI's are).
+    pub const fn as_str(self) -> &'static str {
         match self {
             Status::Pending => "pending",
             Status::InProgress => "in_progress",
@@ -106,6 +107,13 @@ impl Format {
             Format::Json => "json",
             Format::Csv => "csv",
         }
+    }
+
+    /// The format a file's extension says (`.csv`, `.json`, in any case), or `None`: what
+    /// a client that reads a file from disk (importctl) goes by when not told the format.
+    pub fn from_path(path: &std::path::Path) -> Option<Format> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        ext.parse().ok()
     }
 }
 
@@ -337,6 +345,15 @@ mod tests {
         assert_eq!("live".parse::<Mode>().unwrap(), Mode::Live);
         assert!("xml".parse::<Format>().is_err());
         assert!("done".parse::<Status>().is_err());
+    }
+
+    #[test]
+    fn formats_come_from_extensions() {
+        use std::path::Path;
+        assert_eq!(Format::from_path(Path::new("a/b.CSV")), Some(Format::Csv));
+        assert_eq!(Format::from_path(Path::new("b.json")), Some(Format::Json));
+        assert_eq!(Format::from_path(Path::new("b.xlsx")), None);
+        assert_eq!(Format::from_path(Path::new("b")), None);
     }
 
     #[test]

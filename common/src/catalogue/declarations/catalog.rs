@@ -1,0 +1,128 @@
+//! The product catalogue: SKUs, their shipping categories, lists, bundles and options.
+
+use super::{DEFAULTS, MARKET, SKU};
+use crate::catalogue::types::{
+    boolean, currency, float, integer, relationship, relationship_by, text, ResourceType,
+};
+
+/// How SKUs ship.
+pub const SHIPPING_CATEGORIES: ResourceType = ResourceType {
+    name: "shipping_categories",
+    attributes: &[text("code").required(), text("name").required()],
+    ..DEFAULTS
+};
+
+/// The items sold, keyed by `code`.
+pub const SKUS: ResourceType = ResourceType {
+    name: "skus",
+    attributes: &[
+        text("code").required(),
+        text("name").required(),
+        text("description"),
+        text("image_url"),
+        integer("pieces_per_pack").min(1),
+        float("weight").min(0),
+        text("unit_of_weight").one_of(&["gr", "oz", "lb"]),
+        text("hs_tariff_number"),
+        boolean("do_not_ship"),
+        boolean("do_not_track"),
+    ],
+    relationships: &[relationship(
+        "shipping_category",
+        "shipping_category_id",
+        "shipping_categories",
+        "shipping_category_code",
+        false,
+    )],
+    taggable: true,
+    ..DEFAULTS
+};
+
+/// Lists of SKUs, keyed by `slug`, with their items given inline.
+pub const SKU_LISTS: ResourceType = ResourceType {
+    name: "sku_lists",
+    attributes: &[
+        text("name").required(),
+        text("slug").required(),
+        text("description"),
+        text("image_url"),
+        boolean("manual"),
+        text("sku_code_regex"),
+    ],
+    natural_key: &["slug"],
+    log_key: "slug",
+    children: &["sku_list_items"],
+    ..DEFAULTS
+};
+
+/// One SKU of a SKU list.
+pub const SKU_LIST_ITEMS: ResourceType = ResourceType {
+    name: "sku_list_items",
+    attributes: &[
+        text("sku_code"),
+        integer("position").min(0),
+        integer("quantity").min(1).default_sql("1"),
+    ],
+    relationships: &[
+        relationship_by(
+            "sku_list",
+            "sku_list_id",
+            "sku_lists",
+            "sku_list_slug",
+            "slug",
+            true,
+        ),
+        SKU,
+    ],
+    natural_key: &["sku_list_id", "sku_code"],
+    parent: Some("sku_list"),
+    log_key: "sku_code",
+    ..DEFAULTS
+};
+
+/// A SKU list sold at one price in a market.
+pub const BUNDLES: ResourceType = ResourceType {
+    name: "bundles",
+    attributes: &[
+        text("code").required(),
+        text("name").required(),
+        currency("currency_code").required(),
+        text("description"),
+        text("image_url"),
+        integer("price_amount_cents").required().min(0),
+        integer("compare_at_amount_cents").min(0),
+    ],
+    relationships: &[
+        MARKET,
+        relationship_by(
+            "sku_list",
+            "sku_list_id",
+            "sku_lists",
+            "sku_list_slug",
+            "slug",
+            true,
+        ),
+    ],
+    parent: Some("market"),
+    taggable: true,
+    ..DEFAULTS
+};
+
+/// Options a SKU may be sold with, per market.
+pub const SKU_OPTIONS: ResourceType = ResourceType {
+    name: "sku_options",
+    attributes: &[
+        text("name").required(),
+        currency("currency_code"),
+        text("description"),
+        integer("price_amount_cents").min(0),
+        integer("delay_hours").min(0),
+        text("sku_code_regex"),
+    ],
+    relationships: &[MARKET],
+    natural_key: &["name"],
+    parent: Some("market"),
+    log_key: "name",
+    taggable: true,
+    ..DEFAULTS
+};

@@ -1,0 +1,93 @@
+//! Promotions, their coupon codes, and gift cards.
+
+use super::{DEFAULTS, MARKET};
+use crate::catalogue::types::{
+    boolean, currency, email, integer, relationship, relationship_by, text, timestamp, ResourceType,
+};
+
+/// The gift cards of a market.
+pub const GIFT_CARDS: ResourceType = ResourceType {
+    name: "gift_cards",
+    attributes: &[
+        text("code").required(),
+        currency("currency_code").required(),
+        integer("balance_cents").required().min(0),
+        integer("balance_max_cents").min(0),
+        boolean("single_use"),
+        boolean("rechargeable"),
+        timestamp("expires_at"),
+        email("recipient_email"),
+    ],
+    relationships: &[MARKET],
+    parent: Some("market"),
+    taggable: true,
+    ..DEFAULTS
+};
+
+/// The promotions of a market.
+pub const PROMOTIONS: ResourceType = ResourceType {
+    name: "promotions",
+    attributes: &[
+        text("code").required(),
+        text("name").required(),
+        text("type").required().one_of(&[
+            "percentage_discount",
+            "fixed_amount",
+            "fixed_price",
+            "free_shipping",
+            "free_gift",
+            "buy_x_pay_y",
+            "external",
+        ]),
+        integer("percentage").min(0).max(100),
+        integer("fixed_amount_cents").min(0),
+        currency("currency_code"),
+        timestamp("starts_at").required(),
+        timestamp("expires_at"),
+        integer("total_usage_limit").min(1),
+    ],
+    relationships: &[MARKET],
+    parent: Some("market"),
+    taggable: true,
+    ..DEFAULTS
+};
+
+/// The rule that lets a promotion be applied with coupon codes.
+pub const COUPON_CODES_PROMOTION_RULES: ResourceType = ResourceType {
+    name: "coupon_codes_promotion_rules",
+    attributes: &[text("promotion_code")],
+    relationships: &[relationship(
+        "promotion",
+        "promotion_id",
+        "promotions",
+        "promotion_code",
+        true,
+    )],
+    natural_key: &["promotion_id"],
+    parent: Some("promotion"),
+    log_key: "promotion_code",
+    ..DEFAULTS
+};
+
+/// The coupon codes of a coupon-codes rule.
+pub const COUPONS: ResourceType = ResourceType {
+    name: "coupons",
+    attributes: &[
+        text("code").required(),
+        boolean("customer_single_use"),
+        integer("usage_limit").min(1),
+        email("recipient_email"),
+    ],
+    relationships: &[relationship_by(
+        "coupon_codes_promotion_rule",
+        "coupon_codes_promotion_rule_id",
+        "coupon_codes_promotion_rules",
+        "promotion_code",
+        "promotion_code",
+        true,
+    )],
+    natural_key: &["code", "coupon_codes_promotion_rule_id"],
+    parent: Some("coupon_codes_promotion_rule"),
+    taggable: true,
+    ..DEFAULTS
+};
