@@ -57,10 +57,8 @@ impl AmqpWatch {
 pub async fn check_postgres(pool: &Pool) -> Result<(), String> {
     let check = async {
         let client = pool.get().await.map_err(|e| e.to_string())?;
-        client
-            .simple_query("SELECT 1")
+        imports_storage::db::ping(&client)
             .await
-            .map(|_| ())
             .map_err(|e| e.to_string())
     };
     match tokio::time::timeout(CHECK_TIMEOUT, check).await {

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use deadpool_postgres::Pool;
-use imports_storage::db::redact_url;
+use imports_storage::db::{self, redact_url};
 use imports_storage::migrate;
 
 use crate::retry::RetryPolicy;
@@ -19,7 +19,7 @@ pub async fn wait_for_postgres(
     let mut backoff = RetryPolicy::SERVICE.giving_up_after(give_up_after).start();
     loop {
         let failure = match pool.get().await {
-            Ok(client) => match client.simple_query("SELECT 1").await {
+            Ok(client) => match db::ping(&client).await {
                 Ok(_) => return Ok(()),
                 Err(e) => format!("Postgres at {} is not usable yet: {e}", redact_url(url)),
             },

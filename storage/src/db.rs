@@ -1,10 +1,11 @@
-//! The Postgres connection pool, and connection URLs with their passwords redacted.
+//! The Postgres connection pool, its liveness check, and connection URLs with their passwords
+//! redacted.
 
 use std::str::FromStr;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use tokio_postgres::NoTls;
+use tokio_postgres::{Client, NoTls};
 
 /// Builds a pool of at most `size` connections to `url`. Connections are made lazily.
 pub fn pool(url: &str, size: usize) -> anyhow::Result<Pool> {
@@ -23,6 +24,12 @@ pub fn pool(url: &str, size: usize) -> anyhow::Result<Pool> {
         .create_timeout(Some(Duration::from_secs(10)))
         .runtime(deadpool_postgres::Runtime::Tokio1)
         .build()?)
+}
+
+/// Whether the server answers a trivial statement on `client`: the readiness and startup
+/// checks' probe.
+pub async fn ping(client: &Client) -> Result<(), tokio_postgres::Error> {
+    client.simple_query("SELECT 1").await.map(|_| ())
 }
 
 /// Redacts the password of a connection URL, for logs and error messages.
