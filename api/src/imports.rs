@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use imports_common::catalogue::resource_type;
 use imports_common::failed_inputs::ReportFormat;
 use imports_common::inputs::{parse_csv_delimiter, DEFAULT_CSV_DELIMITER};
-use imports_common::jsonapi::{import_attributes, import_resource};
+use imports_common::jsonapi::{import_attribute, import_attributes, import_resource};
 use imports_common::model::{Format, Import, Status, Tenant};
 use imports_runtime::telemetry::traces;
 use imports_storage::imports::NewImport;
@@ -23,48 +23,8 @@ use crate::errors::{jsonapi, ApiError, JSONAPI};
 use crate::upload::{self, CountError, InputsShape};
 use crate::{attachments, listing, AppState};
 
-/// Attributes a reader sees.
-pub const READABLE_ATTRIBUTES: &[&str] = &[
-    "resource_type",
-    "format",
-    "csv_delimiter",
-    "dry_run",
-    "parent_resource_id",
-    "status",
-    "started_at",
-    "completed_at",
-    "interrupted_at",
-    "inputs",
-    "inputs_size",
-    "errors_count",
-    "warnings_count",
-    "processed_count",
-    "created_count",
-    "updated_count",
-    "errors_log",
-    "warnings_log",
-    "attachment_url",
-    "skip_errors",
-    "created_at",
-    "updated_at",
-    "reference",
-    "reference_origin",
-    "metadata",
-];
-
 /// Inputs larger than this are not echoed back in `inputs` while pending (it stays null).
 pub const ECHO_INPUTS_MAX_BYTES: usize = 4 * 1024 * 1024;
-
-const CREATE_ONLY: &[&str] = &[
-    "resource_type",
-    "format",
-    "csv_delimiter",
-    "dry_run",
-    "parent_resource_id",
-    "inputs",
-    "skip_errors",
-];
-const UPDATABLE: &[&str] = &["_interrupt", "reference", "reference_origin", "metadata"];
 
 fn pointer(attribute: &str) -> String {
     format!("/data/attributes/{attribute}")
@@ -300,16 +260,14 @@ pub async fn create(
         .map(String::as_str)
         .chain((received.shape != InputsShape::Absent).then_some("inputs"))
     {
-        let name = &name.to_owned();
-        if CREATE_ONLY.contains(&name.as_str()) || UPDATABLE[1..].contains(&name.as_str()) {
+        let attribute = import_attribute(name);
+        if attribute.is_some_and(|a| a.on_create) {
             continue;
         }
-        let why = if name == "_interrupt" {
-            "_interrupt can only be sent to update an import".to_owned()
-        } else if READABLE_ATTRIBUTES.contains(&name.as_str()) {
-            format!("{name} is read-only")
-        } else {
-            format!("{name} is not an attribute of imports")
+        let why = match attribute {
+            Some(a) if a.on_update => format!("{name} can only be sent to update an import"),
+            Some(a) if a.readable => format!("{name} is read-only"),
+            _ => format!("{name} is not an attribute of imports"),
         };
         return Err(ApiError::invalid(pointer(name), why));
     }
@@ -672,15 +630,14 @@ pub async fn update(
     }
     let attrs = attributes(&data)?;
     for name in attrs.keys() {
-        if UPDATABLE.contains(&name.as_str()) {
+        let attribute = import_attribute(name);
+        if attribute.is_some_and(|a| a.on_update) {
             continue;
         }
-        let why = if CREATE_ONLY.contains(&name.as_str()) {
-            format!("{name} can only be set when the import is created")
-        } else if READABLE_ATTRIBUTES.contains(&name.as_str()) {
-            format!("{name} is read-only")
-        } else {
-            format!("{name} is not an attribute of imports")
+        let why = match attribute {
+            Some(a) if a.on_create => format!("{name} can only be set when the import is created"),
+            Some(a) if a.readable => format!("{name} is read-only"),
+            _ => format!("{name} is not an attribute of imports"),
         };
         return Err(ApiError::invalid(pointer(name), why));
     }

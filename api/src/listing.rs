@@ -1,6 +1,7 @@
 //! The list query of `GET /api/imports`: pagination, sort, ransack-style filters and sparse
 //! fieldsets, each checked, so a bad parameter is a 400 naming it.
 
+use imports_common::jsonapi::{import_attribute, AttributeKind as Kind};
 use tokio_postgres::types::ToSql;
 
 use crate::errors::ApiError;
@@ -9,37 +10,6 @@ use crate::errors::ApiError;
 pub const DEFAULT_PAGE_SIZE: i64 = 10;
 /// The largest page size.
 pub const MAX_PAGE_SIZE: i64 = 25;
-
-#[derive(Clone, Copy, PartialEq)]
-enum Kind {
-    Text,
-    Integer,
-    Time,
-    Boolean,
-}
-
-/// Filterable and sortable attributes and their types.
-const ATTRIBUTES: &[(&str, Kind)] = &[
-    ("id", Kind::Text),
-    ("status", Kind::Text),
-    ("resource_type", Kind::Text),
-    ("format", Kind::Text),
-    ("parent_resource_id", Kind::Text),
-    ("reference", Kind::Text),
-    ("reference_origin", Kind::Text),
-    ("inputs_size", Kind::Integer),
-    ("errors_count", Kind::Integer),
-    ("warnings_count", Kind::Integer),
-    ("processed_count", Kind::Integer),
-    ("created_count", Kind::Integer),
-    ("updated_count", Kind::Integer),
-    ("skip_errors", Kind::Boolean),
-    ("created_at", Kind::Time),
-    ("updated_at", Kind::Time),
-    ("started_at", Kind::Time),
-    ("completed_at", Kind::Time),
-    ("interrupted_at", Kind::Time),
-];
 
 /// Predicates, longest first so that `_not_eq` is not read as `_eq`.
 const PREDICATES: &[&str] = &[
@@ -135,7 +105,7 @@ fn sort(value: &str) -> Result<String, ApiError> {
             Some(n) => (n, "DESC"),
             None => (field.as_str(), "ASC"),
         };
-        if !ATTRIBUTES.iter().any(|(a, _)| *a == name) {
+        if !import_attribute(name).is_some_and(|a| a.sortable) {
             return Err(ApiError::bad_parameter(
                 "sort",
                 format!("cannot sort by '{name}'"),
@@ -150,7 +120,7 @@ fn sort(value: &str) -> Result<String, ApiError> {
 fn fields(value: &str) -> Result<Vec<String>, ApiError> {
     let names = list(value);
     for n in &names {
-        if !crate::imports::READABLE_ATTRIBUTES.contains(&n.as_str()) {
+        if !import_attribute(n).is_some_and(|a| a.readable) {
             return Err(ApiError::bad_parameter(
                 "fields[imports]",
                 format!("'{n}' is not an attribute of imports"),
@@ -167,7 +137,10 @@ fn filter(q: &mut ListQuery, key: &str, name: &str, value: &str) -> Result<(), A
     else {
         return Err(ApiError::bad_parameter(key, format!("'{name}' has no known predicate (_eq, _in, _gt, _gteq, _lt, _lteq, _start, _cont...)")));
     };
-    let Some((_, kind)) = ATTRIBUTES.iter().find(|(a, _)| *a == attribute) else {
+    let Some(kind) = import_attribute(attribute)
+        .filter(|a| a.filterable && a.kind != Kind::Json)
+        .map(|a| &a.kind)
+    else {
         return Err(ApiError::bad_parameter(
             key,
             format!("cannot filter by '{attribute}'"),
@@ -178,9 +151,9 @@ fn filter(q: &mut ListQuery, key: &str, name: &str, value: &str) -> Result<(), A
     let bad = |what: &str| ApiError::bad_parameter(key, format!("'{value}' is not {what}"));
     let one = |v: &str| -> Result<Box<dyn ToSql + Sync + Send>, ApiError> {
         Ok(match kind {
-            Kind::Text => Box::new(v.to_owned()),
-            Kind::Integer => Box::new(v.trim().parse::<i64>().map_err(|_| bad("an integer"))?),
-            Kind::Boolean => Box::new(v.trim().parse::<bool>().map_err(|_| bad("true or false"))?),
+            Kind::String | Kind::Json => Box::new(v.to_owned()),
+            Kind::Number => Box::new(v.trim().parse::<i64>().map_err(|_| bad("an integer"))?),
+            Kind::Bool => Box::new(v.trim().parse::<bool>().map_err(|_| bad("true or false"))?),
             Kind::Time => Box::new(
                 chrono::DateTime::parse_from_rfc3339(v.trim())
                     .map_err(|_| bad("an ISO 8601 time such as 2026-01-01T00:00:00Z"))?
@@ -198,7 +171,7 @@ fn filter(q: &mut ListQuery, key: &str, name: &str, value: &str) -> Result<(), A
             format!("{col} IS DISTINCT FROM ${n}")
         }
         "gt" | "gteq" | "lt" | "lteq" => {
-            if *kind == Kind::Text || *kind == Kind::Boolean {
+            if *kind == Kind::String || *kind == Kind::Bool {
                 return Err(ApiError::bad_parameter(
                     key,
                     format!("'{attribute}' cannot be compared with _{predicate}"),
@@ -216,8 +189,8 @@ fn filter(q: &mut ListQuery, key: &str, name: &str, value: &str) -> Result<(), A
         "in" | "not_in" => {
             let values = list(value);
             let p: Box<dyn ToSql + Sync + Send> = match kind {
-                Kind::Text => Box::new(values),
-                Kind::Integer => Box::new(
+                Kind::String => Box::new(values),
+                Kind::Number => Box::new(
                     values
                         .iter()
                         .map(|v| v.parse::<i64>().map_err(|_| bad("a list of integers")))
@@ -238,7 +211,7 @@ fn filter(q: &mut ListQuery, key: &str, name: &str, value: &str) -> Result<(), A
             }
         }
         "start" | "cont" => {
-            if *kind != Kind::Text {
+            if *kind != Kind::String {
                 return Err(ApiError::bad_parameter(
                     key,
                     format!("'{attribute}' is not text"),

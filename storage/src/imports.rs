@@ -6,6 +6,7 @@ use tokio_postgres::{GenericClient, Row};
 use uuid::Uuid;
 
 use imports_common::inputs::{parse_csv_delimiter, DEFAULT_CSV_DELIMITER};
+use imports_common::jsonapi::IMPORT_ATTRIBUTES;
 use imports_common::model::{
     csv_delimiter_text, ErrorsLog, Format, Import, Status, Tenant, WarningsLog,
 };
@@ -42,10 +43,24 @@ pub struct NewImport {
     pub metadata: Value,
 }
 
-const IMPORT_COLUMNS: &str = "id, organization_id, mode, resource_type, format, parent_resource_id, status, \
-    started_at, completed_at, interrupted_at, inputs_size, errors_count, warnings_count, processed_count, created_count, updated_count, \
-    skip_errors, interrupt_requested, created_at, updated_at, reference, reference_origin, metadata, \
-    csv_delimiter, dry_run";
+/// The columns an [`Import`] is read from: its id, tenant and interrupt flag, then every
+/// attribute of [`IMPORT_ATTRIBUTES`] that is stored in a column. `{IMPORT_COLUMNS}` in a
+/// statement's text writes the list.
+pub const IMPORT_COLUMNS: ImportColumns = ImportColumns;
+
+/// The SELECT list of imports, written from the attribute table (see [`IMPORT_COLUMNS`]).
+#[derive(Debug, Clone, Copy)]
+pub struct ImportColumns;
+
+impl std::fmt::Display for ImportColumns {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("organization_id, mode, interrupt_requested")?;
+        for column in IMPORT_ATTRIBUTES.iter().filter_map(|a| a.column) {
+            write!(f, ", {column}")?;
+        }
+        Ok(())
+    }
+}
 
 /// Creates an import (status pending) with its raw inputs and its `imports.create` event.
 /// Call it inside a transaction so that the import and its inputs appear together.

@@ -119,7 +119,12 @@ fn fill(format: &str, consts: &BTreeMap<String, String>) -> Option<String> {
 /// one built at run time (a variable, or a `format!` of run-time values).
 fn statements_of(file: &Path) -> Vec<Found> {
     let text = std::fs::read_to_string(file).unwrap();
-    let consts = string_consts(&text);
+    let mut consts = string_consts(&text);
+    // The SELECT list of imports is written from the attribute table, not a literal.
+    consts.insert(
+        "IMPORT_COLUMNS".to_string(),
+        imports_storage::imports::IMPORT_COLUMNS.to_string(),
+    );
     let mut found = Vec::new();
     for call in SQL_CALLS {
         for (at, _) in text.match_indices(call) {
