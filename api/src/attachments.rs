@@ -76,11 +76,7 @@ pub async fn download(
         ));
     }
     let client = state.pool.get().await?;
-    let exists = client
-        .query_opt("SELECT 1 FROM imports WHERE id = $1", &[&import_id])
-        .await?
-        .is_some();
-    if !exists {
+    if !imports_storage::imports::import_exists(&**client, &import_id).await? {
         return Err(ApiError::not_found("import"));
     }
     drop(client);

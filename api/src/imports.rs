@@ -11,12 +11,12 @@ use imports_common::inputs::{parse_csv_delimiter, DEFAULT_CSV_DELIMITER};
 use imports_common::jsonapi::{import_attribute, import_attributes, import_resource};
 use imports_common::model::{Format, Import, Status, Tenant};
 use imports_runtime::telemetry::traces;
-use imports_storage::imports::NewImport;
+use imports_storage::imports::{self, ImportChanges, NewImport};
+use imports_storage::listing::list_import_ids as listing_ids;
 use imports_storage::logs;
 use std::collections::HashMap;
 
 use serde_json::{json, Map, Value};
-use tokio_postgres::types::ToSql;
 
 use crate::auth::Authenticated;
 use crate::errors::{jsonapi, ApiError, JSONAPI};
@@ -338,17 +338,7 @@ pub async fn create(
                 format!("{} have no parent resource", rt.name),
             ));
         };
-        let exists = tx
-            .query_opt(
-                &format!(
-                    "SELECT 1 FROM {} WHERE id = $1 AND organization_id = $2 AND mode = $3",
-                    rel.target
-                ),
-                &[parent, &tenant.organization_id, &tenant.mode.as_str()],
-            )
-            .await?
-            .is_some();
-        if !exists {
+        if !imports::parent_resource_exists(&*tx, rel.target, parent, &tenant).await? {
             return Err(ApiError::invalid(
                 pointer("parent_resource_id"),
                 format!("no {} has id '{parent}'", rel.target),
@@ -357,18 +347,7 @@ pub async fn create(
     }
 
     // One create at a time per organization, so that the active-imports limit holds.
-    tx.execute(
-        "SELECT pg_advisory_xact_lock(hashtext($1))",
-        &[&tenant.organization_id],
-    )
-    .await?;
-    let active: i64 = tx
-        .query_one(
-            "SELECT count(*) FROM imports WHERE organization_id = $1 AND status IN ('pending', 'in_progress')",
-            &[&tenant.organization_id],
-        )
-        .await?
-        .get(0);
+    let active = imports::lock_and_count_active(&*tx, &tenant.organization_id).await?;
     if active >= state.config.max_active {
         return Err(ApiError::too_many(
             format!(
@@ -391,9 +370,6 @@ pub async fn create(
         reference_origin,
         metadata,
     };
-    let import = imports_storage::imports::insert_import(&*tx, &import_id, &new).await?;
-    let span = tracing::Span::current();
-    traces::record_import(&span, &import.id, rt.name, &tenant);
     // The request span's context (a child of the caller's traceparent, if any); without
     // tracing installed, the caller's headers as they came.
     let trace: Map<String, Value> = traces::current_trace_context_or(|| {
@@ -410,11 +386,9 @@ pub async fn create(
     .into_iter()
     .map(|(k, v)| (k, json!(v)))
     .collect();
-    tx.execute(
-        "INSERT INTO import_outbox (import_id, trace_context) VALUES ($1, $2)",
-        &[&import.id, &Value::Object(trace)],
-    )
-    .await?;
+    let import =
+        imports::insert_announced_import(&*tx, &import_id, &new, &Value::Object(trace)).await?;
+    traces::record_import(&tracing::Span::current(), &import.id, rt.name, &tenant);
     tx.commit().await?;
     state.outbox_wake.notify_one();
     // The import exists from here on: a failure to read its inputs back must not turn the
@@ -445,17 +419,10 @@ async fn find(
     if id.contains('\0') {
         return Err(ApiError::not_found("import"));
     }
-    let owned = client
-        .query_opt(
-            "SELECT 1 FROM imports WHERE id = $1 AND organization_id = $2 AND mode = $3",
-            &[&id, &tenant.organization_id, &tenant.mode.as_str()],
-        )
-        .await?
-        .is_some();
-    if !owned {
+    if !imports::tenant_owns_import(client, tenant, id).await? {
         return Err(ApiError::not_found("import"));
     }
-    match imports_storage::imports::get_import(client, id).await? {
+    match imports::get_import(client, id).await? {
         Some(i) if i.tenant == *tenant => Ok(i),
         _ => Err(ApiError::not_found("import")),
     }
@@ -537,41 +504,14 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     let q = listing::parse(&pairs)?;
     let client = state.pool.get().await?;
-    let mode = tenant.mode.as_str();
-    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&tenant.organization_id, &mode];
-    for p in &q.params {
-        params.push(p.as_ref() as &(dyn ToSql + Sync));
-    }
-    let mut conditions = vec!["organization_id = $1".to_owned(), "mode = $2".to_owned()];
-    conditions.extend(q.conditions.iter().cloned());
-    let filter = conditions.join(" AND ");
-    let total: i64 = client
-        .query_one(
-            &format!("SELECT count(*) FROM imports WHERE {filter}"),
-            &params,
-        )
-        .await?
-        .get(0);
-    let offset = (q.page - 1).saturating_mul(q.size);
-    let ids: Vec<String> = client
-        .query(
-            &format!(
-                "SELECT id FROM imports WHERE {filter} ORDER BY {} LIMIT {} OFFSET {offset}",
-                q.order_by, q.size
-            ),
-            &params,
-        )
-        .await?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let (total, ids) = listing_ids(&**client, &tenant, &q.query).await?;
     let mut data = Vec::with_capacity(ids.len());
     for id in ids {
-        if let Some(import) = imports_storage::imports::get_import(&**client, &id).await? {
+        if let Some(import) = imports::get_import(&**client, &id).await? {
             data.push(render(&state, &client, import, q.fields.as_deref()).await?);
         }
     }
-    let page_count = (total + q.size - 1) / q.size;
+    let page_count = (total + q.query.size - 1) / q.query.size;
     let link = |page: i64| {
         let mut pairs = q.link_pairs.clone();
         pairs.push(("page[number]".into(), page.to_string()));
@@ -586,11 +526,11 @@ pub async fn list(
         )
     };
     let mut links = json!({"first": link(1), "last": link(page_count.max(1))});
-    if q.page > 1 {
-        links["prev"] = json!(link((q.page - 1).min(page_count.max(1))));
+    if q.query.page > 1 {
+        links["prev"] = json!(link((q.query.page - 1).min(page_count.max(1))));
     }
-    if q.page < page_count {
-        links["next"] = json!(link(q.page + 1));
+    if q.query.page < page_count {
+        links["next"] = json!(link(q.query.page + 1));
     }
     Ok(jsonapi(
         StatusCode::OK,
@@ -663,28 +603,16 @@ pub async fn update(
 
     let mut client = state.pool.get().await?;
     let before = find(&client, &tenant, &id).await?;
-    client
-        .execute(
-            "UPDATE imports SET
-                reference = CASE WHEN $2 THEN $3 ELSE reference END,
-                reference_origin = CASE WHEN $4 THEN $5 ELSE reference_origin END,
-                metadata = COALESCE($6, metadata),
-                updated_at = now()
-             WHERE id = $1",
-            &[
-                &id,
-                &reference.is_some(),
-                &reference.clone().flatten(),
-                &reference_origin.is_some(),
-                &reference_origin.clone().flatten(),
-                &metadata,
-            ],
-        )
-        .await?;
+    let changes = ImportChanges {
+        reference,
+        reference_origin,
+        metadata,
+    };
+    imports::update_import(&**client, &id, &changes).await?;
     // A final import stays as it is; request_interrupt re-checks the status in its own
     // transaction, so a race with the worker is harmless.
     if interrupt && !before.status.is_final() {
-        imports_storage::imports::request_interrupt(&mut client, &id).await?;
+        imports::request_interrupt(&mut client, &id).await?;
     }
     let import = find(&client, &tenant, &id).await?;
     let data = render(&state, &client, import, None).await?;
@@ -701,21 +629,9 @@ pub async fn delete(
     let mut client = state.pool.get().await?;
     let import = find(&client, &tenant, &id).await?;
     if !import.status.is_final() {
-        imports_storage::imports::request_interrupt(&mut client, &id).await?;
+        imports::request_interrupt(&mut client, &id).await?;
     }
-    let tx = client.transaction().await?;
-    imports_storage::events::record_event(
-        &*tx,
-        &id,
-        "imports.destroy",
-        json!({"status": import.status.as_str()}),
-    )
-    .await?;
-    tx.execute("DELETE FROM import_outbox WHERE import_id = $1", &[&id])
-        .await?;
-    tx.execute("DELETE FROM imports WHERE id = $1", &[&id])
-        .await?;
-    tx.commit().await?;
+    imports::delete_import(&mut client, &id, import.status).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -727,24 +643,17 @@ pub async fn events(
 ) -> Result<Response, ApiError> {
     let client = state.pool.get().await?;
     find(&client, &tenant, &id).await?;
-    let rows = client
-        .query(
-            "SELECT id, name, payload, created_at FROM import_events WHERE import_id = $1 ORDER BY id",
-            &[&id],
-        )
-        .await?;
-    let data: Vec<Value> = rows
-        .iter()
-        .map(|r| {
-            let event_id: i64 = r.get(0);
-            let at: chrono::DateTime<chrono::Utc> = r.get(3);
+    let data: Vec<Value> = imports_storage::events::events(&**client, &id)
+        .await?
+        .into_iter()
+        .map(|e| {
             json!({
-                "id": event_id.to_string(),
+                "id": e.id.to_string(),
                 "type": "events",
                 "attributes": {
-                    "name": r.get::<_, &str>(1),
-                    "payload": r.get::<_, Value>(2),
-                    "created_at": at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                    "name": e.name,
+                    "payload": e.payload,
+                    "created_at": e.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
                 },
                 "relationships": {"import": {"data": {"type": "imports", "id": id}}},
             })

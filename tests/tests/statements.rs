@@ -194,7 +194,7 @@ async fn every_static_statement_of_storage_prepares_against_the_schema() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     // The scan found the statements it should (a broken scan would pass vacuously).
-    assert!(prepared >= 25, "only {prepared} statements found");
+    assert!(prepared >= 40, "only {prepared} statements found");
     let dynamic: Vec<String> = found
         .iter()
         .filter(|f| f.sql.is_none())
@@ -203,7 +203,7 @@ async fn every_static_statement_of_storage_prepares_against_the_schema() {
     // Statements built at run time are few and each is exercised end to end elsewhere.
     eprintln!("{prepared} statements prepared; built at run time: {dynamic:?}");
     assert!(
-        dynamic.len() <= 12,
+        dynamic.len() <= 6,
         "statements built at run time: {dynamic:?}"
     );
 }
