@@ -70,6 +70,7 @@ pub(crate) struct ChannelReader {
 }
 
 impl ChannelReader {
+    /// Reads the buffers of `frames` until it closes.
     pub(crate) fn new(frames: mpsc::Receiver<Bytes>) -> Self {
         ChannelReader {
             frames,

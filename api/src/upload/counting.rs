@@ -47,6 +47,7 @@ impl Default for Utf8Check {
 }
 
 impl Utf8Check {
+    /// Checks the next piece; `false` once anything seen is not UTF-8.
     pub(crate) fn push(&mut self, bytes: &[u8]) -> bool {
         if !self.ok {
             return false;
@@ -68,6 +69,7 @@ impl Utf8Check {
         self.ok
     }
 
+    /// The text ended: whether it was all UTF-8, its last character whole.
     pub(crate) fn finish(&mut self) -> bool {
         self.is_valid()
     }

@@ -80,6 +80,7 @@ pub(crate) struct Scanner<R: BufRead> {
 type Scan<T> = Result<T, ScanError>;
 
 impl<R: BufRead> Scanner<R> {
+    /// A scanner of the document in `src`, its inputs going to `sink`.
     pub(crate) fn new(src: R, sink: ChunkSink) -> Self {
         Scanner {
             src,
@@ -91,6 +92,7 @@ impl<R: BufRead> Scanner<R> {
         }
     }
 
+    /// Walks the whole document; what it received, or why it cannot be read.
     pub(crate) fn run(mut self) -> Result<Received, ApiError> {
         self.document()?;
         Ok(Received {

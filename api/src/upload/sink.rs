@@ -36,6 +36,7 @@ struct Counter {
 }
 
 impl ChunkSink {
+    /// A sink storing on `chunks`, counting up to `max_inputs`.
     pub(crate) fn new(chunks: mpsc::Sender<Vec<u8>>, max_inputs: u64) -> Self {
         ChunkSink {
             chunks,

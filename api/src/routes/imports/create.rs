@@ -5,7 +5,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
-use imports_common::catalogue::resource_type;
+use imports_common::catalogue::{resource_type, ResourceType};
 use imports_common::inputs::{parse_csv_delimiter, DEFAULT_CSV_DELIMITER};
 use imports_common::jsonapi::{import_attribute, import_resource};
 use imports_common::model::Format;
@@ -151,54 +151,10 @@ pub async fn create(
     stored?;
     let mut received = received?;
     let (attrs, skeleton_inputs) = read_create_attributes(&received.skeleton)?;
-    for name in attrs
-        .keys()
-        .map(String::as_str)
-        .chain((received.shape != InputsShape::Absent).then_some("inputs"))
-    {
-        let attribute = import_attribute(name);
-        if attribute.is_some_and(|a| a.on_create) {
-            continue;
-        }
-        let why = match attribute {
-            Some(a) if a.on_update => format!("{name} can only be sent to update an import"),
-            Some(a) if a.readable => format!("{name} is read-only"),
-            _ => format!("{name} is not an attribute of imports"),
-        };
-        return Err(ApiError::invalid(pointer(name), why));
-    }
-    let rt = match attrs.get("resource_type") {
-        Some(Value::String(s)) => resource_type(s).ok_or_else(|| {
-            ApiError::invalid(
-                pointer("resource_type"),
-                format!("'{s}' is not an importable resource type"),
-            )
-        })?,
-        None | Some(Value::Null) => {
-            return Err(ApiError::invalid(
-                pointer("resource_type"),
-                "resource_type is required",
-            ))
-        }
-        Some(_) => {
-            return Err(ApiError::invalid(
-                pointer("resource_type"),
-                "resource_type must be a string",
-            ))
-        }
-    };
-    let format = match attrs.get("format") {
-        None | Some(Value::Null) => Format::Json,
-        Some(Value::String(s)) => s
-            .parse::<Format>()
-            .map_err(|_| ApiError::invalid(pointer("format"), "format must be 'json' or 'csv'"))?,
-        Some(_) => {
-            return Err(ApiError::invalid(
-                pointer("format"),
-                "format must be 'json' or 'csv'",
-            ))
-        }
-    };
+    let names = attrs.keys().map(String::as_str);
+    refuse_unwritable(names.chain((received.shape != InputsShape::Absent).then_some("inputs")))?;
+    let rt = resource_type_of(&attrs)?;
+    let format = format_of(&attrs)?;
     let csv_delimiter = csv_delimiter(&attrs, format)?;
     if let Some(delimiter) = csv_delimiter.filter(|d| *d != received.counted_with) {
         // Given after the inputs, which were counted meanwhile with the default.
@@ -266,24 +222,8 @@ pub async fn create(
         reference_origin,
         metadata,
     };
-    // The request span's context (a child of the caller's traceparent, if any); without
-    // tracing installed, the caller's headers as they came.
-    let trace: Map<String, Value> = traces::current_trace_context_or(|| {
-        ["traceparent", "tracestate"]
-            .iter()
-            .filter_map(|h| {
-                headers
-                    .get(*h)
-                    .and_then(|v| v.to_str().ok())
-                    .map(|v| (h.to_string(), v.to_owned()))
-            })
-            .collect()
-    })
-    .into_iter()
-    .map(|(k, v)| (k, json!(v)))
-    .collect();
-    let import =
-        imports::insert_announced_import(&*tx, &import_id, &new, &Value::Object(trace)).await?;
+    let trace = trace_context(&headers);
+    let import = imports::insert_announced_import(&*tx, &import_id, &new, &trace).await?;
     traces::record_import(&tracing::Span::current(), &import.id, rt.name, &tenant);
     tx.commit().await?;
     state.outbox_wake.notify_one();
@@ -303,4 +243,81 @@ pub async fn create(
         response.headers_mut().insert(header::LOCATION, location);
     }
     Ok(response)
+}
+
+/// Refuses an attribute a create cannot set: read-only, update-only, or unknown.
+fn refuse_unwritable<'a>(names: impl Iterator<Item = &'a str>) -> Result<(), ApiError> {
+    for name in names {
+        let attribute = import_attribute(name);
+        if attribute.is_some_and(|a| a.on_create) {
+            continue;
+        }
+        let why = match attribute {
+            Some(a) if a.on_update => format!("{name} can only be sent to update an import"),
+            Some(a) if a.readable => format!("{name} is read-only"),
+            _ => format!("{name} is not an attribute of imports"),
+        };
+        return Err(ApiError::invalid(pointer(name), why));
+    }
+    Ok(())
+}
+
+/// `resource_type`: required, a type of the catalogue.
+fn resource_type_of(attrs: &Map<String, Value>) -> Result<&'static ResourceType, ApiError> {
+    Ok(match attrs.get("resource_type") {
+        Some(Value::String(s)) => resource_type(s).ok_or_else(|| {
+            ApiError::invalid(
+                pointer("resource_type"),
+                format!("'{s}' is not an importable resource type"),
+            )
+        })?,
+        None | Some(Value::Null) => {
+            return Err(ApiError::invalid(
+                pointer("resource_type"),
+                "resource_type is required",
+            ))
+        }
+        Some(_) => {
+            return Err(ApiError::invalid(
+                pointer("resource_type"),
+                "resource_type must be a string",
+            ))
+        }
+    })
+}
+
+/// `format`: `json` (the default) or `csv`.
+fn format_of(attrs: &Map<String, Value>) -> Result<Format, ApiError> {
+    Ok(match attrs.get("format") {
+        None | Some(Value::Null) => Format::Json,
+        Some(Value::String(s)) => s
+            .parse::<Format>()
+            .map_err(|_| ApiError::invalid(pointer("format"), "format must be 'json' or 'csv'"))?,
+        Some(_) => {
+            return Err(ApiError::invalid(
+                pointer("format"),
+                "format must be 'json' or 'csv'",
+            ))
+        }
+    })
+}
+
+/// The trace context stored with the outbox row: the request span's (a child of the caller's
+/// traceparent, if any); without tracing installed, the caller's headers as they came.
+fn trace_context(headers: &HeaderMap) -> Value {
+    let trace: Map<String, Value> = traces::current_trace_context_or(|| {
+        ["traceparent", "tracestate"]
+            .iter()
+            .filter_map(|h| {
+                headers
+                    .get(*h)
+                    .and_then(|v| v.to_str().ok())
+                    .map(|v| (h.to_string(), v.to_owned()))
+            })
+            .collect()
+    })
+    .into_iter()
+    .map(|(k, v)| (k, json!(v)))
+    .collect();
+    Value::Object(trace)
 }
