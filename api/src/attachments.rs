@@ -1,15 +1,6 @@
-//! Signed, expiring download URLs for an import's raw inputs, served gzipped without the
-//! bearer token (as the reference API's attachment_url).
+//! Signed, expiring download URLs for an import's raw inputs, which work without the bearer
+//! token (as the reference API's attachment_url): signing them and checking a signature.
 
-use imports_storage::inputs;
-use std::io::Write;
-
-use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
-use flate2::write::GzEncoder;
-use flate2::Compression;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -49,25 +40,20 @@ pub fn url_expiring_at(public_url: &str, secret: &str, import_id: &str, expires:
     )
 }
 
-/// The query of a signed URL.
-#[derive(serde::Deserialize)]
-pub struct Signature {
+/// Checks a signed URL's `expires` and `signature` for `import_id`: a 403 saying why when it
+/// is unsigned, forged or expired.
+pub fn check_signature(
+    secret: &str,
+    import_id: &str,
     expires: Option<i64>,
-    signature: Option<String>,
-}
-
-/// `GET /api/imports/{id}/attachment?expires=..&signature=..`: the raw inputs, gzipped.
-pub async fn download(
-    State(state): State<AppState>,
-    Path(import_id): Path<String>,
-    Query(sig): Query<Signature>,
-) -> Result<Response, ApiError> {
-    let (Some(expires), Some(signature)) = (sig.expires, sig.signature) else {
+    signature: Option<&str>,
+) -> Result<(), ApiError> {
+    let (Some(expires), Some(signature)) = (expires, signature) else {
         return Err(forbidden("the URL is not signed"));
     };
-    let given = hex::decode(&signature).map_err(|_| forbidden("the signature is invalid"))?;
+    let given = hex::decode(signature).map_err(|_| forbidden("the signature is invalid"))?;
     // verify_slice compares in constant time.
-    mac(state.config.signing_secret.as_bytes(), &import_id, expires)
+    mac(secret.as_bytes(), import_id, expires)
         .verify_slice(&given)
         .map_err(|_| forbidden("the signature is invalid"))?;
     if chrono::Utc::now().timestamp() > expires {
@@ -75,53 +61,7 @@ pub async fn download(
             "the URL has expired; read the import again for a fresh one",
         ));
     }
-    let client = state.pool.get().await?;
-    let exists = client
-        .query_opt("SELECT 1 FROM imports WHERE id = $1", &[&import_id])
-        .await?
-        .is_some();
-    if !exists {
-        return Err(ApiError::not_found("import"));
-    }
-    drop(client);
-    // Stream chunk by chunk through the gzip encoder: constant memory whatever the size.
-    let pool = state.pool.clone();
-    let stream = futures::stream::unfold(
-        Some((0i32, GzEncoder::new(Vec::new(), Compression::fast()))),
-        move |st| {
-            let pool = pool.clone();
-            let import_id = import_id.clone();
-            async move {
-                let (seq, mut gz) = st?;
-                let chunk = match pool.get().await {
-                    Ok(client) => inputs::input_chunk(&**client, &import_id, seq).await,
-                    Err(e) => return Some((Err(std::io::Error::other(e.to_string())), None)),
-                };
-                match chunk {
-                    Ok(Some(data)) => {
-                        let out = gz
-                            .write_all(&data)
-                            .map(|_| Bytes::from(std::mem::take(gz.get_mut())));
-                        Some((out, Some((seq + 1, gz))))
-                    }
-                    Ok(None) => Some((gz.finish().map(Bytes::from), None)),
-                    Err(e) => Some((Err(std::io::Error::other(e.to_string())), None)),
-                }
-            }
-        },
-    );
-    Ok((
-        StatusCode::OK,
-        [
-            (header::CONTENT_TYPE, "application/gzip"),
-            (
-                header::CONTENT_DISPOSITION,
-                "attachment; filename=\"inputs.gz\"",
-            ),
-        ],
-        Body::from_stream(stream),
-    )
-        .into_response())
+    Ok(())
 }
 
 fn forbidden(detail: &str) -> ApiError {

@@ -1,7 +1,9 @@
 //! The list query of `GET /api/imports`: pagination, sort, ransack-style filters and sparse
-//! fieldsets, each checked, so a bad parameter is a 400 naming it.
+//! fieldsets, each checked against the attribute table, so a bad parameter is a 400 naming
+//! it. Storage writes the checked query as SQL ([`imports_storage::listing`]).
 
-use tokio_postgres::types::ToSql;
+use imports_common::jsonapi::{import_attribute, AttributeKind as Kind};
+use imports_storage::listing::{Filter, FilterValue, ImportQuery, Order, Predicate};
 
 use crate::errors::ApiError;
 
@@ -10,37 +12,6 @@ pub const DEFAULT_PAGE_SIZE: i64 = 10;
 /// The largest page size.
 pub const MAX_PAGE_SIZE: i64 = 25;
 
-#[derive(Clone, Copy, PartialEq)]
-enum Kind {
-    Text,
-    Integer,
-    Time,
-    Boolean,
-}
-
-/// Filterable and sortable attributes and their types.
-const ATTRIBUTES: &[(&str, Kind)] = &[
-    ("id", Kind::Text),
-    ("status", Kind::Text),
-    ("resource_type", Kind::Text),
-    ("format", Kind::Text),
-    ("parent_resource_id", Kind::Text),
-    ("reference", Kind::Text),
-    ("reference_origin", Kind::Text),
-    ("inputs_size", Kind::Integer),
-    ("errors_count", Kind::Integer),
-    ("warnings_count", Kind::Integer),
-    ("processed_count", Kind::Integer),
-    ("created_count", Kind::Integer),
-    ("updated_count", Kind::Integer),
-    ("skip_errors", Kind::Boolean),
-    ("created_at", Kind::Time),
-    ("updated_at", Kind::Time),
-    ("started_at", Kind::Time),
-    ("completed_at", Kind::Time),
-    ("interrupted_at", Kind::Time),
-];
-
 /// Predicates, longest first so that `_not_eq` is not read as `_eq`.
 const PREDICATES: &[&str] = &[
     "not_eq", "not_in", "gteq", "lteq", "start", "cont", "null", "eq", "in", "gt", "lt",
@@ -48,16 +19,8 @@ const PREDICATES: &[&str] = &[
 
 /// A parsed list query.
 pub struct ListQuery {
-    /// SQL conditions (after the tenant's), with `$n` placeholders.
-    pub conditions: Vec<String>,
-    /// Their parameters (the tenant's are `$1`, `$2`).
-    pub params: Vec<Box<dyn ToSql + Sync + Send>>,
-    /// `ORDER BY` clause.
-    pub order_by: String,
-    /// 1-based page.
-    pub page: i64,
-    /// Page size.
-    pub size: i64,
+    /// Which imports, in which order, which page (storage writes it as SQL).
+    pub query: ImportQuery,
     /// Attributes to show (`fields[imports]`), all when `None`.
     pub fields: Option<Vec<String>>,
     /// The query pairs other than `page[number]`, for pagination links.
@@ -67,11 +30,12 @@ pub struct ListQuery {
 /// Parses the query pairs of a list request.
 pub fn parse(pairs: &[(String, String)]) -> Result<ListQuery, ApiError> {
     let mut q = ListQuery {
-        conditions: Vec::new(),
-        params: Vec::new(),
-        order_by: "created_at ASC, id ASC".into(),
-        page: 1,
-        size: DEFAULT_PAGE_SIZE,
+        query: ImportQuery {
+            filters: Vec::new(),
+            sort: None,
+            page: 1,
+            size: DEFAULT_PAGE_SIZE,
+        },
         fields: None,
         link_pairs: Vec::new(),
     };
@@ -80,19 +44,18 @@ pub fn parse(pairs: &[(String, String)]) -> Result<ListQuery, ApiError> {
             q.link_pairs.push((key.clone(), value.clone()));
         }
         match key.as_str() {
-            "page[number]" => q.page = positive(key, value, i64::MAX)?,
-            "page[size]" => q.size = positive(key, value, MAX_PAGE_SIZE)?,
-            "sort" => q.order_by = sort(value)?,
+            "page[number]" => q.query.page = positive(key, value, i64::MAX)?,
+            "page[size]" => q.query.size = positive(key, value, MAX_PAGE_SIZE)?,
+            "sort" => q.query.sort = Some(sort(value)?),
             "fields[imports]" => q.fields = Some(fields(value)?),
-            "filter[ids]" => {
-                let ids: Vec<String> = list(value);
-                q.params.push(Box::new(ids));
-                q.conditions
-                    .push(format!("id = ANY(${})", q.params.len() + 2));
-            }
+            "filter[ids]" => q.query.filters.push(Filter {
+                column: "id",
+                predicate: Predicate::In(FilterValue::Texts(list(value))),
+            }),
             k if k.starts_with("filter[q][") && k.ends_with(']') => {
                 let name = &k["filter[q][".len()..k.len() - 1];
-                filter(&mut q, key, name, value)?;
+                let filter = filter(key, name, value)?;
+                q.query.filters.push(filter);
             }
             "include" => {}
             _ => {
@@ -128,29 +91,31 @@ fn list(value: &str) -> Vec<String> {
         .collect()
 }
 
-fn sort(value: &str) -> Result<String, ApiError> {
-    let mut parts = Vec::new();
+fn sort(value: &str) -> Result<Vec<Order>, ApiError> {
+    let mut order = Vec::new();
     for field in list(value) {
-        let (name, dir) = match field.strip_prefix('-') {
-            Some(n) => (n, "DESC"),
-            None => (field.as_str(), "ASC"),
+        let (name, descending) = match field.strip_prefix('-') {
+            Some(n) => (n, true),
+            None => (field.as_str(), false),
         };
-        if !ATTRIBUTES.iter().any(|(a, _)| *a == name) {
+        let Some(column) = import_attribute(name)
+            .filter(|a| a.sortable)
+            .and_then(|a| a.column)
+        else {
             return Err(ApiError::bad_parameter(
                 "sort",
                 format!("cannot sort by '{name}'"),
             ));
-        }
-        parts.push(format!("{name} {dir} NULLS LAST"));
+        };
+        order.push(Order { column, descending });
     }
-    parts.push("id ASC".into());
-    Ok(parts.join(", "))
+    Ok(order)
 }
 
 fn fields(value: &str) -> Result<Vec<String>, ApiError> {
     let names = list(value);
     for n in &names {
-        if !crate::imports::READABLE_ATTRIBUTES.contains(&n.as_str()) {
+        if !import_attribute(n).is_some_and(|a| a.readable) {
             return Err(ApiError::bad_parameter(
                 "fields[imports]",
                 format!("'{n}' is not an attribute of imports"),
@@ -160,64 +125,63 @@ fn fields(value: &str) -> Result<Vec<String>, ApiError> {
     Ok(names)
 }
 
-fn filter(q: &mut ListQuery, key: &str, name: &str, value: &str) -> Result<(), ApiError> {
+/// One `filter[q][<attribute>_<predicate>]`, its value read as the attribute's type.
+fn filter(key: &str, name: &str, value: &str) -> Result<Filter, ApiError> {
     let Some((attribute, predicate)) = PREDICATES
         .iter()
         .find_map(|p| name.strip_suffix(&format!("_{p}")).map(|a| (a, *p)))
     else {
         return Err(ApiError::bad_parameter(key, format!("'{name}' has no known predicate (_eq, _in, _gt, _gteq, _lt, _lteq, _start, _cont...)")));
     };
-    let Some((_, kind)) = ATTRIBUTES.iter().find(|(a, _)| *a == attribute) else {
+    let Some((column, kind)) = import_attribute(attribute)
+        .filter(|a| a.filterable && a.kind != Kind::Json)
+        .and_then(|a| Some((a.column?, a.kind)))
+    else {
         return Err(ApiError::bad_parameter(
             key,
             format!("cannot filter by '{attribute}'"),
         ));
     };
-    let n = q.params.len() + 3;
-    let col = attribute;
     let bad = |what: &str| ApiError::bad_parameter(key, format!("'{value}' is not {what}"));
-    let one = |v: &str| -> Result<Box<dyn ToSql + Sync + Send>, ApiError> {
+    let one = |v: &str| -> Result<FilterValue, ApiError> {
         Ok(match kind {
-            Kind::Text => Box::new(v.to_owned()),
-            Kind::Integer => Box::new(v.trim().parse::<i64>().map_err(|_| bad("an integer"))?),
-            Kind::Boolean => Box::new(v.trim().parse::<bool>().map_err(|_| bad("true or false"))?),
-            Kind::Time => Box::new(
+            Kind::String | Kind::Json => FilterValue::Text(v.to_owned()),
+            Kind::Number => {
+                FilterValue::Number(v.trim().parse::<i64>().map_err(|_| bad("an integer"))?)
+            }
+            Kind::Bool => {
+                FilterValue::Bool(v.trim().parse::<bool>().map_err(|_| bad("true or false"))?)
+            }
+            Kind::Time => FilterValue::Time(
                 chrono::DateTime::parse_from_rfc3339(v.trim())
                     .map_err(|_| bad("an ISO 8601 time such as 2026-01-01T00:00:00Z"))?
                     .with_timezone(&chrono::Utc),
             ),
         })
     };
-    let condition = match predicate {
-        "eq" => {
-            q.params.push(one(value)?);
-            format!("{col} = ${n}")
-        }
-        "not_eq" => {
-            q.params.push(one(value)?);
-            format!("{col} IS DISTINCT FROM ${n}")
-        }
+    let predicate = match predicate {
+        "eq" => Predicate::Eq(one(value)?),
+        "not_eq" => Predicate::NotEq(one(value)?),
         "gt" | "gteq" | "lt" | "lteq" => {
-            if *kind == Kind::Text || *kind == Kind::Boolean {
+            if kind == Kind::String || kind == Kind::Bool {
                 return Err(ApiError::bad_parameter(
                     key,
                     format!("'{attribute}' cannot be compared with _{predicate}"),
                 ));
             }
-            q.params.push(one(value)?);
-            let op = match predicate {
-                "gt" => ">",
-                "gteq" => ">=",
-                "lt" => "<",
-                _ => "<=",
-            };
-            format!("{col} {op} ${n}")
+            let v = one(value)?;
+            match predicate {
+                "gt" => Predicate::Gt(v),
+                "gteq" => Predicate::Gteq(v),
+                "lt" => Predicate::Lt(v),
+                _ => Predicate::Lteq(v),
+            }
         }
         "in" | "not_in" => {
             let values = list(value);
-            let p: Box<dyn ToSql + Sync + Send> = match kind {
-                Kind::Text => Box::new(values),
-                Kind::Integer => Box::new(
+            let v = match kind {
+                Kind::String => FilterValue::Texts(values),
+                Kind::Number => FilterValue::Numbers(
                     values
                         .iter()
                         .map(|v| v.parse::<i64>().map_err(|_| bad("a list of integers")))
@@ -230,45 +194,33 @@ fn filter(q: &mut ListQuery, key: &str, name: &str, value: &str) -> Result<(), A
                     ))
                 }
             };
-            q.params.push(p);
             if predicate == "in" {
-                format!("{col} = ANY(${n})")
+                Predicate::In(v)
             } else {
-                format!("NOT ({col} = ANY(${n}))")
+                Predicate::NotIn(v)
             }
         }
         "start" | "cont" => {
-            if *kind != Kind::Text {
+            if kind != Kind::String {
                 return Err(ApiError::bad_parameter(
                     key,
                     format!("'{attribute}' is not text"),
                 ));
             }
-            let escaped = value
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
-            let pattern = if predicate == "start" {
-                format!("{escaped}%")
-            } else {
-                format!("%{escaped}%")
-            };
-            q.params.push(Box::new(pattern));
             if predicate == "start" {
-                format!("{col} LIKE ${n}")
+                Predicate::Start(value.to_owned())
             } else {
-                format!("{col} ILIKE ${n}")
+                Predicate::Cont(value.to_owned())
             }
         }
         "null" => match value {
-            "true" | "1" => format!("{col} IS NULL"),
-            "false" | "0" => format!("{col} IS NOT NULL"),
+            "true" | "1" => Predicate::Null(true),
+            "false" | "0" => Predicate::Null(false),
             _ => return Err(bad("true or false")),
         },
         _ => unreachable!("every predicate is handled"),
     };
-    q.conditions.push(condition);
-    Ok(())
+    Ok(Filter { column, predicate })
 }
 
 #[cfg(test)]
@@ -293,8 +245,10 @@ mod tests {
             ("page[number]", "3"),
         ]))
         .unwrap();
+        let (conditions, params) = q.query.conditions();
+        assert_eq!(params.len(), 4);
         assert_eq!(
-            q.conditions,
+            conditions,
             vec![
                 "status = ANY($3)",
                 "errors_count > $4",
@@ -303,10 +257,10 @@ mod tests {
             ]
         );
         assert_eq!(
-            q.order_by,
+            q.query.order_by(),
             "created_at DESC NULLS LAST, status ASC NULLS LAST, id ASC"
         );
-        assert_eq!((q.page, q.size), (3, 25));
+        assert_eq!((q.query.page, q.query.size), (3, 25));
         assert_eq!(q.link_pairs.len(), 6);
     }
 

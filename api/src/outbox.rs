@@ -17,6 +17,7 @@ use imports_runtime::config::ApiConfig;
 use imports_runtime::health::AmqpWatch;
 use imports_runtime::queue::{self, ImportMessage, Publisher};
 use imports_runtime::telemetry::traces;
+use imports_storage::outbox;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -89,18 +90,13 @@ async fn drain(
 ) -> anyhow::Result<()> {
     loop {
         let client = pool.get().await?;
-        let rows = client
-            .query(
-                "SELECT import_id, trace_context FROM import_outbox ORDER BY created_at LIMIT 100",
-                &[],
-            )
-            .await?;
+        let rows = outbox::pending(&**client, 100).await?;
         if rows.is_empty() {
             return Ok(());
         }
-        for row in &rows {
-            let import_id: String = row.get(0);
-            let trace: serde_json::Value = row.get(1);
+        for row in rows {
+            let import_id = row.import_id;
+            let trace = row.trace_context;
             let trace_context: BTreeMap<String, String> =
                 serde_json::from_value(trace).unwrap_or_default();
             let span = tracing::info_span!(
@@ -125,20 +121,10 @@ async fn drain(
                 traces::record_error(&span, &format!("{e:#}"));
             }
             if let Err(e) = published {
-                client
-                    .execute(
-                        "UPDATE import_outbox SET attempts = attempts + 1, last_error = $2 WHERE import_id = $1",
-                        &[&import_id, &e.to_string()],
-                    )
-                    .await?;
+                outbox::record_failure(&**client, &import_id, &e.to_string()).await?;
                 return Err(e);
             }
-            client
-                .execute(
-                    "DELETE FROM import_outbox WHERE import_id = $1",
-                    &[&import_id],
-                )
-                .await?;
+            outbox::remove(&**client, &import_id).await?;
         }
     }
 }

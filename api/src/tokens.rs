@@ -1,23 +1,15 @@
 //! API tokens: each belongs to one organization and one mode. Only a SHA-256 hash of a token
-//! is stored; the token itself is shown once, when it is created.
+//! is stored (see [`imports_storage::tokens`]); the token itself is shown once, when it is
+//! created.
 
-use imports_common::model::{Mode, Tenant};
+use imports_common::model::Tenant;
+use imports_storage::tokens;
 use rand::Rng;
 use sha2::{Digest, Sha256};
 use tokio_postgres::GenericClient;
 
 /// A token as listed (never the secret itself).
-#[derive(Debug, Clone)]
-pub struct TokenInfo {
-    /// The token's id (for revocation).
-    pub id: String,
-    /// Whose it is.
-    pub tenant: Tenant,
-    /// When it was made.
-    pub created_at: chrono::DateTime<chrono::Utc>,
-    /// When it was revoked.
-    pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
-}
+pub use imports_storage::tokens::TokenInfo;
 
 fn hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
@@ -35,12 +27,7 @@ pub async fn create<C: GenericClient>(
         .collect();
     let token = format!("imp_{}_{secret}", tenant.mode.as_str());
     let id = imports_common::ids::new_id();
-    client
-        .execute(
-            "INSERT INTO api_tokens (id, organization_id, mode, token_hash) VALUES ($1, $2, $3, $4)",
-            &[&id, &tenant.organization_id, &tenant.mode.as_str(), &hash(&token)],
-        )
-        .await?;
+    tokens::insert_token(client, &id, tenant, &hash(&token)).await?;
     Ok((id, token))
 }
 
@@ -61,49 +48,15 @@ pub async fn identify<C: GenericClient>(
     if token.len() > 200 {
         return Ok(None);
     }
-    Ok(client
-        .query_opt(
-            "SELECT id, organization_id, mode FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
-            &[&hash(token)],
-        )
-        .await?
-        .map(|r| {
-            let tenant = Tenant {
-                organization_id: r.get(1),
-                mode: r.get::<_, &str>(2).parse().unwrap_or(Mode::Test),
-            };
-            (r.get(0), tenant)
-        }))
+    tokens::token_by_hash(client, &hash(token)).await
 }
 
 /// Every token, newest first.
 pub async fn list<C: GenericClient>(client: &C) -> Result<Vec<TokenInfo>, tokio_postgres::Error> {
-    Ok(client
-        .query(
-            "SELECT id, organization_id, mode, created_at, revoked_at FROM api_tokens ORDER BY created_at DESC",
-            &[],
-        )
-        .await?
-        .iter()
-        .map(|r| TokenInfo {
-            id: r.get(0),
-            tenant: Tenant {
-                organization_id: r.get(1),
-                mode: r.get::<_, &str>(2).parse().unwrap_or(Mode::Test),
-            },
-            created_at: r.get(3),
-            revoked_at: r.get(4),
-        })
-        .collect())
+    tokens::list_tokens(client).await
 }
 
 /// Revokes a token at once; `false` if there is no such (unrevoked) token.
 pub async fn revoke<C: GenericClient>(client: &C, id: &str) -> Result<bool, tokio_postgres::Error> {
-    Ok(client
-        .execute(
-            "UPDATE api_tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL",
-            &[&id],
-        )
-        .await?
-        == 1)
+    tokens::revoke_token(client, id).await
 }

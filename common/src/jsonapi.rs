@@ -1,4 +1,6 @@
-//! The import as a JSON:API resource object, exactly as the reference API shows it.
+//! The import as a JSON:API resource object, exactly as the reference API shows it, and the
+//! one table of its attributes that rendering, the list's parameters, the writable checks and
+//! storage's SELECT list all read.
 
 use serde_json::{json, Map, Value};
 
@@ -33,51 +35,184 @@ pub fn import_resource(import: &Import, base_url: &str) -> Value {
     })
 }
 
-/// The `attributes` member of an import resource, every readable attribute in the seed's order
-/// (with `csv_delimiter`, ours, after `format`).
-pub fn import_attributes(import: &Import) -> Map<String, Value> {
-    let time = |t: Option<chrono::DateTime<chrono::Utc>>| match t {
+/// The type of an attribute's values: which filter predicates apply and how a filter's text is
+/// read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttributeKind {
+    /// Text, compared as it is (`_eq`, `_in`, `_start`, `_cont`...).
+    String,
+    /// A whole number (`_eq`, `_in`, `_gt`...).
+    Number,
+    /// An ISO 8601 time (`_eq`, `_gt`...).
+    Time,
+    /// true or false (`_eq`, `_null`).
+    Bool,
+    /// A JSON object or array: never filtered nor sorted.
+    Json,
+}
+
+/// One attribute of imports, with everything the API and storage need to know of it.
+#[derive(Debug, Clone, Copy)]
+pub struct ImportAttribute {
+    /// Its name in documents and in query parameters.
+    pub name: &'static str,
+    /// The column of `imports` that holds it, if one does (inputs are stored apart, the logs
+    /// and the attachment URL are derived).
+    pub column: Option<&'static str>,
+    /// The type of its values.
+    pub kind: AttributeKind,
+    /// Shown in `attributes` (and so allowed in `fields[imports]`).
+    pub readable: bool,
+    /// Allowed in `sort`.
+    pub sortable: bool,
+    /// Allowed in `filter[q][...]`.
+    pub filterable: bool,
+    /// May be given when an import is created.
+    pub on_create: bool,
+    /// May be given when an import is updated.
+    pub on_update: bool,
+    /// Its value in `attributes`.
+    pub render: fn(&Import) -> Value,
+}
+
+impl ImportAttribute {
+    /// A readable attribute, neither stored in a column nor queryable nor writable.
+    const fn new(name: &'static str, kind: AttributeKind, render: fn(&Import) -> Value) -> Self {
+        ImportAttribute {
+            name,
+            column: None,
+            kind,
+            readable: true,
+            sortable: false,
+            filterable: false,
+            on_create: false,
+            on_update: false,
+            render,
+        }
+    }
+
+    /// Stored in the column of its own name.
+    const fn column(mut self) -> Self {
+        self.column = Some(self.name);
+        self
+    }
+
+    /// Stored in its own column, and allowed in `sort` and `filter[q]`.
+    const fn queryable(mut self) -> Self {
+        self.column = Some(self.name);
+        self.sortable = true;
+        self.filterable = true;
+        self
+    }
+
+    /// Writable when an import is created.
+    const fn on_create(mut self) -> Self {
+        self.on_create = true;
+        self
+    }
+
+    /// Writable when an import is updated.
+    const fn on_update(mut self) -> Self {
+        self.on_update = true;
+        self
+    }
+
+    /// Not shown in `attributes`.
+    const fn hidden(mut self) -> Self {
+        self.readable = false;
+        self
+    }
+}
+
+fn time(t: Option<chrono::DateTime<chrono::Utc>>) -> Value {
+    match t {
         Some(t) => Value::String(t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
         None => Value::Null,
-    };
-    let inputs = if import.status == crate::model::Status::Pending {
-        import.inputs.clone().unwrap_or(Value::Null)
-    } else {
-        Value::Null
-    };
-    let mut a = Map::new();
-    a.insert("resource_type".into(), json!(import.resource_type));
-    a.insert("format".into(), json!(import.format.as_str()));
-    a.insert(
-        "csv_delimiter".into(),
-        json!(import.csv_delimiter.map(crate::model::csv_delimiter_text)),
-    );
-    a.insert("dry_run".into(), json!(import.dry_run));
-    a.insert(
-        "parent_resource_id".into(),
-        json!(import.parent_resource_id),
-    );
-    a.insert("status".into(), json!(import.status.as_str()));
-    a.insert("started_at".into(), time(import.started_at));
-    a.insert("completed_at".into(), time(import.completed_at));
-    a.insert("interrupted_at".into(), time(import.interrupted_at));
-    a.insert("inputs".into(), inputs);
-    a.insert("inputs_size".into(), json!(import.inputs_size));
-    a.insert("errors_count".into(), json!(import.errors_count));
-    a.insert("warnings_count".into(), json!(import.warnings_count));
-    a.insert("processed_count".into(), json!(import.processed_count));
-    a.insert("created_count".into(), json!(import.created_count));
-    a.insert("updated_count".into(), json!(import.updated_count));
-    a.insert("errors_log".into(), json!(import.errors_log));
-    a.insert("warnings_log".into(), json!(import.warnings_log));
-    a.insert("attachment_url".into(), json!(import.attachment_url));
-    a.insert("skip_errors".into(), json!(import.skip_errors));
-    a.insert("created_at".into(), time(Some(import.created_at)));
-    a.insert("updated_at".into(), time(Some(import.updated_at)));
-    a.insert("reference".into(), json!(import.reference));
-    a.insert("reference_origin".into(), json!(import.reference_origin));
-    a.insert("metadata".into(), import.metadata.clone());
-    a
+    }
+}
+
+use AttributeKind::{Bool, Json, Number, String as Text, Time};
+
+/// Every attribute of imports, readable ones in the order `attributes` shows them (the seed's,
+/// with `csv_delimiter`, ours, after `format`). `id` is the resource's own member, sortable and
+/// filterable; `_interrupt` is an update's instruction, never shown.
+pub const IMPORT_ATTRIBUTES: &[ImportAttribute] = &[
+    ImportAttribute::new("id", Text, |i| json!(i.id))
+        .queryable()
+        .hidden(),
+    ImportAttribute::new("resource_type", Text, |i| json!(i.resource_type))
+        .queryable()
+        .on_create(),
+    ImportAttribute::new("format", Text, |i| json!(i.format.as_str()))
+        .queryable()
+        .on_create(),
+    ImportAttribute::new("csv_delimiter", Text, |i| {
+        json!(i.csv_delimiter.map(crate::model::csv_delimiter_text))
+    })
+    .column()
+    .on_create(),
+    ImportAttribute::new("dry_run", Bool, |i| json!(i.dry_run))
+        .column()
+        .on_create(),
+    ImportAttribute::new("parent_resource_id", Text, |i| json!(i.parent_resource_id))
+        .queryable()
+        .on_create(),
+    ImportAttribute::new("status", Text, |i| json!(i.status.as_str())).queryable(),
+    ImportAttribute::new("started_at", Time, |i| time(i.started_at)).queryable(),
+    ImportAttribute::new("completed_at", Time, |i| time(i.completed_at)).queryable(),
+    ImportAttribute::new("interrupted_at", Time, |i| time(i.interrupted_at)).queryable(),
+    ImportAttribute::new("inputs", Json, |i| {
+        if i.status == crate::model::Status::Pending {
+            i.inputs.clone().unwrap_or(Value::Null)
+        } else {
+            Value::Null
+        }
+    })
+    .on_create(),
+    ImportAttribute::new("inputs_size", Number, |i| json!(i.inputs_size)).queryable(),
+    ImportAttribute::new("errors_count", Number, |i| json!(i.errors_count)).queryable(),
+    ImportAttribute::new("warnings_count", Number, |i| json!(i.warnings_count)).queryable(),
+    ImportAttribute::new("processed_count", Number, |i| json!(i.processed_count)).queryable(),
+    ImportAttribute::new("created_count", Number, |i| json!(i.created_count)).queryable(),
+    ImportAttribute::new("updated_count", Number, |i| json!(i.updated_count)).queryable(),
+    ImportAttribute::new("errors_log", Json, |i| json!(i.errors_log)),
+    ImportAttribute::new("warnings_log", Json, |i| json!(i.warnings_log)),
+    ImportAttribute::new("attachment_url", Text, |i| json!(i.attachment_url)),
+    ImportAttribute::new("skip_errors", Bool, |i| json!(i.skip_errors))
+        .queryable()
+        .on_create(),
+    ImportAttribute::new("created_at", Time, |i| time(Some(i.created_at))).queryable(),
+    ImportAttribute::new("updated_at", Time, |i| time(Some(i.updated_at))).queryable(),
+    ImportAttribute::new("reference", Text, |i| json!(i.reference))
+        .queryable()
+        .on_create()
+        .on_update(),
+    ImportAttribute::new("reference_origin", Text, |i| json!(i.reference_origin))
+        .queryable()
+        .on_create()
+        .on_update(),
+    ImportAttribute::new("metadata", Json, |i| i.metadata.clone())
+        .column()
+        .on_create()
+        .on_update(),
+    ImportAttribute::new("_interrupt", Bool, |_| Value::Null)
+        .hidden()
+        .on_update(),
+];
+
+/// The attribute called `name`, if imports have one.
+pub fn import_attribute(name: &str) -> Option<&'static ImportAttribute> {
+    IMPORT_ATTRIBUTES.iter().find(|a| a.name == name)
+}
+
+/// The `attributes` member of an import resource: every readable attribute, in the table's
+/// order.
+pub fn import_attributes(import: &Import) -> Map<String, Value> {
+    IMPORT_ATTRIBUTES
+        .iter()
+        .filter(|a| a.readable)
+        .map(|a| (a.name.to_owned(), (a.render)(import)))
+        .collect()
 }
 
 #[cfg(test)]
@@ -182,6 +317,136 @@ mod tests {
             "no attribute beyond the seed's and ours (csv_delimiter, dry_run, the counts): {names:?}"
         );
         assert!(a.get("_interrupt").is_none(), "_interrupt is write-only");
+    }
+
+    /// The lists the table replaced, as they were: the table must say the same.
+    #[test]
+    fn the_table_says_what_the_five_lists_said() {
+        let names = |f: fn(&ImportAttribute) -> bool| -> Vec<&str> {
+            IMPORT_ATTRIBUTES
+                .iter()
+                .filter(|a| f(a))
+                .map(|a| a.name)
+                .collect()
+        };
+        assert_eq!(
+            names(|a| a.readable),
+            [
+                "resource_type",
+                "format",
+                "csv_delimiter",
+                "dry_run",
+                "parent_resource_id",
+                "status",
+                "started_at",
+                "completed_at",
+                "interrupted_at",
+                "inputs",
+                "inputs_size",
+                "errors_count",
+                "warnings_count",
+                "processed_count",
+                "created_count",
+                "updated_count",
+                "errors_log",
+                "warnings_log",
+                "attachment_url",
+                "skip_errors",
+                "created_at",
+                "updated_at",
+                "reference",
+                "reference_origin",
+                "metadata",
+            ]
+        );
+        let mut create = names(|a| a.on_create);
+        create.sort_unstable();
+        let mut expected = vec![
+            "resource_type",
+            "format",
+            "csv_delimiter",
+            "dry_run",
+            "parent_resource_id",
+            "inputs",
+            "skip_errors",
+            "reference",
+            "reference_origin",
+            "metadata",
+        ];
+        expected.sort_unstable();
+        assert_eq!(create, expected);
+        assert_eq!(
+            names(|a| a.on_update),
+            ["reference", "reference_origin", "metadata", "_interrupt"]
+        );
+        let mut queryable = names(|a| a.filterable);
+        queryable.sort_unstable();
+        let mut expected = vec![
+            "id",
+            "status",
+            "resource_type",
+            "format",
+            "parent_resource_id",
+            "reference",
+            "reference_origin",
+            "inputs_size",
+            "errors_count",
+            "warnings_count",
+            "processed_count",
+            "created_count",
+            "updated_count",
+            "skip_errors",
+            "created_at",
+            "updated_at",
+            "started_at",
+            "completed_at",
+            "interrupted_at",
+        ];
+        expected.sort_unstable();
+        assert_eq!(queryable, expected);
+        assert_eq!(names(|a| a.sortable), names(|a| a.filterable));
+        for a in IMPORT_ATTRIBUTES.iter().filter(|a| a.filterable) {
+            assert_eq!(
+                a.column,
+                Some(a.name),
+                "{} is filtered by its column",
+                a.name
+            );
+            assert_ne!(
+                a.kind,
+                AttributeKind::Json,
+                "{} is not filtered as JSON",
+                a.name
+            );
+        }
+        let mut columns: Vec<&str> = IMPORT_ATTRIBUTES.iter().filter_map(|a| a.column).collect();
+        columns.sort_unstable();
+        let mut expected = vec![
+            "id",
+            "resource_type",
+            "format",
+            "parent_resource_id",
+            "status",
+            "started_at",
+            "completed_at",
+            "interrupted_at",
+            "inputs_size",
+            "errors_count",
+            "warnings_count",
+            "processed_count",
+            "created_count",
+            "updated_count",
+            "skip_errors",
+            "created_at",
+            "updated_at",
+            "reference",
+            "reference_origin",
+            "metadata",
+            "csv_delimiter",
+            "dry_run",
+        ];
+        expected.sort_unstable();
+        assert_eq!(columns, expected);
     }
 
     #[test]

@@ -19,18 +19,36 @@ pub async fn record_event<C: GenericClient>(
     Ok(())
 }
 
-/// An import's lifecycle events, oldest first: (name, payload, time).
+/// One lifecycle event of an import, as stored.
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// Its id: the order events were recorded in.
+    pub id: i64,
+    /// `imports.create`, `imports.start`, ...
+    pub name: String,
+    /// What the event recorded (counts, a reason).
+    pub payload: Value,
+    /// When it was recorded.
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// An import's lifecycle events, oldest first (the events endpoint and the tests read them).
 pub async fn events<C: GenericClient>(
     client: &C,
     import_id: &str,
-) -> Result<Vec<(String, Value, chrono::DateTime<chrono::Utc>)>, tokio_postgres::Error> {
+) -> Result<Vec<Event>, tokio_postgres::Error> {
     Ok(client
         .query(
-            "SELECT name, payload, created_at FROM import_events WHERE import_id = $1 ORDER BY id",
+            "SELECT id, name, payload, created_at FROM import_events WHERE import_id = $1 ORDER BY id",
             &[&import_id],
         )
         .await?
         .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .map(|r| Event {
+            id: r.get(0),
+            name: r.get(1),
+            payload: r.get(2),
+            created_at: r.get(3),
+        })
         .collect())
 }

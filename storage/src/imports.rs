@@ -6,6 +6,7 @@ use tokio_postgres::{GenericClient, Row};
 use uuid::Uuid;
 
 use imports_common::inputs::{parse_csv_delimiter, DEFAULT_CSV_DELIMITER};
+use imports_common::jsonapi::IMPORT_ATTRIBUTES;
 use imports_common::model::{
     csv_delimiter_text, ErrorsLog, Format, Import, Status, Tenant, WarningsLog,
 };
@@ -42,10 +43,24 @@ pub struct NewImport {
     pub metadata: Value,
 }
 
-const IMPORT_COLUMNS: &str = "id, organization_id, mode, resource_type, format, parent_resource_id, status, \
-    started_at, completed_at, interrupted_at, inputs_size, errors_count, warnings_count, processed_count, created_count, updated_count, \
-    skip_errors, interrupt_requested, created_at, updated_at, reference, reference_origin, metadata, \
-    csv_delimiter, dry_run";
+/// The columns an [`Import`] is read from: its id, tenant and interrupt flag, then every
+/// attribute of [`IMPORT_ATTRIBUTES`] that is stored in a column. `{IMPORT_COLUMNS}` in a
+/// statement's text writes the list.
+pub const IMPORT_COLUMNS: ImportColumns = ImportColumns;
+
+/// The SELECT list of imports, written from the attribute table (see [`IMPORT_COLUMNS`]).
+#[derive(Debug, Clone, Copy)]
+pub struct ImportColumns;
+
+impl std::fmt::Display for ImportColumns {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("organization_id, mode, interrupt_requested")?;
+        for column in IMPORT_ATTRIBUTES.iter().filter_map(|a| a.column) {
+            write!(f, ", {column}")?;
+        }
+        Ok(())
+    }
+}
 
 /// Creates an import (status pending) with its raw inputs and its `imports.create` event.
 /// Call it inside a transaction so that the import and its inputs appear together.
@@ -331,4 +346,142 @@ pub async fn counts<C: GenericClient>(
             errors: row.get(1),
             warnings: row.get(2),
         }))
+}
+
+/// Whether `tenant` owns import `id` (another tenant's import reads as missing).
+pub async fn tenant_owns_import<C: GenericClient>(
+    client: &C,
+    tenant: &Tenant,
+    id: &str,
+) -> Result<bool, tokio_postgres::Error> {
+    Ok(client
+        .query_opt(
+            "SELECT 1 FROM imports WHERE id = $1 AND organization_id = $2 AND mode = $3",
+            &[&id, &tenant.organization_id, &tenant.mode.as_str()],
+        )
+        .await?
+        .is_some())
+}
+
+/// Whether import `id` exists, whoever owns it (a signed attachment URL names no tenant).
+pub async fn import_exists<C: GenericClient>(
+    client: &C,
+    id: &str,
+) -> Result<bool, tokio_postgres::Error> {
+    Ok(client
+        .query_opt("SELECT 1 FROM imports WHERE id = $1", &[&id])
+        .await?
+        .is_some())
+}
+
+/// Whether `tenant` has a record `id` in `table`, the parent resource an import names.
+/// `table` comes from the catalogue, never from a request.
+pub async fn parent_resource_exists<C: GenericClient>(
+    client: &C,
+    table: &str,
+    id: &str,
+    tenant: &Tenant,
+) -> Result<bool, tokio_postgres::Error> {
+    Ok(client
+        .query_opt(
+            &format!("SELECT 1 FROM {table} WHERE id = $1 AND organization_id = $2 AND mode = $3"),
+            &[&id, &tenant.organization_id, &tenant.mode.as_str()],
+        )
+        .await?
+        .is_some())
+}
+
+/// Takes the organization's create lock until the transaction ends, so that one create at a
+/// time checks the active-imports limit, and returns how many of its imports are pending or in
+/// progress. Call it inside the create's transaction.
+pub async fn lock_and_count_active<C: GenericClient>(
+    client: &C,
+    organization_id: &str,
+) -> Result<i64, tokio_postgres::Error> {
+    client
+        .execute(
+            "SELECT pg_advisory_xact_lock(hashtext($1))",
+            &[&organization_id],
+        )
+        .await?;
+    Ok(client
+        .query_one(
+            "SELECT count(*) FROM imports WHERE organization_id = $1 AND status IN ('pending', 'in_progress')",
+            &[&organization_id],
+        )
+        .await?
+        .get(0))
+}
+
+/// Writes a new import (see [`insert_import`]) with its outbox row, which announces it on
+/// RabbitMQ once committed; `trace_context` continues the create's trace there.
+pub async fn insert_announced_import<C: GenericClient>(
+    client: &C,
+    id: &str,
+    new: &NewImport,
+    trace_context: &Value,
+) -> Result<Import, tokio_postgres::Error> {
+    let import = insert_import(client, id, new).await?;
+    crate::outbox::enqueue(client, &import.id, trace_context).await?;
+    Ok(import)
+}
+
+/// What an update changes; `None` leaves an attribute as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ImportChanges {
+    /// The new `reference` (`Some(None)` clears it).
+    pub reference: Option<Option<String>>,
+    /// The new `reference_origin` (`Some(None)` clears it).
+    pub reference_origin: Option<Option<String>>,
+    /// The new `metadata`.
+    pub metadata: Option<Value>,
+}
+
+/// Applies an update's changes to import `id`, and touches its `updated_at`.
+pub async fn update_import<C: GenericClient>(
+    client: &C,
+    id: &str,
+    changes: &ImportChanges,
+) -> Result<(), tokio_postgres::Error> {
+    client
+        .execute(
+            "UPDATE imports SET
+                reference = CASE WHEN $2 THEN $3 ELSE reference END,
+                reference_origin = CASE WHEN $4 THEN $5 ELSE reference_origin END,
+                metadata = COALESCE($6, metadata),
+                updated_at = now()
+             WHERE id = $1",
+            &[
+                &id,
+                &changes.reference.is_some(),
+                &changes.reference.clone().flatten(),
+                &changes.reference_origin.is_some(),
+                &changes.reference_origin.clone().flatten(),
+                &changes.metadata,
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Deletes import `id` (its inputs, logs and leases go with it) and its outbox row, recording
+/// an `imports.destroy` event with the status it had, in one transaction.
+pub async fn delete_import(
+    client: &mut tokio_postgres::Client,
+    id: &str,
+    status: Status,
+) -> Result<(), tokio_postgres::Error> {
+    let tx = client.transaction().await?;
+    record_event(
+        &tx,
+        id,
+        "imports.destroy",
+        serde_json::json!({"status": status.as_str()}),
+    )
+    .await?;
+    crate::outbox::remove(&tx, id).await?;
+    tx.execute("DELETE FROM imports WHERE id = $1", &[&id])
+        .await?;
+    tx.commit().await?;
+    Ok(())
 }

@@ -10,6 +10,9 @@
 //! - [`logs`]: an import's error and warning entries.
 //! - [`events`]: an import's lifecycle events.
 //! - [`leases`]: which worker holds an import, and the per-batch checkpoint fenced by it.
+//! - [`outbox`]: imports created but not yet announced on RabbitMQ.
+//! - [`tokens`]: API tokens, stored as hashes.
+//! - [`listing`]: the import list's WHERE and ORDER BY, from a query the API checked.
 
 pub mod db;
 pub mod events;
@@ -19,3 +22,7 @@ pub mod leases;
 pub mod logs;
 pub mod migrate;
 mod rows;
+
+pub mod listing;
+pub mod outbox;
+pub mod tokens;

@@ -280,7 +280,7 @@ impl TestEnv {
             .await
             .unwrap()
             .into_iter()
-            .map(|(n, _, _)| n)
+            .map(|e| e.name)
             .collect()
     }
 }

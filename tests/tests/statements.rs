@@ -119,7 +119,12 @@ fn fill(format: &str, consts: &BTreeMap<String, String>) -> Option<String> {
 /// one built at run time (a variable, or a `format!` of run-time values).
 fn statements_of(file: &Path) -> Vec<Found> {
     let text = std::fs::read_to_string(file).unwrap();
-    let consts = string_consts(&text);
+    let mut consts = string_consts(&text);
+    // The SELECT list of imports is written from the attribute table, not a literal.
+    consts.insert(
+        "IMPORT_COLUMNS".to_string(),
+        imports_storage::imports::IMPORT_COLUMNS.to_string(),
+    );
     let mut found = Vec::new();
     for call in SQL_CALLS {
         for (at, _) in text.match_indices(call) {
@@ -189,7 +194,7 @@ async fn every_static_statement_of_storage_prepares_against_the_schema() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     // The scan found the statements it should (a broken scan would pass vacuously).
-    assert!(prepared >= 25, "only {prepared} statements found");
+    assert!(prepared >= 40, "only {prepared} statements found");
     let dynamic: Vec<String> = found
         .iter()
         .filter(|f| f.sql.is_none())
@@ -198,7 +203,7 @@ async fn every_static_statement_of_storage_prepares_against_the_schema() {
     // Statements built at run time are few and each is exercised end to end elsewhere.
     eprintln!("{prepared} statements prepared; built at run time: {dynamic:?}");
     assert!(
-        dynamic.len() <= 12,
+        dynamic.len() <= 6,
         "statements built at run time: {dynamic:?}"
     );
 }

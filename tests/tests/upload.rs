@@ -1,4 +1,4 @@
-//! A create's body is streamed (api/src/upload.rs): the inputs are stored while they arrive,
+//! A create's body is streamed (api/src/upload/): the inputs are stored while they arrive,
 //! whatever the order of the attributes, and a body that turns out bad is refused with nothing
 //! left behind. Bodies are sent over a raw connection so that chunked uploads without a
 //! Content-Length, and uploads cut short, can be tested too.

@@ -1,0 +1,323 @@
+//! `POST /api/imports`: the body streamed in (see [`crate::upload`]), its attributes checked,
+//! the import and its outbox row written in the transaction that stored its inputs.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::Response;
+use imports_common::catalogue::{resource_type, ResourceType};
+use imports_common::inputs::{parse_csv_delimiter, DEFAULT_CSV_DELIMITER};
+use imports_common::jsonapi::{import_attribute, import_resource};
+use imports_common::model::Format;
+use imports_runtime::telemetry::traces;
+use imports_storage::imports::{self, NewImport};
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+
+use crate::auth::Authenticated;
+use crate::document::{
+    attributes, check_content_type, check_type, metadata, not_json, optional_bool, optional_string,
+    pointer,
+};
+use crate::errors::{jsonapi, ApiError};
+use crate::render::render;
+use crate::upload::{self, CountError, InputsShape};
+use crate::AppState;
+
+/// The attributes of a create document's skeleton (see [`upload`]), all but `inputs`, and
+/// what the skeleton holds for `inputs` (`true` where they were streamed).
+fn read_create_attributes(
+    skeleton: &[u8],
+) -> Result<(Map<String, Value>, Option<Value>), ApiError> {
+    let doc: HashMap<String, Value> = serde_json::from_slice(skeleton).map_err(not_json)?;
+    let Some(Value::Object(data)) = doc.get("data") else {
+        return Err(ApiError::invalid(
+            "/data",
+            "the document must have a data object",
+        ));
+    };
+    check_type(data.get("type"))?;
+    let mut attributes = attributes(data)?;
+    let inputs = attributes.shift_remove("inputs");
+    attributes.sort_keys();
+    Ok((attributes, inputs))
+}
+
+/// The count of a create's inputs, checked against the format and the limits.
+fn check_inputs(
+    format: Format,
+    received: &upload::Received,
+    skeleton_inputs: Option<&Value>,
+    max_inputs: u64,
+) -> Result<u64, ApiError> {
+    let invalid = |m: &str| ApiError::invalid(pointer("inputs"), m);
+    let count = match (format, received.shape) {
+        (_, InputsShape::Absent) => return Err(invalid("inputs is required")),
+        (_, InputsShape::Other) => {
+            return Err(match skeleton_inputs {
+                None | Some(Value::Null) => invalid("inputs is required"),
+                _ => invalid("inputs must be an array of objects, or a CSV string"),
+            })
+        }
+        (Format::Json, InputsShape::Text) => {
+            return Err(invalid(
+                "with format json, inputs must be an array of objects (send format csv for CSV text)",
+            ))
+        }
+        (Format::Csv, InputsShape::Array) => {
+            return Err(invalid(
+                "with format csv, inputs must be a string holding the CSV text (send format json for an array)",
+            ))
+        }
+        (_, _) => &received.count,
+    };
+    match count {
+        Ok(0) => Err(invalid("inputs can't be empty")),
+        Ok(n) => Ok(*n),
+        Err(CountError::TooMany) => Err(invalid(&format!(
+            "more inputs than the limit of {max_inputs} per import"
+        ))),
+        // Malformed JSON inside the array is a malformed body; CSV text that cannot be
+        // read is an invalid attribute.
+        Err(CountError::Unreadable(why)) if format == Format::Json => {
+            Err(ApiError::bad_request(why.clone()))
+        }
+        Err(CountError::Unreadable(why)) => Err(invalid(why)),
+    }
+}
+
+/// `csv_delimiter`: `,` (the default), `;` or a tab, for CSV only.
+fn csv_delimiter(attrs: &Map<String, Value>, format: Format) -> Result<Option<u8>, ApiError> {
+    let invalid = |m: &str| ApiError::invalid(pointer("csv_delimiter"), m);
+    let given = match attrs.get("csv_delimiter") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(
+            parse_csv_delimiter(s)
+                .ok_or_else(|| invalid("csv_delimiter must be \",\", \";\" or a tab (\"\\t\")"))?,
+        ),
+        Some(_) => {
+            return Err(invalid(
+                "csv_delimiter must be \",\", \";\" or a tab (\"\\t\")",
+            ))
+        }
+    };
+    match (format, given) {
+        (Format::Json, Some(_)) => Err(invalid("csv_delimiter can only be given with format csv")),
+        (Format::Json, None) => Ok(None),
+        (Format::Csv, d) => Ok(Some(d.unwrap_or(DEFAULT_CSV_DELIMITER))),
+    }
+}
+
+/// `POST /api/imports`.
+pub async fn create(
+    State(state): State<AppState>,
+    Authenticated(tenant): Authenticated,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    check_content_type(&headers)?;
+    let declared_length = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared_length.is_some_and(|n| n > state.config.max_body_bytes as u64) {
+        return Err(upload::refuse_oversized(body, state.config.max_body_bytes).await);
+    }
+    let mut client = state.pool.get().await?;
+    let tx = client.transaction().await?;
+    // The inputs are stored while the body is still arriving (see `upload`); the import row
+    // follows once the document is read, in the same transaction.
+    let import_id = imports_common::ids::new_id();
+    let (receiving, chunks) = upload::receive(
+        body,
+        upload::Limits {
+            max_body_bytes: state.config.max_body_bytes,
+            max_inputs: state.config.max_inputs,
+        },
+    );
+    let storing = {
+        let (tx, import_id) = (&tx, &import_id);
+        async move {
+            let mut chunks = chunks;
+            let mut seq = 0i32;
+            while let Some(chunk) = chunks.recv().await {
+                imports_storage::inputs::append_input_chunk(&**tx, import_id, seq, &chunk).await?;
+                seq += 1;
+            }
+            Ok::<(), ApiError>(())
+        }
+    };
+    let (received, stored) = tokio::join!(receiving, storing);
+    stored?;
+    let mut received = received?;
+    let (attrs, skeleton_inputs) = read_create_attributes(&received.skeleton)?;
+    let names = attrs.keys().map(String::as_str);
+    refuse_unwritable(names.chain((received.shape != InputsShape::Absent).then_some("inputs")))?;
+    let rt = resource_type_of(&attrs)?;
+    let format = format_of(&attrs)?;
+    let csv_delimiter = csv_delimiter(&attrs, format)?;
+    if let Some(delimiter) = csv_delimiter.filter(|d| *d != received.counted_with) {
+        // Given after the inputs, which were counted meanwhile with the default.
+        if received.shape == InputsShape::Text && received.text_is_utf8 {
+            if !received.stored_whole {
+                return Err(ApiError::invalid(
+                    pointer("csv_delimiter"),
+                    "the inputs cannot be read with the default delimiter ','; give csv_delimiter before inputs in the document",
+                ));
+            }
+            received.count =
+                upload::recount(&*tx, &import_id, delimiter, state.config.max_inputs).await?;
+        }
+    }
+    let skip_errors = optional_bool(&attrs, "skip_errors")?;
+    let dry_run = optional_bool(&attrs, "dry_run")?;
+    let reference = optional_string(&attrs, "reference")?;
+    let reference_origin = optional_string(&attrs, "reference_origin")?;
+    let metadata = metadata(&attrs)?.unwrap_or_else(|| json!({}));
+    let parent_resource_id = optional_string(&attrs, "parent_resource_id")?;
+
+    let size = check_inputs(
+        format,
+        &received,
+        skeleton_inputs.as_ref(),
+        state.config.max_inputs,
+    )?;
+
+    if let Some(parent) = &parent_resource_id {
+        let Some(rel) = rt.parent_relationship() else {
+            return Err(ApiError::invalid(
+                pointer("parent_resource_id"),
+                format!("{} have no parent resource", rt.name),
+            ));
+        };
+        if !imports::parent_resource_exists(&*tx, rel.target, parent, &tenant).await? {
+            return Err(ApiError::invalid(
+                pointer("parent_resource_id"),
+                format!("no {} has id '{parent}'", rel.target),
+            ));
+        }
+    }
+
+    // One create at a time per organization, so that the active-imports limit holds.
+    let active = imports::lock_and_count_active(&*tx, &tenant.organization_id).await?;
+    if active >= state.config.max_active {
+        return Err(ApiError::too_many(
+            format!(
+                "{active} imports are pending or in progress; at most {} at once",
+                state.config.max_active
+            ),
+            10,
+        ));
+    }
+    let new = NewImport {
+        tenant: tenant.clone(),
+        resource_type: rt.name.to_owned(),
+        format,
+        csv_delimiter,
+        parent_resource_id,
+        inputs_size: size as i64,
+        skip_errors,
+        dry_run,
+        reference,
+        reference_origin,
+        metadata,
+    };
+    let trace = trace_context(&headers);
+    let import = imports::insert_announced_import(&*tx, &import_id, &new, &trace).await?;
+    traces::record_import(&tracing::Span::current(), &import.id, rt.name, &tenant);
+    tx.commit().await?;
+    state.outbox_wake.notify_one();
+    // The import exists from here on: a failure to read its inputs back must not turn the
+    // answer into an error (a retrying client would create it twice).
+    let data = match render(&state, &client, import.clone(), None).await {
+        Ok(data) => data,
+        Err(_) => import_resource(&import, &state.config.public_url),
+    };
+    let doc = json!({"data": data});
+    let mut response = jsonapi(StatusCode::CREATED, &doc);
+    if let Ok(location) = doc["data"]["links"]["self"]
+        .as_str()
+        .unwrap_or_default()
+        .parse()
+    {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+/// Refuses an attribute a create cannot set: read-only, update-only, or unknown.
+fn refuse_unwritable<'a>(names: impl Iterator<Item = &'a str>) -> Result<(), ApiError> {
+    for name in names {
+        let attribute = import_attribute(name);
+        if attribute.is_some_and(|a| a.on_create) {
+            continue;
+        }
+        let why = match attribute {
+            Some(a) if a.on_update => format!("{name} can only be sent to update an import"),
+            Some(a) if a.readable => format!("{name} is read-only"),
+            _ => format!("{name} is not an attribute of imports"),
+        };
+        return Err(ApiError::invalid(pointer(name), why));
+    }
+    Ok(())
+}
+
+/// `resource_type`: required, a type of the catalogue.
+fn resource_type_of(attrs: &Map<String, Value>) -> Result<&'static ResourceType, ApiError> {
+    Ok(match attrs.get("resource_type") {
+        Some(Value::String(s)) => resource_type(s).ok_or_else(|| {
+            ApiError::invalid(
+                pointer("resource_type"),
+                format!("'{s}' is not an importable resource type"),
+            )
+        })?,
+        None | Some(Value::Null) => {
+            return Err(ApiError::invalid(
+                pointer("resource_type"),
+                "resource_type is required",
+            ))
+        }
+        Some(_) => {
+            return Err(ApiError::invalid(
+                pointer("resource_type"),
+                "resource_type must be a string",
+            ))
+        }
+    })
+}
+
+/// `format`: `json` (the default) or `csv`.
+fn format_of(attrs: &Map<String, Value>) -> Result<Format, ApiError> {
+    Ok(match attrs.get("format") {
+        None | Some(Value::Null) => Format::Json,
+        Some(Value::String(s)) => s
+            .parse::<Format>()
+            .map_err(|_| ApiError::invalid(pointer("format"), "format must be 'json' or 'csv'"))?,
+        Some(_) => {
+            return Err(ApiError::invalid(
+                pointer("format"),
+                "format must be 'json' or 'csv'",
+            ))
+        }
+    })
+}
+
+/// The trace context stored with the outbox row: the request span's (a child of the caller's
+/// traceparent, if any); without tracing installed, the caller's headers as they came.
+fn trace_context(headers: &HeaderMap) -> Value {
+    let trace: Map<String, Value> = traces::current_trace_context_or(|| {
+        ["traceparent", "tracestate"]
+            .iter()
+            .filter_map(|h| {
+                headers
+                    .get(*h)
+                    .and_then(|v| v.to_str().ok())
+                    .map(|v| (h.to_string(), v.to_owned()))
+            })
+            .collect()
+    })
+    .into_iter()
+    .map(|(k, v)| (k, json!(v)))
+    .collect();
+    Value::Object(trace)
+}

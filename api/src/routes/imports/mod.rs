@@ -1,0 +1,34 @@
+//! The `/api/imports` resource, one file per action. Every query is scoped to the token's
+//! tenant; another tenant's import is a 404.
+
+pub mod create;
+pub mod delete;
+pub mod events;
+pub mod failed_inputs;
+pub mod list;
+pub mod retrieve;
+pub mod update;
+
+use imports_common::model::{Import, Tenant};
+use imports_storage::imports;
+
+use crate::errors::ApiError;
+
+/// Reads an import of the tenant, with its logs.
+pub(crate) async fn find(
+    client: &tokio_postgres::Client,
+    tenant: &Tenant,
+    id: &str,
+) -> Result<Import, ApiError> {
+    // No id holds a NUL character (Postgres could not even search for it).
+    if id.contains('\0') {
+        return Err(ApiError::not_found("import"));
+    }
+    if !imports::tenant_owns_import(client, tenant, id).await? {
+        return Err(ApiError::not_found("import"));
+    }
+    match imports::get_import(client, id).await? {
+        Some(i) if i.tenant == *tenant => Ok(i),
+        _ => Err(ApiError::not_found("import")),
+    }
+}

@@ -1,0 +1,84 @@
+//! `PATCH /api/imports/{id}`: the writable-on-update attributes, and `_interrupt`.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use imports_common::jsonapi::import_attribute;
+use imports_storage::imports::{self, ImportChanges};
+use serde_json::{json, Value};
+
+use crate::auth::Authenticated;
+use crate::document::{attributes, metadata, optional_string, pointer, read_document};
+use crate::errors::{jsonapi, ApiError};
+use crate::render::render;
+use crate::routes::imports::find;
+use crate::AppState;
+
+/// `PATCH /api/imports/{id}`: `_interrupt`, `reference`, `reference_origin`, `metadata`.
+pub async fn update(
+    State(state): State<AppState>,
+    Authenticated(tenant): Authenticated,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let data = read_document(&headers, &body)?;
+    if let Some(given) = data.get("id") {
+        if given.as_str() != Some(id.as_str()) {
+            return Err(ApiError::conflict(
+                "/data/id",
+                "data.id must be the id in the URL",
+            ));
+        }
+    }
+    let attrs = attributes(&data)?;
+    for name in attrs.keys() {
+        let attribute = import_attribute(name);
+        if attribute.is_some_and(|a| a.on_update) {
+            continue;
+        }
+        let why = match attribute {
+            Some(a) if a.on_create => format!("{name} can only be set when the import is created"),
+            Some(a) if a.readable => format!("{name} is read-only"),
+            _ => format!("{name} is not an attribute of imports"),
+        };
+        return Err(ApiError::invalid(pointer(name), why));
+    }
+    let interrupt = match attrs.get("_interrupt") {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => false,
+        Some(Value::Bool(true)) => true,
+        Some(_) => {
+            return Err(ApiError::invalid(
+                pointer("_interrupt"),
+                "_interrupt must be true or false",
+            ))
+        }
+    };
+    let reference = attrs
+        .contains_key("reference")
+        .then(|| optional_string(&attrs, "reference"))
+        .transpose()?;
+    let reference_origin = attrs
+        .contains_key("reference_origin")
+        .then(|| optional_string(&attrs, "reference_origin"))
+        .transpose()?;
+    let metadata = metadata(&attrs)?;
+
+    let mut client = state.pool.get().await?;
+    let before = find(&client, &tenant, &id).await?;
+    let changes = ImportChanges {
+        reference,
+        reference_origin,
+        metadata,
+    };
+    imports::update_import(&**client, &id, &changes).await?;
+    // A final import stays as it is; request_interrupt re-checks the status in its own
+    // transaction, so a race with the worker is harmless.
+    if interrupt && !before.status.is_final() {
+        imports::request_interrupt(&mut client, &id).await?;
+    }
+    let import = find(&client, &tenant, &id).await?;
+    let data = render(&state, &client, import, None).await?;
+    Ok(jsonapi(StatusCode::OK, &json!({"data": data})))
+}

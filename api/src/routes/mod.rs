@@ -1,0 +1,84 @@
+//! The router: every route of the API and the handler it runs, and the mapping of axum's own
+//! rejections to JSON:API error documents.
+
+pub mod attachment;
+pub mod imports;
+pub mod resource_types;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use axum::Router;
+use imports_runtime::health;
+
+use crate::errors::{self, ApiError};
+use crate::{observe, AppState};
+
+/// The routes of the API.
+pub fn router(state: AppState) -> Router {
+    let limit = state.config.max_body_bytes;
+    let api = Router::new()
+        .route(
+            "/api/imports",
+            get(imports::list::list).post(imports::create::create),
+        )
+        .route(
+            "/api/imports/{id}",
+            get(imports::retrieve::retrieve)
+                .patch(imports::update::update)
+                .delete(imports::delete::delete),
+        )
+        .route("/api/imports/{id}/events", get(imports::events::events))
+        .route(
+            "/api/imports/{id}/failed_inputs",
+            get(imports::failed_inputs::failed_inputs),
+        )
+        .route("/api/imports/{id}/attachment", get(attachment::download))
+        .route("/api/resource_types", get(resource_types::list))
+        .route("/api/resource_types/{name}", get(resource_types::retrieve))
+        .route("/health", get(|| async { "ok" }))
+        .fallback(|| async { ApiError::not_found("route") })
+        .layer(axum::middleware::map_response(move |r| {
+            body_limit_as_jsonapi(r, limit)
+        }))
+        .layer(DefaultBodyLimit::max(limit));
+    // Operational endpoints answer plain JSON or text, outside the JSON:API error mapping
+    // (a 503 from /readyz names what is down).
+    let operational = Router::new()
+        .route("/livez", get(health::livez))
+        .route("/readyz", get(observe::readyz))
+        .route("/metrics", get(observe::metrics));
+    api.merge(operational)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            observe::observe_request,
+        ))
+        .with_state(state)
+}
+
+/// Axum's own rejections (an oversized body, a method not allowed, a query it cannot
+/// decode) are plain text; every error this API returns is a JSON:API document.
+async fn body_limit_as_jsonapi(
+    response: axum::response::Response,
+    limit: usize,
+) -> axum::response::Response {
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    let status = response.status();
+    let is_jsonapi = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .map(|v| v == errors::JSONAPI)
+        .unwrap_or(false);
+    if is_jsonapi || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    match status {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::too_large(limit).into_response(),
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::method_not_allowed().into_response(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::unsupported_media_type().into_response(),
+        s if s.is_client_error() => {
+            ApiError::bad_request("the request cannot be read").into_response()
+        }
+        _ => ApiError::internal(format!("unexpected {status} response")).into_response(),
+    }
+}

@@ -1,0 +1,95 @@
+//! The request body as it arrives: frames read from the socket under the size limit, and a
+//! blocking `Read` over them for the scanner and the counting thread.
+
+use std::io::Read;
+
+use axum::body::{Body, Bytes};
+use futures::StreamExt;
+use tokio::sync::mpsc;
+
+use crate::errors::ApiError;
+
+/// Reads the body's frames from the socket and hands them to the scanner, enforcing the size
+/// limit. Stops quietly when the scanner stops listening (it has an error to report).
+pub(crate) async fn feed(
+    body: Body,
+    frames: mpsc::Sender<Bytes>,
+    limit: usize,
+) -> Result<(), ApiError> {
+    let mut stream = body.into_data_stream();
+    let mut total = 0usize;
+    while let Some(frame) = stream.next().await {
+        let frame = match frame {
+            Ok(frame) => frame,
+            Err(e) => {
+                let text = e.to_string();
+                if text.contains("length limit") {
+                    return Err(ApiError::too_large(limit));
+                }
+                return Err(ApiError::bad_request(format!(
+                    "the request body cannot be read: {text}"
+                )));
+            }
+        };
+        total += frame.len();
+        if total > limit {
+            drain(stream, total, limit.saturating_mul(2)).await;
+            return Err(ApiError::too_large(limit));
+        }
+        if frames.send(frame).await.is_err() {
+            // The scanner stopped at an error: let the client finish sending (within the
+            // limit) so that it reads the answer.
+            drain(stream, total, limit).await;
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// Reads and drops what is left of a refused body, until `up_to` bytes in all, so that a
+/// client still sending it reads the answer rather than a connection reset; past that, the
+/// connection is closed on it.
+pub(crate) async fn drain(
+    mut stream: impl futures::Stream<Item = Result<Bytes, axum::Error>> + Unpin,
+    mut total: usize,
+    up_to: usize,
+) {
+    while total <= up_to {
+        match stream.next().await {
+            Some(Ok(frame)) => total += frame.len(),
+            _ => return,
+        }
+    }
+}
+
+/// `Read` over byte buffers from a channel, on a blocking thread: the body's frames for the
+/// scanner, the inputs for the counting thread.
+pub(crate) struct ChannelReader {
+    frames: mpsc::Receiver<Bytes>,
+    current: Bytes,
+}
+
+impl ChannelReader {
+    /// Reads the buffers of `frames` until it closes.
+    pub(crate) fn new(frames: mpsc::Receiver<Bytes>) -> Self {
+        ChannelReader {
+            frames,
+            current: Bytes::new(),
+        }
+    }
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            match self.frames.blocking_recv() {
+                Some(frame) => self.current = frame,
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current[..n]);
+        let _ = self.current.split_to(n);
+        Ok(n)
+    }
+}

@@ -1,0 +1,197 @@
+//! Receives a create request's body as a stream, so that an import of any size costs the API
+//! a few megabytes rather than its own size.
+//!
+//! A create document is small but for one attribute, `data.attributes.inputs`, which may hold
+//! hundreds of megabytes (a JSON array, or CSV text in a JSON string). [`receive`] reads the
+//! body from the socket, and on a blocking thread a [`Scanner`] walks the document:
+//!
+//! - everything but the inputs is copied into a small *skeleton* document, with `true` in
+//!   place of the inputs, which the handler then reads with serde as any other document;
+//! - the inputs are sent on, as uploaded for an array and decoded for CSV text, to the
+//!   database in chunks of
+//!   [`INPUT_CHUNK_BYTES`](imports_storage::inputs::INPUT_CHUNK_BYTES), and to a counting thread that parses every
+//!   input exactly as the worker will (so an accepted file is a file the worker can read) and
+//!   stops as soon as the count passes the limit.
+//!
+//! CSV is counted with the `csv_delimiter` the document gives before `inputs`, or with the
+//! default (`,`) when it gives none there. A delimiter that follows the inputs and differs
+//! from the default is only known at the end: the handler then counts again what was stored
+//! ([`recount`]), which it can because the inputs are stored whole in that case.
+//!
+//! Memory is bounded by the channels between these steps, whatever the size of the import.
+//!
+//! The steps, in the order the bytes flow: `body` (the frames from the socket), `scanner`
+//! (walking the document), `sink` (storing the inputs, feeding the count) and `counting` (the
+//! count as the worker reads, and the UTF-8 check of CSV text).
+
+mod body;
+mod counting;
+mod scanner;
+mod sink;
+
+use std::io::BufReader;
+
+use axum::body::{Body, Bytes};
+use imports_common::model::Format;
+use tokio::sync::mpsc;
+
+use crate::errors::ApiError;
+use crate::upload::body::{feed, ChannelReader};
+use crate::upload::counting::count_until;
+use crate::upload::scanner::Scanner;
+use crate::upload::sink::ChunkSink;
+
+/// The largest skeleton (the document without its inputs) accepted: attributes such as
+/// `metadata` are meant to be small.
+pub const MAX_SKELETON_BYTES: usize = 4 * 1024 * 1024;
+
+/// What the inputs attribute held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputsShape {
+    /// No `inputs` attribute.
+    Absent,
+    /// A JSON array, streamed as uploaded.
+    Array,
+    /// A JSON string (CSV text), streamed decoded.
+    Text,
+    /// Anything else (null, a number, an object): left in the skeleton for the handler to
+    /// explain.
+    Other,
+}
+
+impl InputsShape {
+    /// The format the inputs' shape implies.
+    fn format(self) -> Option<Format> {
+        match self {
+            InputsShape::Array => Some(Format::Json),
+            InputsShape::Text => Some(Format::Csv),
+            _ => None,
+        }
+    }
+}
+
+/// Why counting the inputs stopped early.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CountError {
+    /// More inputs than the limit.
+    TooMany,
+    /// The inputs cannot be read as the format their shape implies.
+    Unreadable(String),
+}
+
+/// A create document, received.
+#[derive(Debug)]
+pub struct Received {
+    /// The document with `true` in place of the inputs.
+    pub skeleton: Vec<u8>,
+    /// What the inputs were.
+    pub shape: InputsShape,
+    /// How many inputs there were (for an array or CSV text).
+    pub count: Result<u64, CountError>,
+    /// The CSV delimiter `count` was counted with.
+    pub counted_with: u8,
+    /// Whether every byte of the inputs was stored (none were skipped once the count had
+    /// failed), so that they can be counted again.
+    pub stored_whole: bool,
+    /// Whether CSV text was valid UTF-8 (when it is not, that is the count's verdict,
+    /// whatever the delimiter).
+    pub text_is_utf8: bool,
+}
+
+/// Limits applied while receiving.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// The largest body, in bytes.
+    pub max_body_bytes: usize,
+    /// The most inputs counted before giving up.
+    pub max_inputs: u64,
+}
+
+/// Starts receiving `body`: returns the receiving future, which resolves once the whole
+/// document is read, and the stream of input chunks to store meanwhile, in order. The chunk
+/// stream must be drained while the future runs (the two are bounded by each other).
+pub fn receive(
+    body: Body,
+    limits: Limits,
+) -> (
+    impl std::future::Future<Output = Result<Received, ApiError>>,
+    mpsc::Receiver<Vec<u8>>,
+) {
+    let (frames_tx, frames_rx) = mpsc::channel::<Bytes>(16);
+    let (chunks_tx, chunks_rx) = mpsc::channel::<Vec<u8>>(2);
+    let receiving = async move {
+        let scanning = tokio::task::spawn_blocking(move || {
+            let reader = BufReader::with_capacity(64 * 1024, ChannelReader::new(frames_rx));
+            Scanner::new(reader, ChunkSink::new(chunks_tx, limits.max_inputs)).run()
+        });
+        let feeding = feed(body, frames_tx, limits.max_body_bytes);
+        let fed = feeding.await;
+        let scanned = scanning
+            .await
+            .map_err(|e| ApiError::internal(format!("the upload reader failed: {e}")))?;
+        // A body that could not be read wholly explains any scanning error it caused.
+        fed?;
+        scanned
+    };
+    (receiving, chunks_rx)
+}
+
+/// Counts the inputs stored under `import_id` again, read back through `client` (the create's
+/// transaction), as CSV split on `delimiter`: for a `csv_delimiter` that followed the inputs
+/// in the document, once they had been counted with the default.
+pub async fn recount<C: tokio_postgres::GenericClient>(
+    client: &C,
+    import_id: &str,
+    delimiter: u8,
+    max_inputs: u64,
+) -> Result<Result<u64, CountError>, ApiError> {
+    let (bytes, frames) = mpsc::channel::<Bytes>(2);
+    let counting = tokio::task::spawn_blocking(move || {
+        count_until(
+            Format::Csv,
+            delimiter,
+            ChannelReader::new(frames),
+            max_inputs,
+        )
+    });
+    let mut seq = 0;
+    while let Some(chunk) = imports_storage::inputs::input_chunk(client, import_id, seq).await? {
+        if bytes.send(Bytes::from(chunk)).await.is_err() {
+            break; // The count is decided.
+        }
+        seq += 1;
+    }
+    drop(bytes);
+    counting
+        .await
+        .map_err(|e| ApiError::internal(format!("the inputs could not be counted: {e}")))
+}
+
+/// Refuses a body whose declared length is over the limit, after draining it (see [`body::drain`]).
+pub async fn refuse_oversized(body: Body, limit: usize) -> ApiError {
+    body::drain(body.into_data_stream(), 0, limit.saturating_mul(2)).await;
+    ApiError::too_large(limit)
+}
+
+/// Why the document could not be received.
+#[derive(Debug)]
+pub(crate) enum ScanError {
+    /// Not JSON, or not the expected shape around the inputs.
+    Syntax(String),
+    /// The document without its inputs is too large.
+    SkeletonTooLarge,
+    /// The database side stopped (its own error is the one to report).
+    StorageStopped,
+}
+
+impl From<ScanError> for ApiError {
+    fn from(e: ScanError) -> Self {
+        match e {
+            ScanError::Syntax(why) => {
+                ApiError::bad_request(format!("the body is not valid JSON: {why}"))
+            }
+            ScanError::SkeletonTooLarge => ApiError::too_large(MAX_SKELETON_BYTES),
+            ScanError::StorageStopped => ApiError::internal("the inputs could not be stored"),
+        }
+    }
+}
