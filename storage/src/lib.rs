@@ -10,6 +10,8 @@
 //! - [`logs`]: an import's error and warning entries.
 //! - [`events`]: an import's lifecycle events.
 //! - [`leases`]: which worker holds an import, and the per-batch checkpoint fenced by it.
+//! - [`statistics`]: a resource table's planner statistics, and refreshing them.
+//! - [`batches`]: a batch transaction's planner settings and dry-run savepoint.
 
 pub mod db;
 pub mod events;
@@ -19,3 +21,6 @@ pub mod leases;
 pub mod logs;
 pub mod migrate;
 mod rows;
+
+pub mod batches;
+pub mod statistics;

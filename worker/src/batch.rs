@@ -3,7 +3,7 @@
 //! stopped the import), retrying transient failures.
 
 use imports_runtime::retry::RetryPolicy;
-use imports_storage::{leases, logs};
+use imports_storage::{batches, leases, logs};
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
@@ -211,15 +211,13 @@ async fn apply(
     let started = std::time::Instant::now();
     let mut client = ctx.pool.get().await?;
     let tx = client.transaction().await?;
-    // Every statement of a batch looks records up by id or by a unique key: index scans are
-    // always right, sequential scans never (the statistics that would say so are kept fresh
-    // by `Statistics`). JIT is off because these short statements never repay its compile time.
-    tx.batch_execute("SET LOCAL enable_seqscan = off; SET LOCAL jit = off")
-        .await?;
+    // Index scans only, no JIT (see `batches::tune_for_batch`); the statistics are kept
+    // fresh by `Statistics`.
+    batches::tune_for_batch(&*tx).await?;
     // A dry run writes the batch like any other, constraints and all, then takes the writes
     // back; its counts, logs and checkpoint are kept.
     if import.dry_run {
-        tx.batch_execute("SAVEPOINT dry_run").await?;
+        batches::begin_dry_run(&*tx).await?;
     }
     let mut outcome = write_batch(
         &tx,
@@ -231,7 +229,7 @@ async fn apply(
     )
     .await?;
     if import.dry_run {
-        tx.batch_execute("ROLLBACK TO SAVEPOINT dry_run").await?;
+        batches::undo_dry_run(&*tx).await?;
         outcome.inserted = 0;
     }
     if let Gate::Waiting(permit) = gate {
