@@ -26,6 +26,7 @@ pub(super) enum WriteKind {
 pub(super) struct Write {
     /// The record's id (existing for updates, proposed for upserts).
     pub(super) id: String,
+    /// How it is written.
     pub(super) kind: WriteKind,
     /// The natural key (upserts), to match the rows the statement returns.
     pub(super) key: Vec<String>,
