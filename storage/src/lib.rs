@@ -3,7 +3,7 @@
 //! SQL of its own (the worker's writer builds its set-based batch statements per resource
 //! type, in `worker/src/writer/sql.rs`).
 //!
-//! - [`db`]: the Postgres pool, and redacting connection URLs.
+//! - [`db`]: the Postgres pool, its liveness probe, and redacting connection URLs.
 //! - [`migrate`]: applies `migrations/` once each, under an advisory lock.
 //! - [`imports`]: imports themselves: create, read, status transitions, interrupts.
 //! - [`inputs`]: an import's raw inputs, in chunks.
@@ -13,16 +13,20 @@
 //! - [`outbox`]: imports created but not yet announced on RabbitMQ.
 //! - [`tokens`]: API tokens, stored as hashes.
 //! - [`listing`]: the import list's WHERE and ORDER BY, from a query the API checked.
+//! - [`statistics`]: a resource table's planner statistics, and refreshing them.
+//! - [`batches`]: a batch transaction's planner settings and dry-run savepoint.
 
+pub mod batches;
 pub mod db;
 pub mod events;
 pub mod imports;
 pub mod inputs;
 pub mod leases;
+pub mod listing;
 pub mod logs;
 pub mod migrate;
-mod rows;
-
-pub mod listing;
 pub mod outbox;
+pub mod statistics;
 pub mod tokens;
+
+mod rows;

@@ -1,4 +1,4 @@
-//! Takes import ids from RabbitMQ and hands each claimed import to the processor.
+//! Takes import ids from RabbitMQ and runs each claimed import in a slot (see `slots`).
 //!
 //! A delivery is acked as soon as its import is claimed in Postgres (or found final, unknown,
 //! or held by a live worker): from then on Postgres holds the state and the lease, so a long
@@ -6,7 +6,6 @@
 //! without requeue, which parks it in the dead-letter queue. The loop reconnects with backoff
 //! whenever the connection or channel is lost.
 
-use imports_storage::leases;
 use std::sync::Arc;
 
 use futures::StreamExt;
@@ -23,7 +22,7 @@ use tracing::{info, warn, Instrument};
 
 use imports_runtime::retry::RetryPolicy;
 
-use crate::{observe, processor, Context};
+use crate::{slots, Context};
 
 /// Consumes the queue until shutdown, reconnecting as needed.
 pub async fn consume(ctx: Arc<Context>) {
@@ -141,11 +140,10 @@ async fn handle(ctx: Arc<Context>, delivery: Delivery, permit: OwnedSemaphorePer
     traces::set_remote_parent(&span, &message.trace_context);
     let span_handle = span.clone();
     async move {
-        match claim_with_retry(&ctx, &message.import_id).await {
+        match slots::claim_with_retry(&ctx, &message.import_id).await {
             Ok(Claim::Claimed(import)) => {
                 ack(&delivery).await;
-                observe::import_claimed(&ctx, &import).await;
-                let _ = processor::run(ctx.clone(), import).await;
+                let _ = slots::run_claimed(ctx.clone(), import, permit).await;
             }
             Ok(Claim::InterruptedBeforeStart) => {
                 info!("interrupted before it started");
@@ -169,7 +167,6 @@ async fn handle(ctx: Arc<Context>, delivery: Delivery, permit: OwnedSemaphorePer
                     .await;
             }
         }
-        drop(permit);
     }
     .instrument(span)
     .await
@@ -182,30 +179,5 @@ async fn ack(delivery: &Delivery) {
             warn!("the delivery tag is stale (reconnected): RabbitMQ will redeliver it, harmlessly")
         }
         Err(e) => warn!("ack failed: {e}; RabbitMQ will redeliver it, harmlessly"),
-    }
-}
-
-/// Claims an import, retrying while Postgres is unreachable (up to about half a minute).
-pub async fn claim_with_retry(ctx: &Context, import_id: &str) -> anyhow::Result<Claim> {
-    let mut backoff = RetryPolicy::CLAIM.start();
-    loop {
-        let attempt = async {
-            let mut client = ctx.pool.get().await?;
-            anyhow::Ok(
-                leases::claim(&mut client, import_id, ctx.worker_id, ctx.config.lease).await?,
-            )
-        }
-        .await;
-        match attempt {
-            Ok(claim) => return Ok(claim),
-            Err(e) if ctx.shutdown.is_cancelled() => return Err(e),
-            Err(e) => match backoff.next_delay() {
-                Some(delay) => {
-                    warn!("claim failed, retrying in {delay:?}: {e:#}");
-                    tokio::time::sleep(delay).await;
-                }
-                None => return Err(e),
-            },
-        }
     }
 }

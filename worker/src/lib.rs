@@ -2,8 +2,11 @@
 //! writes its inputs in batches, each batch exactly once.
 //!
 //! - [`consumer`]: RabbitMQ deliveries -> claims, with reconnects.
-//! - [`sweeper`]: takes over imports whose worker vanished, or whose announcement was lost.
+//! - [`sweeper`]: finds imports whose worker vanished, or whose announcement was lost.
+//! - [`slots`]: claims imports and runs them in this worker's slots; resumes those that yielded.
 //! - [`processor`]: the life of one claimed import, batch by batch, with heartbeat and fences.
+//! - [`batch`]: one batch's cycle: written on its own connection, committed once allowed.
+//! - [`outcome`]: how a run of an import ended.
 //! - [`writer`]: the set-based SQL that writes one batch.
 //! - [`statistics`]: keeps the planner's statistics fresh while an import grows a table.
 //! - [`http`]: `/livez`, `/readyz` and `/metrics` on `WORKER_HTTP_ADDR`.
@@ -12,10 +15,13 @@
 //! Shutdown (SIGTERM/SIGINT): consumption stops, each running import finishes its current
 //! batch, hands its lease back and is resumed from its cursor by any worker.
 
+pub mod batch;
 pub mod consumer;
 pub mod http;
 pub mod observe;
+pub mod outcome;
 pub mod processor;
+pub mod slots;
 pub mod statistics;
 pub mod sweeper;
 pub mod writer;
@@ -27,7 +33,7 @@ use imports_runtime::config::WorkerConfig;
 use imports_runtime::health::AmqpWatch;
 use imports_storage::db;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
@@ -53,6 +59,9 @@ pub struct Context {
     /// Deliveries waiting here for a free slot: an import yields its slot only to one of
     /// these (another worker's waiting deliveries are that worker's to serve).
     pub waiting_deliveries: Arc<std::sync::atomic::AtomicUsize>,
+    /// Where an import that yielded its slot sends its id, to be resumed in the next free
+    /// slot by [`slots::resume_yielded`].
+    pub yielded: mpsc::UnboundedSender<String>,
 }
 
 /// Runs a worker until `shutdown` is cancelled, then waits for its imports to reach a batch
@@ -116,6 +125,7 @@ async fn work(
         _ = shutdown.cancelled() => return Ok(()),
         r = imports_runtime::startup::wait_for_postgres(&pool, &config.services.database_url, None) => r?,
     }
+    let (yielded, to_resume) = mpsc::unbounded_channel();
     let ctx = Arc::new(Context {
         pool,
         worker_id: Uuid::new_v4(),
@@ -126,14 +136,17 @@ async fn work(
         metrics,
         amqp,
         waiting_deliveries: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+        yielded,
     });
     tracing::info!(worker_id = %ctx.worker_id, "worker started");
     let consumer = tokio::spawn(consumer::consume(ctx.clone()));
     let sweeper = tokio::spawn(sweeper::sweep(ctx.clone()));
+    let resumer = tokio::spawn(slots::resume_yielded(ctx.clone(), to_resume));
     shutdown.cancelled().await;
     tracing::info!("shutting down: finishing the current batches");
     let _ = consumer.await;
     let _ = sweeper.await;
+    let _ = resumer.await;
     ctx.tasks.close();
     ctx.tasks.wait().await;
     tracing::info!("worker stopped");

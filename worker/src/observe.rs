@@ -21,7 +21,7 @@ use imports_storage::leases::ClaimedImport;
 use opentelemetry::metrics::{Counter, Histogram, UpDownCounter};
 use opentelemetry::KeyValue;
 
-use crate::processor::Finish;
+use crate::outcome::Finish;
 use crate::Context;
 
 /// The worker's instruments.

@@ -14,60 +14,32 @@
 //! holds up another organization's small one by at most a slice and a batch; imports of the
 //! same organization do not preempt each other.
 
-use imports_runtime::retry::RetryPolicy;
 use imports_storage::{imports, leases, logs};
 use std::collections::HashSet;
+use std::ops::ControlFlow;
 use std::sync::Arc;
-use std::time::Duration;
 
 use imports_common::catalogue::{resource_type, ResourceType};
 use imports_common::inputs::{read_inputs, ReadStop};
 use imports_common::model::Status;
 use imports_common::validate::{Prepared, Preparer};
-use imports_runtime::telemetry::traces::{record_error_chain, sql_span, InSpan};
-use imports_storage::leases::AfterCheckpoint;
 use imports_storage::leases::ClaimedImport;
 use imports_storage::logs::LogEntry;
 use imports_storage::logs::Severity;
-use tokio::sync::oneshot;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn, Instrument};
 
+use crate::batch::{lookup_free, BatchError, InFlight};
+use crate::outcome::Finish;
 use crate::statistics::Statistics;
-use crate::writer::{write_batch, Hints};
+use crate::writer::Hints;
 use crate::Context;
 use imports_runtime::stored_inputs::StoredInputs;
 
 /// Claims after which an import that keeps failing is given up on (interrupted).
 pub const MAX_ATTEMPTS: i32 = 10;
-
-/// How a worker's run of an import ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Finish {
-    /// Every input was handled.
-    Completed,
-    /// Stopped early: requested, past the error threshold, or unreadable inputs.
-    Interrupted(String),
-    /// Handed back unfinished (shutdown, lost lease, storage unreachable): another run resumes it.
-    Released(String),
-}
-
-/// Why a batch could not be committed.
-#[derive(Debug, thiserror::Error)]
-enum BatchError {
-    #[error("the lease on the import was lost")]
-    LeaseLost,
-    #[error("the batch before it stopped the import")]
-    Cancelled,
-    #[error("written again after waiting for the batch before it")]
-    Redo,
-    #[error("the batch task failed: {0}")]
-    Task(String),
-    #[error(transparent)]
-    Db(#[from] tokio_postgres::Error),
-    #[error(transparent)]
-    Pool(#[from] deadpool_postgres::PoolError),
-}
 
 /// Processes a claimed import until it completes, is interrupted or is handed back.
 pub async fn run(ctx: Arc<Context>, import: ClaimedImport) -> anyhow::Result<Finish> {
@@ -95,24 +67,12 @@ pub async fn run(ctx: Arc<Context>, import: ClaimedImport) -> anyhow::Result<Fin
     .await
 }
 
+/// Checks the import may start, then writes its batches beside a heartbeat and a reader.
 async fn run_inner(ctx: &Arc<Context>, import: &ClaimedImport) -> anyhow::Result<Finish> {
-    if import.interrupt_requested {
-        // Asked while its previous worker was gone: stop before writing anything more.
-        return interrupt(ctx, import, "interrupted on request", None).await;
-    }
-    if import.attempts > MAX_ATTEMPTS {
-        let reason = format!(
-            "given up after {} attempts to process it",
-            import.attempts - 1
-        );
-        let entry = import_error(import.cursor, "import", &reason);
-        return interrupt(ctx, import, &reason, Some(entry)).await;
-    }
-    let Some(rt) = resource_type(&import.resource_type) else {
-        let reason = format!("unknown resource type '{}'", import.resource_type);
-        return interrupt(ctx, import, &reason, None).await;
+    let rt = match startable(import) {
+        Ok(rt) => rt,
+        Err((reason, entry)) => return interrupt(ctx, import, &reason, entry).await,
     };
-
     let lease_lost = CancellationToken::new();
     let heartbeat = tokio::spawn(heartbeat(
         ctx.clone(),
@@ -120,12 +80,49 @@ async fn run_inner(ctx: &Arc<Context>, import: &ClaimedImport) -> anyhow::Result
         lease_lost.clone(),
     ));
     let _stop_heartbeat = AbortOnDrop(heartbeat);
+    let (batches, reader) = read_ahead(ctx, import, rt);
+    let cursor = match write_batches(ctx, import, rt, batches, &lease_lost).await {
+        ControlFlow::Continue(cursor) => cursor,
+        ControlFlow::Break(finish) => return finish,
+    };
+    finish_reading(ctx, import, reader, cursor).await
+}
 
-    // Read and validate on a blocking thread, one batch ahead of the writes. A resumed run
-    // passes the inputs already handled through the preparer again (parsed and checked, not
-    // written) so that what it remembers across inputs, the CSV columns already warned about
-    // and the keys already seen, is what an uninterrupted run would remember.
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Prepared>>(1);
+/// The import's resource type, or why the run must stop before writing anything (with the
+/// log entry to add, if any).
+fn startable(import: &ClaimedImport) -> Result<&'static ResourceType, (String, Option<LogEntry>)> {
+    if import.interrupt_requested {
+        // Asked while its previous worker was gone: stop before writing anything more.
+        return Err(("interrupted on request".into(), None));
+    }
+    if import.attempts > MAX_ATTEMPTS {
+        let reason = format!(
+            "given up after {} attempts to process it",
+            import.attempts - 1
+        );
+        let entry = import_error(import.cursor, "import", &reason);
+        return Err((reason, Some(entry)));
+    }
+    resource_type(&import.resource_type).ok_or_else(|| {
+        let reason = format!("unknown resource type '{}'", import.resource_type);
+        (reason, None)
+    })
+}
+
+/// Reads and validates the inputs on a blocking thread, one batch ahead of the writes,
+/// sending them in batches of `IMPORTS_BATCH_SIZE`. A resumed run passes the inputs already
+/// handled through the preparer again (parsed and checked, not written) so that what it
+/// remembers across inputs, the CSV columns already warned about and the keys already seen,
+/// is what an uninterrupted run would remember.
+fn read_ahead(
+    ctx: &Context,
+    import: &ClaimedImport,
+    rt: &'static ResourceType,
+) -> (
+    mpsc::Receiver<Vec<Prepared>>,
+    JoinHandle<Result<u64, ReadStop>>,
+) {
+    let (tx, rx) = mpsc::channel::<Vec<Prepared>>(1);
     let reader = StoredInputs::new(
         tokio::runtime::Handle::current(),
         ctx.pool.clone(),
@@ -161,10 +158,22 @@ async fn run_inner(ctx: &Arc<Context>, import: &ClaimedImport) -> anyhow::Result
         }
         Ok(total)
     });
+    (rx, parser)
+}
 
+/// Writes the batches as they arrive, two at a time, until the inputs are all read (their
+/// cursor then), or the import stops (how its run ended then).
+async fn write_batches(
+    ctx: &Arc<Context>,
+    import: &ClaimedImport,
+    rt: &'static ResourceType,
+    mut rx: mpsc::Receiver<Vec<Prepared>>,
+    lease_lost: &CancellationToken,
+) -> ControlFlow<anyhow::Result<Finish>, i64> {
+    let batch_size = ctx.config.batch_size;
     let mut statistics = Statistics::at_start(&ctx.pool, rt.name, batch_size as u64).await;
     let mut slice_started = std::time::Instant::now();
-    let mut cursor = import.cursor;
+    let cursor = import.cursor;
     let mut index = cursor / batch_size as i64;
     // Two batches overlap: while one commits, the next is written beside it on another
     // connection (Postgres then works on both cores). The later one commits only once the
@@ -182,21 +191,21 @@ async fn run_inner(ctx: &Arc<Context>, import: &ClaimedImport) -> anyhow::Result
                     settle(ctx, import, flight, &mut statistics, &mut slice_started).await
                 {
                     if !matches!(stop, Stop::Yield) {
-                        return stop.act(ctx, import).await;
+                        return ControlFlow::Break(stop.act(ctx, import).await);
                     }
                 }
             }
             if lease_lost.is_cancelled() {
-                return Ok(Finish::Released("the lease was lost".into()));
+                return ControlFlow::Break(Ok(Finish::Released("the lease was lost".into())));
             }
-            return release(ctx, import, "the worker is shutting down").await;
+            return ControlFlow::Break(release(ctx, import, "the worker is shutting down").await);
         }
         let Some(batch) = rx.recv().await else {
             if let Some(flight) = in_flight.take() {
                 let settled =
                     settle(ctx, import, flight, &mut statistics, &mut slice_started).await;
                 if let Err(stop) = settled {
-                    return stop.act(ctx, import).await;
+                    return ControlFlow::Break(stop.act(ctx, import).await);
                 }
             }
             break;
@@ -211,7 +220,7 @@ async fn run_inner(ctx: &Arc<Context>, import: &ClaimedImport) -> anyhow::Result
             if let Err(stop) =
                 settle(ctx, import, flight, &mut statistics, &mut slice_started).await
             {
-                return stop.act(ctx, import).await;
+                return ControlFlow::Break(stop.act(ctx, import).await);
             }
         }
         let mut started = InFlight::start(
@@ -230,15 +239,24 @@ async fn run_inner(ctx: &Arc<Context>, import: &ClaimedImport) -> anyhow::Result
                 settle(ctx, import, flight, &mut statistics, &mut slice_started).await
             {
                 started.cancel().await;
-                return stop.act(ctx, import).await;
+                return ControlFlow::Break(stop.act(ctx, import).await);
             }
         }
         started.allow();
         in_flight = Some(started);
     }
-    cursor = next_cursor;
+    ControlFlow::Continue(next_cursor)
+}
 
-    match parser.await {
+/// Ends the run once every batch is written: completed if the inputs were all read,
+/// interrupted if they are unreadable, handed back if they could not be fetched.
+async fn finish_reading(
+    ctx: &Context,
+    import: &ClaimedImport,
+    reader: JoinHandle<Result<u64, ReadStop>>,
+    cursor: i64,
+) -> anyhow::Result<Finish> {
+    match reader.await {
         Ok(Ok(_total)) => {
             // The status and its event in one transaction: a connection lost between the
             // two must not leave a completed import without its imports.complete event.
@@ -275,108 +293,6 @@ async fn run_inner(ctx: &Arc<Context>, import: &ClaimedImport) -> anyhow::Result
         }
         Ok(Err(ReadStop::Cancelled)) => Ok(Finish::Released("reading stopped".into())),
         Err(join) => release(ctx, import, &format!("the input reader failed: {join}")).await,
-    }
-}
-
-/// Whether a batch's writes depend on no lookup of the records the batch before it may still
-/// be writing: no input names a record by id (checked to exist, and its key read) and none
-/// lacks a required attribute (such an input may only update, so its key is looked up).
-/// Such a batch is pure upserts by natural key, which Postgres orders after the uncommitted
-/// writes they meet. Two batches overlap only when both are such and name different keys;
-/// otherwise the later one starts once the earlier one has committed. (The same record named
-/// two ways, a price's list by id in one batch and by code in the next, still meets in the
-/// database: then the gate's patience below sorts it out, slowly but in order.) Inputs with
-/// records given inline (children, related records) are never lookup-free.
-fn lookup_free(batch: &[Prepared]) -> bool {
-    batch
-        .iter()
-        .all(|p| p.id.is_none() && p.missing_required.is_empty() && !p.has_nested())
-}
-
-/// A batch being written by its own task, and what it needs to commit.
-struct InFlight {
-    handle: tokio::task::JoinHandle<Result<(AfterCheckpoint, u64), BatchError>>,
-    /// Tells the task whether it may commit (`true`) or must roll back.
-    allow: Option<oneshot::Sender<bool>>,
-    /// The records its inputs name (see `Prepared::identity`).
-    keys: HashSet<u64>,
-    /// Whether it is [`lookup_free`]: only two such batches naming different keys overlap.
-    independent: bool,
-    size: usize,
-    span: tracing::Span,
-}
-
-impl InFlight {
-    /// Starts writing `batch` (inputs from `cursor` on); it commits once allowed.
-    fn start(
-        ctx: &Arc<Context>,
-        import: &ClaimedImport,
-        rt: &'static ResourceType,
-        mut batch: Vec<Prepared>,
-        (keys, independent): (HashSet<u64>, bool),
-        (cursor, index): (i64, i64),
-        hints: &Arc<Hints>,
-    ) -> InFlight {
-        let span = tracing::info_span!(
-            "batch",
-            import_id = %import.id,
-            resource_type = %import.resource_type,
-            organization_id = %import.tenant.organization_id,
-            mode = import.tenant.mode.as_str(),
-            index,
-            first_position = cursor,
-            size = batch.len(),
-            processed = tracing::field::Empty,
-            errors = tracing::field::Empty,
-            warnings = tracing::field::Empty,
-        );
-        let (allow, permit) = oneshot::channel();
-        let size = batch.len();
-        let (ctx, import, hints) = (ctx.clone(), import.clone(), hints.clone());
-        let handle = tokio::spawn(
-            async move {
-                let mut gate = Gate::Waiting(permit);
-                let at = (cursor, &*hints);
-                apply_with_retry(&ctx, &import, rt, &mut batch, at, &mut gate).await
-            }
-            .instrument(span.clone()),
-        );
-        InFlight {
-            handle,
-            allow: Some(allow),
-            keys,
-            independent,
-            size,
-            span,
-        }
-    }
-
-    /// Lets the batch commit (the one before it has).
-    fn allow(&mut self) {
-        if let Some(allow) = self.allow.take() {
-            let _ = allow.send(true);
-        }
-    }
-
-    /// Waits for the batch's outcome.
-    async fn finish(mut self) -> Result<(AfterCheckpoint, u64), BatchError> {
-        self.allow();
-        let result = match self.handle.await {
-            Ok(result) => result,
-            Err(join) => Err(BatchError::Task(join.to_string())),
-        };
-        if let Err(e) = &result {
-            record_error_chain(&self.span, e);
-        }
-        result
-    }
-
-    /// Makes the batch roll back (the one before it stopped the import) and waits for it.
-    async fn cancel(mut self) {
-        if let Some(allow) = self.allow.take() {
-            let _ = allow.send(false);
-        }
-        let _ = self.handle.await;
     }
 }
 
@@ -431,160 +347,6 @@ async fn settle(
         }
     }
     Ok(())
-}
-
-/// When a written batch may commit.
-enum Gate {
-    /// Once the batch before it has committed: `true` then, `false` if it stopped the import.
-    Waiting(oneshot::Receiver<bool>),
-    /// Now.
-    Open,
-    /// Never: the batch before it stopped the import.
-    Closed,
-}
-
-/// How long a written batch waits for the one before it while holding its transaction open.
-/// Past that it lets go and writes again once allowed: the batch before may be waiting for a
-/// record this one holds (the same record named by id in one and by key in the other).
-const GATE_PATIENCE: Duration = Duration::from_secs(2);
-
-/// Applies one batch, retrying transient database failures with backoff. The batch's own
-/// validation errors are kept; what the write adds is redone on each attempt.
-async fn apply_with_retry(
-    ctx: &Context,
-    import: &ClaimedImport,
-    rt: &'static ResourceType,
-    batch: &mut [Prepared],
-    (cursor, hints): (i64, &Hints),
-    gate: &mut Gate,
-) -> Result<(AfterCheckpoint, u64), BatchError> {
-    // What validation said; the write adds to it, again on each attempt.
-    let validation: Vec<(usize, usize)> = batch
-        .iter()
-        .map(|p| (p.errors.len(), p.warnings.len()))
-        .collect();
-    let mut backoff = RetryPolicy::BATCH.start();
-    loop {
-        for (p, (errors, warnings)) in batch.iter_mut().zip(&validation) {
-            p.errors.truncate(*errors);
-            p.warnings.truncate(*warnings);
-        }
-        match apply(ctx, import, rt, batch, (cursor, hints), gate).await {
-            Ok(after) => return Ok(after),
-            Err(BatchError::LeaseLost) => return Err(BatchError::LeaseLost),
-            Err(BatchError::Cancelled) => return Err(BatchError::Cancelled),
-            Err(BatchError::Redo) => continue,
-            Err(e) if ctx.shutdown.is_cancelled() => return Err(e),
-            Err(e) => match backoff.next_delay() {
-                Some(delay) => {
-                    warn!(
-                        attempt = backoff.failures(),
-                        "batch failed, retrying in {delay:?}: {e}"
-                    );
-                    tokio::time::sleep(delay).await;
-                }
-                None => return Err(e),
-            },
-        }
-    }
-}
-
-/// Writes one batch and its checkpoint in one transaction.
-async fn apply(
-    ctx: &Context,
-    import: &ClaimedImport,
-    rt: &'static ResourceType,
-    batch: &mut [Prepared],
-    (cursor, hints): (i64, &Hints),
-    gate: &mut Gate,
-) -> Result<(AfterCheckpoint, u64), BatchError> {
-    if matches!(gate, Gate::Closed) {
-        return Err(BatchError::Cancelled);
-    }
-    let started = std::time::Instant::now();
-    let mut client = ctx.pool.get().await?;
-    let tx = client.transaction().await?;
-    // Every statement of a batch looks records up by id or by a unique key: index scans are
-    // always right, sequential scans never (the statistics that would say so are kept fresh
-    // by `Statistics`). JIT is off because these short statements never repay its compile time.
-    tx.batch_execute("SET LOCAL enable_seqscan = off; SET LOCAL jit = off")
-        .await?;
-    // A dry run writes the batch like any other, constraints and all, then takes the writes
-    // back; its counts, logs and checkpoint are kept.
-    if import.dry_run {
-        tx.batch_execute("SAVEPOINT dry_run").await?;
-    }
-    let mut outcome = write_batch(
-        &tx,
-        rt,
-        &import.tenant,
-        import.parent_resource_id.as_deref(),
-        batch,
-        hints,
-    )
-    .await?;
-    if import.dry_run {
-        tx.batch_execute("ROLLBACK TO SAVEPOINT dry_run").await?;
-        outcome.inserted = 0;
-    }
-    if let Gate::Waiting(permit) = gate {
-        let allowed = match tokio::time::timeout(GATE_PATIENCE, &mut *permit).await {
-            Ok(allowed) => allowed.unwrap_or(false),
-            Err(_) => {
-                // Let go of the transaction and the connection while waiting.
-                let allowed = {
-                    let rolled_back = tx.rollback().await;
-                    drop(client);
-                    let allowed = permit.await.unwrap_or(false);
-                    *gate = if allowed { Gate::Open } else { Gate::Closed };
-                    rolled_back?;
-                    allowed
-                };
-                return Err(if allowed {
-                    BatchError::Redo
-                } else {
-                    BatchError::Cancelled
-                });
-            }
-        };
-        if !allowed {
-            *gate = Gate::Closed;
-            tx.rollback().await?;
-            return Err(BatchError::Cancelled);
-        }
-        *gate = Gate::Open;
-    }
-    // The fence first: if this worker no longer holds the import (or it was deleted),
-    // nothing of the batch is kept.
-    let after = leases::checkpoint(
-        &*tx,
-        &import.id,
-        ctx.worker_id,
-        cursor,
-        outcome.totals,
-        ctx.config.lease,
-    )
-    .in_span(sql_span("checkpoint", "imports"))
-    .await?;
-    let Some(after) = after else {
-        tx.rollback().await?;
-        return Err(BatchError::LeaseLost);
-    };
-    // Warnings past the first LOG_ENTRIES_SHOWN of the import are counted, not stored: no one
-    // reads them (a re-import of a million identical records would store a million).
-    if after.warnings_count - outcome.totals.warnings >= logs::LOG_ENTRIES_SHOWN {
-        outcome.entries.retain(|e| e.severity == Severity::Error);
-    }
-    logs::insert_log_entries(&*tx, &import.id, &outcome.entries).await?;
-    tx.commit().in_span(sql_span("commit", rt.name)).await?;
-    ctx.metrics
-        .batch_committed(rt.name, &outcome.totals, started.elapsed());
-    let span = tracing::Span::current();
-    span.record("processed", outcome.totals.processed);
-    span.record("errors", outcome.totals.errors);
-    span.record("warnings", outcome.totals.warnings);
-    tracing::debug!("batch committed");
-    Ok((after, outcome.inserted))
 }
 
 /// An errors_log entry about the import as a whole (under "unknown"), for the reasons it
@@ -662,26 +424,13 @@ async fn others_waiting(ctx: &Context, import: &ClaimedImport) -> bool {
 }
 
 /// Hands the import back for another organization's, to be resumed from its cursor.
-async fn yield_slot(ctx: &Arc<Context>, import: &ClaimedImport) -> anyhow::Result<Finish> {
+async fn yield_slot(ctx: &Context, import: &ClaimedImport) -> anyhow::Result<Finish> {
     let client = ctx.pool.get().await?;
     leases::yield_lease(&**client, &import.id, ctx.worker_id).await?;
     info!("yielding the slot to another organization's import");
-    // Queue for the next free slot: the waiting import's delivery, queued before, takes the
-    // slot this import frees; the one after that resumes this import (unless another worker
-    // took it over meanwhile). Imports thus take turns, a time slice each.
-    let (ctx2, id) = (ctx.clone(), import.id.clone());
-    ctx.tasks.spawn(async move {
-        let ctx = ctx2;
-        let permit = tokio::select! {
-            _ = ctx.shutdown.cancelled() => return,
-            permit = ctx.permits.clone().acquire_owned() => permit,
-        };
-        if let Ok(permit) = permit {
-            if let Err(e) = crate::sweeper::take_over(ctx, id, permit).await {
-                warn!("could not resume the import that yielded (the sweeper will): {e:#}");
-            }
-        }
-    });
+    // Queued for the next free slot, after the waiting import's delivery (see `slots`). The
+    // channel is closed only on shutdown, when the import is resumed from its cursor anyway.
+    let _ = ctx.yielded.send(import.id.clone());
     Ok(Finish::Released(
         "yielded the slot to another organization's import".into(),
     ))

@@ -12,6 +12,7 @@
 
 use deadpool_postgres::Pool;
 use futures::FutureExt;
+use imports_storage::statistics;
 
 /// The statistics bookkeeping of one import's table.
 pub struct Statistics {
@@ -67,15 +68,7 @@ impl Statistics {
 
     async fn read(&self, pool: &Pool) -> anyhow::Result<(f64, f64)> {
         let client = pool.get().await?;
-        let row = client
-            .query_one(
-                "SELECT c.reltuples::float8, COALESCE(s.n_live_tup, 0)::float8
-                 FROM pg_class c LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
-                 WHERE c.oid = $1::text::regclass",
-                &[&self.table],
-            )
-            .await?;
-        Ok((row.get(0), row.get(1)))
+        Ok(statistics::table_rows(&**client, self.table).await?)
     }
 
     async fn analyze(&mut self, pool: &Pool) {
@@ -92,14 +85,8 @@ async fn analyze(pool: &Pool, table: &'static str) -> Option<f64> {
     let started = std::time::Instant::now();
     let result = async {
         let client = pool.get().await?;
-        client.batch_execute(&format!("ANALYZE {table}")).await?;
-        let row = client
-            .query_one(
-                "SELECT reltuples::float8 FROM pg_class WHERE oid = $1::text::regclass",
-                &[&table],
-            )
-            .await?;
-        anyhow::Ok(row.get::<_, f64>(0).max(0.0))
+        let counted = statistics::analyze(&**client, table).await?;
+        anyhow::Ok(counted.max(0.0))
     }
     .await;
     match result {

@@ -11,7 +11,9 @@ use imports_common::catalogue::{resource_type, ResourceType};
 use imports_common::model::Tenant;
 use imports_common::validate::{Cell, Prepared};
 
-use super::{write_records, Effect, Write};
+use super::outcome::Effect;
+use super::plan::Write;
+use super::{sql, write_records};
 
 /// What writing the related records given inline did.
 pub(super) struct Related {
@@ -154,11 +156,7 @@ async fn refuse_other_parents_children(
         return Ok(());
     }
     let parent = &child_rt.relationships[parent_ri];
-    let sql = format!(
-        "SELECT id, {column} FROM {table} WHERE organization_id = $1 AND mode = $2 AND id = ANY($3)",
-        column = parent.id_attribute,
-        table = child_rt.name,
-    );
+    let sql = sql::parents_of_children_sql(child_rt, parent);
     let stmt = tx.prepare_cached(&sql).await?;
     let parents: std::collections::HashMap<String, String> = tx
         .query(

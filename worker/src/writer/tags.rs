@@ -10,7 +10,9 @@ use imports_common::ids::new_id;
 use imports_common::model::Tenant;
 use imports_common::validate::Prepared;
 
-use super::{Effect, Write};
+use super::outcome::Effect;
+use super::plan::Write;
+use super::sql;
 
 /// Gives the records just written the tags their inputs name (the last input naming a record
 /// wins), with a few set-based statements per batch: create the missing tags, read their ids,
@@ -50,23 +52,13 @@ pub(super) async fn write_tags(
     let mut tag_ids: HashMap<String, String> = HashMap::new();
     if !names.is_empty() {
         let proposed: Vec<String> = names.iter().map(|_| new_id()).collect();
-        let create = tx
-            .prepare_cached(
-                "INSERT INTO tags AS t (id, organization_id, mode, name)
-                 SELECT u.id, $1, $2, u.name FROM unnest($3::text[], $4::text[]) AS u(id, name)
-                 ON CONFLICT (organization_id, mode, name) DO NOTHING",
-            )
-            .await?;
+        let create = tx.prepare_cached(sql::CREATE_TAGS).await?;
         tx.execute(
             &create,
             &[&tenant.organization_id, &mode, &proposed, &names],
         )
         .await?;
-        let read = tx
-            .prepare_cached(
-                "SELECT id, name FROM tags WHERE organization_id = $1 AND mode = $2 AND name = ANY($3)",
-            )
-            .await?;
+        let read = tx.prepare_cached(sql::READ_TAGS).await?;
         for row in tx
             .query(&read, &[&tenant.organization_id, &mode, &names])
             .await?
@@ -86,14 +78,7 @@ pub(super) async fn write_tags(
         }
     }
     let mut changed: HashSet<String> = HashSet::new();
-    let unlink = tx
-        .prepare_cached(
-            "DELETE FROM taggings g WHERE g.resource_type = $1 AND g.resource_id = ANY($2)
-               AND NOT EXISTS (SELECT 1 FROM unnest($3::text[], $4::text[]) AS u(rid, tid)
-                               WHERE u.rid = g.resource_id AND u.tid = g.tag_id)
-             RETURNING g.resource_id",
-        )
-        .await?;
+    let unlink = tx.prepare_cached(sql::UNLINK_TAGS).await?;
     for row in tx
         .query(&unlink, &[&rt.name, &record_ids, &pair_records, &pair_tags])
         .await?
@@ -101,14 +86,7 @@ pub(super) async fn write_tags(
         changed.insert(row.get(0));
     }
     if !pair_records.is_empty() {
-        let link = tx
-            .prepare_cached(
-                "INSERT INTO taggings (organization_id, mode, resource_type, resource_id, tag_id)
-                 SELECT $1, $2, $3, u.rid, u.tid FROM unnest($4::text[], $5::text[]) AS u(rid, tid)
-                 ON CONFLICT DO NOTHING
-                 RETURNING resource_id",
-            )
-            .await?;
+        let link = tx.prepare_cached(sql::LINK_TAGS).await?;
         for row in tx
             .query(
                 &link,
