@@ -341,6 +341,25 @@ async fn every_error_has_its_status_and_names_the_field() {
         );
         assert_eq!(error_of(&doc)["status"], "422");
     }
+    // Each refused attribute says why: read-only, update-only, or unknown.
+    for (name, value, why) in [
+        ("status", json!("completed"), "status is read-only"),
+        (
+            "_interrupt",
+            json!(true),
+            "_interrupt can only be sent to update an import",
+        ),
+        (
+            "colour",
+            json!("red"),
+            "colour is not an attribute of imports",
+        ),
+    ] {
+        let mut attributes = json!({"resource_type": "skus", "inputs": [{}]});
+        attributes[name] = value;
+        let (_, doc) = api.create(attributes).await;
+        assert_eq!(error_of(&doc)["detail"], why, "{doc}");
+    }
     let (status, _) = api
         .call(
             Method::POST,
@@ -540,19 +559,36 @@ async fn update_interrupt_delete_and_attachments() {
         ),
         (Some("r-2"), Some("erp"), &json!({"b": 2}))
     );
-    for (attrs, pointer) in [
-        (json!({"status": "completed"}), "/data/attributes/status"),
+    for (attrs, pointer, why) in [
+        (
+            json!({"status": "completed"}),
+            "/data/attributes/status",
+            Some("status is read-only"),
+        ),
         (
             json!({"resource_type": "customers"}),
             "/data/attributes/resource_type",
+            Some("resource_type can only be set when the import is created"),
         ),
-        (json!({"_interrupt": "yes"}), "/data/attributes/_interrupt"),
+        (
+            json!({"colour": "red"}),
+            "/data/attributes/colour",
+            Some("colour is not an attribute of imports"),
+        ),
+        (
+            json!({"_interrupt": "yes"}),
+            "/data/attributes/_interrupt",
+            None,
+        ),
     ] {
         let (status, doc) = patch(attrs).await;
         assert_eq!(
             (status, error_of(&doc)["source"]["pointer"].as_str()),
             (StatusCode::UNPROCESSABLE_ENTITY, Some(pointer))
         );
+        if let Some(why) = why {
+            assert_eq!(error_of(&doc)["detail"], why, "{doc}");
+        }
     }
 
     // Complete it, then download the raw inputs through the signed URL, without a token.

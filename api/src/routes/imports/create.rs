@@ -7,7 +7,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use imports_common::catalogue::{resource_type, ResourceType};
 use imports_common::inputs::{parse_csv_delimiter, DEFAULT_CSV_DELIMITER};
-use imports_common::jsonapi::{import_attribute, import_resource};
+use imports_common::jsonapi::import_resource;
 use imports_common::model::Format;
 use imports_runtime::telemetry::traces;
 use imports_storage::imports::{self, NewImport};
@@ -21,6 +21,7 @@ use crate::document::{
 };
 use crate::errors::{jsonapi, ApiError};
 use crate::render::render;
+use crate::routes::imports::{refuse_unwritable, Write};
 use crate::upload::{self, CountError, InputsShape};
 use crate::AppState;
 
@@ -152,7 +153,10 @@ pub async fn create(
     let mut received = received?;
     let (attrs, skeleton_inputs) = read_create_attributes(&received.skeleton)?;
     let names = attrs.keys().map(String::as_str);
-    refuse_unwritable(names.chain((received.shape != InputsShape::Absent).then_some("inputs")))?;
+    refuse_unwritable(
+        Write::Create,
+        names.chain((received.shape != InputsShape::Absent).then_some("inputs")),
+    )?;
     let rt = resource_type_of(&attrs)?;
     let format = format_of(&attrs)?;
     let csv_delimiter = csv_delimiter(&attrs, format)?;
@@ -243,23 +247,6 @@ pub async fn create(
         response.headers_mut().insert(header::LOCATION, location);
     }
     Ok(response)
-}
-
-/// Refuses an attribute a create cannot set: read-only, update-only, or unknown.
-fn refuse_unwritable<'a>(names: impl Iterator<Item = &'a str>) -> Result<(), ApiError> {
-    for name in names {
-        let attribute = import_attribute(name);
-        if attribute.is_some_and(|a| a.on_create) {
-            continue;
-        }
-        let why = match attribute {
-            Some(a) if a.on_update => format!("{name} can only be sent to update an import"),
-            Some(a) if a.readable => format!("{name} is read-only"),
-            _ => format!("{name} is not an attribute of imports"),
-        };
-        return Err(ApiError::invalid(pointer(name), why));
-    }
-    Ok(())
 }
 
 /// `resource_type`: required, a type of the catalogue.

@@ -4,7 +4,6 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use imports_common::jsonapi::import_attribute;
 use imports_storage::imports::{self, ImportChanges};
 use serde_json::{json, Value};
 
@@ -12,7 +11,7 @@ use crate::auth::Authenticated;
 use crate::document::{attributes, metadata, optional_string, pointer, read_document};
 use crate::errors::{jsonapi, ApiError};
 use crate::render::render;
-use crate::routes::imports::find;
+use crate::routes::imports::{find, refuse_unwritable, Write};
 use crate::AppState;
 
 /// `PATCH /api/imports/{id}`: `_interrupt`, `reference`, `reference_origin`, `metadata`.
@@ -33,18 +32,7 @@ pub async fn update(
         }
     }
     let attrs = attributes(&data)?;
-    for name in attrs.keys() {
-        let attribute = import_attribute(name);
-        if attribute.is_some_and(|a| a.on_update) {
-            continue;
-        }
-        let why = match attribute {
-            Some(a) if a.on_create => format!("{name} can only be set when the import is created"),
-            Some(a) if a.readable => format!("{name} is read-only"),
-            _ => format!("{name} is not an attribute of imports"),
-        };
-        return Err(ApiError::invalid(pointer(name), why));
-    }
+    refuse_unwritable(Write::Update, attrs.keys().map(String::as_str))?;
     let interrupt = match attrs.get("_interrupt") {
         None | Some(Value::Null) | Some(Value::Bool(false)) => false,
         Some(Value::Bool(true)) => true,
