@@ -6,16 +6,20 @@
 //! create's body through [`upload`], a list's parameters through [`listing`]), calls
 //! `imports-storage` for every statement, and answers with [`render`] or [`errors`].
 //!
-//! - [`tokens`]: creating, listing, revoking API tokens.
+//! - [`tokens`]: creating, listing, revoking `imp_` API tokens.
+//! - [`applications`]: OAuth2 applications and their client credentials.
+//! - [`oauth`]: JWT access tokens: issued, verified in memory, revoked; the key set.
 //! - [`outbox`]: announces created imports on RabbitMQ, at least once.
 //! - [`attachments`]: signed, expiring download URLs of the raw inputs.
 //! - [`observe`]: request spans, metrics, `/livez`, `/readyz` and `/metrics`.
 
+pub mod applications;
 pub mod attachments;
 pub mod auth;
 pub mod document;
 pub mod errors;
 pub mod listing;
+pub mod oauth;
 pub mod observe;
 pub mod outbox;
 pub mod rate_limit;
@@ -44,6 +48,10 @@ pub struct AppState {
     pub outbox_wake: Arc<Notify>,
     /// Per-token request rate limits.
     pub limiter: Arc<rate_limit::RateLimiter>,
+    /// Per-client token request rate limits of the auth endpoints.
+    pub auth_limiter: Arc<rate_limit::RateLimiter>,
+    /// Issues and verifies access tokens.
+    pub oauth: Arc<oauth::OAuth>,
     /// Metrics.
     pub metrics: Arc<observe::ApiMetrics>,
     /// The outbox's RabbitMQ connection, for readiness.
@@ -69,6 +77,10 @@ pub async fn serve(
             config.rate_per_second,
             config.rate_burst,
         )),
+        auth_limiter: Arc::new(rate_limit::RateLimiter::per_minute(
+            config.oauth.token_requests_per_minute,
+        )),
+        oauth: Arc::new(oauth::OAuth::new(config.oauth.clone())?),
         metrics: Arc::new(observe::ApiMetrics::new(pool.clone())),
         amqp: AmqpWatch::default(),
         health_pool: imports_storage::db::pool(&config.services.database_url, 1)?,
@@ -89,6 +101,12 @@ pub async fn serve(
             }
         })
     };
+    let keys = tokio::spawn(
+        state
+            .oauth
+            .clone()
+            .run(state.pool.clone(), shutdown.clone()),
+    );
     let refresher = imports_runtime::telemetry::metrics::otlp_enabled().then(|| {
         tokio::spawn(
             state
@@ -106,6 +124,7 @@ pub async fn serve(
         .await?;
     shutdown.cancel();
     let _ = outbox.await;
+    let _ = keys.await;
     if let Some(r) = refresher {
         let _ = r.await;
     }

@@ -27,6 +27,15 @@ impl RateLimiter {
         }
     }
 
+    /// A limiter allowing `per_minute` requests a minute, all of them at once if need be.
+    pub fn per_minute(per_minute: u64) -> Self {
+        RateLimiter {
+            per_second: per_minute as f64 / 60.0,
+            burst: per_minute as f64,
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
     /// Takes one request from `key`'s bucket; `Err(seconds)` says when to retry.
     pub fn check(&self, key: &str) -> Result<(), u64> {
         let now = Instant::now();

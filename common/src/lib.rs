@@ -2,6 +2,7 @@
 //! checked. No network or database dependency, so every binary (the CLI included) shares it.
 //!
 //! - [`model`]: the import, its statuses, modes, formats and logs; [`ids`]: time-ordered ids.
+//! - [`accounts`]: organizations and their OAuth2 applications.
 //! - [`jsonapi`]: the import's JSON:API form, from one attribute table.
 //! - [`catalogue`]: the resource types an import can create: `catalogue::types` (attributes,
 //!   relationships, resource types, columns) and `catalogue::declarations` (the 29 types, one
@@ -16,6 +17,7 @@
 //! Storage (`imports-storage`) and the runtime (`imports-runtime`) build on this crate; it
 //! depends on neither.
 
+pub mod accounts;
 pub mod catalogue;
 pub mod failed_inputs;
 pub mod ids;

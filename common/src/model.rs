@@ -170,7 +170,8 @@ pub struct UnknownValue {
 }
 
 impl UnknownValue {
-    fn new(field: &'static str, value: &str) -> Self {
+    /// The error for `value`, not one of `field`'s values.
+    pub fn new(field: &'static str, value: &str) -> Self {
         UnknownValue {
             field,
             value: value.to_owned(),
@@ -181,7 +182,8 @@ impl UnknownValue {
 /// Who owns a piece of data: an organization, in one mode.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Tenant {
-    /// The organization's id.
+    /// The organization's key in every table: the slug of an organization with applications
+    /// (see [`crate::accounts`]), or the name an `imp_` API token was made for.
     pub organization_id: String,
     /// Test or live.
     pub mode: Mode,

@@ -133,6 +133,68 @@ pub struct ApiConfig {
     pub rate_per_second: u64,
     /// `API_RATE_LIMIT_BURST`: requests a token may make at once after a quiet spell.
     pub rate_burst: u64,
+    /// OAuth2: the token endpoint and the access tokens it issues.
+    pub oauth: OAuthConfig,
+}
+
+/// Settings of the OAuth2 token endpoint and of the JWT access tokens it issues.
+#[derive(Debug, Clone)]
+pub struct OAuthConfig {
+    /// `API_AUTH_URL`: the issuer (`iss`) of access tokens, as clients reach the token
+    /// endpoint; by default `https://auth.` + the host of `API_PUBLIC_URL`, the form
+    /// Commerce Layer's clients derive the API's URL from.
+    pub auth_url: String,
+    /// `API_JWT_PRIVATE_KEY`: a PEM file (PKCS#8 or PKCS#1 RSA key) to sign tokens with;
+    /// unset, a key is made once and kept in Postgres for every replica.
+    pub jwt_private_key: Option<std::path::PathBuf>,
+    /// `API_TOKEN_LIFETIME_SECONDS`: how long an access token lasts (Commerce Layer: 2 hours).
+    pub token_lifetime: Duration,
+    /// `API_AUTH_RATE_LIMIT_PER_MINUTE`: token requests a client may make per minute
+    /// (Commerce Layer: 30).
+    pub token_requests_per_minute: u64,
+}
+
+impl OAuthConfig {
+    /// The defaults, issuing as `auth_url`.
+    pub fn new(auth_url: String) -> Self {
+        OAuthConfig {
+            auth_url,
+            jwt_private_key: None,
+            token_lifetime: Duration::from_secs(7200),
+            token_requests_per_minute: 30,
+        }
+    }
+
+    /// Reads the OAuth2 settings from the environment, the issuer derived from `public_url`
+    /// unless `API_AUTH_URL` is set.
+    pub fn from_env(public_url: &str) -> Result<Self, ConfigError> {
+        let auth_url = env_or("API_AUTH_URL", default_auth_url(public_url))?;
+        let key = env_or("API_JWT_PRIVATE_KEY", String::new())?;
+        let lifetime = env_at_least("API_TOKEN_LIFETIME_SECONDS", 7200, 60)?;
+        if lifetime > 30 * 24 * 3600 {
+            return Err(ConfigError {
+                name: "API_TOKEN_LIFETIME_SECONDS",
+                value: lifetime.to_string(),
+                reason: "must be at most 2592000 (30 days)".into(),
+            });
+        }
+        Ok(OAuthConfig {
+            auth_url: auth_url.trim_end_matches('/').to_owned(),
+            jwt_private_key: (!key.is_empty()).then(|| key.into()),
+            token_lifetime: Duration::from_secs(lifetime),
+            token_requests_per_minute: env_at_least("API_AUTH_RATE_LIMIT_PER_MINUTE", 30, 1)?,
+        })
+    }
+}
+
+/// `https://auth.` + the host (and port) of `public_url`: where Commerce Layer's clients look
+/// for the token endpoint and the key set, given the domain the API is served under.
+pub fn default_auth_url(public_url: &str) -> String {
+    let rest = public_url
+        .split_once("://")
+        .map_or(public_url, |(_, rest)| rest);
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    format!("https://auth.{host}")
 }
 
 impl ApiConfig {
@@ -141,6 +203,7 @@ impl ApiConfig {
         let addr = env_or("API_ADDR", "127.0.0.1:8080".to_owned())?;
         let public_url = env_or("API_PUBLIC_URL", format!("http://{addr}"))?;
         let signing_secret = env_or("API_SIGNING_SECRET", String::new())?;
+        let oauth = OAuthConfig::from_env(&public_url)?;
         Ok(ApiConfig {
             services: ServiceConfig::from_env()?,
             addr,
@@ -156,6 +219,30 @@ impl ApiConfig {
             outbox_interval: Duration::from_secs(env_at_least("OUTBOX_INTERVAL_SECONDS", 5, 1)?),
             rate_per_second: env_at_least("API_RATE_LIMIT_PER_SECOND", 50, 1)?,
             rate_burst: env_at_least("API_RATE_LIMIT_BURST", 100, 1)?,
+            oauth,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_issuer_is_auth_dot_the_public_host() {
+        for (public, auth) in [
+            (
+                "https://imports.example.com",
+                "https://auth.imports.example.com",
+            ),
+            (
+                "https://example.test:8443/",
+                "https://auth.example.test:8443",
+            ),
+            ("http://127.0.0.1:8080", "https://auth.127.0.0.1:8080"),
+            ("localhost:8080", "https://auth.localhost:8080"),
+        ] {
+            assert_eq!(default_auth_url(public), auth, "{public}");
+        }
     }
 }

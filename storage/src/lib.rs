@@ -12,10 +12,14 @@
 //! - [`leases`]: which worker holds an import, and the per-batch checkpoint fenced by it.
 //! - [`outbox`]: imports created but not yet announced on RabbitMQ.
 //! - [`tokens`]: API tokens, stored as hashes.
+//! - [`applications`]: organizations and their OAuth2 applications (secrets as hashes).
+//! - [`signing_keys`]: the RSA keys access tokens are signed with, shared by the replicas.
+//! - [`revocations`]: access tokens revoked before their expiry.
 //! - [`listing`]: the import list's WHERE and ORDER BY, from a query the API checked.
 //! - [`statistics`]: a resource table's planner statistics, and refreshing them.
 //! - [`batches`]: a batch transaction's planner settings and dry-run savepoint.
 
+pub mod applications;
 pub mod batches;
 pub mod db;
 pub mod events;
@@ -26,6 +30,8 @@ pub mod listing;
 pub mod logs;
 pub mod migrate;
 pub mod outbox;
+pub mod revocations;
+pub mod signing_keys;
 pub mod statistics;
 pub mod tokens;
 

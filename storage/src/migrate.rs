@@ -43,6 +43,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "all resource types",
         include_str!("../../migrations/0008_all_resource_types.sql"),
     ),
+    (
+        9,
+        "applications",
+        include_str!("../../migrations/0009_applications.sql"),
+    ),
 ];
 
 /// The advisory lock key that serialises migration runs (an arbitrary constant).

@@ -443,6 +443,7 @@ impl TestEnv {
             outbox_interval: Duration::from_secs(1),
             rate_per_second: 1000,
             rate_burst: 1000,
+            oauth: imports_runtime::config::OAuthConfig::new(String::new()),
         }
     }
 
@@ -451,6 +452,9 @@ impl TestEnv {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base_url = format!("http://{}", listener.local_addr().unwrap());
         config.public_url = base_url.clone();
+        if config.oauth.auth_url.is_empty() {
+            config.oauth.auth_url = imports_runtime::config::default_auth_url(&base_url);
+        }
         let token = CancellationToken::new();
         let handle = tokio::spawn(imports_api::serve(config.clone(), listener, token.clone()));
         InProcessApi {

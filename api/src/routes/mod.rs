@@ -1,12 +1,14 @@
 //! The router: every route of the API and the handler it runs, and the mapping of axum's own
 //! rejections to JSON:API error documents.
 
+pub mod account;
 pub mod attachment;
 pub mod imports;
+pub mod oauth;
 pub mod resource_types;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use imports_runtime::health;
 
@@ -33,6 +35,8 @@ pub fn router(state: AppState) -> Router {
             get(imports::failed_inputs::failed_inputs),
         )
         .route("/api/imports/{id}/attachment", get(attachment::download))
+        .route("/api/application", get(account::application))
+        .route("/api/organization", get(account::organization))
         .route("/api/resource_types", get(resource_types::list))
         .route("/api/resource_types/{name}", get(resource_types::retrieve))
         .route("/health", get(|| async { "ok" }))
@@ -47,7 +51,17 @@ pub fn router(state: AppState) -> Router {
         .route("/livez", get(health::livez))
         .route("/readyz", get(observe::readyz))
         .route("/metrics", get(observe::metrics));
+    // Commerce Layer's auth endpoints answer its auth error shape, not JSON:API.
+    let auth = Router::new()
+        .route("/oauth/token", post(oauth::token))
+        .route("/oauth/revoke", post(oauth::revoke))
+        .route("/.well-known/jwks.json", get(oauth::jwks))
+        .layer(axum::middleware::map_response(
+            oauth::rejections_as_auth_errors,
+        ))
+        .layer(DefaultBodyLimit::max(oauth::MAX_AUTH_BODY_BYTES));
     api.merge(operational)
+        .merge(auth)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             observe::observe_request,
