@@ -182,8 +182,8 @@ impl UnknownValue {
 /// Who owns a piece of data: an organization, in one mode.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Tenant {
-    /// The organization's key in every table: the slug of an organization with applications
-    /// (see [`crate::accounts`]), or the name an `imp_` API token was made for.
+    /// The organization's key in every table: the slug of an organization with OAuth2
+    /// applications, or the name an `imp_` API token was made for.
     pub organization_id: String,
     /// Test or live.
     pub mode: Mode,
