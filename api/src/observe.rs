@@ -107,7 +107,16 @@ pub async fn observe_request(
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let postgres = health::check_postgres(&state.health_pool).await;
     let rabbitmq = health::check_rabbitmq(&state.amqp);
-    health::readiness(&[("postgres", postgres), ("rabbitmq", rabbitmq)])
+    let token_keys = if state.oauth.is_loaded() {
+        Ok(())
+    } else {
+        Err("the token signing keys are not loaded yet".to_owned())
+    };
+    health::readiness(&[
+        ("postgres", postgres),
+        ("rabbitmq", rabbitmq),
+        ("token_keys", token_keys),
+    ])
 }
 
 /// `GET /metrics`.

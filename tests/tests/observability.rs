@@ -212,7 +212,16 @@ async fn api_readiness_follows_postgres_and_rabbitmq() {
     let mut config = env.api_config();
     config.services.database_url = database_url;
     config.services.amqp_url = amqp;
+    // Started while Postgres is unreachable: the token keys cannot be read, so not ready;
+    // they are once it answers.
+    postgres.cut();
     let api = env.spawn_api(config).await;
+    let readyz = format!("{}/readyz", api.base_url);
+    let body = wait_status(&readyz, StatusCode::SERVICE_UNAVAILABLE).await;
+    assert_eq!(body["checks"]["token_keys"]["status"], "down", "{body}");
+    postgres.restore();
+    let body = wait_status(&readyz, StatusCode::OK).await;
+    assert_eq!(body["checks"]["token_keys"]["status"], "up", "{body}");
     let (status, body) = get(&format!("{}/health", api.base_url)).await;
     assert_eq!((status, body.as_str()), (StatusCode::OK, "ok"));
     readiness_flips(&api.base_url, &postgres, &rabbitmq).await;

@@ -150,6 +150,11 @@ impl OAuth {
         }
     }
 
+    /// Whether the key set has been read: until then the API is not ready (`/readyz`).
+    pub fn is_loaded(&self) -> bool {
+        *self.loaded.borrow()
+    }
+
     /// Waits, at most `within`, for the key set to be read (the first seconds after start,
     /// when the first replica makes the first key); `false` if it still is not.
     pub async fn wait_loaded(&self, within: Duration) -> bool {
