@@ -6,9 +6,10 @@ use imports_runtime::config::{ApiConfig, ServiceConfig};
 use tokio_util::sync::CancellationToken;
 
 /// The /api/imports HTTP API. Configured by the environment: API_ADDR, API_PUBLIC_URL,
-/// DATABASE_URL, AMQP_URL, IMPORTS_QUEUE, IMPORTS_MAX_INPUTS, IMPORTS_MAX_ACTIVE,
-/// API_MAX_BODY_BYTES, API_SIGNING_SECRET, OUTBOX_INTERVAL_SECONDS; telemetry: RUST_LOG,
-/// LOG_FORMAT, OTEL_EXPORTER_OTLP_ENDPOINT and the other standard OTEL_* variables.
+/// API_TLS_CERT and API_TLS_KEY (both: HTTPS; neither: plain HTTP), DATABASE_URL, AMQP_URL,
+/// IMPORTS_QUEUE, IMPORTS_MAX_INPUTS, IMPORTS_MAX_ACTIVE, API_MAX_BODY_BYTES,
+/// API_SIGNING_SECRET, OUTBOX_INTERVAL_SECONDS; telemetry: RUST_LOG, LOG_FORMAT,
+/// OTEL_EXPORTER_OTLP_ENDPOINT and the other standard OTEL_* variables.
 #[derive(Parser)]
 #[command(name = "imports-api", version)]
 struct Cli {
