@@ -405,6 +405,19 @@ fn without_ansi(text: &str) -> String {
     out
 }
 
+/// A child process, killed when the test ends without stopping it (a failed assertion), so
+/// that no API outlives its test.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 /// Waits for a line of the child's output that holds `needle`.
 fn wait_for_line(lines: &Mutex<Vec<String>>, needle: &str, child: &mut Child) -> String {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -430,7 +443,7 @@ fn wait_for_line(lines: &Mutex<Vec<String>>, needle: &str, child: &mut Child) ->
 async fn the_binary_serves_https_from_its_environment_and_stops_gracefully_on_sigterm() {
     let env = TestEnv::new().await;
     let pem = Pem::self_signed();
-    let mut child = Command::new(binary("imports-api"))
+    let child = Command::new(binary("imports-api"))
         .arg("serve")
         .env("API_ADDR", "127.0.0.1:0")
         .env("API_PUBLIC_URL", "https://imports.example.test")
@@ -446,9 +459,11 @@ async fn the_binary_serves_https_from_its_environment_and_stops_gracefully_on_si
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let mut child = Running(child);
+    let child = &mut child.0;
     let stdout = lines_of(child.stdout.take().unwrap());
     let stderr = lines_of(child.stderr.take().unwrap());
-    let serving = wait_for_line(&stdout, "serving the imports API", &mut child);
+    let serving = wait_for_line(&stdout, "serving the imports API", child);
     assert!(serving.contains("tls=true"), "{serving}");
     let addr = serving
         .split_whitespace()
@@ -475,7 +490,7 @@ async fn the_binary_serves_https_from_its_environment_and_stops_gracefully_on_si
         .send()
         .await;
     assert!(plain.is_err(), "plain HTTP on the TLS port: {plain:?}");
-    wait_for_line(&stdout, "TLS handshake failed", &mut child);
+    wait_for_line(&stdout, "TLS handshake failed", child);
     let resp = client.get(format!("{base}/livez")).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
 
@@ -499,8 +514,8 @@ async fn the_binary_serves_https_from_its_environment_and_stops_gracefully_on_si
     use futures::SinkExt;
     tx.send(Ok(first)).await.unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    signal(&child, libc::SIGTERM);
-    wait_for_line(&stdout, "shutdown signal received", &mut child);
+    signal(child, libc::SIGTERM);
+    wait_for_line(&stdout, "shutdown signal received", child);
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(
         child.try_wait().unwrap().is_none(),
