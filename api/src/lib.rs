@@ -12,6 +12,7 @@
 //! - [`outbox`]: announces created imports on RabbitMQ, at least once.
 //! - [`attachments`]: signed, expiring download URLs of the raw inputs.
 //! - [`observe`]: request spans, metrics, `/livez`, `/readyz` and `/metrics`.
+//! - [`tls`]: HTTPS when `API_TLS_CERT` and `API_TLS_KEY` are set.
 
 pub mod applications;
 pub mod attachments;
@@ -25,6 +26,7 @@ pub mod outbox;
 pub mod rate_limit;
 pub mod render;
 pub mod routes;
+pub mod tls;
 pub mod tokens;
 pub mod upload;
 
@@ -62,12 +64,13 @@ pub struct AppState {
 
 /// Serves the API on `listener` until `shutdown`, with the outbox publisher beside it. It
 /// serves at once (`/livez` answers, `/readyz` says what is missing) and the outbox starts
-/// once Postgres answers.
+/// once Postgres answers. Over TLS when the configuration names a certificate and key.
 pub async fn serve(
     config: ApiConfig,
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    let tls = tls::acceptor(&config)?;
     let pool = imports_storage::db::pool(&config.services.database_url, 16)?;
     let state = AppState {
         pool: pool.clone(),
@@ -117,11 +120,17 @@ pub async fn serve(
         )
     });
     let metrics = state.metrics.clone();
-    tracing::info!(addr = %listener.local_addr()?, "serving the imports API");
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, tls = tls.is_some(), "serving the imports API");
     let token = shutdown.clone();
-    axum::serve(listener, routes::router(state))
-        .with_graceful_shutdown(async move { token.cancelled().await })
-        .await?;
+    match tls {
+        None => {
+            axum::serve(listener, routes::router(state))
+                .with_graceful_shutdown(async move { token.cancelled().await })
+                .await?
+        }
+        Some(acceptor) => tls::serve(listener, acceptor, routes::router(state), token).await,
+    }
     shutdown.cancel();
     let _ = outbox.await;
     let _ = keys.await;

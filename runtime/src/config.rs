@@ -3,6 +3,7 @@
 //! Every setting has one name, one default and one parser here, so a bad value is a one-line
 //! error that names the variable.
 
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -135,6 +136,10 @@ pub struct ApiConfig {
     pub rate_burst: u64,
     /// OAuth2: the token endpoint and the access tokens it issues.
     pub oauth: OAuthConfig,
+    /// `API_TLS_CERT`: a PEM certificate chain; with `tls_key`, the API serves HTTPS.
+    pub tls_cert: Option<PathBuf>,
+    /// `API_TLS_KEY`: the PEM private key of `tls_cert` (PKCS#8, PKCS#1 or SEC1).
+    pub tls_key: Option<PathBuf>,
 }
 
 /// Settings of the OAuth2 token endpoint and of the JWT access tokens it issues.
@@ -201,7 +206,9 @@ impl ApiConfig {
     /// Reads the API's settings from the environment.
     pub fn from_env() -> Result<Self, ConfigError> {
         let addr = env_or("API_ADDR", "127.0.0.1:8080".to_owned())?;
-        let public_url = env_or("API_PUBLIC_URL", format!("http://{addr}"))?;
+        let (tls_cert, tls_key) = tls_files()?;
+        let scheme = if tls_cert.is_some() { "https" } else { "http" };
+        let public_url = env_or("API_PUBLIC_URL", format!("{scheme}://{addr}"))?;
         let signing_secret = env_or("API_SIGNING_SECRET", String::new())?;
         let oauth = OAuthConfig::from_env(&public_url)?;
         Ok(ApiConfig {
@@ -220,7 +227,27 @@ impl ApiConfig {
             rate_per_second: env_at_least("API_RATE_LIMIT_PER_SECOND", 50, 1)?,
             rate_burst: env_at_least("API_RATE_LIMIT_BURST", 100, 1)?,
             oauth,
+            tls_cert,
+            tls_key,
         })
+    }
+}
+
+/// `API_TLS_CERT` and `API_TLS_KEY`, both or neither: one without the other is an error
+/// naming the missing one, rather than a silent fall-back to plain HTTP.
+fn tls_files() -> Result<(Option<PathBuf>, Option<PathBuf>), ConfigError> {
+    let cert = env_or("API_TLS_CERT", String::new())?;
+    let key = env_or("API_TLS_KEY", String::new())?;
+    let missing = |name, other| ConfigError {
+        name,
+        value: String::new(),
+        reason: format!("{other} is set, so this must be too: TLS needs both"),
+    };
+    match (cert.is_empty(), key.is_empty()) {
+        (true, true) => Ok((None, None)),
+        (false, false) => Ok((Some(cert.into()), Some(key.into()))),
+        (false, true) => Err(missing("API_TLS_KEY", "API_TLS_CERT")),
+        (true, false) => Err(missing("API_TLS_CERT", "API_TLS_KEY")),
     }
 }
 

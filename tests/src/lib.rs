@@ -413,7 +413,7 @@ impl<'a> ImportSpec<'a> {
 
 /// An API served in the test process on a free port.
 pub struct InProcessApi {
-    /// `http://127.0.0.1:<port>`.
+    /// `http://127.0.0.1:<port>` (`https://` when the config names a TLS certificate).
     pub base_url: String,
     /// Its settings.
     pub config: imports_runtime::config::ApiConfig,
@@ -444,13 +444,20 @@ impl TestEnv {
             rate_per_second: 1000,
             rate_burst: 1000,
             oauth: imports_runtime::config::OAuthConfig::new(String::new()),
+            tls_cert: None,
+            tls_key: None,
         }
     }
 
     /// Serves the API in this process on a free port.
     pub async fn spawn_api(&self, mut config: imports_runtime::config::ApiConfig) -> InProcessApi {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base_url = format!("http://{}", listener.local_addr().unwrap());
+        let scheme = if config.tls_cert.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        let base_url = format!("{scheme}://{}", listener.local_addr().unwrap());
         config.public_url = base_url.clone();
         if config.oauth.auth_url.is_empty() {
             config.oauth.auth_url = imports_runtime::config::default_auth_url(&base_url);
