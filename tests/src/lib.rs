@@ -450,8 +450,18 @@ impl TestEnv {
     }
 
     /// Serves the API in this process on a free port.
-    pub async fn spawn_api(&self, mut config: imports_runtime::config::ApiConfig) -> InProcessApi {
+    pub async fn spawn_api(&self, config: imports_runtime::config::ApiConfig) -> InProcessApi {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        self.spawn_api_on(listener, config).await
+    }
+
+    /// Serves the API in this process on `listener` (for a test that needs the port first,
+    /// to name it in the settings).
+    pub async fn spawn_api_on(
+        &self,
+        listener: tokio::net::TcpListener,
+        mut config: imports_runtime::config::ApiConfig,
+    ) -> InProcessApi {
         let scheme = if config.tls_cert.is_some() {
             "https"
         } else {
