@@ -217,6 +217,7 @@ async fn bad_credentials_and_bad_bodies_are_refused_in_commerce_layers_shape() {
         cc(&id, "wrong"),
         cc(&id, &other_secret),
         cc("unknown", &secret),
+        cc(&"x".repeat(5000), &secret),
         json!({"grant_type": "client_credentials", "client_id": id}),
         json!({"grant_type": "client_credentials"}),
     ] {
@@ -292,6 +293,14 @@ async fn bad_credentials_and_bad_bodies_are_refused_in_commerce_layers_shape() {
     assert_eq!(big.status(), StatusCode::PAYLOAD_TOO_LARGE);
     let error: Value = big.json().await.unwrap();
     assert_eq!(error["errors"][0]["status"], 413);
+    let wrong_method = http
+        .get(format!("{base}/oauth/token"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_method.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let error: Value = wrong_method.json().await.unwrap();
+    assert_eq!(error["errors"][0]["status"], 405, "{error}");
 
     // A revoked application gets no token, and its tokens stop working.
     let token = access_token(&http, base, &id, &secret).await;

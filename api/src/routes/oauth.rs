@@ -39,6 +39,9 @@ impl AuthError {
         let code = match status {
             StatusCode::UNAUTHORIZED => "UNAUTHORIZED",
             StatusCode::FORBIDDEN => "FORBIDDEN",
+            StatusCode::NOT_FOUND => "NOT_FOUND",
+            StatusCode::METHOD_NOT_ALLOWED => "METHOD_NOT_ALLOWED",
+            StatusCode::PAYLOAD_TOO_LARGE => "PAYLOAD_TOO_LARGE",
             StatusCode::TOO_MANY_REQUESTS => "TOO_MANY_REQUESTS",
             StatusCode::SERVICE_UNAVAILABLE => "SERVICE_UNAVAILABLE",
             StatusCode::INTERNAL_SERVER_ERROR => "INTERNAL_SERVER_ERROR",
@@ -166,7 +169,8 @@ async fn client(
         string(fields, "client_id")?,
         string(fields, "client_secret")?,
     ) {
-        (Some(id), Some(secret)) if !id.is_empty() => (id, secret),
+        // No client id is longer: a longer one is not looked up, nor given a rate bucket.
+        (Some(id), Some(secret)) if !id.is_empty() && id.len() <= 100 => (id, secret),
         _ => return Err(AuthError::invalid_client()),
     };
     state.auth_limiter.check(id).map_err(|retry_after| {
