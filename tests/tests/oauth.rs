@@ -669,51 +669,25 @@ async fn applications_are_made_listed_and_revoked_from_the_command_line() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("revoked"));
 
     // Bad arguments are one-line errors.
-    for args in [
-        &[
-            "applications",
-            "create",
-            "--organization",
-            "Bad Slug",
-            "--mode",
-            "test",
-            "--name",
-            "x",
-        ][..],
-        &[
-            "applications",
-            "create",
-            "--organization",
-            "ok",
-            "--mode",
-            "test",
-            "--name",
-            " ",
-        ][..],
-        &[
-            "applications",
-            "create",
-            "--organization",
-            "ok",
-            "--mode",
-            "prod",
-            "--name",
-            "x",
-        ][..],
-        &[
-            "applications",
-            "create",
-            "--organization",
-            "ok",
-            "--mode",
-            "test",
-            "--name",
-            "x",
-            "--kind",
-            "sales_channel",
-        ][..],
+    for (slug, mode, name, kind) in [
+        ("Bad Slug", "test", "x", "integration"),
+        ("ok", "test", " ", "integration"),
+        ("ok", "prod", "x", "integration"),
+        ("ok", "test", "x", "sales_channel"),
     ] {
-        let out = api(args);
+        let args = [
+            "applications",
+            "create",
+            "--organization",
+            slug,
+            "--mode",
+            mode,
+            "--name",
+            name,
+            "--kind",
+            kind,
+        ];
+        let out = api(&args);
         assert!(!out.status.success(), "{args:?}");
         assert!(
             !String::from_utf8_lossy(&out.stderr).contains("panicked"),
