@@ -4,8 +4,8 @@
 //! client id and secret (`--client-id`, `--client-secret`, or those kept by `importctl
 //! login`), which it exchanges for a JWT access token at `POST {auth}/oauth/token`, as
 //! Commerce Layer's clients do. Flags and the environment (clap reads both; a flag wins)
-//! come before the credentials file; a token and client credentials given together are an
-//! error rather than a silent choice.
+//! come before the credentials file, setting by setting; a token and client credentials
+//! given together are an error rather than a silent choice.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -117,57 +117,62 @@ pub fn given_client(g: &Given) -> Result<Option<(String, String)>> {
     }
 }
 
-/// The credentials of a command: a token or client credentials from the flags or the
-/// environment, else those kept by `importctl login`. The file's URLs and CA file apply only
-/// with its credentials, and flags still win over them.
+/// The credentials and URLs of a command. Each setting is taken from the flags or the
+/// environment, else from the file `importctl login` kept, else its default: the token or
+/// client credentials given, else the kept client credentials; the URL given, else the kept
+/// one; the kept auth URL only with the kept URL. The file is read only when something is
+/// missing, so a token and a URL need none.
 pub fn resolve(g: &Given) -> Result<Resolved> {
     let client = given_client(g)?;
+    let token = given(&g.token);
     let api_url = given(&g.api_url);
-    if let Some(token) = given(&g.token) {
-        return Ok(Resolved {
-            api_url: api_url.unwrap_or_else(|| DEFAULT_API_URL.into()),
-            credentials: Credentials::Token(token),
-            ca_file: g.ca_file.clone(),
-        });
-    }
-    if let Some((client_id, client_secret)) = client {
-        let api_url = api_url.unwrap_or_else(|| DEFAULT_API_URL.into());
-        let auth = given(&g.auth_url).unwrap_or_else(|| api_url.clone());
-        return Ok(Resolved {
-            credentials: Credentials::Client(ClientCredentials {
-                client_id,
-                client_secret,
-                token_url: token_url(&auth),
-                hint: FLAGS_HINT.into(),
-            }),
-            api_url,
-            ca_file: g.ca_file.clone(),
-        });
-    }
-    let path = config::path(g.config.as_deref())?;
-    let Some(kept) = config::read(&path)? else {
-        bail!("no credentials: pass --token (IMPORTS_TOKEN), or --client-id and --client-secret (IMPORTS_CLIENT_ID, IMPORTS_CLIENT_SECRET), or run importctl login");
+    let kept = if (token.is_none() && client.is_none()) || api_url.is_none() {
+        let path = config::path(g.config.as_deref())?;
+        config::read(&path)?.map(|kept| (path, kept))
+    } else {
+        None
     };
-    let api_url = api_url.unwrap_or(kept.api_url);
+    let kept_auth_url = kept
+        .as_ref()
+        .filter(|_| api_url.is_none())
+        .and_then(|(_, k)| k.auth_url.clone());
+    let ca_file = g
+        .ca_file
+        .clone()
+        .or_else(|| kept.as_ref().and_then(|(_, k)| k.ca_file.clone()));
+    let api_url = api_url
+        .or_else(|| kept.as_ref().map(|(_, k)| k.api_url.clone()))
+        .unwrap_or_else(|| DEFAULT_API_URL.into());
     let auth = given(&g.auth_url)
-        .or(kept.auth_url)
+        .or(kept_auth_url)
         .unwrap_or_else(|| api_url.clone());
-    Ok(Resolved {
-        credentials: Credentials::Client(ClientCredentials {
+    let credentials = match (token, client, kept) {
+        (Some(token), _, _) => Credentials::Token(token),
+        (None, Some((client_id, client_secret)), _) => Credentials::Client(ClientCredentials {
+            client_id,
+            client_secret,
+            token_url: token_url(&auth),
+            hint: FLAGS_HINT.into(),
+        }),
+        (None, None, Some((path, kept))) => Credentials::Client(ClientCredentials {
             client_id: kept.client_id,
             client_secret: kept.client_secret,
             token_url: token_url(&auth),
             hint: kept_hint(&path),
         }),
+        (None, None, None) => bail!("no credentials: pass --token (IMPORTS_TOKEN), or --client-id and --client-secret (IMPORTS_CLIENT_ID, IMPORTS_CLIENT_SECRET), or run importctl login"),
+    };
+    Ok(Resolved {
         api_url,
-        ca_file: g.ca_file.clone().or(kept.ca_file),
+        credentials,
+        ca_file,
     })
 }
 
 /// What to check when the kept credentials are refused.
 fn kept_hint(path: &Path) -> String {
     format!(
-        "the credentials kept in {}: run importctl login again",
+        "check the credentials kept in {}, or run importctl login again",
         path.display()
     )
 }
@@ -274,6 +279,65 @@ mod tests {
             .unwrap_err()
             .to_string()
             .starts_with("no credentials: pass --token"));
+    }
+
+    #[test]
+    fn the_kept_file_fills_in_what_is_not_given() {
+        let dir = std::env::temp_dir().join(format!("importctl-resolve-{}", std::process::id()));
+        let path = dir.join("credentials.json");
+        config::write(
+            &path,
+            &config::Kept {
+                api_url: "https://kept.test".into(),
+                auth_url: Some("https://auth.kept.test".into()),
+                ca_file: Some("/kept/ca.pem".into()),
+                client_id: "kept-id".into(),
+                client_secret: "kept-secret".into(),
+            },
+        )
+        .unwrap();
+        let g = Given {
+            config: Some(path.clone()),
+            ..Given::default()
+        };
+        let r = resolve(&g).unwrap();
+        assert_eq!(r.api_url, "https://kept.test");
+        assert_eq!(r.ca_file, Some(PathBuf::from("/kept/ca.pem")));
+        let Credentials::Client(c) = r.credentials else {
+            panic!("client credentials")
+        };
+        assert_eq!(
+            (c.client_id.as_str(), c.token_url.as_str()),
+            ("kept-id", "https://auth.kept.test/oauth/token")
+        );
+        assert!(c.hint.contains(&path.display().to_string()));
+
+        // Another URL: the kept auth URL is not sent the kept secret for it.
+        let elsewhere = Given {
+            api_url: Some("https://other.test".into()),
+            ..g.clone()
+        };
+        let Credentials::Client(c) = resolve(&elsewhere).unwrap().credentials else {
+            panic!("client credentials")
+        };
+        assert_eq!(c.token_url, "https://other.test/oauth/token");
+
+        // A token: the kept URL still; with a URL too, the file is not read.
+        let token = Given {
+            token: Some("imp_x".into()),
+            ..g.clone()
+        };
+        let r = resolve(&token).unwrap();
+        assert!(matches!(r.credentials, Credentials::Token(_)));
+        assert_eq!(r.api_url, "https://kept.test");
+        std::fs::write(&path, "{").unwrap();
+        assert!(resolve(&token).is_err());
+        let both = Given {
+            api_url: Some("https://other.test".into()),
+            ..token
+        };
+        assert_eq!(resolve(&both).unwrap().api_url, "https://other.test");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -20,29 +20,30 @@ pub(super) fn login(json_output: bool, given: &Given) -> Result<i32> {
     let Some((client_id, client_secret)) = client else {
         bail!("login needs --client-id and --client-secret (or IMPORTS_CLIENT_ID and IMPORTS_CLIENT_SECRET)");
     };
-    let api_url = given
-        .api_url
-        .as_deref()
-        .map(str::trim)
-        .filter(|u| !u.is_empty())
-        .unwrap_or(DEFAULT_API_URL)
-        .trim_end_matches('/')
-        .to_owned();
-    let auth_url = given
-        .auth_url
-        .as_deref()
-        .map(str::trim)
-        .filter(|u| !u.is_empty())
-        .map(|u| u.trim_end_matches('/').to_owned());
+    let path = config::path(given.config.as_deref())?;
+    // Logging in again keeps the URLs of the file unless others are given; a corrupt file
+    // is what a new login repairs, so it is not an error here.
+    let kept = config::read(&path).ok().flatten();
+    let trimmed = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(|u| u.trim_end_matches('/').to_owned())
+    };
+    let (api_url, kept) = match (trimmed(&given.api_url), kept) {
+        (Some(url), _) => (url, None),
+        (None, Some(kept)) => (kept.api_url.clone(), Some(kept)),
+        (None, None) => (DEFAULT_API_URL.to_owned(), None),
+    };
+    let auth_url = trimmed(&given.auth_url).or_else(|| kept.as_ref()?.auth_url.clone());
     // Kept absolute: later commands may run from elsewhere.
     let ca_file = match &given.ca_file {
         Some(p) => Some(
             std::path::absolute(p)
                 .with_context(|| format!("cannot read the CA file {}", p.display()))?,
         ),
-        None => None,
+        None => kept.as_ref().and_then(|k| k.ca_file.clone()),
     };
-    let path = config::path(given.config.as_deref())?;
     let credentials = ClientCredentials {
         client_id: client_id.clone(),
         client_secret: client_secret.clone(),
