@@ -3,7 +3,7 @@
 //! JSON:API error documents, `429`/`503` answers waited out as their `Retry-After` says, and
 //! extra CA certificates for HTTPS.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -114,6 +114,7 @@ pub struct Api {
     base: String,
     auth: Auth,
     http: Client,
+    ca_file: Option<PathBuf>,
     /// Told about every wait for a `Retry-After` (what is waited for, and how long).
     pub on_wait: WaitNotice,
 }
@@ -147,18 +148,21 @@ pub fn http_client(ca_file: Option<&Path>) -> Result<Client> {
 }
 
 /// `cannot reach <what>`, with a hint when the cause is a certificate the client does not
-/// trust.
-fn unreachable(e: reqwest::Error, what: &str) -> anyhow::Error {
+/// trust (given `ca_file`, the CA file it was given).
+fn unreachable(e: reqwest::Error, what: &str, ca_file: Option<&Path>) -> anyhow::Error {
     let mut certificate = false;
     let mut cause: Option<&dyn std::error::Error> = Some(&e);
     while let Some(c) = cause {
         certificate |= c.to_string().contains("certificate");
         cause = c.source();
     }
-    let hint = if certificate {
-        " (a server certificate of a private CA needs --ca-file)"
-    } else {
-        ""
+    let hint = match (certificate, ca_file) {
+        (false, _) => String::new(),
+        (true, None) => " (a server certificate of a private CA needs --ca-file)".into(),
+        (true, Some(path)) => format!(
+            " (neither the system's CAs nor those of {} accept the server's certificate)",
+            path.display()
+        ),
     };
     anyhow::Error::new(e).context(format!("cannot reach {what}{hint}"))
 }
@@ -178,6 +182,7 @@ impl Api {
             base: base.trim_end_matches('/').to_owned(),
             auth,
             http: http_client(ca_file)?,
+            ca_file: ca_file.map(Path::to_path_buf),
             on_wait: Box::new(|what, wait| eprintln!("waiting {}s: {what}", wait.as_secs())),
         })
     }
@@ -294,7 +299,9 @@ impl Api {
     fn exchange(&self, what: &str, build: impl Fn() -> RequestBuilder) -> Result<Response> {
         let mut unavailable = 0;
         loop {
-            let response = build().send().map_err(|e| unreachable(e, what))?;
+            let response = build()
+                .send()
+                .map_err(|e| unreachable(e, what, self.ca_file.as_deref()))?;
             let status = response.status();
             if status.is_success() {
                 return Ok(response);
