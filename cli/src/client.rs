@@ -1,13 +1,19 @@
-//! The HTTP client of the imports API: bearer token, JSON:API bodies, errors read from the
-//! JSON:API error documents, and `429`/`503` answers waited out as their `Retry-After` says.
+//! The HTTP client of the imports API: bearer token (an `imp_` token, or access tokens got
+//! with client credentials and renewed as they expire), JSON:API bodies, errors read from the
+//! JSON:API error documents, `429`/`503` answers waited out as their `Retry-After` says, and
+//! extra CA certificates for HTTPS.
 
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
-use reqwest::{Method, StatusCode};
-use serde_json::Value;
+use reqwest::{Certificate, Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::auth::{AccessToken, ClientCredentials, Credentials};
 
 /// The media type of JSON:API documents.
 pub const JSONAPI: &str = "application/vnd.api+json";
@@ -26,12 +32,19 @@ pub struct ApiError {
     pub errors: Vec<Value>,
     /// The start of the body, when it was not a JSON:API error document.
     pub body: String,
+    /// What to check, told after the error (the credentials, for a 401).
+    pub hint: Option<String>,
 }
 
 impl ApiError {
     /// The `detail` of the first error.
     pub fn detail(&self) -> Option<&str> {
         self.errors.first().and_then(|e| e["detail"].as_str())
+    }
+
+    /// The `code` of the first error (`INVALID_TOKEN` for a token the API refuses).
+    pub fn code(&self) -> Option<&str> {
+        self.errors.first().and_then(|e| e["code"].as_str())
     }
 }
 
@@ -73,8 +86,8 @@ impl std::fmt::Display for ApiError {
                 }
             }
         }
-        if self.status == StatusCode::UNAUTHORIZED {
-            f.write_str(" (check --token or IMPORTS_TOKEN)")?;
+        if let Some(hint) = &self.hint {
+            write!(f, " ({hint})")?;
         }
         Ok(())
     }
@@ -85,28 +98,91 @@ impl std::error::Error for ApiError {}
 /// Told about a wait for a `Retry-After`: what is waited for, and how long.
 pub type WaitNotice = Box<dyn Fn(&str, Duration)>;
 
+/// What the requests of a connection are authenticated with.
+enum Auth {
+    /// An `imp_` token, sent as it is.
+    Token(String),
+    /// Client credentials, and the access token they last got (for this run only).
+    Client {
+        credentials: ClientCredentials,
+        cached: Mutex<Option<AccessToken>>,
+    },
+}
+
 /// A connection to the API.
 pub struct Api {
     base: String,
-    token: String,
+    auth: Auth,
     http: Client,
+    ca_file: Option<PathBuf>,
     /// Told about every wait for a `Retry-After` (what is waited for, and how long).
     pub on_wait: WaitNotice,
 }
 
+/// The HTTP client: timeouts, the user agent, and the CA certificates of `ca_file` trusted
+/// beside the system's roots.
+pub fn http_client(ca_file: Option<&Path>) -> Result<Client> {
+    let mut builder = Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(600))
+        .user_agent(concat!("importctl/", env!("CARGO_PKG_VERSION")));
+    if let Some(path) = ca_file {
+        let pem = std::fs::read(path)
+            .with_context(|| format!("cannot read the CA file {}", path.display()))?;
+        let certificates = Certificate::from_pem_bundle(&pem)
+            .with_context(|| format!("the CA file {} is not PEM certificates", path.display()))?;
+        if certificates.is_empty() {
+            bail!("the CA file {} has no PEM certificate", path.display());
+        }
+        for certificate in certificates {
+            builder = builder.add_root_certificate(certificate);
+        }
+    }
+    builder.build().with_context(|| match ca_file {
+        Some(path) => format!(
+            "cannot build the HTTP client with the CA file {}",
+            path.display()
+        ),
+        None => "cannot build the HTTP client".to_owned(),
+    })
+}
+
+/// `cannot reach <what>`, with a hint when the cause is a certificate the client does not
+/// trust (given `ca_file`, the CA file it was given).
+fn unreachable(e: reqwest::Error, what: &str, ca_file: Option<&Path>) -> anyhow::Error {
+    let mut certificate = false;
+    let mut cause: Option<&dyn std::error::Error> = Some(&e);
+    while let Some(c) = cause {
+        certificate |= c.to_string().contains("certificate");
+        cause = c.source();
+    }
+    let hint = match (certificate, ca_file) {
+        (false, _) => String::new(),
+        (true, None) => " (a server certificate of a private CA needs --ca-file)".into(),
+        (true, Some(path)) => format!(
+            " (neither the system's CAs nor those of {} accept the server's certificate)",
+            path.display()
+        ),
+    };
+    anyhow::Error::new(e).context(format!("cannot reach {what}{hint}"))
+}
+
 impl Api {
-    /// A client of the API at `base` (`http://127.0.0.1:8080`) with `token`.
-    pub fn new(base: &str, token: &str) -> Result<Api> {
-        let http = Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(600))
-            .user_agent(concat!("importctl/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .context("cannot build the HTTP client")?;
+    /// A client of the API at `base` (`http://127.0.0.1:8080`) with `credentials`,
+    /// trusting the CA certificates of `ca_file` too.
+    pub fn new(base: &str, credentials: Credentials, ca_file: Option<&Path>) -> Result<Api> {
+        let auth = match credentials {
+            Credentials::Token(token) => Auth::Token(token),
+            Credentials::Client(credentials) => Auth::Client {
+                credentials,
+                cached: Mutex::new(None),
+            },
+        };
         Ok(Api {
             base: base.trim_end_matches('/').to_owned(),
-            token: token.to_owned(),
-            http,
+            auth,
+            http: http_client(ca_file)?,
+            ca_file: ca_file.map(Path::to_path_buf),
             on_wait: Box::new(|what, wait| eprintln!("waiting {}s: {what}", wait.as_secs())),
         })
     }
@@ -120,17 +196,112 @@ impl Api {
         format!("{}{path}", self.base)
     }
 
+    /// Asks the token endpoint for a new access token (and keeps it for the next calls).
+    /// With an `imp_` token, there is none to ask for: `None`.
+    pub fn renew_token(&self) -> Result<Option<AccessToken>> {
+        let Auth::Client {
+            credentials,
+            cached,
+        } = &self.auth
+        else {
+            return Ok(None);
+        };
+        let body = json!({
+            "grant_type": "client_credentials",
+            "client_id": credentials.client_id,
+            "client_secret": credentials.client_secret,
+        });
+        let url = &credentials.token_url;
+        let what = format!("the token endpoint {url}");
+        let answer = self
+            .exchange(&what, || self.http.post(url).json(&body))
+            .map_err(|mut e| match e.downcast_mut::<ApiError>() {
+                // Unreached, the error names the token endpoint already.
+                None => e,
+                Some(api) => {
+                    if api.status == StatusCode::UNAUTHORIZED {
+                        api.hint = Some(credentials.hint.clone());
+                    }
+                    e.context(format!("cannot get an access token from {url}"))
+                }
+            })?;
+        let received = Instant::now();
+        let answer = read_json(answer)
+            .and_then(|v| AccessToken::from_answer(&v, received))
+            .with_context(|| format!("cannot get an access token from {url}"))?;
+        *cached.lock().unwrap_or_else(|e| e.into_inner()) = Some(answer.clone());
+        Ok(Some(answer))
+    }
+
+    /// The bearer of the next request: the token, or the kept access token while it is
+    /// fresh, else a new one.
+    fn bearer(&self) -> Result<String> {
+        match &self.auth {
+            Auth::Token(token) => Ok(token.clone()),
+            Auth::Client { cached, .. } => {
+                let kept = cached
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .as_ref()
+                    .filter(|t| t.fresh(Instant::now()))
+                    .map(|t| t.token.clone());
+                match kept {
+                    Some(token) => Ok(token),
+                    None => Ok(self.renew_token()?.map(|t| t.token).unwrap_or_default()),
+                }
+            }
+        }
+    }
+
     /// Sends a request built by `build` (again on each retry) and returns the successful
-    /// answer; an error answer is an [`ApiError`].
+    /// answer; an error answer is an [`ApiError`]. An access token the API refuses as
+    /// invalid (expired or revoked) is renewed once and the request sent once more.
     pub fn send(&self, build: impl Fn(&Client) -> RequestBuilder) -> Result<Response> {
+        let what = format!("the API at {}", self.base);
+        let mut renewed = false;
+        loop {
+            let bearer = self.bearer()?;
+            let result = self.exchange(&what, || {
+                build(&self.http)
+                    .header(AUTHORIZATION, format!("Bearer {bearer}"))
+                    .header(ACCEPT, JSONAPI)
+            });
+            let Err(mut e) = result else {
+                return result;
+            };
+            let Some(error) = e.downcast_mut::<ApiError>() else {
+                return Err(e);
+            };
+            if error.status != StatusCode::UNAUTHORIZED {
+                return Err(e);
+            }
+            match &self.auth {
+                Auth::Token(_) => error.hint = Some("check --token or IMPORTS_TOKEN".into()),
+                Auth::Client { cached, .. } => {
+                    if !renewed && error.code() == Some("INVALID_TOKEN") {
+                        renewed = true;
+                        *cached.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                        continue;
+                    }
+                    error.hint = Some(
+                        "the API refused a new access token too: do --api-url and --auth-url name the same API?"
+                            .into(),
+                    );
+                }
+            }
+            return Err(e);
+        }
+    }
+
+    /// Sends a request built by `build` (again on each retry), waiting out `429` and `503`
+    /// answers as their `Retry-After` says; returns the successful answer, or the error
+    /// answer as an [`ApiError`]. `what` names the server in the error when it is not reached.
+    fn exchange(&self, what: &str, build: impl Fn() -> RequestBuilder) -> Result<Response> {
         let mut unavailable = 0;
         loop {
-            let request = build(&self.http)
-                .header(AUTHORIZATION, format!("Bearer {}", self.token))
-                .header(ACCEPT, JSONAPI);
-            let response = request.send().map_err(|e| {
-                anyhow::Error::new(e).context(format!("cannot reach the API at {}", self.base))
-            })?;
+            let response = build()
+                .send()
+                .map_err(|e| unreachable(e, what, self.ca_file.as_deref()))?;
             let status = response.status();
             if status.is_success() {
                 return Ok(response);
@@ -221,6 +392,7 @@ fn read_error(response: Response) -> ApiError {
         status,
         errors,
         body,
+        hint: None,
     }
 }
 
@@ -238,6 +410,7 @@ mod tests {
                 "source": {"pointer": "/data/attributes/inputs"}}),
             ],
             body: String::new(),
+            hint: None,
         };
         assert_eq!(e.to_string(), "422 inputs: inputs can't be empty");
         let e = ApiError {
@@ -245,6 +418,7 @@ mod tests {
             errors: vec![json!({"title": "Bad request", "detail": "bad sort",
                 "source": {"parameter": "sort"}})],
             body: String::new(),
+            hint: None,
         };
         assert_eq!(e.to_string(), "400 sort: bad sort");
         let e = ApiError {
@@ -253,6 +427,7 @@ mod tests {
                 json!({"title": "Invalid token", "detail": "a valid API token is required"}),
             ],
             body: String::new(),
+            hint: Some("check --token or IMPORTS_TOKEN".into()),
         };
         assert_eq!(
             e.to_string(),
@@ -262,6 +437,7 @@ mod tests {
             status: StatusCode::BAD_GATEWAY,
             errors: vec![],
             body: "upstream down\n".into(),
+            hint: None,
         };
         assert_eq!(e.to_string(), "502 Bad Gateway: upstream down");
     }

@@ -2,18 +2,22 @@
 //!
 //! - [`split`]: a CSV or JSON file cut into chunks that each fit in one import, read with
 //!   the model's CSV reader (`imports_common::inputs`).
-//! - [`client`]: the HTTP client (token, JSON:API errors, `Retry-After`).
+//! - [`client`]: the HTTP client (token, JSON:API errors, `Retry-After`, CA certificates).
+//! - [`auth`]: which credentials a command uses; access tokens of client credentials.
+//! - [`config`]: the credentials file of `importctl login`.
 //! - [`watch`]: progress of imports until they are final, and the summary.
 //! - [`commands`]: one file per subcommand (create, watch, list, show, interrupt, delete,
-//!   errors, types), dispatched from `commands/mod.rs`.
+//!   errors, types, login and logout), dispatched from `commands/mod.rs`.
 //! - [`output`]: tables and numbers for people.
 //!
 //! Exit status: 0 when everything went well; 1 when an import watched (`watch`,
 //! `create --watch`) was interrupted, deleted or had errors; 2 on a usage error, an
 //! unreadable file or an error answer of the API.
 
+pub mod auth;
 pub mod client;
 pub mod commands;
+pub mod config;
 pub mod output;
 pub mod split;
 pub mod watch;
@@ -37,20 +41,45 @@ pub const EXIT_ERROR: i32 = 2;
     name = "importctl",
     version,
     about = "Operate imports through the imports API: create imports from large CSV or JSON files, watch them, list, show, interrupt, delete.",
-    after_help = "Exit status: 0 ok; 1 an import watched was interrupted, deleted or had errors; 2 usage error, unreadable file or API error."
+    after_help = "Authentication: --token (IMPORTS_TOKEN), or --client-id and --client-secret (IMPORTS_CLIENT_ID, IMPORTS_CLIENT_SECRET), or the credentials kept by `importctl login`; giving a token and client credentials together is an error.\n\nExit status: 0 ok; 1 an import watched was interrupted, deleted or had errors; 2 usage error, unreadable file or API error."
 )]
 pub struct Cli {
-    /// The API's root URL.
+    /// The API's root URL [default: the one kept by `importctl login`, else
+    /// http://127.0.0.1:8080].
+    #[arg(
+        long,
+        visible_alias = "base-url",
+        global = true,
+        env = "IMPORTS_API_URL",
+        value_name = "URL"
+    )]
+    pub api_url: Option<String>,
+    /// An API token (created with `imports-api tokens create`); not with --client-id.
+    #[arg(long, global = true, env = "IMPORTS_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// An application's client id (`imports-api applications create`): importctl gets
+    /// access tokens with it and --client-secret, and renews them as they expire.
+    #[arg(long, global = true, env = "IMPORTS_CLIENT_ID", value_name = "ID")]
+    pub client_id: Option<String>,
+    /// The application's client secret (better in the environment: a flag shows in `ps`).
     #[arg(
         long,
         global = true,
-        env = "IMPORTS_API_URL",
-        default_value = "http://127.0.0.1:8080"
+        env = "IMPORTS_CLIENT_SECRET",
+        hide_env_values = true,
+        value_name = "SECRET"
     )]
-    pub api_url: String,
-    /// The API token (created with `imports-api tokens create`).
-    #[arg(long, global = true, env = "IMPORTS_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
+    pub client_secret: Option<String>,
+    /// Where to ask for access tokens (`<URL>/oauth/token`) [default: the API's URL].
+    #[arg(long, global = true, env = "IMPORTS_AUTH_URL", value_name = "URL")]
+    pub auth_url: Option<String>,
+    /// A PEM file of CA certificates to trust for HTTPS, besides the system's.
+    #[arg(long, global = true, env = "IMPORTS_CA_FILE", value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+    /// The credentials file of `importctl login` [default:
+    /// $XDG_CONFIG_HOME/importctl/credentials.json, else ~/.config/importctl/credentials.json].
+    #[arg(long, global = true, env = "IMPORTS_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
     /// Print JSON for scripts instead of tables.
     #[arg(long, global = true)]
     pub json: bool,
@@ -96,6 +125,14 @@ pub enum Command {
         /// One type, with every attribute and relationship.
         name: Option<String>,
     },
+    /// Check an application's client credentials (--client-id, --client-secret) by getting
+    /// an access token, and keep them with the API's URL (--api-url) for later commands.
+    #[command(
+        after_help = "The credentials file is written with mode 0600 (see --config). Later commands without --token or --client-id use it; their flags and environment variables still win."
+    )]
+    Login,
+    /// Forget the credentials kept by `importctl login` (remove the credentials file).
+    Logout,
 }
 
 /// `importctl create`.

@@ -71,6 +71,15 @@ async fn run_with(url: &str, token: Option<&str>, args: &[&str]) -> Run {
     cmd.args(args)
         .env("IMPORTS_API_URL", url)
         .env_remove("IMPORTS_TOKEN")
+        // Neither the developer's client credentials nor the file `importctl login` kept.
+        .env_remove("IMPORTS_CLIENT_ID")
+        .env_remove("IMPORTS_CLIENT_SECRET")
+        .env_remove("IMPORTS_AUTH_URL")
+        .env_remove("IMPORTS_CA_FILE")
+        .env(
+            "IMPORTS_CONFIG",
+            std::env::temp_dir().join("importctl-no-credentials.json"),
+        )
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true);
     if let Some(t) = token {
@@ -743,7 +752,7 @@ async fn errors_are_clear_and_exit_2() {
     let out = run_with(&api.base_url, None, &["list"]).await.expect(2);
     assert_eq!(
         out.stderr.trim(),
-        "error: no API token: set IMPORTS_TOKEN or pass --token"
+        "error: no credentials: pass --token (IMPORTS_TOKEN), or --client-id and --client-secret (IMPORTS_CLIENT_ID, IMPORTS_CLIENT_SECRET), or run importctl login"
     );
     // --token beats the environment.
     let out = run(&api, "nope", &["list", "--token", &token])

@@ -543,3 +543,62 @@ async fn the_binary_serves_https_from_its_environment_and_stops_gracefully_on_si
     let out = stdout.lock().unwrap().join("\n");
     assert!(!out.contains("panicked") && !out.contains("ERROR"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn importctl_reaches_the_https_api_with_client_credentials_and_its_ca_file() {
+    let env = TestEnv::new().await;
+    let pem = Pem::self_signed();
+    let api = spawn_tls_api(&env, &pem).await;
+    let (id, secret) = {
+        let db = env.pool.get().await.unwrap();
+        let created = imports_api::applications::create(&**db, "acme", Mode::Test, "importctl")
+            .await
+            .unwrap();
+        (created.application.client_id.clone(), created.client_secret)
+    };
+    let inputs = pem.file("skus.json", r#"[{"code": "A", "name": "a"}]"#);
+    let ctl = |args: &[&str], ca: bool| {
+        let mut cmd = Command::new(binary("importctl"));
+        cmd.args(["--api-url", &api.base_url, "--client-id", &id])
+            .env("IMPORTS_CLIENT_SECRET", &secret)
+            .env("HOME", &pem.dir)
+            .env_remove("IMPORTS_TOKEN")
+            .env_remove("IMPORTS_CONFIG")
+            .env_remove("XDG_CONFIG_HOME");
+        if ca {
+            cmd.arg("--ca-file").arg(&pem.cert);
+        } else {
+            cmd.env_remove("IMPORTS_CA_FILE");
+        }
+        cmd.args(args).output().unwrap()
+    };
+    // Token from /oauth/token and the import, both over the API's own TLS.
+    let out = ctl(
+        &["create", "--type", "skus", inputs.to_str().unwrap()],
+        true,
+    );
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = ctl(&["list"], true);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("1 import"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // Without the CA file the certificate is not trusted: a one-line error, no panic.
+    let out = ctl(&["list"], false);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--ca-file"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    api.stop().await;
+}

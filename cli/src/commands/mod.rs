@@ -7,13 +7,15 @@
 //! - `interrupt`, `delete`: an import stopped, or removed.
 //! - `errors`: the failed-inputs report.
 //! - `types`: the importable resource types.
+//! - `login`, `logout`: client credentials kept for later commands, or forgotten.
 
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{bail, Result};
 use serde_json::Value;
 
+use crate::auth::{self, Given};
 use crate::client::Api;
 use crate::watch::{Display, Outcome};
 use crate::{Cli, Command, EXIT_IMPORT_FAILED, EXIT_OK};
@@ -23,6 +25,7 @@ mod delete;
 mod errors;
 mod interrupt;
 mod list;
+mod login;
 mod show;
 mod types;
 mod watch;
@@ -33,12 +36,26 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
     if let Command::Create(args) = &cli.command {
         create::check_file(args)?;
     }
-    let token = cli
-        .token
-        .as_deref()
-        .filter(|t| !t.trim().is_empty())
-        .ok_or_else(|| anyhow!("no API token: set IMPORTS_TOKEN or pass --token"))?;
-    let api = Api::new(&cli.api_url, token.trim())?;
+    let given = Given {
+        api_url: cli.api_url.clone(),
+        token: cli.token.clone(),
+        client_id: cli.client_id.clone(),
+        client_secret: cli.client_secret.clone(),
+        auth_url: cli.auth_url.clone(),
+        ca_file: cli.ca_file.clone(),
+        config: cli.config.clone(),
+    };
+    match &cli.command {
+        Command::Login => return login::login(cli.json, &given),
+        Command::Logout => return login::logout(cli.json, &given),
+        _ => {}
+    }
+    let resolved = auth::resolve(&given)?;
+    let api = Api::new(
+        &resolved.api_url,
+        resolved.credentials,
+        resolved.ca_file.as_deref(),
+    )?;
     match &cli.command {
         Command::Create(args) => create::create(&api, cli.json, args),
         Command::Watch(args) => watch::watch_command(&api, cli.json, args),
@@ -48,6 +65,7 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
         Command::Delete { id } => delete::delete(&api, cli.json, id),
         Command::Errors { id, csv } => errors::errors(&api, cli.json, *csv, id),
         Command::Types { name } => types::types(&api, cli.json, name.as_deref()),
+        Command::Login | Command::Logout => unreachable!("run above"),
     }
 }
 
