@@ -23,6 +23,10 @@ use clap::Parser;
 use futures::SinkExt;
 use serde_json::{json, Value};
 
+use processes::{peak_rss_mib, Processes};
+
+mod processes;
+
 #[derive(Parser)]
 struct Args {
     /// Records per import.
@@ -52,48 +56,6 @@ struct Args {
     /// through fresh API and worker processes, whose peak memory is reported. 0 skips it.
     #[arg(long, default_value_t = 1_000_000)]
     memory_records: usize,
-}
-
-struct Processes {
-    api: Child,
-    workers: Vec<Child>,
-}
-
-impl Processes {
-    fn stop_workers(&mut self) {
-        for child in &mut self.workers {
-            unsafe_term(child);
-            let _ = child.wait();
-        }
-        self.workers.clear();
-    }
-}
-
-impl Drop for Processes {
-    fn drop(&mut self) {
-        self.stop_workers();
-        unsafe_term(&self.api);
-        let _ = self.api.wait();
-    }
-}
-
-fn unsafe_term(child: &Child) {
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
-}
-
-/// Peak resident memory of a process, in MiB.
-fn peak_rss_mib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
 }
 
 #[tokio::main]
@@ -224,11 +186,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while http.get(format!("{base}/health")).send().await.is_err() {
-        anyhow::ensure!(Instant::now() < deadline, "the API did not start");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    processes::wait_for_api(&http, &base).await?;
 
     // Each run imports its own records: new, all updated, then the same file again.
     let labels = [
@@ -358,11 +316,7 @@ async fn main() -> anyhow::Result<()> {
             api: api_cmd.spawn()?,
             workers: vec![spawn_worker(1)?],
         };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while http.get(format!("{base}/health")).send().await.is_err() {
-            anyhow::ensure!(Instant::now() < deadline, "the API did not restart");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        processes::wait_for_api(&http, &base).await?;
         let m = args.memory_records;
         let text = wide_csv_skus(m);
         let megabytes = text.len() as f64 / 1e6;
