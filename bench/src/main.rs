@@ -11,6 +11,9 @@
 //! and prints records/s for each, the ratios c/a and c/b, and the peak memory (VmHWM) of the
 //! worker and the API processes. The binaries are built in release mode first.
 //!
+//! Then the API under load, beside `pgbench -S` (`api_load`): `--api-only` runs only that,
+//! `--skip-api` skips it.
+//!
 //! (a) and each (c) import run `--runs` times (3): the medians are printed, with the range of
 //! each, since a single run of (a) alone varies by a quarter on a 2-core machine.
 //!
@@ -26,7 +29,11 @@ use serde_json::{json, Value};
 use client::{create, time, wait_done};
 use processes::{peak_rss_mib, Processes};
 
+mod api_load;
 mod client;
+mod cpu;
+mod load;
+mod pgbench;
 mod processes;
 
 #[derive(Parser)]
@@ -58,6 +65,15 @@ struct Args {
     /// through fresh API and worker processes, whose peak memory is reported. 0 skips it.
     #[arg(long, default_value_t = 1_000_000)]
     memory_records: usize,
+    /// Run only the API load measurement (retrieve, list, pgbench -S).
+    #[arg(long, conflicts_with = "skip_api")]
+    api_only: bool,
+    /// Skip the API load measurement.
+    #[arg(long)]
+    skip_api: bool,
+    /// Seconds each API load and pgbench -S are measured, after a 2 s warm-up.
+    #[arg(long, default_value_t = 10)]
+    api_seconds: u64,
 }
 
 #[tokio::main]
@@ -84,7 +100,17 @@ async fn main() -> anyhow::Result<()> {
         .current_dir(&workspace)
         .status()?;
     anyhow::ensure!(built.success(), "building the binaries failed");
-    let bin = |name: &str| workspace.join("target/release").join(name);
+    let bin_dir = workspace.join("target/release");
+    let bin = |name: &str| bin_dir.join(name);
+    let api_load = api_load::Options {
+        bin_dir: &bin_dir,
+        postgres: &args.postgres,
+        amqp: &args.amqp,
+        seconds: args.api_seconds,
+    };
+    if args.api_only {
+        return api_load::run(&api_load).await;
+    }
 
     let suffix = &uuid::Uuid::new_v4().simple().to_string()[..12];
     let db = format!("imports_bench_{suffix}");
@@ -423,7 +449,12 @@ async fn main() -> anyhow::Result<()> {
             let _ = imports_runtime::queue::delete(&ch, &queue).await;
         }
     }
-    result
+    result?;
+    if !args.skip_api {
+        println!();
+        api_load::run(&api_load).await?;
+    }
+    Ok(())
 }
 
 /// (a): COPY n rows into a temp table, then one merge; returns records/s.
