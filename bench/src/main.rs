@@ -11,6 +11,9 @@
 //! and prints records/s for each, the ratios c/a and c/b, and the peak memory (VmHWM) of the
 //! worker and the API processes. The binaries are built in release mode first.
 //!
+//! Then the API under load, beside `pgbench -S` (`api_load`): `--api-only` runs only that,
+//! `--skip-api` skips it.
+//!
 //! (a) and each (c) import run `--runs` times (3): the medians are printed, with the range of
 //! each, since a single run of (a) alone varies by a quarter on a 2-core machine.
 //!
@@ -22,6 +25,16 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use futures::SinkExt;
 use serde_json::{json, Value};
+
+use client::{create, time, wait_done};
+use processes::{peak_rss_mib, Processes};
+
+mod api_load;
+mod client;
+mod cpu;
+mod load;
+mod pgbench;
+mod processes;
 
 #[derive(Parser)]
 struct Args {
@@ -52,48 +65,15 @@ struct Args {
     /// through fresh API and worker processes, whose peak memory is reported. 0 skips it.
     #[arg(long, default_value_t = 1_000_000)]
     memory_records: usize,
-}
-
-struct Processes {
-    api: Child,
-    workers: Vec<Child>,
-}
-
-impl Processes {
-    fn stop_workers(&mut self) {
-        for child in &mut self.workers {
-            unsafe_term(child);
-            let _ = child.wait();
-        }
-        self.workers.clear();
-    }
-}
-
-impl Drop for Processes {
-    fn drop(&mut self) {
-        self.stop_workers();
-        unsafe_term(&self.api);
-        let _ = self.api.wait();
-    }
-}
-
-fn unsafe_term(child: &Child) {
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
-}
-
-/// Peak resident memory of a process, in MiB.
-fn peak_rss_mib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
+    /// Run only the API load measurement (retrieve, list, pgbench -S).
+    #[arg(long, conflicts_with = "skip_api")]
+    api_only: bool,
+    /// Skip the API load measurement.
+    #[arg(long)]
+    skip_api: bool,
+    /// Seconds each API load and pgbench -S are measured, after a 2 s warm-up.
+    #[arg(long, default_value_t = 10)]
+    api_seconds: u64,
 }
 
 #[tokio::main]
@@ -120,7 +100,17 @@ async fn main() -> anyhow::Result<()> {
         .current_dir(&workspace)
         .status()?;
     anyhow::ensure!(built.success(), "building the binaries failed");
-    let bin = |name: &str| workspace.join("target/release").join(name);
+    let bin_dir = workspace.join("target/release");
+    let bin = |name: &str| bin_dir.join(name);
+    let api_load = api_load::Options {
+        bin_dir: &bin_dir,
+        postgres: &args.postgres,
+        amqp: &args.amqp,
+        seconds: args.api_seconds,
+    };
+    if args.api_only {
+        return api_load::run(&api_load).await;
+    }
 
     let suffix = &uuid::Uuid::new_v4().simple().to_string()[..12];
     let db = format!("imports_bench_{suffix}");
@@ -224,11 +214,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while http.get(format!("{base}/health")).send().await.is_err() {
-        anyhow::ensure!(Instant::now() < deadline, "the API did not start");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    processes::wait_for_api(&http, &base).await?;
 
     // Each run imports its own records: new, all updated, then the same file again.
     let labels = [
@@ -358,11 +344,7 @@ async fn main() -> anyhow::Result<()> {
             api: api_cmd.spawn()?,
             workers: vec![spawn_worker(1)?],
         };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while http.get(format!("{base}/health")).send().await.is_err() {
-            anyhow::ensure!(Instant::now() < deadline, "the API did not restart");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        processes::wait_for_api(&http, &base).await?;
         let m = args.memory_records;
         let text = wide_csv_skus(m);
         let megabytes = text.len() as f64 / 1e6;
@@ -467,7 +449,12 @@ async fn main() -> anyhow::Result<()> {
             let _ = imports_runtime::queue::delete(&ch, &queue).await;
         }
     }
-    result
+    result?;
+    if !args.skip_api {
+        println!();
+        api_load::run(&api_load).await?;
+    }
+    Ok(())
 }
 
 /// (a): COPY n rows into a temp table, then one merge; returns records/s.
@@ -525,68 +512,6 @@ async fn copy_merge(client: &tokio_postgres::Client, n: usize, name: &str) -> an
         )
         .await?;
     Ok(n as f64 / started.elapsed().as_secs_f64())
-}
-
-/// Creates an import through the API; returns its id.
-async fn create(
-    http: &reqwest::Client,
-    base: &str,
-    token: &str,
-    format: &str,
-    inputs: Value,
-) -> anyhow::Result<String> {
-    let body = serde_json::to_vec(&json!({"data": {"type": "imports", "attributes": {
-        "resource_type": "skus", "format": format, "inputs": inputs}}}))?;
-    let resp = http
-        .post(format!("{base}/api/imports"))
-        .bearer_auth(token)
-        .header("content-type", "application/vnd.api+json")
-        .body(body)
-        .send()
-        .await?;
-    anyhow::ensure!(
-        resp.status().as_u16() == 201,
-        "create failed: {}",
-        resp.text().await?
-    );
-    let doc: Value = resp.json().await?;
-    Ok(doc["data"]["id"].as_str().unwrap_or_default().to_owned())
-}
-
-/// Waits for an import to complete; returns its attributes.
-async fn wait_done(
-    http: &reqwest::Client,
-    base: &str,
-    token: &str,
-    id: &str,
-) -> anyhow::Result<Value> {
-    loop {
-        let doc: Value = http
-            .get(format!("{base}/api/imports/{id}?fields[imports]=status,processed_count,errors_count,errors_log,created_at,started_at,completed_at"))
-            .bearer_auth(token)
-            .send()
-            .await?
-            .json()
-            .await?;
-        let a = doc["data"]["attributes"].clone();
-        match a["status"].as_str() {
-            Some("completed") => return Ok(a),
-            Some("interrupted") => anyhow::bail!(
-                "import {id} was interrupted after {} errors: {:.500}",
-                a["errors_count"],
-                a["errors_log"].to_string()
-            ),
-            // Polling is light on purpose: on 2 cores a busy poller takes CPU from the import.
-            _ => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    }
-}
-
-/// A timestamp attribute of an import.
-fn time(a: &Value, name: &str) -> anyhow::Result<chrono::DateTime<chrono::FixedOffset>> {
-    Ok(chrono::DateTime::parse_from_rfc3339(
-        a[name].as_str().unwrap_or_default(),
-    )?)
 }
 
 /// (c): one import through the API; returns (worker records/s, POST->completed records/s,
