@@ -9,6 +9,7 @@
 //! - [`tokens`]: creating, listing, revoking `imp_` API tokens.
 //! - [`applications`]: OAuth2 applications and their client credentials.
 //! - [`oauth`]: JWT access tokens: issued, verified in memory, revoked; the key set.
+//! - [`events`]: an import's events as resources, `include=events`.
 //! - [`outbox`]: announces created imports on RabbitMQ, at least once.
 //! - [`attachments`]: signed, expiring download URLs of the raw inputs.
 //! - [`observe`]: request spans, metrics, `/livez`, `/readyz` and `/metrics`.
@@ -19,6 +20,7 @@ pub mod attachments;
 pub mod auth;
 pub mod document;
 pub mod errors;
+pub mod events;
 pub mod listing;
 pub mod oauth;
 pub mod observe;

@@ -25,6 +25,8 @@ pub struct ListQuery {
     pub fields: Option<Vec<String>>,
     /// The query pairs other than `page[number]`, for pagination links.
     pub link_pairs: Vec<(String, String)>,
+    /// `include=events` and `fields[events]`.
+    pub events: crate::events::EventsWanted,
 }
 
 /// Parses the query pairs of a list request.
@@ -38,10 +40,14 @@ pub fn parse(pairs: &[(String, String)]) -> Result<ListQuery, ApiError> {
         },
         fields: None,
         link_pairs: Vec::new(),
+        events: Default::default(),
     };
     for (key, value) in pairs {
         if key != "page[number]" {
             q.link_pairs.push((key.clone(), value.clone()));
+        }
+        if q.events.read(key, value)? {
+            continue;
         }
         match key.as_str() {
             "page[number]" => q.query.page = positive(key, value, i64::MAX)?,
@@ -57,7 +63,6 @@ pub fn parse(pairs: &[(String, String)]) -> Result<ListQuery, ApiError> {
                 let filter = filter(key, name, value)?;
                 q.query.filters.push(filter);
             }
-            "include" => {}
             _ => {
                 return Err(ApiError::bad_parameter(
                     key,

@@ -24,6 +24,8 @@ pub async fn record_event<C: GenericClient>(
 pub struct Event {
     /// Its id: the order events were recorded in.
     pub id: i64,
+    /// The import it is about.
+    pub import_id: String,
     /// `imports.create`, `imports.start`, ...
     pub name: String,
     /// What the event recorded (counts, a reason).
@@ -32,23 +34,76 @@ pub struct Event {
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
-/// An import's lifecycle events, oldest first (the events endpoint and the tests read them).
+fn event(r: &tokio_postgres::Row) -> Event {
+    Event {
+        id: r.get("id"),
+        import_id: r.get("import_id"),
+        name: r.get("name"),
+        payload: r.get("payload"),
+        created_at: r.get("created_at"),
+    }
+}
+
+/// An import's lifecycle events, oldest first (the tests read them).
 pub async fn events<C: GenericClient>(
     client: &C,
     import_id: &str,
 ) -> Result<Vec<Event>, tokio_postgres::Error> {
     Ok(client
         .query(
-            "SELECT id, name, payload, created_at FROM import_events WHERE import_id = $1 ORDER BY id",
+            "SELECT id, import_id, name, payload, created_at FROM import_events WHERE import_id = $1 ORDER BY id",
             &[&import_id],
         )
         .await?
         .iter()
-        .map(|r| Event {
-            id: r.get(0),
-            name: r.get(1),
-            payload: r.get(2),
-            created_at: r.get(3),
-        })
+        .map(event)
+        .collect())
+}
+
+/// One page of an import's events, oldest first, and how many it has in all.
+pub async fn events_page<C: GenericClient>(
+    client: &C,
+    import_id: &str,
+    limit: i64,
+    offset: i64,
+) -> Result<(i64, Vec<Event>), tokio_postgres::Error> {
+    let total: i64 = client
+        .query_one(
+            "SELECT count(*) FROM import_events WHERE import_id = $1",
+            &[&import_id],
+        )
+        .await?
+        .get(0);
+    let page = client
+        .query(
+            "SELECT id, import_id, name, payload, created_at FROM import_events \
+             WHERE import_id = $1 ORDER BY id LIMIT $2 OFFSET $3",
+            &[&import_id, &limit, &offset],
+        )
+        .await?
+        .iter()
+        .map(event)
+        .collect();
+    Ok((total, page))
+}
+
+/// The events of several imports (for `include=events`), oldest first, at most
+/// `per_import` of each.
+pub async fn events_of_imports<C: GenericClient>(
+    client: &C,
+    import_ids: &[String],
+    per_import: i64,
+) -> Result<Vec<Event>, tokio_postgres::Error> {
+    Ok(client
+        .query(
+            "SELECT id, import_id, name, payload, created_at FROM ( \
+                 SELECT *, row_number() OVER (PARTITION BY import_id ORDER BY id) AS n \
+                 FROM import_events WHERE import_id = ANY($1)) e \
+             WHERE n <= $2 ORDER BY id",
+            &[&import_ids, &per_import],
+        )
+        .await?
+        .iter()
+        .map(event)
         .collect())
 }

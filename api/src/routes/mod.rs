@@ -31,6 +31,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/imports/{id}/events", get(imports::events::events))
         .route(
+            "/api/imports/{id}/relationships/events",
+            get(imports::events::relationship),
+        )
+        .route(
             "/api/imports/{id}/failed_inputs",
             get(imports::failed_inputs::failed_inputs),
         )

@@ -28,6 +28,11 @@ pub async fn list(
             data.push(render(&state, &client, import, q.fields.as_deref()).await?);
         }
     }
+    let included = if q.events.include {
+        Some(crate::events::include(&**client, &mut data, &q.events).await?)
+    } else {
+        None
+    };
     let page_count = (total + q.query.size - 1) / q.query.size;
     let link = |page: i64| {
         let mut pairs = q.link_pairs.clone();
@@ -49,13 +54,15 @@ pub async fn list(
     if q.query.page < page_count {
         links["next"] = json!(link(q.query.page + 1));
     }
-    Ok(jsonapi(
-        StatusCode::OK,
-        &json!({"data": data, "meta": {"record_count": total, "page_count": page_count}, "links": links}),
-    ))
+    let mut doc = json!({"data": data, "meta": {"record_count": total, "page_count": page_count}, "links": links});
+    if let Some(included) = included {
+        doc["included"] = json!(included);
+    }
+    Ok(jsonapi(StatusCode::OK, &doc))
 }
 
-fn encode(s: &str) -> String {
+/// Percent-encodes a query key or value for a pagination link.
+pub(crate) fn encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {

@@ -1,4 +1,5 @@
-//! `GET /api/imports/{id}`: one import, with `fields[imports]` if asked.
+//! `GET /api/imports/{id}`: one import, with `fields[imports]`, and its events with
+//! `include=events` (and `fields[events]`).
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -18,16 +19,20 @@ pub async fn retrieve(
     Path(id): Path<String>,
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
-    let fields = match pairs.iter().find(|(k, _)| k == "fields[imports]") {
-        Some((_, v)) => Some(
-            listing::parse(&[("fields[imports]".into(), v.clone())])?
-                .fields
-                .unwrap_or_default(),
-        ),
-        None => None,
-    };
+    // The parameters a single resource takes; the list's others are ignored here.
+    let picked: Vec<(String, String)> = pairs
+        .into_iter()
+        .filter(|(k, _)| ["fields[imports]", "fields[events]", "include"].contains(&k.as_str()))
+        .collect();
+    let q = listing::parse(&picked)?;
     let client = state.pool.get().await?;
     let import = find(&client, &tenant, &id).await?;
-    let data = render(&state, &client, import, fields.as_deref()).await?;
-    Ok(jsonapi(StatusCode::OK, &json!({"data": data})))
+    let mut data = [render(&state, &client, import, q.fields.as_deref()).await?];
+    let doc = if q.events.include {
+        let included = crate::events::include(&**client, &mut data, &q.events).await?;
+        json!({"data": data[0].take(), "included": included})
+    } else {
+        json!({"data": data[0].take()})
+    };
+    Ok(jsonapi(StatusCode::OK, &doc))
 }
