@@ -70,6 +70,17 @@ fn time(v: &Value) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
+/// The N of a `chunk_number` `i/N`, as Commerce Layer's CLI imports plugin writes it.
+fn chunks_of(chunk_number: &Value) -> Option<usize> {
+    chunk_number
+        .as_str()?
+        .split_once('/')?
+        .1
+        .trim()
+        .parse()
+        .ok()
+}
+
 impl ImportState {
     /// Reads a resource object of the API.
     pub fn from_resource(r: &Value) -> ImportState {
@@ -88,7 +99,8 @@ impl ImportState {
             ended_at: time(&a["completed_at"]).or_else(|| time(&a["interrupted_at"])),
             group_chunks: a["metadata"]["importctl"]["chunks"]
                 .as_u64()
-                .map(|c| c as usize),
+                .map(|c| c as usize)
+                .or_else(|| chunks_of(&a["metadata"]["chunk_number"])),
         }
     }
 
@@ -644,6 +656,25 @@ fn missing_chunks(imports: &[ImportState]) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_groups_size_is_read_from_importctl_or_from_the_cli_plugins_metadata() {
+        let of = |metadata: Value| {
+            ImportState::from_resource(
+                &serde_json::json!({"id": "x", "attributes": {"metadata": metadata}}),
+            )
+            .group_chunks
+        };
+        assert_eq!(of(serde_json::json!({"importctl": {"chunks": 5}})), Some(5));
+        assert_eq!(
+            of(
+                serde_json::json!({"group_id": "g", "chunk_number": "2/7", "chunk_items": "10001-20000"})
+            ),
+            Some(7)
+        );
+        assert_eq!(of(serde_json::json!({"chunk_number": "seven"})), None);
+        assert_eq!(of(serde_json::json!({})), None);
+    }
 
     fn state(reference: &str, status: &str, chunks: Option<usize>) -> ImportState {
         ImportState {

@@ -198,6 +198,22 @@ async fn a_large_csv_is_chunked_and_every_record_arrives() {
         assert!(import.reference.as_deref().unwrap().starts_with("cat-000"));
         assert_eq!(import.reference_origin.as_deref(), Some("importctl"));
         assert_eq!(import.metadata["importctl"]["chunks"], 5);
+        // The keys Commerce Layer's CLI imports plugin writes, so either groups the other's.
+        let chunk = import.reference.as_deref().unwrap()[4..]
+            .parse::<u64>()
+            .unwrap();
+        assert_eq!(import.metadata["chunk_number"], format!("{chunk}/5"));
+        assert_eq!(import.metadata["group_id"], "cat");
+        let items = import.metadata["chunk_items"].as_str().unwrap();
+        let (first, last) = items.split_once('-').unwrap();
+        let (first, last): (u64, u64) = (first.parse().unwrap(), last.parse().unwrap());
+        assert_eq!(last - first + 1, import.inputs_size as u64, "{items}");
+        assert_eq!(
+            first,
+            import.metadata["importctl"]["first_input"]
+                .as_u64()
+                .unwrap()
+        );
     }
 
     // The group again: a summary and exit 0, as a table and as JSON.

@@ -149,7 +149,16 @@ impl Submission<'_> {
         format!("{}-{:04}", self.group, index + 1)
     }
 
-    fn body(&self, index: usize, first: u64, inputs: Inputs<'_>) -> Result<String> {
+    /// A chunk's create request. Its `metadata` carries the keys Commerce Layer's CLI imports
+    /// plugin writes (`group_id`, `chunk_number` `i/N`, `chunk_items` `first-last`), so that
+    /// either tool groups the other's chunks, and importctl's own beside them.
+    fn body(
+        &self,
+        index: usize,
+        (first, records): (u64, u64),
+        inputs: Inputs<'_>,
+    ) -> Result<String> {
+        let last = first.saturating_add(records.saturating_sub(1));
         let doc = CreateDocument {
             data: CreateData {
                 kind: "imports",
@@ -161,13 +170,18 @@ impl Submission<'_> {
                     skip_errors: self.args.skip_errors,
                     reference: self.reference(index),
                     reference_origin: "importctl",
-                    metadata: json!({"importctl": {
-                        "file": self.file_name,
-                        "group": self.group,
-                        "chunk": index + 1,
-                        "chunks": self.chunks,
-                        "first_input": first,
-                    }}),
+                    metadata: json!({
+                        "group_id": self.group,
+                        "chunk_number": format!("{}/{}", index + 1, self.chunks),
+                        "chunk_items": format!("{first}-{last}"),
+                        "importctl": {
+                            "file": self.file_name,
+                            "group": self.group,
+                            "chunk": index + 1,
+                            "chunks": self.chunks,
+                            "first_input": first,
+                        },
+                    }),
                     inputs,
                 },
             },
@@ -184,16 +198,17 @@ impl Submission<'_> {
             chunks: 99_999_999,
             ..*self
         };
-        let body = widest.body(99_999_998, u64::MAX, Inputs::Csv(""))?;
+        let body = widest.body(99_999_998, (u64::MAX, 1), Inputs::Csv(""))?;
         Ok(body.len() as u64 - 2)
     }
 
     fn chunk_body(&self, chunk: &Chunk) -> Result<String> {
+        let items = (chunk.first, chunk.records as u64);
         match self.format {
-            Format::Csv => self.body(chunk.index, chunk.first, Inputs::Csv(&chunk.text)),
+            Format::Csv => self.body(chunk.index, items, Inputs::Csv(&chunk.text)),
             Format::Json => {
                 let raw: &RawValue = serde_json::from_str(&chunk.text)?;
-                self.body(chunk.index, chunk.first, Inputs::Json(raw))
+                self.body(chunk.index, items, Inputs::Json(raw))
             }
         }
     }
