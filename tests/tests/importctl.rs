@@ -574,28 +574,29 @@ async fn chunks_wait_for_the_active_imports_limit() {
     let mut config = env.api_config();
     config.max_active = 2;
     let api = env.spawn_api(config).await;
-    let worker = env.spawn_worker(env.worker_config(2, 50, 10));
     let token = env.token("acme", Mode::Test).await;
     let dir = TempDir::new();
     let csv = dir.file("five.csv", &sku_csv(0..25, &[]));
 
-    let out = run(
-        &api,
-        &token,
-        &[
-            "create",
-            "--type",
-            "skus",
-            "--chunk-records",
-            "5",
-            &csv,
-            "--watch",
-            "--interval",
-            "0.2",
-        ],
-    )
-    .await
-    .expect(0);
+    // The worker starts a moment after the create, so the first two chunks are still pending
+    // when the third is sent: the 429 happens however fast the worker would have been.
+    let args = [
+        "create",
+        "--type",
+        "skus",
+        "--chunk-records",
+        "5",
+        &csv,
+        "--watch",
+        "--interval",
+        "0.2",
+    ];
+    let (out, worker) = tokio::join!(run(&api, &token, &args), async {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let config = env.worker_config(2, 50, 10);
+        env.spawn_worker(config)
+    });
+    let out = out.expect(0);
     assert_eq!(created_ids(&out.stdout).len(), 5, "{}", out.stdout);
     assert!(
         out.stderr.contains("waiting") && out.stderr.contains("at most 2 at once"),
