@@ -5,21 +5,15 @@
 use imports_common::accounts::{check_slug, Application};
 use imports_common::model::Mode;
 use imports_storage::applications::{self, NewApplication};
-use rand::Rng;
 use sha2::{Digest, Sha256};
 use tokio_postgres::GenericClient;
 
-/// Characters of client ids and secrets (URL- and form-safe).
-const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-
-/// Client ids and secrets are 43 characters, as Commerce Layer's (256 bits of entropy).
+/// Client ids and secrets are 43 base-62 characters (URL- and form-safe), as long as
+/// Commerce Layer's (256 bits of entropy).
 const CREDENTIAL_CHARS: usize = 43;
 
 fn random_credential() -> String {
-    let mut rng = rand::rng();
-    (0..CREDENTIAL_CHARS)
-        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
-        .collect()
+    imports_common::ids::random_chars(CREDENTIAL_CHARS)
 }
 
 fn hash(secret: &str) -> Vec<u8> {

@@ -71,6 +71,8 @@ impl FromRequestParts<AppState> for Caller {
                     ApiError::unauthorized()
                 }
                 Refused::NotReady => ApiError::unavailable(e),
+                // Only issuing writes claims; a check never meets this.
+                Refused::Unwritable(_) => ApiError::internal(e),
             })?;
             let mode = if claims.test { Mode::Test } else { Mode::Live };
             let caller = Caller {

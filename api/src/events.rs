@@ -2,6 +2,7 @@
 //! timestamps, `reference`, `reference_origin`, `metadata`) with our `payload`, sparse
 //! fieldsets (`fields[events]`), and `include=events` on imports.
 
+use imports_common::jsonapi::timestamp;
 use imports_storage::events::{events_of_imports, Event};
 use serde_json::{json, Map, Value};
 
@@ -68,10 +69,6 @@ impl EventsWanted {
             _ => Ok(false),
         }
     }
-}
-
-fn timestamp(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// An event as a JSON:API resource, with only the `fields` asked for.

@@ -49,9 +49,14 @@ pub fn parse(pairs: &[(String, String)]) -> Result<ListQuery, ApiError> {
         if q.events.read(key, value)? {
             continue;
         }
+        if let Some(n) = page_parameter(key, value)? {
+            match key.as_str() {
+                "page[number]" => q.query.page = n,
+                _ => q.query.size = n,
+            }
+            continue;
+        }
         match key.as_str() {
-            "page[number]" => q.query.page = positive(key, value, i64::MAX)?,
-            "page[size]" => q.query.size = positive(key, value, MAX_PAGE_SIZE)?,
             "sort" => q.query.sort = Some(sort(value)?),
             "fields[imports]" => q.fields = Some(fields(value)?),
             "filter[ids]" => q.query.filters.push(Filter {
@@ -72,6 +77,63 @@ pub fn parse(pairs: &[(String, String)]) -> Result<ListQuery, ApiError> {
         }
     }
     Ok(q)
+}
+
+/// Reads `page[number]` (from 1) or `page[size]` (1 to [`MAX_PAGE_SIZE`]); `None` for any
+/// other parameter.
+pub fn page_parameter(key: &str, value: &str) -> Result<Option<i64>, ApiError> {
+    match key {
+        "page[number]" => positive(key, value, i64::MAX).map(Some),
+        "page[size]" => positive(key, value, MAX_PAGE_SIZE).map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// How many pages `total` records make, `size` a page.
+pub fn page_count(total: i64, size: i64) -> i64 {
+    (total + size - 1) / size
+}
+
+/// A list's `links`: `first`, `last`, and `prev`/`next` where there are such pages,
+/// each `base` with the request's other parameters (`link_pairs`) and its page number.
+pub fn page_links(
+    base: &str,
+    link_pairs: &[(String, String)],
+    page: i64,
+    page_count: i64,
+) -> serde_json::Value {
+    let link = |page: i64| {
+        let mut pairs = link_pairs.to_vec();
+        pairs.push(("page[number]".into(), page.to_string()));
+        let query: Vec<String> = pairs
+            .iter()
+            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+            .collect();
+        format!("{base}?{}", query.join("&"))
+    };
+    let last = page_count.max(1);
+    let mut links = serde_json::json!({"first": link(1), "last": link(last)});
+    if page > 1 {
+        links["prev"] = serde_json::json!(link((page - 1).min(last)));
+    }
+    if page < page_count {
+        links["next"] = serde_json::json!(link(page + 1));
+    }
+    links
+}
+
+/// Percent-encodes a query key or value for a pagination link.
+fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b',' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
 }
 
 fn positive(key: &str, value: &str, max: i64) -> Result<i64, ApiError> {

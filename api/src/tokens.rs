@@ -4,7 +4,6 @@
 
 use imports_common::model::Tenant;
 use imports_storage::tokens;
-use rand::Rng;
 use sha2::{Digest, Sha256};
 use tokio_postgres::GenericClient;
 
@@ -20,11 +19,7 @@ pub async fn create<C: GenericClient>(
     client: &C,
     tenant: &Tenant,
 ) -> Result<(String, String), tokio_postgres::Error> {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let mut rng = rand::rng();
-    let secret: String = (0..40)
-        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
-        .collect();
+    let secret = imports_common::ids::random_chars(40);
     let token = format!("imp_{}_{secret}", tenant.mode.as_str());
     let id = imports_common::ids::new_id();
     tokens::insert_token(client, &id, tenant, &hash(&token)).await?;

@@ -69,7 +69,7 @@ pub async fn run(options: &Options<'_>) -> anyhow::Result<()> {
     let pgbench_db = format!("imports_bench_pgbench_{suffix}");
     let queue = format!("imports_bench_api_{suffix}");
     let measured = measure(options, &api_db, &pgbench_db, &queue).await;
-    let dropped = drop_databases(options.postgres, &[&api_db, &pgbench_db]).await;
+    let dropped = crate::databases::drop_databases(options.postgres, &[&api_db, &pgbench_db]).await;
     if let Ok(c) = imports_runtime::queue::connect(options.amqp, Some(Duration::from_secs(5))).await
     {
         if let Ok(ch) = c.create_channel().await {
@@ -79,18 +79,6 @@ pub async fn run(options: &Options<'_>) -> anyhow::Result<()> {
     let report = measured?;
     dropped?;
     report.print(options.seconds);
-    Ok(())
-}
-
-async fn drop_databases(postgres: &str, names: &[&str]) -> anyhow::Result<()> {
-    let (admin, conn) =
-        tokio_postgres::connect(&format!("{postgres}/postgres"), tokio_postgres::NoTls).await?;
-    tokio::spawn(conn);
-    for name in names {
-        admin
-            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .await?;
-    }
     Ok(())
 }
 
@@ -208,12 +196,7 @@ async fn measure(
     let list = measured_load(&page, &jwt, load, api_pid).await?;
     drop(procs);
 
-    let (admin, conn) = tokio_postgres::connect(
-        &format!("{}/postgres", options.postgres),
-        tokio_postgres::NoTls,
-    )
-    .await?;
-    tokio::spawn(conn);
+    let admin = crate::databases::admin(options.postgres).await?;
     admin
         .batch_execute(&format!("CREATE DATABASE {pgbench_db}"))
         .await?;

@@ -32,6 +32,7 @@ use processes::{peak_rss_mib, Processes};
 mod api_load;
 mod client;
 mod cpu;
+mod databases;
 mod load;
 mod pgbench;
 mod processes;
@@ -435,15 +436,7 @@ async fn main() -> anyhow::Result<()> {
     .await;
 
     // Leave nothing behind, whether the run succeeded or not.
-    let (admin, conn) = tokio_postgres::connect(
-        &format!("{}/postgres", args.postgres),
-        tokio_postgres::NoTls,
-    )
-    .await?;
-    tokio::spawn(conn);
-    admin
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
-        .await?;
+    databases::drop_databases(&args.postgres, &[&db]).await?;
     if let Ok(c) = imports_runtime::queue::connect(&args.amqp, Some(Duration::from_secs(5))).await {
         if let Ok(ch) = c.create_channel().await {
             let _ = imports_runtime::queue::delete(&ch, &queue).await;

@@ -44,12 +44,18 @@ pub fn new_id() -> String {
     out.iter().map(|&b| b as char).collect()
 }
 
-/// 32 random base-62 characters (190 bits): a secret, unlike an id, carries no timestamp.
-pub fn random_secret() -> String {
+/// `n` random base-62 characters (5.95 bits each): secrets and credentials, which unlike
+/// ids carry no timestamp.
+pub fn random_chars(n: usize) -> String {
     let mut rng = rand::rng();
-    (0..32)
+    (0..n)
         .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
         .collect()
+}
+
+/// 32 random base-62 characters (190 bits): a secret, unlike an id, carries no timestamp.
+pub fn random_secret() -> String {
+    random_chars(32)
 }
 
 #[cfg(test)]

@@ -124,9 +124,14 @@ impl ImportAttribute {
     }
 }
 
+/// A timestamp as every resource of the API shows it: RFC 3339, milliseconds, `Z`.
+pub fn timestamp(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
 fn time(t: Option<chrono::DateTime<chrono::Utc>>) -> Value {
     match t {
-        Some(t) => Value::String(t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+        Some(t) => Value::String(timestamp(t)),
         None => Value::Null,
     }
 }

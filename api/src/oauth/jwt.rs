@@ -73,8 +73,8 @@ struct Header {
 /// decodes a token's payload with `atob`, which refuses both. Only the bytes `>`, `?`, `~`
 /// and DEL at the third place of a three-byte group, and bytes over 127, encode to them; in
 /// JSON they can only stand inside strings, where `\uXXXX` says the same.
-fn atob_safe_json<T: Serialize>(value: &T) -> String {
-    let raw = serde_json::to_string(value).expect("claims serialise");
+fn atob_safe_json(value: &impl Serialize) -> Result<String, serde_json::Error> {
+    let raw = serde_json::to_string(value)?;
     let mut out = String::with_capacity(raw.len());
     for c in raw.chars() {
         if matches!(c, '>' | '?' | '~' | '\u{7f}') || !c.is_ascii() {
@@ -86,23 +86,28 @@ fn atob_safe_json<T: Serialize>(value: &T) -> String {
             out.push(c);
         }
     }
-    out
+    Ok(out)
 }
 
-/// Signs `claims` with `key`, naming it `kid`.
-pub fn encode(claims: &Claims, kid: &str, key: &SigningKey<Sha512>) -> String {
+/// Signs `claims` with `key`, naming it `kid`. (Serialising plain structs of strings, numbers
+/// and booleans does not fail; the error is passed on rather than assumed away.)
+pub fn encode(
+    claims: &Claims,
+    kid: &str,
+    key: &SigningKey<Sha512>,
+) -> Result<String, serde_json::Error> {
     let header = Header {
         alg: "RS512".into(),
         typ: Some("JWT".into()),
         kid: Some(kid.into()),
     };
-    let mut token = URL_SAFE_NO_PAD.encode(atob_safe_json(&header));
+    let mut token = URL_SAFE_NO_PAD.encode(atob_safe_json(&header)?);
     token.push('.');
-    token.push_str(&URL_SAFE_NO_PAD.encode(atob_safe_json(claims)));
+    token.push_str(&URL_SAFE_NO_PAD.encode(atob_safe_json(claims)?));
     let signature = key.sign(token.as_bytes());
     token.push('.');
     token.push_str(&URL_SAFE_NO_PAD.encode(signature.to_bytes()));
-    token
+    Ok(token)
 }
 
 /// Why a token was refused (all of them a 401 to the client; the reason is for logs).
@@ -199,7 +204,7 @@ mod tests {
         for (i, s) in samples.iter().enumerate() {
             for pad in 0..3 {
                 let value = serde_json::json!({"p": "-".repeat(pad), "s": s, "i": i});
-                let json = atob_safe_json(&value);
+                let json = atob_safe_json(&value).unwrap();
                 let b64 = URL_SAFE_NO_PAD.encode(&json);
                 assert!(!b64.contains(['-', '_']), "{json} -> {b64}");
                 let back: serde_json::Value = serde_json::from_str(&json).unwrap();

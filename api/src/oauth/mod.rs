@@ -36,6 +36,9 @@ pub enum Refused {
     /// The key set has not been read from Postgres yet (a 503).
     #[error("the token signing keys are not loaded yet")]
     NotReady,
+    /// The claims could not be written as JSON (a 500; not expected to happen).
+    #[error("cannot write the token's claims: {0}")]
+    Unwritable(#[from] serde_json::Error),
 }
 
 /// An issued access token.
@@ -188,7 +191,7 @@ impl OAuth {
             rand: rand::random::<f64>(),
             iss: self.config.auth_url.clone(),
         };
-        let token = jwt::encode(&claims, &keys.signer.kid, &keys.signer.key);
+        let token = jwt::encode(&claims, &keys.signer.kid, &keys.signer.key)?;
         Ok(Issued { token, claims })
     }
 

@@ -6,21 +6,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use imports_common::accounts::Organization;
+use imports_common::jsonapi::timestamp;
 use imports_storage::applications;
 use serde_json::{json, Value};
 
 use crate::auth::Caller;
 use crate::errors::{jsonapi, ApiError};
 use crate::AppState;
-
-fn timestamps(
-    created: chrono::DateTime<chrono::Utc>,
-    updated: chrono::DateTime<chrono::Utc>,
-) -> (String, String) {
-    let at =
-        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    (at(created), at(updated))
-}
 
 /// `GET /api/application`: the application the token was issued to. An `imp_` API token
 /// belongs to no application: 404.
@@ -37,7 +29,6 @@ pub async fn application(
     let app = applications::application_by_id(&**client, &claims.application.id)
         .await?
         .ok_or_else(|| ApiError::not_found("application"))?;
-    let (created_at, updated_at) = timestamps(app.created_at, app.updated_at);
     let data = json!({
         "id": app.id,
         "type": "applications",
@@ -48,8 +39,8 @@ pub async fn application(
             "public_access": false,
             "redirect_uri": Value::Null,
             "scopes": app.scopes,
-            "created_at": created_at,
-            "updated_at": updated_at,
+            "created_at": timestamp(app.created_at),
+            "updated_at": timestamp(app.updated_at),
             "reference": Value::Null,
             "reference_origin": Value::Null,
             "metadata": {},
@@ -59,7 +50,6 @@ pub async fn application(
 }
 
 fn organization_resource(org: &Organization, public_url: &str) -> Value {
-    let (created_at, updated_at) = timestamps(org.created_at, org.updated_at);
     json!({
         "id": org.id,
         "type": "organizations",
@@ -75,8 +65,8 @@ fn organization_resource(org: &Organization, public_url: &str) -> Value {
             "primary_color": Value::Null,
             "config": Value::Null,
             "imports_skip_errors": false,
-            "created_at": created_at,
-            "updated_at": updated_at,
+            "created_at": timestamp(org.created_at),
+            "updated_at": timestamp(org.updated_at),
             "reference": Value::Null,
             "reference_origin": Value::Null,
             "metadata": {},

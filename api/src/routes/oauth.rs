@@ -78,7 +78,17 @@ impl AuthError {
 
 impl From<Refused> for AuthError {
     fn from(e: Refused) -> Self {
-        AuthError::unavailable(e)
+        match e {
+            Refused::Unwritable(_) => {
+                tracing::error!("token endpoint: {e}");
+                AuthError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "server_error",
+                    "the token could not be issued",
+                )
+            }
+            _ => AuthError::unavailable(e),
+        }
     }
 }
 

@@ -55,9 +55,10 @@ pub(super) fn login(json_output: bool, given: &Given) -> Result<i32> {
         Credentials::Client(credentials),
         ca_file.as_deref(),
     )?;
+    // Client credentials always ask the token endpoint; only an API token has nothing to ask.
     let token = api
         .renew_token()?
-        .expect("client credentials get an access token");
+        .ok_or_else(|| anyhow::anyhow!("login needs client credentials, not an API token"))?;
     config::write(
         &path,
         &Kept {

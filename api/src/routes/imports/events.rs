@@ -10,9 +10,8 @@ use serde_json::{json, Value};
 use crate::auth::Authenticated;
 use crate::errors::{jsonapi, ApiError};
 use crate::events::{event_resource, linkage, EventsWanted};
-use crate::listing::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use crate::listing::{page_count, page_links, page_parameter, DEFAULT_PAGE_SIZE};
 use crate::routes::imports::find;
-use crate::routes::imports::list::encode;
 use crate::AppState;
 
 /// A page of events asked for.
@@ -21,16 +20,6 @@ struct EventsQuery {
     size: i64,
     wanted: EventsWanted,
     link_pairs: Vec<(String, String)>,
-}
-
-fn whole(key: &str, value: &str, max: i64) -> Result<i64, ApiError> {
-    match value.parse::<i64>() {
-        Ok(n) if (1..=max).contains(&n) => Ok(n),
-        _ => Err(ApiError::bad_parameter(
-            key,
-            format!("{key} must be a whole number from 1 to {max}"),
-        )),
-    }
 }
 
 fn parse(pairs: &[(String, String)]) -> Result<EventsQuery, ApiError> {
@@ -44,9 +33,14 @@ fn parse(pairs: &[(String, String)]) -> Result<EventsQuery, ApiError> {
         if key != "page[number]" {
             q.link_pairs.push((key.clone(), value.clone()));
         }
+        if let Some(n) = page_parameter(key, value)? {
+            match key.as_str() {
+                "page[number]" => q.page = n,
+                _ => q.size = n,
+            }
+            continue;
+        }
         match key.as_str() {
-            "page[number]" => q.page = whole(key, value, i64::MAX / MAX_PAGE_SIZE)?,
-            "page[size]" => q.size = whole(key, value, MAX_PAGE_SIZE)?,
             "fields[events]" => {
                 q.wanted.read(key, value)?;
             }
@@ -76,27 +70,13 @@ async fn page(
     let (total, events) =
         imports_storage::events::events_page(&**client, id, q.size, (q.page - 1) * q.size).await?;
     let data: Vec<Value> = events.iter().map(|e| item(e, &q.wanted)).collect();
-    let page_count = (total + q.size - 1) / q.size;
+    let page_count = page_count(total, q.size);
     let base = format!(
         "{}/api/imports/{id}/{path}",
         state.config.public_url.trim_end_matches('/')
     );
-    let link = |page: i64| {
-        let mut pairs = q.link_pairs.clone();
-        pairs.push(("page[number]".into(), page.to_string()));
-        let query: Vec<String> = pairs
-            .iter()
-            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-            .collect();
-        format!("{base}?{}", query.join("&"))
-    };
-    let mut links = json!({"self": base, "first": link(1), "last": link(page_count.max(1))});
-    if q.page > 1 {
-        links["prev"] = json!(link((q.page - 1).min(page_count.max(1))));
-    }
-    if q.page < page_count {
-        links["next"] = json!(link(q.page + 1));
-    }
+    let mut links = page_links(&base, &q.link_pairs, q.page, page_count);
+    links["self"] = json!(base);
     Ok(jsonapi(
         StatusCode::OK,
         &json!({"data": data, "meta": {"record_count": total, "page_count": page_count}, "links": links}),

@@ -33,44 +33,15 @@ pub async fn list(
     } else {
         None
     };
-    let page_count = (total + q.query.size - 1) / q.query.size;
-    let link = |page: i64| {
-        let mut pairs = q.link_pairs.clone();
-        pairs.push(("page[number]".into(), page.to_string()));
-        let query: Vec<String> = pairs
-            .iter()
-            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-            .collect();
-        format!(
-            "{}/api/imports?{}",
-            state.config.public_url.trim_end_matches('/'),
-            query.join("&")
-        )
-    };
-    let mut links = json!({"first": link(1), "last": link(page_count.max(1))});
-    if q.query.page > 1 {
-        links["prev"] = json!(link((q.query.page - 1).min(page_count.max(1))));
-    }
-    if q.query.page < page_count {
-        links["next"] = json!(link(q.query.page + 1));
-    }
+    let page_count = listing::page_count(total, q.query.size);
+    let base = format!(
+        "{}/api/imports",
+        state.config.public_url.trim_end_matches('/')
+    );
+    let links = listing::page_links(&base, &q.link_pairs, q.query.page, page_count);
     let mut doc = json!({"data": data, "meta": {"record_count": total, "page_count": page_count}, "links": links});
     if let Some(included) = included {
         doc["included"] = json!(included);
     }
     Ok(jsonapi(StatusCode::OK, &doc))
-}
-
-/// Percent-encodes a query key or value for a pagination link.
-pub(crate) fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b',' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
