@@ -53,6 +53,24 @@ pub fn random_chars(n: usize) -> String {
         .collect()
 }
 
+/// 32 random hexadecimal digits in the 8-4-4-4-12 form of a UUID (122 bits are plenty):
+/// a code generated for a record (a gift card's), unguessable and unique in practice.
+pub fn random_code() -> String {
+    let mut rng = rand::rng();
+    let hex: Vec<char> = (0..32)
+        .map(|_| char::from_digit(rng.random_range(0..16u32), 16).unwrap_or('0'))
+        .collect();
+    let part = |a: usize, b: usize| hex[a..b].iter().collect::<String>();
+    format!(
+        "{}-{}-{}-{}-{}",
+        part(0, 8),
+        part(8, 12),
+        part(12, 16),
+        part(16, 20),
+        part(20, 32)
+    )
+}
+
 /// 32 random base-62 characters (190 bits): a secret, unlike an id, carries no timestamp.
 pub fn random_secret() -> String {
     random_chars(32)

@@ -48,6 +48,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "applications",
         include_str!("../../migrations/0009_applications.sql"),
     ),
+    (
+        10,
+        "commerce layer inputs",
+        include_str!("../../migrations/0010_commerce_layer_inputs.sql"),
+    ),
 ];
 
 /// The advisory lock key that serialises migration runs (an arbitrary constant).

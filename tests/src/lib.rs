@@ -563,9 +563,9 @@ pub fn signal(child: &Child, sig: i32) {
     }
 }
 
-/// A SKU input for bulk tests.
+/// A SKU input for bulk tests (one that does not ship, so it needs no shipping category).
 pub fn sku(i: usize) -> serde_json::Value {
-    serde_json::json!({"code": format!("SKU{i:06}"), "name": format!("Item {i}"), "pieces_per_pack": (i % 12) + 1})
+    serde_json::json!({"code": format!("SKU{i:06}"), "name": format!("Item {i}"), "pieces_per_pack": (i % 12) + 1, "do_not_ship": true})
 }
 
 /// `n` SKU inputs.

@@ -380,9 +380,11 @@ impl Run<'_> {
         let n = self.next;
         self.next += 1;
         let mut input = Map::new();
+        let polymorphic_id = rt.polymorphic.map(|p| p.id_attribute);
         for attr in rt.attributes {
-            // Filled by its relationship, with the related record's key.
-            if !rt.is_relationship_key_input(attr.name) {
+            // Filled by its relationship, with the related record's key; a polymorphic id
+            // (a line item's `item_id`) would name the same record a second way.
+            if !rt.is_relationship_key_input(attr.name) && polymorphic_id != Some(attr.name) {
                 input.insert(attr.name.into(), value_for(rt, attr, n));
             }
         }
@@ -565,7 +567,12 @@ fn value_for(rt: &ResourceType, attr: &Attribute, n: u64) -> Value {
     match attr.ty {
         AttributeType::Text => match attr.one_of.first() {
             Some(first) => json!(first),
-            None => json!(format!("{}-{n}", attr.name)),
+            // As long as the attribute must be (a coupon's code has 8 characters or more).
+            None => json!(format!(
+                "{}-{n:0width$}",
+                attr.name,
+                width = attr.min_length.unwrap_or(0)
+            )),
         },
         AttributeType::Integer => {
             let min = attr.min.unwrap_or(0);

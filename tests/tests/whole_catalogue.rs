@@ -97,9 +97,9 @@ async fn a_whole_catalogue_loads_through_imports_in_dependency_order() {
         &env,
         ImportSpec::csv(
             "stock_locations",
-            "code,name,address.reference,address.line_1,address.city,address.country_code\n\
-             WH1,Warehouse one,WH1-ADDR,1 Dock Rd,Genoa,IT\n\
-             WH2,Warehouse two,WH2-ADDR,2 Dock Rd,Trieste,IT\n",
+            "code,name,address.reference,address.business,address.company,address.phone,address.line_1,address.city,address.country_code\n\
+             WH1,Warehouse one,WH1-ADDR,true,Docks,+39 010 1,1 Dock Rd,Genoa,IT\n\
+             WH2,Warehouse two,WH2-ADDR,true,Docks,+39 040 2,2 Dock Rd,Trieste,IT\n",
         ),
         2,
     )
@@ -132,20 +132,21 @@ async fn a_whole_catalogue_loads_through_imports_in_dependency_order() {
         .query("SELECT id FROM price_lists WHERE code = 'EU'")
         .await[0]
         .get(0);
-    let mut prices =
-        String::from("sku_code,amount_cents,price_tiers.up_to,price_tiers.price_amount_cents\n");
+    let mut prices = String::from(
+        "sku_code,amount_cents,price_tiers.name,price_tiers.up_to,price_tiers.price_amount_cents\n",
+    );
     for i in 0..SKUS {
         if i % 2 == 0 {
             writeln!(
                 prices,
-                "SKU{i:03},{},\"10,100\",\"{},{}\"",
+                "SKU{i:03},{},\"ten,hundred\",\"10,100\",\"{},{}\"",
                 1000 + i,
                 900 + i,
                 800 + i
             )
             .unwrap();
         } else {
-            writeln!(prices, "SKU{i:03},{},,", 1000 + i).unwrap();
+            writeln!(prices, "SKU{i:03},{},,,", 1000 + i).unwrap();
         }
     }
     load(
@@ -186,11 +187,12 @@ async fn a_whole_catalogue_loads_through_imports_in_dependency_order() {
         CUSTOMERS as i64,
     )
     .await;
-    let mut addresses = String::from("reference,first_name,line_1,city,country_code,zip_code\n");
+    let mut addresses =
+        String::from("reference,first_name,last_name,phone,line_1,city,country_code,zip_code\n");
     for c in 0..CUSTOMERS {
         writeln!(
             addresses,
-            "ADDR{c},Name {c},\"{c} Main St, Apt 2\",Città,IT,0010{c}"
+            "ADDR{c},Name {c},Rossi,+39 06 {c},\"{c} Main St, Apt 2\",Città,IT,0010{c}"
         )
         .unwrap();
     }
@@ -247,7 +249,8 @@ async fn a_whole_catalogue_loads_through_imports_in_dependency_order() {
         ImportSpec::json(
             "promotions",
             &json!([{"code": "SPRING", "name": "Spring sale", "type": "percentage_discount",
-                     "percentage": 15, "starts_at": "2026-03-01", "market_code": "M-EU"}]),
+                     "percentage": 15, "starts_at": "2026-03-01", "expires_at": "2026-06-01",
+                     "market_code": "M-EU"}]),
         ),
         1,
     )
@@ -338,7 +341,7 @@ async fn a_whole_catalogue_loads_through_imports_in_dependency_order() {
         })))
     );
     assert_eq!(
-        rows(&env, "SELECT c.code, c.usage_limit::text, p.code, p.percentage::text, (p.starts_at = '2026-03-01T00:00:00Z')::text FROM coupons c JOIN coupon_codes_promotion_rules r ON r.id = c.coupon_codes_promotion_rule_id JOIN promotions p ON p.id = r.promotion_id").await,
+        rows(&env, "SELECT c.code, c.usage_limit::text, p.code, p.percentage::text, (p.starts_at = '2026-03-01T00:00:00Z')::text FROM coupons c JOIN coupon_codes_promotion_rules r ON r.id = c.promotion_rule_id JOIN promotions p ON p.id = r.promotion_id").await,
         set(["SPRING10|10|SPRING|15|true".into(), "SPRING20|20|SPRING|15|true".into()])
     );
     assert_eq!(

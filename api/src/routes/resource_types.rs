@@ -41,12 +41,28 @@ pub fn resource(rt: &ResourceType, base_url: &str) -> Value {
     let attributes: Vec<Value> = rt
         .all_attributes()
         .map(|a| {
+            let generated = rt.generated_key.is_some() && rt.natural_key == [a.name];
             let mut v = json!({
                 "name": a.name,
                 "type": type_name(a.ty),
                 "required": a.required,
+                "requirement": rt.requirement(a.name),
+                "condition": rt.condition(a.name).map(|c| c.describe()),
+                "generated": generated,
                 "common": COMMON_ATTRIBUTES.iter().any(|c| c.name == a.name),
             });
+            if let Some(min) = a.min_length {
+                v["min_length"] = json!(min);
+            }
+            if let Some(max) = a.max_length {
+                v["max_length"] = json!(max);
+            }
+            if let Some(allowed) = a.allowed {
+                v["allowed_characters"] = json!(allowed.describe);
+            }
+            if let Some(default) = a.default_sql {
+                v["default"] = default_value(default);
+            }
             if let Some(min) = a.min {
                 v["min"] = json!(min);
             }
@@ -70,6 +86,8 @@ pub fn resource(rt: &ResourceType, base_url: &str) -> Value {
                 "key_attribute": r.by_key.map(|k| k.input),
                 "key_target_attribute": r.by_key.map(|k| k.target_column),
                 "required": r.required,
+                "requirement": rt.requirement(r.name),
+                "condition": rt.condition(r.name).map(|c| c.describe()),
                 "inline": r.inline,
                 "keeps_unknown_keys": r.keeps_unknown_keys,
             })
@@ -94,10 +112,26 @@ pub fn resource(rt: &ResourceType, base_url: &str) -> Value {
             "relationships": relationships,
             "children": rt.children,
             "creates_without_key": rt.creates_without_key,
+            "matches_on": rt.matching(),
+            "max_per_parent": rt.max_per_parent,
+            "polymorphic": rt.polymorphic.map(|p| json!({
+                "id_attribute": p.id_attribute,
+                "type_attribute": p.type_attribute,
+                "relationships": p.relationships.iter().map(|(t, r)| json!({"type": t, "relationship": r})).collect::<Vec<_>>(),
+            })),
             "taggable": rt.taggable,
             "log_key": rt.log_key,
         },
     })
+}
+
+/// A default as clients see it: `true`, `'draft'` -> `"draft"`, `'{}'::jsonb` -> `{}`.
+fn default_value(sql: &str) -> Value {
+    let sql = sql.trim_end_matches("::jsonb");
+    if let Some(text) = sql.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')) {
+        return serde_json::from_str(text).unwrap_or_else(|_| json!(text));
+    }
+    serde_json::from_str(sql).unwrap_or_else(|_| json!(sql))
 }
 
 fn limits(state: &AppState) -> Value {

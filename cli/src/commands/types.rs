@@ -23,18 +23,27 @@ pub(super) fn types(api: &Api, json_output: bool, name: Option<&str>) -> Result<
         Some(_) => print_type(&doc["data"]),
         None => {
             let mut t = Table::new(
-                &["TYPE", "NATURAL KEY", "PARENT", "REQUIRED", "RELATIONSHIPS"],
+                &[
+                    "TYPE",
+                    "NATURAL KEY",
+                    "PARENT",
+                    "REQUIRED",
+                    "CONDITIONAL",
+                    "RELATIONSHIPS",
+                ],
                 &[],
             );
             for r in doc["data"].as_array().into_iter().flatten() {
                 let a = &r["attributes"];
-                let required: Vec<String> = a["attributes"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter(|x| x["required"] == true)
-                    .map(|x| cell(&x["name"]))
-                    .collect();
+                let named = |requirement: &str| -> Vec<String> {
+                    let attributes = a["attributes"].as_array().into_iter().flatten();
+                    let relationships = a["relationships"].as_array().into_iter().flatten();
+                    attributes
+                        .chain(relationships)
+                        .filter(|x| x["requirement"] == requirement)
+                        .map(|x| cell(&x["name"]))
+                        .collect()
+                };
                 let relationships: Vec<String> = a["relationships"]
                     .as_array()
                     .into_iter()
@@ -45,7 +54,8 @@ pub(super) fn types(api: &Api, json_output: bool, name: Option<&str>) -> Result<
                     cell(&r["id"]),
                     join(&a["natural_key"]),
                     cell(&a["parent"]["resource_type"]),
-                    required.join(", "),
+                    named("required").join(", "),
+                    named("conditional").join(", "),
                     relationships.join(", "),
                 ]);
             }
@@ -54,6 +64,16 @@ pub(super) fn types(api: &Api, json_output: bool, name: Option<&str>) -> Result<
         }
     }
     Ok(EXIT_OK)
+}
+
+/// `required`, `optional`, `generated`, or the condition (`unless market is given`).
+fn requirement(x: &Value) -> String {
+    match (x["requirement"].as_str(), x["condition"].as_str()) {
+        (_, Some(condition)) => format!("required {condition}"),
+        (Some("optional"), _) if x["generated"] == true => "generated when missing".into(),
+        (Some(r), _) => r.to_owned(),
+        _ => String::new(),
+    }
 }
 
 fn join(v: &Value) -> String {
@@ -79,7 +99,8 @@ fn print_type(r: &Value) {
         cell(&r["id"]),
         join(&a["natural_key"])
     );
-    let mut t = Table::new(&["ATTRIBUTE", "TYPE", "REQUIRED", "ALLOWED"], &[]);
+    println!("matches on: {}", cell(&a["matches_on"]));
+    let mut t = Table::new(&["ATTRIBUTE", "TYPE", "AT CREATE", "ALLOWED"], &[]);
     for x in a["attributes"].as_array().into_iter().flatten() {
         let mut allowed = Vec::new();
         if let Some(min) = x["min"].as_i64() {
@@ -91,10 +112,18 @@ fn print_type(r: &Value) {
         if let Some(values) = x["one_of"].as_array() {
             allowed.push(values.iter().map(cell).collect::<Vec<_>>().join(" | "));
         }
+        match (x["min_length"].as_u64(), x["max_length"].as_u64()) {
+            (Some(min), Some(max)) => allowed.push(format!("{min} to {max} characters")),
+            (None, Some(max)) => allowed.push(format!("at most {max} characters")),
+            _ => {}
+        }
+        if let Some(chars) = x["allowed_characters"].as_str() {
+            allowed.push(chars.to_owned());
+        }
         t.row(vec![
             cell(&x["name"]),
             cell(&x["type"]),
-            if x["required"] == true { "yes" } else { "" }.into(),
+            requirement(x),
             allowed.join(", "),
         ]);
     }
@@ -108,7 +137,7 @@ fn print_type(r: &Value) {
                 "RESOURCE TYPE",
                 "BY ID",
                 "BY KEY",
-                "REQUIRED",
+                "AT CREATE",
                 "INLINE",
             ],
             &[],
@@ -119,7 +148,7 @@ fn print_type(r: &Value) {
                 cell(&x["resource_type"]),
                 cell(&x["id_attribute"]),
                 cell(&x["key_attribute"]),
-                if x["required"] == true { "yes" } else { "" }.into(),
+                requirement(x),
                 if x["inline"] == true {
                     format!("{} or {}.*", cell(&x["name"]), cell(&x["name"]))
                 } else {

@@ -6,14 +6,19 @@
 //! type is a declaration here plus its table in `migrations/`, and no new code path.
 //!
 //! - `types`: the type system ([`ResourceType`], [`Attribute`], [`Relationship`], [`Column`]...).
+//! - `rules`: what a create needs beyond required attributes ([`Condition`]), generated keys
+//!   ([`Generated`]) and polymorphic references ([`Polymorphic`]).
 //! - `declarations`: the 29 declarations, one file per domain (markets, shared, catalog,
 //!   pricing, stock, customers, promotions, orders).
 
 mod declarations;
+mod rules;
 mod types;
 
+pub use rules::{Condition, Generated, Polymorphic, Rule};
 pub use types::{
-    Attribute, AttributeType, Column, KeyReference, Relationship, ResourceType, COMMON_ATTRIBUTES,
+    Allowed, Attribute, AttributeType, Column, KeyReference, Relationship, ResourceType,
+    COMMON_ATTRIBUTES,
 };
 
 /// Every importable resource type, in dependency order: a type comes after the types it
@@ -49,6 +54,11 @@ pub const CATALOGUE: &[ResourceType] = &[
     declarations::LINE_ITEMS,
     declarations::LINE_ITEM_OPTIONS,
 ];
+
+pub use declarations::{
+    ITEM_TYPES, MAX_COUPON_CODE_LENGTH, MAX_TAG_LENGTH, MAX_TIERS_PER_PRICE,
+    MIN_COUPON_CODE_LENGTH, TAG_CHARACTERS,
+};
 
 /// The input attribute that names a taggable record's tags.
 pub const TAGS: &str = "tags";

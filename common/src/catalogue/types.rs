@@ -1,6 +1,7 @@
 //! The type system of the catalogue: attributes and their types, relationships, resource
 //! types and the columns derived from them, with the const constructors declarations use.
 
+use super::rules::{Condition, Generated, Polymorphic};
 use super::{resource_type, TAGS};
 
 /// The type of an attribute's values, which fixes how an input value is converted and
@@ -62,6 +63,22 @@ pub struct Attribute {
     pub one_of: &'static [&'static str],
     /// The SQL value a new record gets when the input does not give one.
     pub default_sql: Option<&'static str>,
+    /// The fewest characters a text value may have.
+    pub min_length: Option<usize>,
+    /// The most characters a text value may have.
+    pub max_length: Option<usize>,
+    /// The characters a text value may hold, when restricted, and how they are described in
+    /// errors.
+    pub allowed: Option<Allowed>,
+}
+
+/// A restriction of a text attribute's characters (tag names).
+#[derive(Debug, Clone, Copy)]
+pub struct Allowed {
+    /// Whether a character is allowed.
+    pub test: fn(char) -> bool,
+    /// The allowed characters in words, for errors (`letters, digits, _ - :`).
+    pub describe: &'static str,
 }
 
 impl Attribute {
@@ -75,6 +92,9 @@ impl Attribute {
             max: None,
             one_of: &[],
             default_sql: None,
+            min_length: None,
+            max_length: None,
+            allowed: None,
         }
     }
     /// The same attribute, required.
@@ -101,6 +121,21 @@ impl Attribute {
     pub const fn default_sql(mut self, sql: &'static str) -> Self {
         self.default_sql = Some(sql);
         self
+    }
+    /// The same attribute, whose text is between `min` and `max` characters long.
+    pub const fn length(mut self, min: usize, max: usize) -> Self {
+        self.min_length = Some(min);
+        self.max_length = Some(max);
+        self
+    }
+    /// The same attribute, whose text holds only the characters `allowed` lets through.
+    pub const fn allowed(mut self, allowed: Allowed) -> Self {
+        self.allowed = Some(allowed);
+        self
+    }
+    /// Whether a new record gets `true` when the input does not give it.
+    pub fn defaults_to_true(&self) -> bool {
+        self.default_sql == Some("true")
     }
 }
 
@@ -277,6 +312,15 @@ pub struct ResourceType {
     /// Whether records of this type carry tags: an input's `tags` (names) become the record's
     /// whole set of tags, linked in `taggings`; tags not yet known are created.
     pub taggable: bool,
+    /// What else a create needs, under conditions (see [`Condition`]).
+    pub conditions: &'static [Condition],
+    /// How the natural key (a single column) is generated for an input without an id that
+    /// leaves it out: such an input creates a record.
+    pub generated_key: Option<Generated>,
+    /// A reference whose target type an attribute names (a line item's `item_id`).
+    pub polymorphic: Option<Polymorphic>,
+    /// The most records one parent may have (a price's tiers).
+    pub max_per_parent: Option<usize>,
 }
 
 /// A column of a resource table that inputs can write: an attribute or a relationship's id.
@@ -307,6 +351,68 @@ impl ResourceType {
         self.all_attributes()
             .enumerate()
             .find(|(_, a)| a.name == name)
+    }
+
+    /// Whether a relationship is part of the natural key, by its id column or by its key
+    /// input (a price's `sku_code`): such a relationship is needed to name the record at all.
+    pub fn keys_by(&self, rel: &Relationship) -> bool {
+        self.natural_key
+            .iter()
+            .any(|k| *k == rel.id_attribute || rel.is_key_input(k))
+    }
+
+    /// Finds a relationship by name, with its index in [`ResourceType::relationships`].
+    pub fn relationship(&self, name: &str) -> Option<(usize, &'static Relationship)> {
+        self.relationships
+            .iter()
+            .enumerate()
+            .find(|(_, r)| r.name == name)
+    }
+
+    /// What an input of this type is matched on, in words (`id when given, else code when
+    /// given, else a new record`), for `GET /api/resource_types` and the docs.
+    pub fn matching(&self) -> String {
+        let key: Vec<&str> = self
+            .natural_key
+            .iter()
+            .map(|k| {
+                self.relationships
+                    .iter()
+                    .find(|r| r.id_attribute == *k)
+                    .map_or(*k, |r| r.name)
+            })
+            .collect();
+        let key = key.join(" + ");
+        if self.generated_key.is_some() {
+            format!(
+                "id when given, else {key} when given, else a new record with a generated {key}"
+            )
+        } else if self.creates_without_key {
+            format!("id when given, else {key} when all given, else a new record")
+        } else {
+            format!("id when given, else {key}")
+        }
+    }
+
+    /// What a create needs of an attribute or relationship: `required`, `conditional` (see
+    /// [`ResourceType::condition`]) or `optional`.
+    pub fn requirement(&self, name: &str) -> &'static str {
+        let required = match self.relationship(name) {
+            Some((_, r)) => r.required,
+            None => self.attribute(name).is_some_and(|a| a.required),
+        };
+        if required {
+            "required"
+        } else if self.condition(name).is_some() {
+            "conditional"
+        } else {
+            "optional"
+        }
+    }
+
+    /// The condition under which `name` is required at create, if any.
+    pub fn condition(&self, name: &str) -> Option<&'static Condition> {
+        self.conditions.iter().find(|c| c.name == name)
     }
 
     /// Whether some relationship is named by `input` as a natural key (`sku_code`).

@@ -220,7 +220,40 @@ pub fn convert_noting(
             return Err(format!("must be greater than or equal to {min}"));
         }
     }
+    if let Cell::Text(s) = &cell {
+        check_text(attr, s)?;
+    }
     Ok((cell, note))
+}
+
+/// Checks a text value against its attribute's length and characters (a coupon code of 8
+/// to 40 characters, a tag name of letters, digits and `_-:`).
+pub fn check_text(attr: &Attribute, s: &str) -> Result<(), String> {
+    let length = s.chars().count();
+    match (attr.min_length, attr.max_length) {
+        (Some(min), Some(max)) if length < min || length > max => {
+            return Err(format!(
+                "is {length} characters long: must be {min} to {max}"
+            ))
+        }
+        (Some(min), None) if length < min => {
+            return Err(format!("is too short (at least {min} characters)"))
+        }
+        (None, Some(max)) if length > max => {
+            return Err(format!("is too long (at most {max} characters)"))
+        }
+        _ => {}
+    }
+    if let Some(allowed) = attr.allowed {
+        if let Some(c) = s.chars().find(|c| !(allowed.test)(*c)) {
+            return Err(format!(
+                "may hold only {}: '{}' is not allowed",
+                allowed.describe,
+                printable(&c.to_string())
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// An ISO 8601 time with its offset (`2026-01-31T12:00:00Z`, `2026-01-31 12:00:00+01:00`),

@@ -72,10 +72,11 @@ impl CsvLayout {
         let columns = headers
             .iter()
             .map(|name| {
-                let column = if name.starts_with(IGNORED_COLUMN_PREFIX) {
-                    CsvColumn::Ignored
-                } else if rt.accepts_input(name) {
+                // A declared attribute beats the prefix (a bundle's `_compute_price_amount`).
+                let column = if rt.accepts_input(name) {
                     CsvColumn::Input(name.clone())
+                } else if name.starts_with(IGNORED_COLUMN_PREFIX) {
+                    CsvColumn::Ignored
                 } else {
                     nested_column(rt, name)
                 };
@@ -251,6 +252,10 @@ mod tests {
         children: &[],
         creates_without_key: false,
         taggable: false,
+        conditions: &[],
+        generated_key: None,
+        polymorphic: None,
+        max_per_parent: None,
     };
 
     #[test]

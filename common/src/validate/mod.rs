@@ -25,24 +25,28 @@ use crate::catalogue::{ResourceType, TAGS};
 use crate::inputs::{RawInput, RawRecord};
 use crate::seen_keys::SeenKeys;
 
+mod at_create;
 mod convert;
 mod csv_layout;
 mod nested;
 #[cfg(test)]
 mod test_inputs;
 
-pub use convert::{convert, convert_noting, has_nul};
+pub use at_create::{missing_at_create, missing_message};
+pub use convert::{check_text, convert, convert_noting, has_nul};
 pub use csv_layout::CsvLayout;
-pub use nested::{MAX_CHILDREN, MAX_TAG_LENGTH};
+pub use nested::MAX_CHILDREN;
 
+use at_create::{note_missing, read_polymorphic};
 use convert::{printable, scalar_text, trimmed_note};
 use nested::{check_children, check_related, check_tags};
 
 /// The errors_log key of an input that has no identifying value.
 pub const UNKNOWN_KEY: &str = "unknown";
 
-/// CSV columns whose name starts with this are ignored without a warning: the failed-inputs
-/// report adds its own (`_errors`...) so that it can be imported again as it is.
+/// CSV columns whose name starts with this are ignored without a warning, unless the type
+/// declares them (a bundle's `_compute_price_amount`): the failed-inputs report adds its own
+/// (`_errors`...) so that it can be imported again as it is.
 pub const IGNORED_COLUMN_PREFIX: char = '_';
 
 /// A typed value bound for one column.
@@ -242,7 +246,7 @@ impl Preparer {
         };
         p.key = log_key(rt, &fields);
         p.warnings = column_warnings;
-        check_fields(rt, &mut p, fields);
+        check_fields(rt, &mut p, fields, self.parent_resource_id.is_some());
         self.note_duplicate(&mut p);
         p
     }
@@ -311,7 +315,15 @@ fn identity(
 }
 
 /// Checks the fields of one input into `p`.
-fn check_fields(rt: &ResourceType, p: &mut Prepared, fields: Vec<(String, Value, bool)>) {
+///
+/// `parent_named`: whether the parent relationship is named by the import (its
+/// `parent_resource_id`) or by the record an input is given inline in.
+fn check_fields(
+    rt: &ResourceType,
+    p: &mut Prepared,
+    fields: Vec<(String, Value, bool)>,
+    parent_named: bool,
+) {
     for (name, mut value, from_csv) in fields {
         // Postgres text cannot hold NUL: refuse it here, once, for names and values alike,
         // rather than let it fail the lookups and writes of the whole batch.
@@ -425,6 +437,7 @@ fn check_fields(rt: &ResourceType, p: &mut Prepared, fields: Vec<(String, Value,
         }
     }
 
+    read_polymorphic(rt, p);
     for (idx, attr) in rt.all_attributes().enumerate() {
         if !attr.required || p.errors.iter().any(|(a, _)| a == attr.name) {
             continue;
@@ -438,6 +451,7 @@ fn check_fields(rt: &ResourceType, p: &mut Prepared, fields: Vec<(String, Value,
             _ => {}
         }
     }
+    note_missing(rt, p, parent_named);
 }
 
 fn log_key(rt: &ResourceType, fields: &[(String, Value, bool)]) -> String {
@@ -501,7 +515,8 @@ mod tests {
         assert!(errors.contains(&("weight", "must be greater than or equal to 0")));
         assert!(errors.contains(&("unit_of_weight", "'kg' is not one of: gr, oz, lb")));
         assert!(errors.contains(&("metadata", "5 is not an object")));
-        assert_eq!(p.missing_required, vec!["name"]);
+        // A shippable SKU needs its shipping category to be created.
+        assert_eq!(p.missing_required, vec!["name", "shipping_category"]);
         assert_eq!(
             p.warnings,
             vec!["color was ignored: unknown attribute".to_string()]

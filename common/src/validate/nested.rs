@@ -4,9 +4,9 @@
 
 use serde_json::{Map, Value};
 
-use super::convert::shown;
+use super::convert::{check_text, shown};
 use super::{check_fields, Prepared};
-use crate::catalogue::{ResourceType, MAX_TAGS, TAGS};
+use crate::catalogue::{resource_type, Attribute, ResourceType, MAX_TAGS, TAGS};
 
 /// The most children one input may give inline under one attribute: they are written with
 /// their parent, in its batch, so they count towards what a batch holds in memory.
@@ -35,6 +35,13 @@ pub(super) fn check_children(
                 "has {} items; at most {MAX_CHILDREN} are allowed",
                 items.len()
             ),
+        );
+        return;
+    }
+    if let Some(max) = child_rt.max_per_parent.filter(|&max| items.len() > max) {
+        p.error(
+            name,
+            format!("has {} items; at most {max} are allowed", items.len()),
         );
         return;
     }
@@ -76,7 +83,7 @@ fn check_nested(
 ) -> Prepared {
     let mut nested = Prepared::empty(rt, p.position);
     let fields = map.into_iter().map(|(k, v)| (k, v, from_csv)).collect();
-    check_fields(rt, &mut nested, fields);
+    check_fields(rt, &mut nested, fields, true);
     adjust(&mut nested);
     for (attribute, message) in std::mem::take(&mut nested.errors) {
         p.error(&format!("{place}.{attribute}"), message);
@@ -150,8 +157,12 @@ pub(super) fn check_related(
     p.related.push((ri, related));
 }
 
-/// The longest tag name: tags are looked up by name, and an index entry has a size limit.
-pub const MAX_TAG_LENGTH: usize = 255;
+/// The `name` attribute of tags, which says what a tag name may be.
+fn tag_name() -> &'static Attribute {
+    resource_type("tags")
+        .and_then(|t| t.attribute("name"))
+        .expect("tags have names")
+}
 
 /// Checks the tags an input gives: a list of names (`["sale", "new"]`) or of objects with a
 /// name (`[{"name": "sale"}]`, as `tags.name` CSV columns give them), or in CSV a cell of
@@ -194,14 +205,11 @@ pub(super) fn check_tags(p: &mut Prepared, value: Value, from_csv: bool) {
         };
         match name {
             Some("") if from_csv => {}
-            Some(name) if name.chars().count() > MAX_TAG_LENGTH => p.error(
-                TAGS,
-                format!(
-                    "{} is too long for a tag name (at most {MAX_TAG_LENGTH} characters)",
-                    shown(&item)
-                ),
-            ),
             Some(name) if !name.is_empty() => {
+                if let Err(why) = check_text(tag_name(), name) {
+                    p.error(TAGS, format!("{} as a tag name {why}", shown(&item)));
+                    continue;
+                }
                 if !names.iter().any(|n| n == name) {
                     names.push(name.to_owned());
                 }
@@ -225,7 +233,7 @@ pub(super) fn check_tags(p: &mut Prepared, value: Value, from_csv: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalogue::resource_type;
+    use crate::catalogue::{resource_type, MAX_TAG_LENGTH};
     use crate::validate::prepare;
     use crate::validate::test_inputs::{csv_input, json_input, messages};
     use serde_json::json;
@@ -281,9 +289,19 @@ mod tests {
         assert_eq!(p.tags, Some(vec!["red".into(), "sale".into()]));
         let p = prepare(
             rt,
-            csv_input(&["code", "name", "tags"], &["A", "n", r#"["a,b", "c"]"#]),
+            csv_input(&["code", "name", "tags"], &["A", "n", r#"["a:b", "c"]"#]),
         );
-        assert_eq!(p.tags, Some(vec!["a,b".into(), "c".into()]));
+        assert_eq!(p.tags, Some(vec!["a:b".into(), "c".into()]));
+        // Tag names as the reference API restricts them: 25 characters of letters, digits
+        // and `_-:`.
+        let (_, errors) = tags(json!(["two words", "x".repeat(26), "ok_-:9"]));
+        assert_eq!(
+            errors,
+            vec![
+                "tags: 'two words' as a tag name may hold only letters, digits, '_', '-' and ':': ' ' is not allowed".to_owned(),
+                format!("tags: '{}' as a tag name is 26 characters long: must be 1 to 25", "x".repeat(26)),
+            ]
+        );
     }
 
     #[test]
@@ -355,7 +373,11 @@ mod tests {
         assert!(p.is_valid(), "{:?}", p.errors);
         assert_eq!(p.related.len(), 1);
         assert!(p.gives_related(0) && p.has_nested() && !p.has_children());
-        assert_eq!(p.related[0].1.missing_required, vec!["country_code"]);
+        // An address names a person (or, for a business, a company) and has a phone.
+        assert_eq!(
+            p.related[0].1.missing_required,
+            vec!["country_code", "phone", "first_name", "last_name"]
+        );
         assert_eq!(
             p.warnings,
             vec!["address.colour was ignored: unknown attribute"]

@@ -21,10 +21,12 @@
 //! - [`sql`]: the SQL text of every statement the writer runs.
 //! - `execute`: running the statements, set-based or record by record.
 //! - `outcome`: what each input did, counted and logged.
+//! - `generate`: keys generated for inputs that leave them out (order numbers...).
 //! - `nested`: records given inline (related records, children).
 //! - `tags`: tags and `taggings`.
 
 mod execute;
+mod generate;
 mod nested;
 mod outcome;
 mod plan;

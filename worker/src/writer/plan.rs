@@ -8,8 +8,9 @@ use deadpool_postgres::Transaction;
 use imports_common::catalogue::{Column, ResourceType};
 use imports_common::ids::new_id;
 use imports_common::model::Tenant;
-use imports_common::validate::{Cell, Prepared};
+use imports_common::validate::{missing_at_create, missing_message, Cell, Prepared};
 
+use super::generate::generate_keys;
 use super::resolve::lookup_keys;
 use super::sql;
 
@@ -62,6 +63,7 @@ pub(super) async fn plan_writes(
     records: &mut [Prepared],
 ) -> Result<Vec<Write>, tokio_postgres::Error> {
     let key_cols = rt.key_columns();
+    generate_keys(tx, rt, tenant, records).await?;
 
     // Inputs that give an id must name an existing record of the tenant; its natural key
     // lets inputs that name it by key merge with them.
@@ -178,16 +180,11 @@ pub(super) async fn plan_writes(
         }
     }
 
-    // Upserts lacking a required attribute can only update; and an input already rejected
-    // that would have created a record should say what else it lacks. Both need to know
-    // whether their key exists.
-    let missing = |cells: &[Option<Cell>]| -> Vec<&'static str> {
-        rt.all_attributes()
-            .enumerate()
-            .filter(|(c, a)| a.required && cells[*c].is_none())
-            .map(|(_, a)| a.name)
-            .collect()
-    };
+    // Upserts lacking what a create needs (a required attribute, a shipping category...) can
+    // only update; and an input already rejected that would have created a record should say
+    // what else it lacks. Both need to know whether their key exists. (Relationships are
+    // resolved by now: their id columns say whether they are given.)
+    let missing = |cells: &[Option<Cell>]| missing_at_create(rt, cells, |_| false);
     let mut wanted: Vec<&Vec<String>> = writes
         .iter()
         .filter(|w| {
@@ -212,10 +209,12 @@ pub(super) async fn plan_writes(
                 .map(|k| !found.contains_key(k) && !id_of_key.contains_key(k))
                 .unwrap_or(true);
         if !p.is_valid() && creates {
-            // Cloned, not taken: a retried batch must report the same errors.
-            for attr in p.missing_required.clone() {
+            // Reread, not taken: a retried batch must report the same errors. A relationship
+            // named but not found was reported as such.
+            let named = |ri: usize| p.references[ri].is_some() || p.gives_related(ri);
+            for attr in missing_at_create(rt, &p.cells, named) {
                 if !p.errors.iter().any(|(a, _)| a == attr) {
-                    p.error(attr, "can't be blank");
+                    p.error(attr, missing_message(rt, attr));
                 }
             }
         }
@@ -235,7 +234,7 @@ pub(super) async fn plan_writes(
         }
         for &m in &w.members {
             for attr in &lacking {
-                records[m].error(attr, "can't be blank");
+                records[m].error(attr, missing_message(rt, attr));
             }
         }
         false

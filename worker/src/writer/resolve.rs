@@ -173,7 +173,11 @@ pub(super) async fn resolve_relationships(
                     }
                     None => p.error(rel.name, "must exist"),
                 },
-                None if rel.required && p.id.is_none() => p.error(rel.name, "can't be blank"),
+                // Needed to name the record; other required relationships are needed only to
+                // create one (see `plan`).
+                None if rel.required && p.id.is_none() && rt.keys_by(rel) => {
+                    p.error(rel.name, "can't be blank")
+                }
                 None => {}
             }
         }

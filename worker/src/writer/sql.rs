@@ -304,6 +304,11 @@ pub fn parents_of_children_sql(child_rt: &ResourceType, parent: &Relationship) -
     )
 }
 
+/// `$1` numbers for keys an input leaves out (orders', stock transfers'), from one sequence:
+/// a number is never drawn twice, whatever the tenant.
+pub const NEXT_NUMBERS: &str =
+    "SELECT nextval('generated_numbers')::text FROM generate_series(1, $1::int8)";
+
 /// Every statement the writer may run for `rt`, named, for preparing them against the
 /// schema: the resolution query of each relationship, the lookups, the update by id, and
 /// the upsert and its unchanged-records read for every column given alone (with the key),
@@ -351,6 +356,9 @@ pub fn statements(rt: &ResourceType) -> Vec<(String, String)> {
     }
     if let Some(parent) = rt.parent_relationship() {
         out.push(("parents".into(), parents_of_children_sql(rt, parent)));
+    }
+    if rt.generated_key == Some(imports_common::catalogue::Generated::Number) {
+        out.push(("next numbers".into(), NEXT_NUMBERS.into()));
     }
     if rt.taggable {
         for (name, sql) in [
@@ -401,6 +409,10 @@ mod tests {
         children: &[],
         creates_without_key: false,
         taggable: false,
+        conditions: &[],
+        generated_key: None,
+        polymorphic: None,
+        max_per_parent: None,
     };
 
     /// A type without a natural key: every input creates a record.
@@ -414,6 +426,10 @@ mod tests {
         children: &[],
         creates_without_key: true,
         taggable: false,
+        conditions: &[],
+        generated_key: None,
+        polymorphic: None,
+        max_per_parent: None,
     };
 
     fn given(rt: &ResourceType, names: &[&str]) -> Vec<usize> {

@@ -1,6 +1,7 @@
 //! The product catalogue: SKUs, their shipping categories, lists, bundles and options.
 
 use super::{DEFAULTS, MARKET, SKU};
+use crate::catalogue::rules::{condition, Generated, Rule::*};
 use crate::catalogue::types::{
     boolean, currency, float, integer, relationship, relationship_by, text, ResourceType,
 };
@@ -8,7 +9,8 @@ use crate::catalogue::types::{
 /// How SKUs ship.
 pub const SHIPPING_CATEGORIES: ResourceType = ResourceType {
     name: "shipping_categories",
-    attributes: &[text("code").required(), text("name").required()],
+    attributes: &[text("code"), text("name").required()],
+    creates_without_key: true,
     ..DEFAULTS
 };
 
@@ -34,6 +36,7 @@ pub const SKUS: ResourceType = ResourceType {
         "shipping_category_code",
         false,
     )],
+    conditions: &[condition("shipping_category", UnlessTrue("do_not_ship"))],
     taggable: true,
     ..DEFAULTS
 };
@@ -43,13 +46,14 @@ pub const SKU_LISTS: ResourceType = ResourceType {
     name: "sku_lists",
     attributes: &[
         text("name").required(),
-        text("slug").required(),
+        text("slug"),
         text("description"),
         text("image_url"),
-        boolean("manual"),
+        boolean("manual").default_sql("true"),
         text("sku_code_regex"),
     ],
     natural_key: &["slug"],
+    generated_key: Some(Generated::SlugOf("name")),
     log_key: "slug",
     children: &["sku_list_items"],
     ..DEFAULTS
@@ -86,11 +90,17 @@ pub const BUNDLES: ResourceType = ResourceType {
     attributes: &[
         text("code").required(),
         text("name").required(),
-        currency("currency_code").required(),
+        currency("currency_code"),
         text("description"),
         text("image_url"),
-        integer("price_amount_cents").required().min(0),
+        integer("price_amount_cents").min(0),
         integer("compare_at_amount_cents").min(0),
+        boolean("_compute_price_amount"),
+        boolean("_compute_compare_at_amount"),
+    ],
+    conditions: &[
+        condition("currency_code", UnlessGiven("market")),
+        condition("price_amount_cents", UnlessTrue("_compute_price_amount")),
     ],
     relationships: &[
         MARKET,
@@ -120,6 +130,7 @@ pub const SKU_OPTIONS: ResourceType = ResourceType {
         text("sku_code_regex"),
     ],
     relationships: &[MARKET],
+    conditions: &[condition("currency_code", UnlessGiven("market"))],
     natural_key: &["name"],
     parent: Some("market"),
     log_key: "name",

@@ -18,7 +18,12 @@ const CUSTOMER: Relationship = relationship_by(
 /// Customers, keyed by email.
 pub const CUSTOMERS: ResourceType = ResourceType {
     name: "customers",
-    attributes: &[email("email").required()],
+    attributes: &[
+        email("email").required(),
+        text("shopper_reference"),
+        text("profile_id"),
+        text("tax_exemption_code"),
+    ],
     relationships: &[relationship(
         "customer_group",
         "customer_group_id",
@@ -58,22 +63,15 @@ pub const CUSTOMER_ADDRESSES: ResourceType = ResourceType {
 pub const CUSTOMER_PAYMENT_SOURCES: ResourceType = ResourceType {
     name: "customer_payment_sources",
     attributes: &[
-        text("payment_source_token").required(),
+        text("payment_source_token"),
         text("customer_token"),
-        text("payment_method").one_of(&[
-            "credit_card",
-            "paypal",
-            "stripe",
-            "adyen",
-            "braintree",
-            "checkout_com",
-            "external",
-        ]),
+        text("payment_method_id"),
     ],
     relationships: &[CUSTOMER],
     natural_key: &["customer_id", "payment_source_token"],
     parent: Some("customer"),
     log_key: "payment_source_token",
+    creates_without_key: true,
     ..DEFAULTS
 };
 
@@ -85,5 +83,6 @@ pub const CUSTOMER_SUBSCRIPTIONS: ResourceType = ResourceType {
     natural_key: &["customer_id", "reference"],
     parent: Some("customer"),
     log_key: "reference",
+    creates_without_key: true,
     ..DEFAULTS
 };

@@ -3,13 +3,14 @@
 
 use super::DEFAULTS;
 use crate::catalogue::types::{
-    boolean, currency, relationship, relationship_by, text, ResourceType,
+    boolean, currency, object, relationship, relationship_by, text, ResourceType,
 };
 
 /// Groups of customers, which a market can be kept to.
 pub const CUSTOMER_GROUPS: ResourceType = ResourceType {
     name: "customer_groups",
-    attributes: &[text("code").required(), text("name").required()],
+    attributes: &[text("code"), text("name").required()],
+    creates_without_key: true,
     ..DEFAULTS
 };
 
@@ -31,11 +32,13 @@ pub const TAX_CALCULATORS: ResourceType = ResourceType {
 pub const PRICE_LISTS: ResourceType = ResourceType {
     name: "price_lists",
     attributes: &[
-        text("code").required(),
+        text("code"),
         text("name").required(),
         currency("currency_code").required(),
-        boolean("tax_included"),
+        boolean("tax_included").default_sql("true"),
+        object("rules"),
     ],
+    creates_without_key: true,
     ..DEFAULTS
 };
 
@@ -43,7 +46,7 @@ pub const PRICE_LISTS: ResourceType = ResourceType {
 pub const MARKETS: ResourceType = ResourceType {
     name: "markets",
     attributes: &[
-        text("code").required(),
+        text("code"),
         text("name").required(),
         text("facebook_pixel_id"),
         text("checkout_url"),
@@ -73,6 +76,7 @@ pub const MARKETS: ResourceType = ResourceType {
             false,
         ),
     ],
+    creates_without_key: true,
     ..DEFAULTS
 };
 
@@ -89,7 +93,7 @@ pub const TAX_CATEGORIES: ResourceType = ResourceType {
             "name",
             true,
         ),
-        relationship("sku", "sku_id", "skus", "sku_code", false),
+        relationship("sku", "sku_id", "skus", "sku_code", true),
     ],
     natural_key: &["code", "tax_calculator_id"],
     parent: Some("tax_calculator"),

@@ -32,6 +32,10 @@ const DEFAULTS: ResourceType = ResourceType {
     children: &[],
     creates_without_key: false,
     taggable: false,
+    conditions: &[],
+    generated_key: None,
+    polymorphic: None,
+    max_per_parent: None,
 };
 
 /// The market a record belongs to, by id or `market_code`: shared by the types sold per market.

@@ -1,16 +1,36 @@
 //! Orders, their line items and the items' options.
 
-use super::{DEFAULTS, MARKET};
+use super::DEFAULTS;
+use crate::catalogue::rules::{Generated, Polymorphic};
 use crate::catalogue::types::{
     currency, email, integer, object, relationship, relationship_by, relationship_by_id, text,
     ResourceType,
 };
 
+/// What a line item's `item_type` may name, as in the reference API.
+pub const ITEM_TYPES: &[&str] = &[
+    "skus",
+    "bundles",
+    "gift_cards",
+    "shipments",
+    "payment_methods",
+    "adjustments",
+    "percentage_discount_promotions",
+    "free_shipping_promotions",
+    "buy_x_pay_y_promotions",
+    "free_gift_promotions",
+    "fixed_price_promotions",
+    "external_promotions",
+    "fixed_amount_promotions",
+    "flex_promotions",
+    "discount_engine_items",
+];
+
 /// The orders of a market, with their line items given inline.
 pub const ORDERS: ResourceType = ResourceType {
     name: "orders",
     attributes: &[
-        text("number").required(),
+        text("number"),
         currency("currency_code"),
         email("customer_email"),
         text("language_code"),
@@ -20,7 +40,7 @@ pub const ORDERS: ResourceType = ResourceType {
             .default_sql("'draft'"),
     ],
     relationships: &[
-        MARKET,
+        relationship("market", "market_id", "markets", "market_code", true),
         relationship_by(
             "customer",
             "customer_id",
@@ -50,6 +70,7 @@ pub const ORDERS: ResourceType = ResourceType {
         .given_inline(),
     ],
     natural_key: &["number"],
+    generated_key: Some(Generated::Number),
     parent: Some("market"),
     log_key: "number",
     children: &["line_items"],
@@ -67,9 +88,10 @@ pub const LINE_ITEMS: ResourceType = ResourceType {
         integer("quantity").required().min(1),
         integer("unit_amount_cents").min(0),
         integer("compare_at_amount_cents").min(0),
-        text("item_type")
-            .one_of(&["skus", "bundles", "gift_cards", "adjustments"])
-            .default_sql("'skus'"),
+        text("item_type").one_of(ITEM_TYPES).default_sql("'skus'"),
+        text("item_id"),
+        text("image_url"),
+        text("frequency"),
     ],
     relationships: &[
         relationship_by(
@@ -82,7 +104,23 @@ pub const LINE_ITEMS: ResourceType = ResourceType {
         ),
         relationship("sku", "sku_id", "skus", "sku_code", false),
         relationship("bundle", "bundle_id", "bundles", "bundle_code", false),
+        relationship(
+            "gift_card",
+            "gift_card_id",
+            "gift_cards",
+            "gift_card_code",
+            false,
+        ),
     ],
+    polymorphic: Some(Polymorphic {
+        id_attribute: "item_id",
+        type_attribute: "item_type",
+        relationships: &[
+            ("skus", "sku"),
+            ("bundles", "bundle"),
+            ("gift_cards", "gift_card"),
+        ],
+    }),
     natural_key: &["order_id", "sku_code"],
     parent: Some("order"),
     log_key: "sku_code",
@@ -97,7 +135,8 @@ pub const LINE_ITEM_OPTIONS: ResourceType = ResourceType {
     attributes: &[
         text("name"),
         integer("quantity").required().min(1),
-        object("options"),
+        object("options").required(),
+        integer("unit_amount_cents").min(0),
     ],
     relationships: &[
         relationship_by_id("line_item", "line_item_id", "line_items", true),

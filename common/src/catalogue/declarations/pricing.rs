@@ -1,7 +1,12 @@
 //! Prices of SKUs in price lists, and their tiers.
 
 use super::{DEFAULTS, SKU};
-use crate::catalogue::types::{integer, relationship, relationship_by_id, text, ResourceType};
+use crate::catalogue::types::{
+    integer, object, relationship, relationship_by_id, text, ResourceType,
+};
+
+/// The most tiers a price may have, as in the reference API.
+pub const MAX_TIERS_PER_PRICE: usize = 10;
 
 /// A SKU's price in a price list, with its tiers given inline.
 pub const PRICES: ResourceType = ResourceType {
@@ -10,6 +15,7 @@ pub const PRICES: ResourceType = ResourceType {
         text("sku_code"),
         integer("amount_cents").required().min(0),
         integer("compare_at_amount_cents").min(0),
+        object("rules"),
     ],
     relationships: &[
         SKU,
@@ -32,16 +38,17 @@ pub const PRICES: ResourceType = ResourceType {
 pub const PRICE_TIERS: ResourceType = ResourceType {
     name: "price_tiers",
     attributes: &[
-        text("name"),
+        text("name").required(),
         text("type")
-            .one_of(&["volume", "frequency"])
-            .default_sql("'volume'"),
-        integer("up_to").required().min(1),
+            .one_of(&["PriceVolumeTier", "PriceFrequencyTier"])
+            .default_sql("'PriceVolumeTier'"),
+        integer("up_to").min(1),
         integer("price_amount_cents").required().min(0),
     ],
     relationships: &[relationship_by_id("price", "price_id", "prices", true)],
-    natural_key: &["price_id", "up_to"],
+    natural_key: &["price_id", "name"],
     parent: Some("price"),
-    log_key: "up_to",
+    log_key: "name",
+    max_per_parent: Some(MAX_TIERS_PER_PRICE),
     ..DEFAULTS
 };

@@ -1,24 +1,34 @@
 //! Promotions, their coupon codes, and gift cards.
 
 use super::{DEFAULTS, MARKET};
+use crate::catalogue::rules::{condition, Generated, Rule::*};
 use crate::catalogue::types::{
     boolean, currency, email, integer, relationship, relationship_by, text, timestamp, ResourceType,
 };
+
+/// The shortest coupon code, as in the reference API.
+pub const MIN_COUPON_CODE_LENGTH: usize = 8;
+/// The longest coupon code, as in the reference API.
+pub const MAX_COUPON_CODE_LENGTH: usize = 40;
 
 /// The gift cards of a market.
 pub const GIFT_CARDS: ResourceType = ResourceType {
     name: "gift_cards",
     attributes: &[
-        text("code").required(),
-        currency("currency_code").required(),
+        text("code"),
+        currency("currency_code"),
         integer("balance_cents").required().min(0),
         integer("balance_max_cents").min(0),
         boolean("single_use"),
-        boolean("rechargeable"),
+        boolean("rechargeable").default_sql("true"),
+        boolean("distribute_discount").default_sql("true"),
+        text("image_url"),
         timestamp("expires_at"),
         email("recipient_email"),
     ],
     relationships: &[MARKET],
+    conditions: &[condition("currency_code", UnlessGiven("market"))],
+    generated_key: Some(Generated::Code),
     parent: Some("market"),
     taggable: true,
     ..DEFAULTS
@@ -28,7 +38,7 @@ pub const GIFT_CARDS: ResourceType = ResourceType {
 pub const PROMOTIONS: ResourceType = ResourceType {
     name: "promotions",
     attributes: &[
-        text("code").required(),
+        text("code"),
         text("name").required(),
         text("type").required().one_of(&[
             "percentage_discount",
@@ -43,10 +53,15 @@ pub const PROMOTIONS: ResourceType = ResourceType {
         integer("fixed_amount_cents").min(0),
         currency("currency_code"),
         timestamp("starts_at").required(),
-        timestamp("expires_at"),
+        timestamp("expires_at").required(),
         integer("total_usage_limit").min(1),
     ],
     relationships: &[MARKET],
+    conditions: &[
+        condition("percentage", WhenEquals("type", "percentage_discount")),
+        condition("fixed_amount_cents", WhenEquals("type", "fixed_amount")),
+    ],
+    creates_without_key: true,
     parent: Some("market"),
     taggable: true,
     ..DEFAULTS
@@ -73,21 +88,23 @@ pub const COUPON_CODES_PROMOTION_RULES: ResourceType = ResourceType {
 pub const COUPONS: ResourceType = ResourceType {
     name: "coupons",
     attributes: &[
-        text("code").required(),
+        text("code")
+            .required()
+            .length(MIN_COUPON_CODE_LENGTH, MAX_COUPON_CODE_LENGTH),
         boolean("customer_single_use"),
         integer("usage_limit").min(1),
         email("recipient_email"),
     ],
     relationships: &[relationship_by(
-        "coupon_codes_promotion_rule",
-        "coupon_codes_promotion_rule_id",
+        "promotion_rule",
+        "promotion_rule_id",
         "coupon_codes_promotion_rules",
         "promotion_code",
         "promotion_code",
         true,
     )],
-    natural_key: &["code", "coupon_codes_promotion_rule_id"],
-    parent: Some("coupon_codes_promotion_rule"),
+    natural_key: &["code", "promotion_rule_id"],
+    parent: Some("promotion_rule"),
     taggable: true,
     ..DEFAULTS
 };

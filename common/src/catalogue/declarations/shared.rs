@@ -1,7 +1,17 @@
 //! Types the records of every domain refer to: addresses and tags.
 
 use super::DEFAULTS;
-use crate::catalogue::types::{email, text, ResourceType};
+use crate::catalogue::rules::{condition, Rule::*};
+use crate::catalogue::types::{boolean, email, float, text, Allowed, ResourceType};
+
+/// The longest tag name, as in the reference API.
+pub const MAX_TAG_LENGTH: usize = 25;
+
+/// The characters of tag names, as in the reference API.
+pub const TAG_CHARACTERS: Allowed = Allowed {
+    test: |c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | ':'),
+    describe: "letters, digits, '_', '-' and ':'",
+};
 
 /// Postal addresses, keyed by `reference`: stock locations, customers and orders
 /// give theirs inline.
@@ -17,9 +27,18 @@ pub const ADDRESSES: ResourceType = ResourceType {
         text("zip_code"),
         text("state_code"),
         text("country_code").required(),
-        text("phone"),
+        text("phone").required(),
         email("email"),
         text("notes"),
+        boolean("business"),
+        float("lat"),
+        float("lng"),
+        text("billing_info"),
+    ],
+    conditions: &[
+        condition("first_name", WhenNotTrue("business")),
+        condition("last_name", WhenNotTrue("business")),
+        condition("company", WhenTrue("business")),
     ],
     natural_key: &["reference"],
     log_key: "reference",
@@ -31,7 +50,10 @@ pub const ADDRESSES: ResourceType = ResourceType {
 /// Tag names, which the records of taggable types are linked to.
 pub const TAGS: ResourceType = ResourceType {
     name: "tags",
-    attributes: &[text("name").required()],
+    attributes: &[text("name")
+        .required()
+        .length(1, MAX_TAG_LENGTH)
+        .allowed(TAG_CHARACTERS)],
     natural_key: &["name"],
     log_key: "name",
     ..DEFAULTS

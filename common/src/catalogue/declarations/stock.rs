@@ -1,21 +1,32 @@
 //! Stock: locations, the items they hold and transfers between them.
 
 use super::{DEFAULTS, SKU};
-use crate::catalogue::types::{integer, relationship, relationship_by, text, ResourceType};
+use crate::catalogue::rules::Generated;
+use crate::catalogue::types::{
+    boolean, integer, relationship, relationship_by, text, ResourceType,
+};
 
 /// Where stock is kept, with its address given inline.
 pub const STOCK_LOCATIONS: ResourceType = ResourceType {
     name: "stock_locations",
-    attributes: &[text("code").required(), text("name").required()],
+    attributes: &[
+        text("code"),
+        text("name").required(),
+        text("label_format")
+            .one_of(&["PDF", "ZPL", "EPL2", "PNG"])
+            .default_sql("'PDF'"),
+        boolean("suppress_etd"),
+    ],
     relationships: &[relationship_by(
         "address",
         "address_id",
         "addresses",
         "address_reference",
         "reference",
-        false,
+        true,
     )
     .given_inline()],
+    creates_without_key: true,
     ..DEFAULTS
 };
 
@@ -43,7 +54,7 @@ pub const STOCK_ITEMS: ResourceType = ResourceType {
 pub const STOCK_TRANSFERS: ResourceType = ResourceType {
     name: "stock_transfers",
     attributes: &[
-        text("number").required(),
+        text("number"),
         text("sku_code"),
         integer("quantity").required().min(1),
         text("status")
@@ -76,6 +87,7 @@ pub const STOCK_TRANSFERS: ResourceType = ResourceType {
         ),
     ],
     natural_key: &["number"],
+    generated_key: Some(Generated::Number),
     log_key: "number",
     ..DEFAULTS
 };
