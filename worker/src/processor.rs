@@ -212,7 +212,7 @@ async fn write_batches(
         };
         // Named while the batch was prepared (valid inputs only).
         let keys: HashSet<u64> = batch.iter().filter_map(|p| p.identity).collect();
-        let independent = lookup_free(&batch);
+        let independent = lookup_free(rt, &batch);
         let must_wait = in_flight.take_if(|flight| {
             !(independent && flight.independent && flight.keys.is_disjoint(&keys))
         });

@@ -22,11 +22,13 @@
 //! - `execute`: running the statements, set-based or record by record.
 //! - `outcome`: what each input did, counted and logged.
 //! - `generate`: keys generated for inputs that leave them out (order numbers...).
+//! - `limits`: how many records one parent may have (a price's tiers).
 //! - `nested`: records given inline (related records, children).
 //! - `tags`: tags and `taggings`.
 
 mod execute;
 mod generate;
+mod limits;
 mod nested;
 mod outcome;
 mod plan;

@@ -11,6 +11,7 @@ use imports_common::model::Tenant;
 use imports_common::validate::{missing_at_create, missing_message, Cell, Prepared};
 
 use super::generate::generate_keys;
+use super::limits::keep_under_parent_limit;
 use super::resolve::lookup_keys;
 use super::sql;
 
@@ -239,6 +240,7 @@ pub(super) async fn plan_writes(
         }
         false
     });
+    keep_under_parent_limit(tx, rt, tenant, records, &mut writes).await?;
     Ok(writes)
 }
 

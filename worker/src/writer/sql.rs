@@ -304,6 +304,18 @@ pub fn parents_of_children_sql(child_rt: &ResourceType, parent: &Relationship) -
     )
 }
 
+/// The natural keys (as text) of the tenant's records of `rt` under the parents `$3`: what
+/// a parent already has, to keep it under its limit (a price's tiers).
+pub fn siblings_sql(rt: &ResourceType, parent: &Relationship) -> String {
+    format!(
+        "SELECT t.{parent}, {keys} FROM {table} t
+         WHERE t.organization_id = $1 AND t.mode = $2 AND t.{parent} = ANY($3)",
+        parent = parent.id_attribute,
+        keys = key_as_text(rt),
+        table = rt.name,
+    )
+}
+
 /// `$1` numbers for keys an input leaves out (orders', stock transfers'), from one sequence:
 /// a number is never drawn twice, whatever the tenant.
 pub const NEXT_NUMBERS: &str =
@@ -356,6 +368,9 @@ pub fn statements(rt: &ResourceType) -> Vec<(String, String)> {
     }
     if let Some(parent) = rt.parent_relationship() {
         out.push(("parents".into(), parents_of_children_sql(rt, parent)));
+        if rt.max_per_parent.is_some() {
+            out.push(("siblings".into(), siblings_sql(rt, parent)));
+        }
     }
     if rt.generated_key == Some(imports_common::catalogue::Generated::Number) {
         out.push(("next numbers".into(), NEXT_NUMBERS.into()));
