@@ -173,7 +173,7 @@ async fn measure(
     let mut ids = Vec::new();
     for k in 0..IMPORTS {
         let skus: Vec<Value> = (0..3)
-            .map(|i| json!({"code": format!("LOAD{k:02}-{i}"), "name": format!("load {k} {i}")}))
+            .map(|i| json!({"code": format!("LOAD{k:02}-{i}"), "name": format!("load {k} {i}"), "do_not_ship": true}))
             .collect();
         ids.push(create(&http, &base, &jwt, "json", Value::Array(skus)).await?);
     }

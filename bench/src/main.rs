@@ -128,6 +128,15 @@ async fn main() -> anyhow::Result<()> {
     );
     println!();
 
+    // Every SKU ships in the tenant's one shipping category (a shippable SKU needs one): the
+    // worker's inputs name it by code, the baselines write its id.
+    client
+        .batch_execute(
+            "INSERT INTO shipping_categories (id, organization_id, mode, code, name)
+             VALUES ('bench-std', 'bench', 'test', 'STD', 'Standard'),
+                    ('bench-b-std', 'bench-b', 'test', 'STD', 'Standard')",
+        )
+        .await?;
     // (a) COPY into staging + one merge.
     client
         .batch_execute(
@@ -150,8 +159,8 @@ async fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let stmt = client
         .prepare(
-            "INSERT INTO baseline_skus (id, organization_id, mode, code, name, pieces_per_pack)
-             VALUES ($1, 'bench', 'test', $2, $3, $4)
+            "INSERT INTO baseline_skus (id, organization_id, mode, code, name, pieces_per_pack, shipping_category_id)
+             VALUES ($1, 'bench', 'test', $2, $3, $4, 'bench-std')
              ON CONFLICT (organization_id, mode, code) DO UPDATE SET name = EXCLUDED.name,
                pieces_per_pack = EXCLUDED.pieces_per_pack, updated_at = now()",
         )
@@ -497,8 +506,8 @@ async fn copy_merge(client: &tokio_postgres::Client, n: usize, name: &str) -> an
     sink.finish().await?;
     client
         .batch_execute(
-            "INSERT INTO baseline_skus (id, organization_id, mode, code, name, pieces_per_pack)
-             SELECT id, 'bench', 'test', code, name, pieces_per_pack FROM staging
+            "INSERT INTO baseline_skus (id, organization_id, mode, code, name, pieces_per_pack, shipping_category_id)
+             SELECT id, 'bench', 'test', code, name, pieces_per_pack, 'bench-std' FROM staging
              ON CONFLICT (organization_id, mode, code) DO UPDATE SET name = EXCLUDED.name,
                pieces_per_pack = EXCLUDED.pieces_per_pack, updated_at = now();
              COMMIT",
@@ -537,15 +546,15 @@ async fn run_import(
 fn json_skus(n: usize, prefix: &str, name: &str) -> Value {
     Value::Array(
         (0..n)
-            .map(|i| json!({"code": format!("{prefix}{i:08}"), "name": format!("{name} {i}"), "pieces_per_pack": i % 10 + 1}))
+            .map(|i| json!({"code": format!("{prefix}{i:08}"), "name": format!("{name} {i}"), "pieces_per_pack": i % 10 + 1, "shipping_category_code": "STD"}))
             .collect(),
     )
 }
 
 fn csv_skus(n: usize, prefix: &str, name: &str) -> Value {
-    let mut out = String::from("code,name,pieces_per_pack\n");
+    let mut out = String::from("code,name,pieces_per_pack,shipping_category_code\n");
     for i in 0..n {
-        out.push_str(&format!("{prefix}{i:08},{name} {i},{}\n", i % 10 + 1));
+        out.push_str(&format!("{prefix}{i:08},{name} {i},{},STD\n", i % 10 + 1));
     }
     Value::String(out)
 }
@@ -553,11 +562,11 @@ fn csv_skus(n: usize, prefix: &str, name: &str) -> Value {
 /// CSV rows of about 230 bytes, as a catalogue export with descriptions would have.
 fn wide_csv_skus(n: usize) -> String {
     let mut out = String::from(
-        "code,name,description,image_url,pieces_per_pack,weight,unit_of_weight,hs_tariff_number\n",
+        "code,name,description,image_url,pieces_per_pack,weight,unit_of_weight,hs_tariff_number,shipping_category_code\n",
     );
     for i in 0..n {
         out.push_str(&format!(
-            "WIDE{i:08},\"Wide sku {i}, with a comma\",A longer description of sku number {i} for the constant-memory run from the spring catalogue export,https://img.example.com/skus/WIDE{i:08}/large.png,{},{}.5,gr,{:010}\n",
+            "WIDE{i:08},\"Wide sku {i}, with a comma\",A longer description of sku number {i} for the constant-memory run from the spring catalogue export,https://img.example.com/skus/WIDE{i:08}/large.png,{},{}.5,gr,{:010},STD\n",
             i % 10 + 1,
             i % 100,
             i * 7
