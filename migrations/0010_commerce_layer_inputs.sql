@@ -68,3 +68,51 @@ ALTER TABLE line_items ADD COLUMN item_id text,
     ADD COLUMN gift_card_id text REFERENCES gift_cards (id);
 
 ALTER TABLE line_item_options ADD COLUMN unit_amount_cents int8;
+
+-- A bundle's, gift card's or SKU option's currency, when an input leaves it out, is its
+-- market's (the currency of the market's price list), as Commerce Layer inherits it.
+CREATE FUNCTION currency_from_market() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.currency_code IS NULL AND NEW.market_id IS NOT NULL THEN
+        SELECT l.currency_code INTO NEW.currency_code
+        FROM markets m JOIN price_lists l ON l.id = m.price_list_id
+        WHERE m.id = NEW.market_id;
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER bundles_currency BEFORE INSERT OR UPDATE OF market_id, currency_code ON bundles
+    FOR EACH ROW EXECUTE FUNCTION currency_from_market();
+CREATE TRIGGER gift_cards_currency BEFORE INSERT OR UPDATE OF market_id, currency_code ON gift_cards
+    FOR EACH ROW EXECUTE FUNCTION currency_from_market();
+CREATE TRIGGER sku_options_currency BEFORE INSERT OR UPDATE OF market_id, currency_code ON sku_options
+    FOR EACH ROW EXECUTE FUNCTION currency_from_market();
+
+-- A bundle asked to compute its amounts (`_compute_price_amount`,
+-- `_compute_compare_at_amount`) gets the sum of its SKU list's items, each its quantity
+-- times the SKU's price in the market's price list, as Commerce Layer computes them.
+CREATE FUNCTION bundle_amounts() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    price_sum int8;
+    compare_sum int8;
+BEGIN
+    IF NEW._compute_price_amount OR NEW._compute_compare_at_amount THEN
+        SELECT sum(i.quantity * p.amount_cents),
+               sum(i.quantity * coalesce(p.compare_at_amount_cents, p.amount_cents))
+        INTO price_sum, compare_sum
+        FROM sku_list_items i
+        JOIN markets m ON m.id = NEW.market_id
+        JOIN prices p ON p.sku_id = i.sku_id AND p.price_list_id = m.price_list_id
+        WHERE i.sku_list_id = NEW.sku_list_id;
+        IF NEW._compute_price_amount THEN
+            NEW.price_amount_cents := coalesce(price_sum, 0);
+        END IF;
+        IF NEW._compute_compare_at_amount THEN
+            NEW.compare_at_amount_cents := coalesce(compare_sum, 0);
+        END IF;
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER bundles_amounts BEFORE INSERT OR UPDATE ON bundles
+    FOR EACH ROW EXECUTE FUNCTION bundle_amounts();
