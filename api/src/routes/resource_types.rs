@@ -90,6 +90,7 @@ pub fn resource(rt: &ResourceType, base_url: &str) -> Value {
                 "condition": rt.condition(r.name).map(|c| c.describe()),
                 "inline": r.inline,
                 "keeps_unknown_keys": r.keeps_unknown_keys,
+                "creates_unknown_keys": r.creates_unknown_keys,
             })
         })
         .collect();

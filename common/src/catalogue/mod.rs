@@ -124,6 +124,25 @@ mod tests {
                     );
                 }
             }
+            for rel in r
+                .relationships
+                .iter()
+                .filter(|rel| rel.creates_unknown_keys)
+            {
+                let k = rel.by_key.expect("a key to create by");
+                let target = resource_type(rel.target).unwrap();
+                assert!(
+                    target.natural_key == [k.target_column]
+                        && target
+                            .all_attributes()
+                            .all(|a| !a.required || a.name == k.target_column)
+                        && target.relationships.iter().all(|t| !t.required)
+                        && target.conditions.is_empty(),
+                    "{}: {} can be created from its key alone",
+                    r.name,
+                    rel.name
+                );
+            }
             for rel in r.relationships.iter().filter(|rel| rel.keeps_unknown_keys) {
                 let k = rel.by_key.expect("a key to keep");
                 assert!(

@@ -189,9 +189,12 @@ pub struct Relationship {
     /// written first, created or updated by its own natural key, and linked.
     pub inline: bool,
     /// Whether an input whose key names no record is written without the link (the key stays
-    /// in the type's own attribute), with a warning, instead of failing: an order's
-    /// `customer_email` may be a guest's.
+    /// in the type's own attribute), with a warning, instead of failing.
     pub keeps_unknown_keys: bool,
+    /// Whether a key that names no record creates one, holding the key alone (an order's
+    /// `customer_email` finds or creates its customer, as in the reference API). The target
+    /// must need nothing else: the catalogue's tests check it.
+    pub creates_unknown_keys: bool,
 }
 
 impl Relationship {
@@ -204,6 +207,12 @@ impl Relationship {
     /// The same relationship, left empty (with a warning) when its key names no record.
     pub const fn keeping_unknown_keys(mut self) -> Self {
         self.keeps_unknown_keys = true;
+        self
+    }
+
+    /// The same relationship, whose key creates the record it names when there is none.
+    pub const fn creating_unknown_keys(mut self) -> Self {
+        self.creates_unknown_keys = true;
         self
     }
 
@@ -264,6 +273,7 @@ pub(super) const fn relationship_by(
         required,
         inline: false,
         keeps_unknown_keys: false,
+        creates_unknown_keys: false,
     }
 }
 
@@ -283,6 +293,7 @@ pub(super) const fn relationship_by_id(
         required,
         inline: false,
         keeps_unknown_keys: false,
+        creates_unknown_keys: false,
     }
 }
 

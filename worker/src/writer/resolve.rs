@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use deadpool_postgres::Transaction;
 use imports_common::catalogue::{Column, ResourceType};
+use imports_common::ids::new_id;
 use imports_common::model::Tenant;
 use imports_common::validate::{Cell, Prepared, Reference};
 use tokio_postgres::types::ToSql;
@@ -137,6 +138,31 @@ pub(super) async fn resolve_relationships(
                     by_key.insert(k.clone(), id.clone());
                 }
                 by_id.insert(id, key);
+            }
+        }
+        if rel.creates_unknown_keys {
+            // Keys of valid inputs that name no record create it (once each).
+            let mut unknown: Vec<&str> = records
+                .iter()
+                .zip(&wanted)
+                .filter(|(p, _)| p.is_valid())
+                .filter_map(|(_, w)| match w {
+                    Some(Reference::Key(k)) if !by_key.contains_key(k) => Some(k.as_str()),
+                    _ => None,
+                })
+                .collect();
+            unknown.sort_unstable();
+            unknown.dedup();
+            if !unknown.is_empty() {
+                let new_ids: Vec<String> = unknown.iter().map(|_| new_id()).collect();
+                let stmt = tx.prepare_cached(&sql::create_by_key_sql(rel)).await?;
+                let mode = tenant.mode.as_str();
+                for row in tx
+                    .query(&stmt, &[&tenant.organization_id, &mode, &new_ids, &unknown])
+                    .await?
+                {
+                    by_key.insert(row.get(1), row.get(0));
+                }
             }
         }
         for (p, want) in records.iter_mut().zip(wanted) {

@@ -244,6 +244,19 @@ pub fn relationship_sql(rel: &Relationship) -> String {
     )
 }
 
+/// Creates the tenant's records of `rel`'s target holding only the keys `$4` (with the ids
+/// `$3`), or finds them when they were created meanwhile: each with its id and key.
+pub fn create_by_key_sql(rel: &Relationship) -> String {
+    let key_column = rel.by_key.map(|k| k.target_column).unwrap_or("id");
+    format!(
+        "INSERT INTO {target} (id, organization_id, mode, {key_column})
+         SELECT u.id, $1, $2, u.k FROM unnest($3::text[], $4::text[]) AS u(id, k)
+         ON CONFLICT (organization_id, mode, {key_column}) DO UPDATE SET {key_column} = EXCLUDED.{key_column}
+         RETURNING id, {key_column}::text",
+        target = rel.target
+    )
+}
+
 /// The tenant's records of `rt` with the ids `$3`, with their natural key as text.
 pub fn existing_ids_sql(rt: &ResourceType) -> String {
     let key_list: Vec<String> = rt
@@ -331,6 +344,9 @@ pub fn statements(rt: &ResourceType) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
     for rel in rt.relationships {
         out.push((format!("resolve {}", rel.name), relationship_sql(rel)));
+        if rel.creates_unknown_keys {
+            out.push((format!("create {}", rel.name), create_by_key_sql(rel)));
+        }
     }
     out.push(("existing ids".into(), existing_ids_sql(rt)));
     if !rt.natural_key.is_empty() {
@@ -417,6 +433,7 @@ mod tests {
             required: true,
             inline: false,
             keeps_unknown_keys: false,
+            creates_unknown_keys: false,
         }],
         natural_key: &["sku_code"],
         parent: None,

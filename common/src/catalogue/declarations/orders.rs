@@ -49,7 +49,7 @@ pub const ORDERS: ResourceType = ResourceType {
             "email",
             false,
         )
-        .keeping_unknown_keys(),
+        .creating_unknown_keys(),
         relationship_by(
             "shipping_address",
             "shipping_address_id",
