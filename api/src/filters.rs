@@ -18,8 +18,9 @@ pub const MAX_FILTERS: usize = 20;
 /// At most this many values in a list (`_in`, `_not_in`, the `_any` / `_all` forms,
 /// `filter[ids]`).
 pub const MAX_LIST_VALUES: usize = 100;
-/// At most this many characters in the value of a `filter[q][...]` parameter.
-pub const MAX_VALUE_CHARS: usize = 1000;
+/// At most this many characters in the value of a `filter[q][...]` parameter: room for any
+/// stored `reference` (at most 1,024) with a margin.
+pub const MAX_VALUE_CHARS: usize = 2000;
 
 /// What a predicate does with its value.
 #[derive(Debug, Clone, Copy, PartialEq)]
