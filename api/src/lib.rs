@@ -3,8 +3,9 @@
 //!
 //! A request flows: [`routes`] (the router, one file per action) -> [`auth`] (bearer token ->
 //! tenant, [`rate_limit`]) -> the action, which reads its request with [`document`] (a
-//! create's body through [`upload`], a list's parameters through [`listing`]), calls
-//! `imports-storage` for every statement, and answers with [`render`] or [`errors`].
+//! create's body through [`upload`], a list's parameters through [`listing`] and
+//! [`filters`]), calls `imports-storage` for every statement, and answers with [`render`] or
+//! [`errors`].
 //!
 //! - [`tokens`]: creating, listing, revoking `imp_` API tokens.
 //! - [`applications`]: OAuth2 applications and their client credentials.
@@ -21,6 +22,7 @@ pub mod auth;
 pub mod document;
 pub mod errors;
 pub mod events;
+pub mod filters;
 pub mod listing;
 pub mod oauth;
 pub mod observe;

@@ -1,21 +1,18 @@
-//! The list query of `GET /api/imports`: pagination, sort, ransack-style filters and sparse
-//! fieldsets, each checked against the attribute table, so a bad parameter is a 400 naming
-//! it. Storage writes the checked query as SQL ([`imports_storage::listing`]).
+//! The list query of `GET /api/imports`: pagination, sort, ransack-style filters
+//! ([`crate::filters`]) and sparse fieldsets, each checked against the attribute table, so a
+//! bad parameter is a 400 naming it. Storage writes the checked query as SQL
+//! ([`imports_storage::listing`]).
 
-use imports_common::jsonapi::{import_attribute, AttributeKind as Kind};
-use imports_storage::listing::{Filter, FilterValue, ImportQuery, Order, Predicate};
+use imports_common::jsonapi::import_attribute;
+use imports_storage::listing::{attribute_sql, Filter, FilterValue, ImportQuery, Order, Predicate};
 
 use crate::errors::ApiError;
+use crate::filters::{self, list, MAX_FILTERS, MAX_LIST_VALUES};
 
 /// The default and largest page sizes (as the reference API).
 pub const DEFAULT_PAGE_SIZE: i64 = 10;
 /// The largest page size.
 pub const MAX_PAGE_SIZE: i64 = 25;
-
-/// Predicates, longest first so that `_not_eq` is not read as `_eq`.
-const PREDICATES: &[&str] = &[
-    "not_eq", "not_in", "gteq", "lteq", "start", "cont", "null", "eq", "in", "gt", "lt",
-];
 
 /// A parsed list query.
 pub struct ListQuery {
@@ -42,6 +39,8 @@ pub fn parse(pairs: &[(String, String)]) -> Result<ListQuery, ApiError> {
         link_pairs: Vec::new(),
         events: Default::default(),
     };
+    // Conditions so far: a filter on several attributes counts once for each.
+    let mut conditions = 0;
     for (key, value) in pairs {
         if key != "page[number]" {
             q.link_pairs.push((key.clone(), value.clone()));
@@ -56,17 +55,19 @@ pub fn parse(pairs: &[(String, String)]) -> Result<ListQuery, ApiError> {
             }
             continue;
         }
-        match key.as_str() {
-            "sort" => q.query.sort = Some(sort(value)?),
-            "fields[imports]" => q.fields = Some(fields(value)?),
-            "filter[ids]" => q.query.filters.push(Filter {
-                column: "id",
-                predicate: Predicate::In(FilterValue::Texts(list(value))),
-            }),
+        let filter = match key.as_str() {
+            "sort" => {
+                q.query.sort = Some(sort(value)?);
+                continue;
+            }
+            "fields[imports]" => {
+                q.fields = Some(fields(value)?);
+                continue;
+            }
+            "filter[ids]" => Some(ids(key, value)?),
             k if k.starts_with("filter[q][") && k.ends_with(']') => {
                 let name = &k["filter[q][".len()..k.len() - 1];
-                let filter = filter(key, name, value)?;
-                q.query.filters.push(filter);
+                filters::filter(key, name, value)?
             }
             _ => {
                 return Err(ApiError::bad_parameter(
@@ -74,9 +75,37 @@ pub fn parse(pairs: &[(String, String)]) -> Result<ListQuery, ApiError> {
                     format!("'{key}' is not a known parameter"),
                 ))
             }
+        };
+        if let Some(filter) = filter {
+            conditions += filter.columns.len();
+            if conditions > MAX_FILTERS {
+                return Err(ApiError::bad_parameter(
+                    key,
+                    format!("at most {MAX_FILTERS} filters a request (a filter on several attributes counts once for each)"),
+                ));
+            }
+            q.query.filters.push(filter);
         }
     }
     Ok(q)
+}
+
+/// `filter[ids]=a,b`: the imports of these ids.
+fn ids(key: &str, value: &str) -> Result<Filter, ApiError> {
+    let ids = list(value);
+    if ids.len() > MAX_LIST_VALUES {
+        return Err(ApiError::bad_parameter(
+            key,
+            format!("at most {MAX_LIST_VALUES} ids"),
+        ));
+    }
+    if value.contains('\0') {
+        return Err(ApiError::bad_parameter(
+            key,
+            "the value contains a NUL character",
+        ));
+    }
+    Ok(Filter::on("id", Predicate::In(FilterValue::Texts(ids))))
 }
 
 /// Reads `page[number]` (from 1) or `page[size]` (1 to [`MAX_PAGE_SIZE`]); `None` for any
@@ -150,14 +179,6 @@ fn positive(key: &str, value: &str, max: i64) -> Result<i64, ApiError> {
     }
 }
 
-fn list(value: &str) -> Vec<String> {
-    value
-        .split(',')
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
-        .collect()
-}
-
 fn sort(value: &str) -> Result<Vec<Order>, ApiError> {
     let mut order = Vec::new();
     for field in list(value) {
@@ -167,7 +188,7 @@ fn sort(value: &str) -> Result<Vec<Order>, ApiError> {
         };
         let Some(column) = import_attribute(name)
             .filter(|a| a.sortable)
-            .and_then(|a| a.column)
+            .and_then(attribute_sql)
         else {
             return Err(ApiError::bad_parameter(
                 "sort",
@@ -190,104 +211,6 @@ fn fields(value: &str) -> Result<Vec<String>, ApiError> {
         }
     }
     Ok(names)
-}
-
-/// One `filter[q][<attribute>_<predicate>]`, its value read as the attribute's type.
-fn filter(key: &str, name: &str, value: &str) -> Result<Filter, ApiError> {
-    let Some((attribute, predicate)) = PREDICATES
-        .iter()
-        .find_map(|p| name.strip_suffix(&format!("_{p}")).map(|a| (a, *p)))
-    else {
-        return Err(ApiError::bad_parameter(key, format!("'{name}' has no known predicate (_eq, _in, _gt, _gteq, _lt, _lteq, _start, _cont...)")));
-    };
-    let Some((column, kind)) = import_attribute(attribute)
-        .filter(|a| a.filterable && a.kind != Kind::Json)
-        .and_then(|a| Some((a.column?, a.kind)))
-    else {
-        return Err(ApiError::bad_parameter(
-            key,
-            format!("cannot filter by '{attribute}'"),
-        ));
-    };
-    let bad = |what: &str| ApiError::bad_parameter(key, format!("'{value}' is not {what}"));
-    let one = |v: &str| -> Result<FilterValue, ApiError> {
-        Ok(match kind {
-            Kind::String | Kind::Json => FilterValue::Text(v.to_owned()),
-            Kind::Number => {
-                FilterValue::Number(v.trim().parse::<i64>().map_err(|_| bad("an integer"))?)
-            }
-            Kind::Bool => {
-                FilterValue::Bool(v.trim().parse::<bool>().map_err(|_| bad("true or false"))?)
-            }
-            Kind::Time => FilterValue::Time(
-                chrono::DateTime::parse_from_rfc3339(v.trim())
-                    .map_err(|_| bad("an ISO 8601 time such as 2026-01-01T00:00:00Z"))?
-                    .with_timezone(&chrono::Utc),
-            ),
-        })
-    };
-    let predicate = match predicate {
-        "eq" => Predicate::Eq(one(value)?),
-        "not_eq" => Predicate::NotEq(one(value)?),
-        "gt" | "gteq" | "lt" | "lteq" => {
-            if kind == Kind::String || kind == Kind::Bool {
-                return Err(ApiError::bad_parameter(
-                    key,
-                    format!("'{attribute}' cannot be compared with _{predicate}"),
-                ));
-            }
-            let v = one(value)?;
-            match predicate {
-                "gt" => Predicate::Gt(v),
-                "gteq" => Predicate::Gteq(v),
-                "lt" => Predicate::Lt(v),
-                _ => Predicate::Lteq(v),
-            }
-        }
-        "in" | "not_in" => {
-            let values = list(value);
-            let v = match kind {
-                Kind::String => FilterValue::Texts(values),
-                Kind::Number => FilterValue::Numbers(
-                    values
-                        .iter()
-                        .map(|v| v.parse::<i64>().map_err(|_| bad("a list of integers")))
-                        .collect::<Result<Vec<_>, _>>()?,
-                ),
-                _ => {
-                    return Err(ApiError::bad_parameter(
-                        key,
-                        format!("'{attribute}' cannot be filtered with _{predicate}"),
-                    ))
-                }
-            };
-            if predicate == "in" {
-                Predicate::In(v)
-            } else {
-                Predicate::NotIn(v)
-            }
-        }
-        "start" | "cont" => {
-            if kind != Kind::String {
-                return Err(ApiError::bad_parameter(
-                    key,
-                    format!("'{attribute}' is not text"),
-                ));
-            }
-            if predicate == "start" {
-                Predicate::Start(value.to_owned())
-            } else {
-                Predicate::Cont(value.to_owned())
-            }
-        }
-        "null" => match value {
-            "true" | "1" => Predicate::Null(true),
-            "false" | "0" => Predicate::Null(false),
-            _ => return Err(bad("true or false")),
-        },
-        _ => unreachable!("every predicate is handled"),
-    };
-    Ok(Filter { column, predicate })
 }
 
 #[cfg(test)]
@@ -319,8 +242,8 @@ mod tests {
             vec![
                 "status = ANY($3)",
                 "errors_count > $4",
-                "reference LIKE $5",
-                "resource_type IS DISTINCT FROM $6"
+                "reference ILIKE $5",
+                "resource_type <> $6"
             ]
         );
         assert_eq!(
@@ -333,6 +256,7 @@ mod tests {
 
     #[test]
     fn bad_parameters_are_named() {
+        let ids = vec!["a"; MAX_LIST_VALUES + 1].join(",");
         for bad in [
             ("page[size]", "26"),
             ("page[number]", "0"),
@@ -342,6 +266,7 @@ mod tests {
             ("filter[q][errors_count_gt]", "many"),
             ("filter[q][created_at_gteq]", "yesterday"),
             ("filter[q][status_gt]", "a"),
+            ("filter[ids]", ids.as_str()),
             ("fields[imports]", "status,nope"),
             ("nonsense", "1"),
         ] {
@@ -350,5 +275,24 @@ mod tests {
                 .unwrap_or_else(|| panic!("{bad:?} accepted"));
             assert_eq!(e.status(), axum::http::StatusCode::BAD_REQUEST, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn at_most_max_filters_conditions() {
+        let many = |n: usize, name: &str| {
+            (0..n)
+                .map(|_| (format!("filter[q][{name}]"), "1".to_owned()))
+                .collect::<Vec<_>>()
+        };
+        assert!(parse(&many(MAX_FILTERS, "errors_count_eq")).is_ok());
+        assert!(parse(&many(MAX_FILTERS + 1, "errors_count_eq")).is_err());
+        // Two attributes a filter: half as many filters.
+        let joined = "errors_count_or_warnings_count_eq";
+        assert!(parse(&many(MAX_FILTERS / 2, joined)).is_ok());
+        assert!(parse(&many(MAX_FILTERS / 2 + 1, joined)).is_err());
+        // Ignored filters (empty values) do not count.
+        let mut pairs = many(MAX_FILTERS, "errors_count_eq");
+        pairs.push(("filter[q][reference_eq]".into(), String::new()));
+        assert_eq!(parse(&pairs).unwrap().query.filters.len(), MAX_FILTERS);
     }
 }

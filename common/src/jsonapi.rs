@@ -45,10 +45,14 @@ pub enum AttributeKind {
     Number,
     /// An ISO 8601 time (`_eq`, `_gt`...).
     Time,
-    /// true or false (`_eq`, `_null`).
+    /// true or false (`_eq`, `_true`, `_null`).
     Bool,
-    /// A JSON object or array: never filtered nor sorted.
+    /// A JSON object or array: filtered by containment (`metadata_jcont`) where filterable,
+    /// never sorted.
     Json,
+    /// A URL made when the import is shown (`attachment_url`): filtered only by whether it is
+    /// set (`_null`, `_present`...), sorted by that.
+    Url,
 }
 
 /// One attribute of imports, with everything the API and storage need to know of it.
@@ -91,15 +95,23 @@ impl ImportAttribute {
         }
     }
 
-    /// Stored in the column of its own name.
-    const fn column(mut self) -> Self {
-        self.column = Some(self.name);
-        self
-    }
-
     /// Stored in its own column, and allowed in `sort` and `filter[q]`.
     const fn queryable(mut self) -> Self {
         self.column = Some(self.name);
+        self.sortable = true;
+        self.filterable = true;
+        self
+    }
+
+    /// Stored in its own column, and allowed in `filter[q]` but not in `sort`.
+    const fn filterable(mut self) -> Self {
+        self.column = Some(self.name);
+        self.filterable = true;
+        self
+    }
+
+    /// Not stored, yet allowed in `sort` and `filter[q]` (storage writes its expression).
+    const fn derived_queryable(mut self) -> Self {
         self.sortable = true;
         self.filterable = true;
         self
@@ -136,7 +148,7 @@ fn time(t: Option<chrono::DateTime<chrono::Utc>>) -> Value {
     }
 }
 
-use AttributeKind::{Bool, Json, Number, String as Text, Time};
+use AttributeKind::{Bool, Json, Number, String as Text, Time, Url};
 
 /// Every attribute of imports, readable ones in the order `attributes` shows them (the seed's,
 /// with `csv_delimiter`, ours, after `format`). `id` is the resource's own member, sortable and
@@ -154,10 +166,10 @@ pub const IMPORT_ATTRIBUTES: &[ImportAttribute] = &[
     ImportAttribute::new("csv_delimiter", Text, |i| {
         json!(i.csv_delimiter.map(crate::model::csv_delimiter_text))
     })
-    .column()
+    .queryable()
     .on_create(),
     ImportAttribute::new("dry_run", Bool, |i| json!(i.dry_run))
-        .column()
+        .queryable()
         .on_create(),
     ImportAttribute::new("parent_resource_id", Text, |i| json!(i.parent_resource_id))
         .queryable()
@@ -182,7 +194,7 @@ pub const IMPORT_ATTRIBUTES: &[ImportAttribute] = &[
     ImportAttribute::new("updated_count", Number, |i| json!(i.updated_count)).queryable(),
     ImportAttribute::new("errors_log", Json, |i| json!(i.errors_log)),
     ImportAttribute::new("warnings_log", Json, |i| json!(i.warnings_log)),
-    ImportAttribute::new("attachment_url", Text, |i| json!(i.attachment_url)),
+    ImportAttribute::new("attachment_url", Url, |i| json!(i.attachment_url)).derived_queryable(),
     ImportAttribute::new("skip_errors", Bool, |i| json!(i.skip_errors))
         .queryable()
         .on_create(),
@@ -197,7 +209,7 @@ pub const IMPORT_ATTRIBUTES: &[ImportAttribute] = &[
         .on_create()
         .on_update(),
     ImportAttribute::new("metadata", Json, |i| i.metadata.clone())
-        .column()
+        .filterable()
         .on_create()
         .on_update(),
     ImportAttribute::new("_interrupt", Bool, |_| Value::Null)
@@ -384,13 +396,15 @@ mod tests {
             names(|a| a.on_update),
             ["reference", "reference_origin", "metadata", "_interrupt"]
         );
-        let mut queryable = names(|a| a.filterable);
-        queryable.sort_unstable();
+        let mut sortable = names(|a| a.sortable);
+        sortable.sort_unstable();
         let mut expected = vec![
             "id",
             "status",
             "resource_type",
             "format",
+            "csv_delimiter",
+            "dry_run",
             "parent_resource_id",
             "reference",
             "reference_origin",
@@ -401,6 +415,7 @@ mod tests {
             "created_count",
             "updated_count",
             "skip_errors",
+            "attachment_url",
             "created_at",
             "updated_at",
             "started_at",
@@ -408,19 +423,27 @@ mod tests {
             "interrupted_at",
         ];
         expected.sort_unstable();
-        assert_eq!(queryable, expected);
-        assert_eq!(names(|a| a.sortable), names(|a| a.filterable));
+        assert_eq!(sortable, expected);
+        // Every sortable attribute is filterable; metadata is filtered (by containment) only.
+        let mut filterable = names(|a| a.filterable);
+        filterable.sort_unstable();
+        expected.push("metadata");
+        expected.sort_unstable();
+        assert_eq!(filterable, expected);
         for a in IMPORT_ATTRIBUTES.iter().filter(|a| a.filterable) {
-            assert_eq!(
-                a.column,
-                Some(a.name),
-                "{} is filtered by its column",
-                a.name
-            );
-            assert_ne!(
-                a.kind,
-                AttributeKind::Json,
-                "{} is not filtered as JSON",
+            match a.kind {
+                // Derived when shown: storage filters and sorts it by an expression.
+                AttributeKind::Url => assert_eq!(a.column, None, "{}", a.name),
+                _ => assert_eq!(
+                    a.column,
+                    Some(a.name),
+                    "{} is filtered by its column",
+                    a.name
+                ),
+            }
+            assert!(
+                a.kind != AttributeKind::Json || !a.sortable,
+                "{} is not sorted as JSON",
                 a.name
             );
         }
