@@ -147,7 +147,7 @@ async fn create_then_complete_as_json_and_csv() {
         .unwrap()
         .contains("/attachment?expires="));
 
-    let csv = "code,name,metadata.color\nC1,\"Shirt, red\",red\nC2,Hat,\n";
+    let csv = "code,name,metadata.color,do_not_ship\nC1,\"Shirt, red\",red,true\nC2,Hat,,true\n";
     let (status, doc) = api
         .create(json!({"resource_type": "skus", "format": "csv", "inputs": csv}))
         .await;
@@ -739,7 +739,7 @@ async fn imports_created_while_rabbitmq_is_unreachable_are_announced_once_it_is_
     };
     let mut ids = Vec::new();
     for i in 0..3 {
-        let (status, doc) = api.create(json!({"resource_type": "skus", "inputs": [{"code": format!("R{i}"), "name": "r"}]})).await;
+        let (status, doc) = api.create(json!({"resource_type": "skus", "inputs": [{"code": format!("R{i}"), "name": "r", "do_not_ship": true}]})).await;
         assert_eq!(status, StatusCode::CREATED, "{doc}");
         ids.push(doc["data"]["id"].as_str().unwrap().to_owned());
     }
@@ -871,7 +871,7 @@ async fn the_failed_inputs_report_gives_each_failed_row_with_its_errors_and_neut
     let env = TestEnv::new().await;
     let (api, server) = setup(&env).await;
     let worker = env.spawn_worker(env.worker_config(1, 2, 10));
-    let csv = "code,name,pieces_per_pack\nOK1,Fine,1\n=HYPERLINK(\"http://evil\"),,2\nBAD2,Bad,abc\n@SUM(A1),+1,-3\n";
+    let csv = "code,name,pieces_per_pack,do_not_ship\nOK1,Fine,1,true\n=HYPERLINK(\"http://evil\"),,2,true\nBAD2,Bad,abc,true\n@SUM(A1),+1,-3,true\n";
     let (status, doc) = api
         .create(
             json!({"resource_type": "skus", "format": "csv", "inputs": csv, "skip_errors": true}),
@@ -897,7 +897,15 @@ async fn the_failed_inputs_report_gives_each_failed_row_with_its_errors_and_neut
     let mut reader = ::csv::Reader::from_reader(text.as_bytes());
     assert_eq!(
         reader.headers().unwrap(),
-        vec!["_row", "_key", "_errors", "code", "name", "pieces_per_pack"]
+        vec![
+            "_row",
+            "_key",
+            "_errors",
+            "code",
+            "name",
+            "pieces_per_pack",
+            "do_not_ship"
+        ]
     );
     let rows: Vec<Vec<String>> = reader
         .records()
@@ -905,7 +913,10 @@ async fn the_failed_inputs_report_gives_each_failed_row_with_its_errors_and_neut
         .collect();
     assert_eq!(rows.len(), 3, "{text}");
     let evil = "'=HYPERLINK(\"http://evil\")";
-    assert_eq!(rows[0], ["2", evil, "name: can't be blank", evil, "", "2"]);
+    assert_eq!(
+        rows[0],
+        ["2", evil, "name: can't be blank", evil, "", "2", "true"]
+    );
     assert_eq!(
         rows[1],
         [
@@ -914,7 +925,8 @@ async fn the_failed_inputs_report_gives_each_failed_row_with_its_errors_and_neut
             "pieces_per_pack: 'abc' is not an integer",
             "BAD2",
             "Bad",
-            "abc"
+            "abc",
+            "true"
         ]
     );
     assert_eq!(
@@ -925,7 +937,8 @@ async fn the_failed_inputs_report_gives_each_failed_row_with_its_errors_and_neut
             "pieces_per_pack: must be greater than or equal to 1",
             "'@SUM(A1)",
             "+1",
-            "-3"
+            "-3",
+            "true"
         ]
     );
     for row in &rows {

@@ -242,17 +242,17 @@ const CASES: &[Case] = &[
                 (
                     "unknown",
                     "input",
-                    "the row has 2 fields but the header row has 3",
+                    "the row has 2 fields but the header row has 4",
                 ),
                 (
                     "unknown",
                     "input",
-                    "the row has 4 fields but the header row has 3",
+                    "the row has 5 fields but the header row has 4",
                 ),
                 (
                     "unknown",
                     "input",
-                    "the row has 1 fields but the header row has 3",
+                    "the row has 1 fields but the header row has 4",
                 ),
             ],
         ),
@@ -265,7 +265,7 @@ const CASES: &[Case] = &[
             &[(
                 "unknown",
                 "input",
-                "the row has 2 fields but the header row has 3",
+                "the row has 2 fields but the header row has 4",
             )],
         ),
     },
@@ -365,8 +365,8 @@ fn poison_cases() -> Vec<Poison> {
             name: "generated: a 10 MB code",
             format: Format::Json,
             bytes: serde_json::to_vec(&json!([
-                {"code": noise(TEN_MB, 7), "name": "a code of 10 MB"},
-                {"code": "BIGCODE-AFTER", "name": "after it"},
+                {"code": noise(TEN_MB, 7), "name": "a code of 10 MB", "do_not_ship": true},
+                {"code": "BIGCODE-AFTER", "name": "after it", "do_not_ship": true},
             ]))
             .unwrap(),
             inputs: 2,
@@ -534,7 +534,7 @@ fn generated_giants_read_in_process_without_overflowing_the_stack() {
     for text in [
         deep_json(DEEP),
         format!(
-            r#"[{{"code":"D1","name":"ok"}},{{"code":"D2","name":"deep","metadata":{{"a":{}}}}}]"#,
+            r#"[{{"code":"D1","name":"ok","do_not_ship":true}},{{"code":"D2","name":"deep","do_not_ship":true,"metadata":{{"a":{}}}}}]"#,
             deep_json(DEEP)
         ),
         format!("[{}]", "{\"a\":".repeat(DEEP) + "1" + &"}".repeat(DEEP)),
@@ -551,7 +551,7 @@ fn generated_giants_read_in_process_without_overflowing_the_stack() {
     }
     // The same nesting in a CSV metadata cell: that input's error.
     let csv = format!(
-        "code,name,metadata\nD3,deep,\"{}\"\nD4,shallow,\"{}\"\n",
+        "code,name,do_not_ship,metadata\nD3,deep,true,\"{}\"\nD4,shallow,true,\"{}\"\n",
         "{\"\"a\"\":".repeat(DEEP) + "1" + &"}".repeat(DEEP),
         "{\"\"a\"\":".repeat(100) + "1" + &"}".repeat(100),
     );
@@ -592,7 +592,7 @@ fn big_cell() -> String {
 
 fn big_csv(big: &str) -> String {
     format!(
-        "code,name,description\nBIG2,Big description,\"{}\"\nBIG3,Small,after the big one\n",
+        "code,name,description,do_not_ship\nBIG2,Big description,\"{}\",true\nBIG3,Small,after the big one,true\n",
         big.replace('"', "\"\"")
     )
 }
@@ -1547,17 +1547,17 @@ async fn generated_giants_through_the_worker() {
     let big = big_cell();
     let deep_file = deep_json(DEEP);
     let deep_inside = format!(
-        r#"[{{"code":"D1","name":"ok"}},{{"code":"D2","name":"deep","metadata":{{"a":{}}}}}]"#,
+        r#"[{{"code":"D1","name":"ok","do_not_ship":true}},{{"code":"D2","name":"deep","do_not_ship":true,"metadata":{{"a":{}}}}}]"#,
         deep_json(DEEP)
     );
     let deep_csv = format!(
-        "code,name,metadata\nD3,deep,\"{}\"\nD4,shallow,\"{}\"\n",
+        "code,name,do_not_ship,metadata\nD3,deep,true,\"{}\"\nD4,shallow,true,\"{}\"\n",
         "{\"\"a\"\":".repeat(DEEP) + "1" + &"}".repeat(DEEP),
         "{\"\"a\"\":".repeat(100) + "1" + &"}".repeat(100),
     );
     let big_json = serde_json::to_string(&json!([
-        {"code": "BIG1", "name": big},
-        {"code": "BIG1-AFTER", "name": "after the big one"},
+        {"code": "BIG1", "name": big, "do_not_ship": true},
+        {"code": "BIG1-AFTER", "name": "after the big one", "do_not_ship": true},
     ]))
     .unwrap();
     let big_csv = big_csv(&big);

@@ -147,9 +147,9 @@ async fn prefixed_columns_and_every_delimiter_through_the_api() {
     let (api, server) = setup(&env).await;
     let worker = env.spawn_worker(env.worker_config(2, 10, 10));
 
-    let semicolons = "code;name;metadata.color;metadata.size;description\n\
-                      S1;Shirt;red;L;\"a; b, c\"\n\
-                      S2;Hat;;M;\n";
+    let semicolons = "code;name;metadata.color;metadata.size;description;do_not_ship\n\
+                      S1;Shirt;red;L;\"a; b, c\";true\n\
+                      S2;Hat;;M;;true\n";
     let id = api
         .create_ok(json!({"resource_type": "skus", "format": "csv", "csv_delimiter": ";", "inputs": semicolons}))
         .await;
@@ -166,9 +166,9 @@ async fn prefixed_columns_and_every_delimiter_through_the_api() {
         "{done}"
     );
 
-    let tabs = "code\tname\tmetadata.color\n\
-                T1\tTee\tblue\n\
-                T2\t\"Tank, top\"\tgreen\n";
+    let tabs = "code\tname\tmetadata.color\tdo_not_ship\n\
+                T1\tTee\tblue\ttrue\n\
+                T2\t\"Tank, top\"\tgreen\ttrue\n";
     let id = api
         .create_ok(json!({"resource_type": "skus", "format": "csv", "csv_delimiter": "\t", "inputs": tabs}))
         .await;
@@ -177,7 +177,7 @@ async fn prefixed_columns_and_every_delimiter_through_the_api() {
     assert_eq!(done["processed_count"], 2, "{done}");
     // The two characters `\t` are a tab too.
     let id = api
-        .create_ok(json!({"resource_type": "skus", "format": "csv", "csv_delimiter": "\\t", "inputs": "code\tname\nT3\tThree\n"}))
+        .create_ok(json!({"resource_type": "skus", "format": "csv", "csv_delimiter": "\\t", "inputs": "code\tname\tdo_not_ship\nT3\tThree\ttrue\n"}))
         .await;
     assert_eq!(api.wait_final(&id).await["processed_count"], 1);
 
@@ -195,17 +195,17 @@ async fn prefixed_columns_and_every_delimiter_through_the_api() {
 
     // A CSV import without a delimiter shows the default; a JSON import shows none.
     let id = api
-        .create_ok(json!({"resource_type": "skus", "format": "csv", "inputs": "code,name\nC1,c\n"}))
+        .create_ok(json!({"resource_type": "skus", "format": "csv", "inputs": "code,name,do_not_ship\nC1,c,true\n"}))
         .await;
     assert_eq!(api.wait_final(&id).await["csv_delimiter"], ",");
     let id = api
-        .create_ok(json!({"resource_type": "skus", "inputs": [{"code": "J1", "name": "j"}]}))
+        .create_ok(json!({"resource_type": "skus", "inputs": [{"code": "J1", "name": "j", "do_not_ship": true}]}))
         .await;
     assert_eq!(api.wait_final(&id).await["csv_delimiter"], Value::Null);
 
     // The delimiter after the inputs in the document: counted again with it. Read with ','
     // this text would be 3 records (the quoted newline is not a quote at a field's start).
-    let text = "code;name;description\nQ1;q;\"x\ny\"\nQ2;q;z\n";
+    let text = "code;name;description;do_not_ship\nQ1;q;\"x\ny\";true\nQ2;q;z;true\n";
     let id = api
         .create_ok(
             json!({"resource_type": "skus", "inputs": text, "format": "csv", "csv_delimiter": ";"}),
@@ -367,16 +367,27 @@ async fn empty_cells_are_not_given_so_an_update_keeps_those_columns() {
 async fn values_of_the_wrong_type_are_errors_naming_the_attribute_and_the_value() {
     let env = TestEnv::new().await;
     let worker = env.spawn_worker(env.worker_config(1, 10, 10));
+    // A shipping category, so that SKUs that ship (or whose do_not_ship is not read) lack
+    // nothing else.
+    let category = run_import(
+        &env,
+        ImportSpec::json(
+            "shipping_categories",
+            &json!([{"code": "STD", "name": "Standard"}]),
+        ),
+    )
+    .await;
+    assert_eq!(category.processed_count, 1, "{:?}", category.errors_log);
     let done = run_import(
         &env,
         ImportSpec::csv(
             "skus",
-            "code,name,pieces_per_pack,do_not_ship,do_not_track,weight\n\
-             B1,ok,2,Yes,0,2.5\n\
-             B2,bad int,abc,no,1,1\n\
-             B3,bad bool,1,maybe,FALSE,1\n\
-             B4,bad float,1,TRUE,n,heavy\n\
-             B5,two bad,1.5,,,-1\n",
+            "code,name,pieces_per_pack,do_not_ship,do_not_track,weight,shipping_category_code\n\
+             B1,ok,2,Yes,0,2.5,STD\n\
+             B2,bad int,abc,no,1,1,STD\n\
+             B3,bad bool,1,maybe,FALSE,1,STD\n\
+             B4,bad float,1,TRUE,n,heavy,STD\n\
+             B5,two bad,1.5,,,-1,STD\n",
         )
         .skip_errors(),
     )
@@ -404,7 +415,7 @@ async fn values_of_the_wrong_type_are_errors_naming_the_attribute_and_the_value(
         &env,
         ImportSpec::json(
             "skus",
-            &json!([{"code": "J1", "name": true, "pieces_per_pack": "x", "do_not_ship": "maybe"}]),
+            &json!([{"code": "J1", "name": true, "pieces_per_pack": "x", "do_not_ship": "maybe", "shipping_category_code": "STD"}]),
         )
         .skip_errors(),
     )
@@ -425,9 +436,9 @@ async fn an_unknown_column_is_one_warning_for_the_whole_import() {
     let env = TestEnv::new().await;
     // Batches of 10: the 35 rows span four of them.
     let worker = env.spawn_worker(env.worker_config(1, 10, 10));
-    let mut csv = String::from("code,name,colour,_note,foo.bar,metadata.size\n");
+    let mut csv = String::from("code,name,colour,_note,foo.bar,metadata.size,do_not_ship\n");
     for i in 0..35 {
-        csv.push_str(&format!("U{i:02},n,red,ignored,x,{i}\n"));
+        csv.push_str(&format!("U{i:02},n,red,ignored,x,{i},true\n"));
     }
     let done = run_import(&env, ImportSpec::csv("skus", &csv)).await;
     assert_eq!(done.processed_count, 35);
@@ -445,7 +456,7 @@ async fn an_unknown_column_is_one_warning_for_the_whole_import() {
         &env,
         ImportSpec::json(
             "skus",
-            &json!([{"code": "V1", "name": "n", "colour": "red"}, {"code": "V2", "name": "n", "colour": "blue"}]),
+            &json!([{"code": "V1", "name": "n", "colour": "red", "do_not_ship": true}, {"code": "V2", "name": "n", "colour": "blue", "do_not_ship": true}]),
         ),
     )
     .await;
@@ -468,7 +479,7 @@ async fn values_stored_otherwise_than_given_are_warned_about() {
         &env,
         ImportSpec::csv(
             "skus",
-            "code,name,unit_of_weight\n\" N1 \",Kept as given ,OZ\nN2,plain,gr\n",
+            "code,name,unit_of_weight,do_not_ship\n\" N1 \",Kept as given ,OZ,true\nN2,plain,gr,true\n",
         ),
     )
     .await;
@@ -527,15 +538,15 @@ async fn a_later_input_with_the_same_key_wins_with_a_warning() {
         &env,
         ImportSpec::csv(
             "skus",
-            "code,name,pieces_per_pack\n\
-             D1,first,\n\
-             D2,only,\n\
-             D1,second,\n\
-             D3,three,\n\
-             D2,invalid,abc\n\
-             D1,third,\n\
-             D3,,\n\
-             D1, fourth,\n",
+            "code,name,pieces_per_pack,do_not_ship\n\
+             D1,first,,true\n\
+             D2,only,,true\n\
+             D1,second,,true\n\
+             D3,three,,true\n\
+             D2,invalid,abc,true\n\
+             D1,third,,true\n\
+             D3,,,\n\
+             D1, fourth,,true\n",
         )
         .skip_errors(),
     )
@@ -598,7 +609,7 @@ async fn a_later_input_with_the_same_key_wins_with_a_warning() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resumed_run_remembers_the_inputs_handled_before_it() {
     let env = TestEnv::new().await;
-    let csv = "code,name,colour\nR1,first,x\nR2,b,x\nR3,c,x\nR1,again,x\nR4,d,x\n";
+    let csv = "code,name,colour,do_not_ship\nR1,first,x,true\nR2,b,x,true\nR3,c,x,true\nR1,again,x,true\nR4,d,x,true\n";
     let import = env.create_import(ImportSpec::csv("skus", csv)).await;
     // As if a worker had committed the batch of positions 0-2, then died.
     env.query(&format!(
@@ -639,10 +650,10 @@ async fn the_failed_inputs_report_as_json_and_as_csv_to_fix_and_import_again() {
     let env = TestEnv::new().await;
     let (api, server) = setup(&env).await;
     let worker = env.spawn_worker(env.worker_config(1, 10, 10));
-    let csv = "code;name;pieces_per_pack;metadata.color\n\
-               F1;fine;1;red\n\
-               F2;;abc;blue\n\
-               F3;\"three; ok\";0;\n\
+    let csv = "code;name;pieces_per_pack;metadata.color;do_not_ship\n\
+               F1;fine;1;red;true\n\
+               F2;;abc;blue;true\n\
+               F3;\"three; ok\";0;;true\n\
                F4;four\n";
     let id = api
         .create_ok(json!({"resource_type": "skus", "format": "csv", "csv_delimiter": ";", "inputs": csv, "skip_errors": true}))
@@ -661,12 +672,12 @@ async fn the_failed_inputs_report_as_json_and_as_csv_to_fix_and_import_again() {
         report,
         json!([
             {"position": 1, "key": "F2", "attribute": "pieces_per_pack", "message": "'abc' is not an integer",
-             "input": {"code": "F2", "name": "", "pieces_per_pack": "abc", "metadata.color": "blue"}},
+             "input": {"code": "F2", "name": "", "pieces_per_pack": "abc", "metadata.color": "blue", "do_not_ship": "true"}},
             {"position": 1, "key": "F2", "attribute": "name", "message": "can't be blank",
-             "input": {"code": "F2", "name": "", "pieces_per_pack": "abc", "metadata.color": "blue"}},
+             "input": {"code": "F2", "name": "", "pieces_per_pack": "abc", "metadata.color": "blue", "do_not_ship": "true"}},
             {"position": 2, "key": "F3", "attribute": "pieces_per_pack", "message": "must be greater than or equal to 1",
-             "input": {"code": "F3", "name": "three; ok", "pieces_per_pack": "0", "metadata.color": ""}},
-            {"position": 3, "key": "unknown", "attribute": "input", "message": "the row has 2 fields but the header row has 4",
+             "input": {"code": "F3", "name": "three; ok", "pieces_per_pack": "0", "metadata.color": "", "do_not_ship": "true"}},
+            {"position": 3, "key": "unknown", "attribute": "input", "message": "the row has 2 fields but the header row has 5",
              "input": null},
         ])
     );
@@ -680,10 +691,10 @@ async fn the_failed_inputs_report_as_json_and_as_csv_to_fix_and_import_again() {
     assert!(content_type.starts_with("text/csv"), "{content_type}");
     assert_eq!(
         text,
-        "_row;_key;_errors;code;name;pieces_per_pack;metadata.color\n\
-         2;F2;\"pieces_per_pack: 'abc' is not an integer\nname: can't be blank\";F2;;abc;blue\n\
-         3;F3;pieces_per_pack: must be greater than or equal to 1;F3;three; ok;0;\n\
-         4;unknown;input: the row has 2 fields but the header row has 4;;;;\n"
+        "_row;_key;_errors;code;name;pieces_per_pack;metadata.color;do_not_ship\n\
+         2;F2;\"pieces_per_pack: 'abc' is not an integer\nname: can't be blank\";F2;;abc;blue;true\n\
+         3;F3;pieces_per_pack: must be greater than or equal to 1;F3;three; ok;0;;true\n\
+         4;unknown;input: the row has 2 fields but the header row has 5;;;;;\n"
             .replace("three; ok", "\"three; ok\"")
     );
     let (_, same) = api
@@ -696,8 +707,8 @@ async fn the_failed_inputs_report_as_json_and_as_csv_to_fix_and_import_again() {
         .replace(";;abc;", ";two;2;")
         .replace(";0;", ";3;")
         .replace(
-            "4;unknown;input: the row has 2 fields but the header row has 4;;;;",
-            "4;;;F4;four;;",
+            "4;unknown;input: the row has 2 fields but the header row has 5;;;;;",
+            "4;;;F4;four;;;true",
         );
     let again = api
         .create_ok(json!({"resource_type": "skus", "format": "csv", "csv_delimiter": ";", "inputs": fixed}))
@@ -722,8 +733,8 @@ async fn the_failed_inputs_report_as_json_and_as_csv_to_fix_and_import_again() {
     let id = api
         .create_ok(
             json!({"resource_type": "skus", "skip_errors": true, "inputs": [
-                {"code": "G1", "name": "ok"},
-                {"code": "G2", "pieces_per_pack": 0, "metadata": {"a": 1}},
+                {"code": "G1", "name": "ok", "do_not_ship": true},
+                {"code": "G2", "pieces_per_pack": 0, "metadata": {"a": 1}, "do_not_ship": true},
             ]}),
         )
         .await;
@@ -731,15 +742,15 @@ async fn the_failed_inputs_report_as_json_and_as_csv_to_fix_and_import_again() {
     let (_, text) = api.report(&id, "", None).await;
     assert_eq!(
         text,
-        "_row,_key,_errors,code,pieces_per_pack,metadata\n\
-         2,G2,\"pieces_per_pack: must be greater than or equal to 1\nname: can't be blank\",G2,0,\"{\"\"a\"\":1}\"\n"
+        "_row,_key,_errors,code,pieces_per_pack,metadata,do_not_ship\n\
+         2,G2,\"pieces_per_pack: must be greater than or equal to 1\nname: can't be blank\",G2,0,\"{\"\"a\"\":1}\",true\n"
     );
     let fixed = text.replace(",G2,0,", ",G2,2,");
     let fixed = fixed.replace(
         "_errors,code,pieces_per_pack,metadata",
         "_errors,code,pieces_per_pack,metadata,name",
     );
-    let fixed = fixed.replace("\"{\"\"a\"\":1}\"\n", "\"{\"\"a\"\":1}\",two\n");
+    let fixed = fixed.replace("\"{\"\"a\"\":1}\",true\n", "\"{\"\"a\"\":1}\",two,true\n");
     let again = api
         .create_ok(json!({"resource_type": "skus", "format": "csv", "inputs": fixed}))
         .await;
@@ -771,17 +782,33 @@ async fn a_failed_order_with_nested_records_comes_back_in_the_report_and_imports
     let env = TestEnv::new().await;
     let (api, server) = setup(&env).await;
     let worker = env.spawn_worker(env.worker_config(1, 10, 10));
-    let skus = api
-        .create_ok(json!({"resource_type": "skus", "inputs": [{"code": "A", "name": "Apple"}]}))
-        .await;
-    api.wait_final(&skus).await;
+    for (resource_type, inputs) in [
+        (
+            "skus",
+            json!([{"code": "A", "name": "Apple", "do_not_ship": true}]),
+        ),
+        (
+            "price_lists",
+            json!([{"code": "EU", "name": "Europe", "currency_code": "EUR"}]),
+        ),
+        (
+            "markets",
+            json!([{"code": "M1", "name": "Market", "price_list_code": "EU"}]),
+        ),
+    ] {
+        let made = api
+            .create_ok(json!({"resource_type": resource_type, "inputs": inputs}))
+            .await;
+        api.wait_final(&made).await;
+    }
     let id = api
         .create_ok(
             json!({"resource_type": "orders", "skip_errors": true, "inputs": [
-                {"number": "N1", "line_items": [{"sku_code": "NOPE", "quantity": 2}],
-                 "shipping_address": {"line_1": "1 Via Roma", "city": "Rome", "country_code": "IT"},
+                {"number": "N1", "market_code": "M1", "line_items": [{"sku_code": "NOPE", "quantity": 2}],
+                 "shipping_address": {"first_name": "Ann", "last_name": "Lee", "phone": "+39 06 1",
+                                      "line_1": "1 Via Roma", "city": "Rome", "country_code": "IT"},
                  "tags": ["gift"]},
-                {"number": "N2", "line_items": [{"sku_code": "A", "quantity": 1}]}
+                {"number": "N2", "market_code": "M1", "line_items": [{"sku_code": "A", "quantity": 1}]}
             ]}),
         )
         .await;

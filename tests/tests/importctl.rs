@@ -106,7 +106,7 @@ fn created_ids(stdout: &str) -> Vec<String> {
 }
 
 fn sku_csv(range: std::ops::Range<usize>, bad: &[usize]) -> String {
-    let mut text = String::from("code,name,description,pieces_per_pack\n");
+    let mut text = String::from("code,name,description,pieces_per_pack,do_not_ship\n");
     for i in range {
         let name = if bad.contains(&i) {
             String::new()
@@ -114,7 +114,7 @@ fn sku_csv(range: std::ops::Range<usize>, bad: &[usize]) -> String {
             format!("Ärmel «{i}» 日本")
         };
         text.push_str(&format!(
-            "SKU-{i:04},{name},\"line one, with a comma\nline \"\"two\"\" of {i}\",{}\n",
+            "SKU-{i:04},{name},\"line one, with a comma\nline \"\"two\"\" of {i}\",{},true\n",
             i % 12 + 1
         ));
     }
@@ -288,7 +288,7 @@ async fn a_large_csv_is_chunked_and_every_record_arrives() {
 
     // A JSON file, streamed into chunks, with the default group.
     let inputs: Vec<Value> = (0..40)
-        .map(|i| serde_json::json!({"code": format!("J-{i}"), "name": format!("Jé {i}\n"), "colour": "red"}))
+        .map(|i| serde_json::json!({"code": format!("J-{i}"), "name": format!("Jé {i}\n"), "colour": "red", "do_not_ship": true}))
         .collect();
     let json = dir.file(
         "more skus.json",
@@ -435,7 +435,8 @@ async fn invalid_rows_exit_1_and_their_report_lists_them() {
             "code",
             "name",
             "description",
-            "pieces_per_pack"
+            "pieces_per_pack",
+            "do_not_ship"
         ]
     );
     let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
@@ -494,9 +495,9 @@ async fn a_big_import_is_interrupted_then_deleted() {
     let api = env.spawn_api(config).await;
     let token = env.token("acme", Mode::Test).await;
     let dir = TempDir::new();
-    let mut text = String::from("code,name\n");
+    let mut text = String::from("code,name,do_not_ship\n");
     for i in 0..60_000 {
-        text.push_str(&format!("BIG{i:06},Item {i}\n"));
+        text.push_str(&format!("BIG{i:06},Item {i},true\n"));
     }
     let csv = dir.file("big.csv", &text);
 
@@ -903,9 +904,9 @@ async fn a_semicolon_csv_is_chunked_and_imported_with_its_delimiter() {
     let worker = env.spawn_worker(env.worker_config(1, 10, 10));
     let token = env.token("acme", Mode::Test).await;
     let dir = TempDir::new();
-    let mut text = String::from("code;name;description;metadata.color\n");
+    let mut text = String::from("code;name;description;metadata.color;do_not_ship\n");
     for i in 0..7 {
-        text.push_str(&format!("S-{i};Name {i};\"a; b, c\nline {i}\";red\n"));
+        text.push_str(&format!("S-{i};Name {i};\"a; b, c\nline {i}\";red;true\n"));
     }
     let csv = dir.file("semicolons.csv", &text);
     let out = run(

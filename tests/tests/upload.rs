@@ -79,10 +79,10 @@ async fn inputs_are_stored_as_they_arrive_in_any_order_of_attributes() {
 
     // CSV text first, the attributes that say what it is after it; escapes, quoted
     // newlines and unicode, over more than one stored chunk (1 MiB).
-    let mut csv = String::from("code,name,description\n");
+    let mut csv = String::from("code,name,description,do_not_ship\n");
     for i in 0..6000 {
         csv.push_str(&format!(
-            "UP{i:05},\"Été \"\"{i}\"\" 😀\",\"{}\nline two\"\n",
+            "UP{i:05},\"Été \"\"{i}\"\" 😀\",\"{}\nline two\",true\n",
             "d".repeat(200)
         ));
     }
@@ -108,7 +108,7 @@ async fn inputs_are_stored_as_they_arrive_in_any_order_of_attributes() {
 
     // A JSON array between other attributes, sent in tiny pieces.
     let inputs: Vec<Value> = (0..50)
-        .map(|i| json!({"code": format!("ARR{i}"), "name": format!("n{i}")}))
+        .map(|i| json!({"code": format!("ARR{i}"), "name": format!("n{i}"), "do_not_ship": true}))
         .collect();
     let body = serde_json::to_vec(&json!({"data": {"type": "imports", "attributes": {
         "resource_type": "skus", "inputs": inputs, "metadata": {"after": "inputs"}}}}))
@@ -138,7 +138,7 @@ async fn a_bad_body_is_refused_and_leaves_nothing_behind() {
     let base = api.base_url.clone();
     let many = |n: usize| -> Vec<Value> {
         (0..n)
-            .map(|i| json!({"code": format!("M{i}"), "name": "m"}))
+            .map(|i| json!({"code": format!("M{i}"), "name": "m", "do_not_ship": true}))
             .collect()
     };
 

@@ -252,7 +252,7 @@ pub(crate) fn created_ids(stdout: &str) -> Vec<String> {
         .collect()
 }
 
-pub(crate) const SKUS: &str = "code,name\nAUTH-1,one\nAUTH-2,two\n";
+pub(crate) const SKUS: &str = "code,name,do_not_ship\nAUTH-1,one,true\nAUTH-2,two,true\n";
 
 /// The Commerce Layer detail of refused client credentials.
 pub(crate) const INVALID_CLIENT: &str = "401 invalid_client: Client authentication failed due to unknown client, no client authentication included, or unsupported authentication method.";

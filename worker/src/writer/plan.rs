@@ -210,10 +210,19 @@ pub(super) async fn plan_writes(
                 .map(|k| !found.contains_key(k) && !id_of_key.contains_key(k))
                 .unwrap_or(true);
         if !p.is_valid() && creates {
-            // Reread, not taken: a retried batch must report the same errors. A relationship
-            // named but not found was reported as such.
+            // Reread, not taken: a retried batch must report the same errors. What validation
+            // found missing, unless resolution filled it (the import's parent); a relationship
+            // named but not found was reported as such. (An input that could not be read at
+            // all has nothing missing: it has no fields.)
             let named = |ri: usize| p.references[ri].is_some() || p.gives_related(ri);
-            for attr in missing_at_create(rt, &p.cells, named) {
+            let still = missing_at_create(rt, &p.cells, named);
+            let lacking: Vec<&'static str> = p
+                .missing_required
+                .iter()
+                .copied()
+                .filter(|attr| still.contains(attr))
+                .collect();
+            for attr in lacking {
                 if !p.errors.iter().any(|(a, _)| a == attr) {
                     p.error(attr, missing_message(rt, attr));
                 }
