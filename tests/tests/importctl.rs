@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use imports_common::model::{Mode, Status};
 use imports_tests::{binary, InProcessApi, TestEnv};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 /// A directory of input files, removed at the end of the test.
 struct TempDir(PathBuf);
@@ -670,6 +670,57 @@ async fn resource_types_come_from_the_catalogue() {
         .unwrap()
         .iter()
         .any(|x| x["name"] == "quantity" && x["type"] == "integer" && x["required"] == true));
+    // What a create needs, with Commerce Layer's names: required, conditional, generated.
+    let r = http
+        .get(format!("{}/api/resource_types/skus", api.base_url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let doc: Value = r.json().await.unwrap();
+    let a = &doc["data"]["attributes"];
+    let rel = |name: &str| {
+        a["relationships"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["name"] == name)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(rel("shipping_category")["requirement"], "conditional");
+    assert_eq!(
+        rel("shipping_category")["condition"],
+        "unless do_not_ship is true"
+    );
+    assert_eq!(a["matches_on"], "id when given, else code");
+    let r = http
+        .get(format!("{}/api/resource_types/gift_cards", api.base_url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let doc: Value = r.json().await.unwrap();
+    let code = doc["data"]["attributes"]["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == "code")
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        (&code["requirement"], &code["generated"]),
+        (&json!("optional"), &json!(true))
+    );
+    assert_eq!(
+        doc["data"]["attributes"]["attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["name"] == "rechargeable")
+            .unwrap()["default"],
+        true
+    );
     let r = http
         .get(format!("{}/api/resource_types/unicorns", api.base_url))
         .bearer_auth(&token)
@@ -694,6 +745,27 @@ async fn resource_types_come_from_the_catalogue() {
     assert!(
         out.stdout
             .contains("shipping_category (shipping_categories)"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.lines().any(|l| l.starts_with("skus ")
+            && l.contains("shipping_category (shipping_categories)")
+            && l.contains("code, name")),
+        "{}",
+        out.stdout
+    );
+    let out = run(&api, &token, &["types", "skus"]).await.expect(0);
+    assert!(
+        out.stdout.contains("matches on: id when given, else code")
+            && out.stdout.contains("required unless do_not_ship is true"),
+        "{}",
+        out.stdout
+    );
+    let out = run(&api, &token, &["types", "gift_cards"]).await.expect(0);
+    assert!(
+        out.stdout.contains("generated when missing")
+            && out.stdout.contains("required unless market is given"),
         "{}",
         out.stdout
     );
