@@ -116,3 +116,21 @@ END
 $$;
 CREATE TRIGGER bundles_amounts BEFORE INSERT OR UPDATE ON bundles
     FOR EACH ROW EXECUTE FUNCTION bundle_amounts();
+
+-- Attributes the reference API has that we lacked.
+ALTER TABLE coupons ADD COLUMN expires_at timestamptz;
+ALTER TABLE markets ADD COLUMN external_prices_url text,
+    ADD COLUMN external_order_validation_url text,
+    ADD COLUMN shipping_cost_cutoff int8;
+ALTER TABLE orders ADD COLUMN affiliate_code text,
+    ADD COLUMN guest bool NOT NULL DEFAULT false,
+    ADD COLUMN coupon_code text,
+    ADD COLUMN gift_card_code text,
+    ADD COLUMN cart_url text,
+    ADD COLUMN return_url text,
+    ADD COLUMN terms_url text,
+    ADD COLUMN privacy_url text,
+    ADD COLUMN expires_at timestamptz;
+-- A stock item may have no SKU, as in the reference API.
+ALTER TABLE stock_items ALTER COLUMN sku_code DROP NOT NULL;
+ALTER TABLE stock_items ALTER COLUMN sku_id DROP NOT NULL;

@@ -103,7 +103,7 @@ async fn commerce_layer_s_minimal_input_of_each_of_its_22_types_imports() {
     create(
         &env,
         "stock_items",
-        json!({"quantity": 10, "stock_location_id": warehouse, "sku_id": sku}),
+        json!({"quantity": 10, "stock_location_id": warehouse}),
     )
     .await;
     let transfer = create(

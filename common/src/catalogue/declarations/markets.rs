@@ -3,7 +3,7 @@
 
 use super::DEFAULTS;
 use crate::catalogue::types::{
-    boolean, currency, object, relationship, relationship_by, text, ResourceType,
+    boolean, currency, integer, object, relationship, relationship_by, text, ResourceType,
 };
 
 /// Groups of customers, which a market can be kept to.
@@ -50,6 +50,9 @@ pub const MARKETS: ResourceType = ResourceType {
         text("name").required(),
         text("facebook_pixel_id"),
         text("checkout_url"),
+        text("external_prices_url"),
+        text("external_order_validation_url"),
+        integer("shipping_cost_cutoff").min(0),
         boolean("disabled"),
     ],
     relationships: &[

@@ -3,8 +3,8 @@
 use super::DEFAULTS;
 use crate::catalogue::rules::{Generated, Polymorphic};
 use crate::catalogue::types::{
-    currency, email, integer, object, relationship, relationship_by, relationship_by_id, text,
-    ResourceType,
+    boolean, currency, email, integer, object, relationship, relationship_by, relationship_by_id,
+    text, timestamp, ResourceType,
 };
 
 /// What a line item's `item_type` may name, as in the reference API.
@@ -38,6 +38,15 @@ pub const ORDERS: ResourceType = ResourceType {
         text("status")
             .one_of(&["draft", "pending", "placed", "approved", "cancelled"])
             .default_sql("'draft'"),
+        text("affiliate_code"),
+        boolean("guest"),
+        text("coupon_code"),
+        text("gift_card_code"),
+        text("cart_url"),
+        text("return_url"),
+        text("terms_url"),
+        text("privacy_url"),
+        timestamp("expires_at"),
     ],
     relationships: &[
         relationship("market", "market_id", "markets", "market_code", true),

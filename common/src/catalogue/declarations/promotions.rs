@@ -94,6 +94,7 @@ pub const COUPONS: ResourceType = ResourceType {
         boolean("customer_single_use"),
         integer("usage_limit").min(1),
         email("recipient_email"),
+        timestamp("expires_at"),
     ],
     relationships: &[relationship_by(
         "promotion_rule",

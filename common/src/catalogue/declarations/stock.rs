@@ -35,7 +35,8 @@ pub const STOCK_ITEMS: ResourceType = ResourceType {
     name: "stock_items",
     attributes: &[text("sku_code"), integer("quantity").required().min(0)],
     relationships: &[
-        SKU,
+        // Optional, as in the reference API: a stock item without a SKU is a new one.
+        relationship("sku", "sku_id", "skus", "sku_code", false),
         relationship(
             "stock_location",
             "stock_location_id",
@@ -47,6 +48,7 @@ pub const STOCK_ITEMS: ResourceType = ResourceType {
     natural_key: &["sku_code", "stock_location_id"],
     parent: Some("stock_location"),
     log_key: "sku_code",
+    creates_without_key: true,
     ..DEFAULTS
 };
 
