@@ -40,7 +40,7 @@ out.organization = { type: org.type, slug: org.slug }
 
 const created = await cl.imports.create({
   resource_type: 'skus',
-  inputs: [{ code: 'NODE-1', name: 'from the SDK' }, { code: 'NODE-2', name: 'ünïcødé ✓' }]
+  inputs: [{ code: 'NODE-1', name: 'from the SDK', do_not_ship: true }, { code: 'NODE-2', name: 'ünïcødé ✓', do_not_ship: true }]
 })
 out.created = { type: created.type, status: created.status, inputs_size: created.inputs_size }
 let imp = created

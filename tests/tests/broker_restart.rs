@@ -47,7 +47,7 @@ async fn imports_created_while_rabbitmq_is_stopped_complete_once_it_is_back() {
     let http = reqwest::Client::new();
     let mut ids = Vec::new();
     for i in 0..3 {
-        let body = json!({"data": {"type": "imports", "attributes": {"resource_type": "skus", "inputs": [{"code": format!("B{i}"), "name": "b"}]}}});
+        let body = json!({"data": {"type": "imports", "attributes": {"resource_type": "skus", "inputs": [{"code": format!("B{i}"), "name": "b", "do_not_ship": true}]}}});
         let resp = http
             .post(format!("{}/api/imports", server.base_url))
             .bearer_auth(&token)

@@ -184,7 +184,7 @@ async fn commerce_layers_js_auth_sdk_and_cli_plugin_work_unchanged() {
     let inputs = dir.join("skus.json");
     std::fs::write(
         &inputs,
-        serde_json::json!([{"code": "PLUGIN-1", "name": "one"}, {"code": "PLUGIN-2", "name": "two"}, {"code": "PLUGIN-3", "name": "three"}]).to_string(),
+        serde_json::json!([{"code": "PLUGIN-1", "name": "one", "do_not_ship": true}, {"code": "PLUGIN-2", "name": "two", "do_not_ship": true}, {"code": "PLUGIN-3", "name": "three", "do_not_ship": true}]).to_string(),
     )
     .unwrap();
     let out = {

@@ -36,6 +36,24 @@ async fn create(env: &TestEnv, rt: &str, mut input: Value) -> String {
     .await
 }
 
+/// A price list in euros and a market selling from it, as Commerce Layer's minimal inputs
+/// give them: their ids.
+async fn market(env: &TestEnv) -> (String, String) {
+    let list = create(
+        env,
+        "price_lists",
+        json!({"name": "Europe", "currency_code": "EUR"}),
+    )
+    .await;
+    let market = create(
+        env,
+        "markets",
+        json!({"name": "Europe", "price_list_id": list}),
+    )
+    .await;
+    (list, market)
+}
+
 /// The one text value `sql` selects.
 async fn one(env: &TestEnv, sql: &str) -> String {
     let rows = env.query(sql).await;
@@ -63,18 +81,7 @@ async fn commerce_layer_s_minimal_input_of_each_of_its_22_types_imports() {
         json!({"code": "TSHIRT-M", "name": "T-shirt", "shipping_category_id": category}),
     )
     .await;
-    let list = create(
-        &env,
-        "price_lists",
-        json!({"name": "Europe", "currency_code": "EUR"}),
-    )
-    .await;
-    let market = create(
-        &env,
-        "markets",
-        json!({"name": "Europe", "price_list_id": list}),
-    )
-    .await;
+    let (list, market) = market(&env).await;
     let price = create(
         &env,
         "prices",
@@ -530,18 +537,7 @@ async fn optional_keys_match_by_id_then_key_else_create_and_generated_keys_never
         .query("SELECT CASE WHEN is_called THEN last_value + 1 ELSE last_value END FROM generated_numbers")
         .await[0]
         .get(0);
-    let price_list = create(
-        &env,
-        "price_lists",
-        json!({"name": "EU", "currency_code": "EUR"}),
-    )
-    .await;
-    let market = create(
-        &env,
-        "markets",
-        json!({"name": "EU", "price_list_id": price_list}),
-    )
-    .await;
+    let (_, market) = market(&env).await;
     let taken: Vec<Value> = (0..5)
         .map(|k| json!({"number": (next + k).to_string(), "market_id": market}))
         .collect();
@@ -613,18 +609,7 @@ async fn commerce_layer_s_names_and_attributes_are_read_as_it_means_them() {
     );
     // A bundle whose price Commerce Layer computes is accepted without one; its market gives
     // its currency.
-    let list = create(
-        &env,
-        "price_lists",
-        json!({"name": "EU", "currency_code": "EUR"}),
-    )
-    .await;
-    let market = create(
-        &env,
-        "markets",
-        json!({"name": "EU", "price_list_id": list}),
-    )
-    .await;
+    let (list, market) = market(&env).await;
     let sku_list = create(&env, "sku_lists", json!({"name": "L"})).await;
     for (code, cents, quantity) in [("K1", 300, 2), ("K2", 150, 1)] {
         let sku = create(

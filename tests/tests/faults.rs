@@ -28,10 +28,10 @@ fn mixed_inputs(tag: usize, n: usize) -> (Value, i64) {
     let items = (0..n)
         .map(|i| {
             if i % 10 == 3 {
-                json!({"code": format!("M{tag}-{i:05}")})
+                json!({"code": format!("M{tag}-{i:05}"), "do_not_ship": true})
             } else {
                 valid += 1;
-                json!({"code": format!("M{tag}-{i:05}"), "name": format!("item {i}")})
+                json!({"code": format!("M{tag}-{i:05}"), "name": format!("item {i}"), "do_not_ship": true})
             }
         })
         .collect();

@@ -70,7 +70,7 @@ async fn create_import(http: &Client, base: &str, token: &str) -> (StatusCode, V
         .header("content-type", JSONAPI)
         .body(
             json!({"data": {"type": "imports", "attributes": {
-                "resource_type": "skus", "inputs": [{"code": "A", "name": "a"}]}}})
+                "resource_type": "skus", "inputs": [{"code": "A", "name": "a", "do_not_ship": true}]}}})
             .to_string(),
         )
         .send()

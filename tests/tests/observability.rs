@@ -78,7 +78,7 @@ async fn metrics_pages_count_what_an_import_did() {
     inputs
         .as_array_mut()
         .unwrap()
-        .push(json!({"code": "NONAME"}));
+        .push(json!({"code": "NONAME", "do_not_ship": true}));
     let doc = create(
         &api.base_url,
         &token,

@@ -53,12 +53,12 @@ async fn every_type_imports_from_json_and_csv() {
     .await;
     let sk = Box::leak(Box::new(json!([
         {"code": "A", "name": "Shirt", "shipping_category_code": "STD"},
-        {"code": "B", "name": "Hat", "weight": 1.5, "unit_of_weight": "oz"}
+        {"code": "B", "name": "Hat", "weight": 1.5, "unit_of_weight": "oz", "do_not_ship": true}
     ])));
     run(ImportSpec::json("skus", sk)).await;
     run(ImportSpec::csv(
         "skus",
-        "code,name,shipping_category_code,do_not_ship\nC,Sock,EXP,true\nD,\"Scarf, wool\",,false\n",
+        "code,name,shipping_category_code,do_not_ship\nC,Sock,EXP,true\nD,\"Scarf, wool\",STD,false\n",
     ))
     .await;
     let pl = Box::leak(Box::new(
@@ -84,11 +84,13 @@ async fn every_type_imports_from_json_and_csv() {
         "sku_code,price_list_code,amount_cents\nC,US,250\nD,US,300\n",
     ))
     .await;
-    let sl = Box::leak(Box::new(json!([{"code": "WH1", "name": "Warehouse 1"}])));
+    let sl = Box::leak(Box::new(json!([{"code": "WH1", "name": "Warehouse 1",
+        "address": {"business": true, "company": "Docks", "phone": "1", "line_1": "1 Dock Rd",
+                    "city": "Genoa", "country_code": "IT"}}])));
     run(ImportSpec::json("stock_locations", sl)).await;
     run(ImportSpec::csv(
         "stock_locations",
-        "code,name\nWH2,Warehouse 2\n",
+        "code,name,address.business,address.company,address.phone,address.line_1,address.city,address.country_code\nWH2,Warehouse 2,true,Docks,2,2 Dock Rd,Genoa,IT\n",
     ))
     .await;
     let wh1: String = env

@@ -94,7 +94,7 @@ async fn no_tenant_reaches_another_in_any_action() {
             )
             .await
             .unwrap();
-        let body = json!({"data": {"type": "imports", "attributes": {"resource_type": "skus", "inputs": [{"code": "A", "name": "a"}]}}});
+        let body = json!({"data": {"type": "imports", "attributes": {"resource_type": "skus", "inputs": [{"code": "A", "name": "a", "do_not_ship": true}]}}});
         let resp = http
             .post(format!("{}/api/imports", server.base_url))
             .bearer_auth(&token)

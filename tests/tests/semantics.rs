@@ -19,8 +19,8 @@ async fn updates_match_by_natural_key_then_by_id_and_keep_what_is_not_given() {
     let env = TestEnv::new().await;
     let worker = env.spawn_worker(env.worker_config(1, 2, 10));
     let first = json!([
-        {"code": "A", "name": "Shirt", "description": "cotton", "pieces_per_pack": 2},
-        {"code": "B", "name": "Hat"}
+        {"code": "A", "name": "Shirt", "description": "cotton", "pieces_per_pack": 2, "do_not_ship": true},
+        {"code": "B", "name": "Hat", "do_not_ship": true}
     ]);
     let done = import_and_wait(&env, ImportSpec::json("skus", &first)).await;
     assert_eq!((done.status, done.processed_count), (Status::Completed, 2));
@@ -33,7 +33,7 @@ async fn updates_match_by_natural_key_then_by_id_and_keep_what_is_not_given() {
     let second = json!([
         {"code": "A", "name": "Shirt v2"},
         {"id": id_b, "code": "B2", "description": "renamed by id"},
-        {"code": "C", "name": "New"}
+        {"code": "C", "name": "New", "do_not_ship": true}
     ]);
     let done = import_and_wait(&env, ImportSpec::json("skus", &second)).await;
     assert_eq!(
@@ -181,11 +181,11 @@ async fn relationships_by_id_and_by_code_and_missing_ones_are_logged() {
 async fn bad_values_are_logged_under_the_input_key_and_warnings_do_not_block() {
     let env = TestEnv::new().await;
     let worker = env.spawn_worker(env.worker_config(1, 4, 10));
-    let csv = "code,name,pieces_per_pack,weight,unit_of_weight,metadata.color,colour\n\
-               OK1,Fine,3,1.5,gr,red,blue\n\
-               BAD1,,abc,-2,kg,,\n\
-               ,Nameless,1,,,,\n\
-               \"Q,1\",\"Quoted, name\",2,,,,\n";
+    let csv = "code,name,pieces_per_pack,weight,unit_of_weight,metadata.color,colour,do_not_ship\n\
+               OK1,Fine,3,1.5,gr,red,blue,true\n\
+               BAD1,,abc,-2,kg,,,true\n\
+               ,Nameless,1,,,,,true\n\
+               \"Q,1\",\"Quoted, name\",2,,,,,true\n";
     let done = import_and_wait(&env, ImportSpec::csv("skus", csv).skip_errors()).await;
     assert_eq!(done.status, Status::Completed);
     assert_eq!(
@@ -213,7 +213,7 @@ async fn bad_values_are_logged_under_the_input_key_and_warnings_do_not_block() {
     assert_eq!(env.count("skus").await, 2);
 
     // Values Postgres itself refuses (a NUL byte in text) are that input's error too.
-    let nul = json!([{"code": "N1", "name": "nul\u{0}byte"}, {"code": "N2", "name": "fine"}, {"code": "N3", "name": "ünïcødé ☃ 名前"}]);
+    let nul = json!([{"code": "N1", "name": "nul\u{0}byte", "do_not_ship": true}, {"code": "N2", "name": "fine", "do_not_ship": true}, {"code": "N3", "name": "ünïcødé ☃ 名前", "do_not_ship": true}]);
     let done = import_and_wait(&env, ImportSpec::json("skus", &nul).skip_errors()).await;
     assert_eq!(
         (done.processed_count, done.errors_count),
@@ -235,8 +235,7 @@ async fn bad_values_are_logged_under_the_input_key_and_warnings_do_not_block() {
 async fn malformed_inputs_are_per_input_errors_and_unreadable_files_end_the_import() {
     let env = TestEnv::new().await;
     let worker = env.spawn_worker(env.worker_config(1, 2, 10));
-    let mixed =
-        json!([{"code": "A", "name": "a"}, 42, "text", [1], null, {"code": "B", "name": "b"}]);
+    let mixed = json!([{"code": "A", "name": "a", "do_not_ship": true}, 42, "text", [1], null, {"code": "B", "name": "b", "do_not_ship": true}]);
     let done = import_and_wait(&env, ImportSpec::json("skus", &mixed).skip_errors()).await;
     assert_eq!(
         (done.status, done.processed_count, done.errors_count),
@@ -244,14 +243,14 @@ async fn malformed_inputs_are_per_input_errors_and_unreadable_files_end_the_impo
     );
     assert_eq!(done.errors_log.0["unknown"]["input"].len(), 4);
 
-    let ragged = "code,name\nA,a\nB\nC,c,extra\nD,d\n";
+    let ragged = "code,name,do_not_ship\nA,a,true\nB\nC,c,true,extra\nD,d,true\n";
     let done = import_and_wait(&env, ImportSpec::csv("skus", ragged).skip_errors()).await;
     assert_eq!((done.processed_count, done.errors_count), (2, 2));
     assert!(done.errors_log.0["unknown"]["input"]
-        .contains(&"the row has 1 fields but the header row has 2".to_string()));
+        .contains(&"the row has 1 fields but the header row has 3".to_string()));
 
     // A JSON file broken after two good inputs: those are written, then the import ends.
-    let broken = r#"[{"code": "X1", "name": "x"}, {"code": "X2", "name": "y"}, {"code": "X3", "na"#;
+    let broken = r#"[{"code": "X1", "name": "x", "do_not_ship": true}, {"code": "X2", "name": "y", "do_not_ship": true}, {"code": "X3", "na"#;
     let spec = ImportSpec {
         inputs: Inputs::RawJson(broken),
         ..ImportSpec::json("skus", &json!(null))
@@ -299,9 +298,9 @@ async fn past_ten_percent_errors_the_import_is_interrupted_unless_skip_errors() 
     let inputs: Vec<serde_json::Value> = (0..100)
         .map(|i| {
             if (40..60).contains(&i) {
-                json!({"code": format!("E{i}")})
+                json!({"code": format!("E{i}"), "do_not_ship": true})
             } else {
-                json!({"code": format!("K{i}"), "name": "ok"})
+                json!({"code": format!("K{i}"), "name": "ok", "do_not_ship": true})
             }
         })
         .collect();
@@ -318,9 +317,9 @@ async fn past_ten_percent_errors_the_import_is_interrupted_unless_skip_errors() 
     let inputs: Vec<serde_json::Value> = (0..20)
         .map(|i| {
             if i < 2 {
-                json!({"code": format!("T{i}")})
+                json!({"code": format!("T{i}"), "do_not_ship": true})
             } else {
-                json!({"code": format!("T{i}"), "name": "ok"})
+                json!({"code": format!("T{i}"), "name": "ok", "do_not_ship": true})
             }
         })
         .collect();
@@ -339,8 +338,8 @@ async fn duplicates_in_one_file_are_applied_in_order() {
     let worker = env.spawn_worker(env.worker_config(1, 3, 10));
     // D appears in one batch twice and again in the next batch.
     let inputs = json!([
-        {"code": "D", "name": "first", "description": "kept"},
-        {"code": "E", "name": "e"},
+        {"code": "D", "name": "first", "description": "kept", "do_not_ship": true},
+        {"code": "E", "name": "e", "do_not_ship": true},
         {"code": "D", "name": "second"},
         {"code": "D", "pieces_per_pack": 4}
     ]);
@@ -378,7 +377,7 @@ async fn tenants_never_see_each_others_records() {
         organization_id: "org-a".into(),
         mode: imports_common::model::Mode::Live,
     };
-    let inputs = json!([{"code": "SAME", "name": "a"}]);
+    let inputs = json!([{"code": "SAME", "name": "a", "do_not_ship": true}]);
     for tenant in [None, Some(&other), Some(&live)] {
         let spec = ImportSpec {
             tenant,

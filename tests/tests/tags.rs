@@ -32,9 +32,9 @@ async fn tags_are_the_records_whole_set_and_changing_them_is_an_update() {
     let env = TestEnv::new().await;
     let worker = env.spawn_worker(env.worker_config(1, 2, 10));
     let first = json!([
-        {"code": "A", "name": "Apple", "tags": ["sale", " new ", "sale"]},
-        {"code": "B", "name": "Banana", "tags": [{"name": "sale"}]},
-        {"code": "C", "name": "Cherry"}
+        {"code": "A", "name": "Apple", "tags": ["sale", " new ", "sale"], "do_not_ship": true},
+        {"code": "B", "name": "Banana", "tags": [{"name": "sale"}], "do_not_ship": true},
+        {"code": "C", "name": "Cherry", "do_not_ship": true}
     ]);
     let done = run(&env, ImportSpec::json("skus", &first)).await;
     assert_eq!(
@@ -99,7 +99,7 @@ async fn tags_in_csv_are_a_cell_of_names_or_tags_name_columns() {
         &env,
         ImportSpec::csv(
             "skus",
-            "code,name,tags\nA,Apple,\"sale, new\"\nB,Banana,\nC,Cherry,\"x,,y\"\n",
+            "code,name,do_not_ship,tags\nA,Apple,true,\"sale, new\"\nB,Banana,true,\nC,Cherry,true,\"x,,y\"\n",
         ),
     )
     .await;
@@ -132,11 +132,11 @@ async fn bad_tags_are_errors_and_tags_on_untaggable_types_are_ignored_with_a_war
     let worker = env.spawn_worker(env.worker_config(1, 2, 10));
     let eleven: Vec<String> = (0..11).map(|i| format!("t{i}")).collect();
     let bad = json!([
-        {"code": "A", "name": "Apple", "tags": "sale"},
-        {"code": "B", "name": "Banana", "tags": [1]},
-        {"code": "C", "name": "Cherry", "tags": eleven},
-        {"code": "D", "name": "Date", "tags": [""]},
-        {"code": "E", "name": "Elder", "tags": ["ok"]}
+        {"code": "A", "name": "Apple", "tags": "sale", "do_not_ship": true},
+        {"code": "B", "name": "Banana", "tags": [1], "do_not_ship": true},
+        {"code": "C", "name": "Cherry", "tags": eleven, "do_not_ship": true},
+        {"code": "D", "name": "Date", "tags": [""], "do_not_ship": true},
+        {"code": "E", "name": "Elder", "tags": ["ok"], "do_not_ship": true}
     ]);
     let done = run(&env, ImportSpec::json("skus", &bad).skip_errors()).await;
     assert_eq!(

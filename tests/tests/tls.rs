@@ -556,7 +556,10 @@ async fn importctl_reaches_the_https_api_with_client_credentials_and_its_ca_file
             .unwrap();
         (created.application.client_id.clone(), created.client_secret)
     };
-    let inputs = pem.file("skus.json", r#"[{"code": "A", "name": "a"}]"#);
+    let inputs = pem.file(
+        "skus.json",
+        r#"[{"code": "A", "name": "a", "do_not_ship": true}]"#,
+    );
     let ctl = |args: &[&str], ca: bool| {
         let mut cmd = Command::new(binary("importctl"));
         cmd.args(["--api-url", &api.base_url, "--client-id", &id])

@@ -80,8 +80,8 @@ async fn one_trace_runs_from_the_create_request_to_the_sql_of_each_batch() {
         .collect();
     let inputs = json!([
         sku(0), sku(1), sku(2),
-        {"code": "NONAME"},
-        {"code": long_code, "name": "too long"},
+        {"code": "NONAME", "do_not_ship": true},
+        {"code": long_code, "name": "too long", "do_not_ship": true},
         sku(3),
     ]);
     let caller_trace = "4bf92f3577b34da6a3ce929d0e0e4736";

@@ -33,10 +33,10 @@ async fn identical_records_are_skipped_with_a_warning_and_counted_apart() {
     let env = TestEnv::new().await;
     let worker = env.spawn_worker(env.worker_config(1, 3, 10));
     let inputs = json!([
-        {"code": "A", "name": "Shirt", "pieces_per_pack": 2, "metadata": {"k": [1, 2]}},
-        {"code": "B", "name": "Hat", "weight": 1.5},
+        {"code": "A", "name": "Shirt", "pieces_per_pack": 2, "metadata": {"k": [1, 2]}, "do_not_ship": true},
+        {"code": "B", "name": "Hat", "weight": 1.5, "do_not_ship": true},
         {"code": "C", "name": "Sock", "do_not_ship": true},
-        {"code": "D", "name": "Belt"}
+        {"code": "D", "name": "Belt", "do_not_ship": true}
     ]);
     let first = import_and_wait(&env, ImportSpec::json("skus", &inputs)).await;
     assert_eq!(counts(&first), (Status::Completed, 4, 4, 0, 0, 0));
@@ -66,7 +66,7 @@ async fn identical_records_are_skipped_with_a_warning_and_counted_apart() {
         {"code": "A", "name": "Shirt"},
         {"code": "B", "name": "Hat", "weight": 2.5},
         {"code": "C", "name": "Sock", "do_not_ship": true},
-        {"code": "E", "name": "New"}
+        {"code": "E", "name": "New", "do_not_ship": true}
     ]);
     let third = import_and_wait(&env, ImportSpec::json("skus", &changed)).await;
     assert_eq!(counts(&third), (Status::Completed, 4, 1, 1, 0, 2));
@@ -83,7 +83,7 @@ async fn identical_records_are_skipped_with_a_warning_and_counted_apart() {
 async fn ids_keys_and_incomplete_inputs_in_one_batch() {
     let env = TestEnv::new().await;
     let worker = env.spawn_worker(env.worker_config(1, 100, 10));
-    let seed = json!([{"code": "A", "name": "a"}, {"code": "B", "name": "b"}]);
+    let seed = json!([{"code": "A", "name": "a", "do_not_ship": true}, {"code": "B", "name": "b", "do_not_ship": true}]);
     import_and_wait(&env, ImportSpec::json("skus", &seed)).await;
     let id_a: String = env.query("SELECT id FROM skus WHERE code = 'A'").await[0].get(0);
 
@@ -94,9 +94,9 @@ async fn ids_keys_and_incomplete_inputs_in_one_batch() {
         // Lacks the required name: may only update, and B exists.
         {"code": "B", "pieces_per_pack": 3},
         // Lacks the required name and does not exist: can't be blank.
-        {"code": "Z", "pieces_per_pack": 3},
+        {"code": "Z", "pieces_per_pack": 3, "do_not_ship": true},
         // A new record given in two inputs: created by the first, updated by the second.
-        {"code": "N", "name": "n1"},
+        {"code": "N", "name": "n1", "do_not_ship": true},
         {"code": "N", "description": "n2"},
         // An id of nothing.
         {"id": "nope", "name": "x"}
@@ -147,11 +147,11 @@ async fn concurrent_imports_of_the_same_keys_neither_fail_nor_duplicate() {
     let env = TestEnv::new().await;
     let worker = env.spawn_worker(env.worker_config(4, 50, 10));
     let a: Vec<serde_json::Value> = (0..400)
-        .map(|i| json!({"code": format!("K{i}"), "name": format!("a{i}")}))
+        .map(|i| json!({"code": format!("K{i}"), "name": format!("a{i}"), "do_not_ship": true}))
         .collect();
     let b: Vec<serde_json::Value> = (0..400)
         .rev()
-        .map(|i| json!({"code": format!("K{i}"), "name": format!("b{i}")}))
+        .map(|i| json!({"code": format!("K{i}"), "name": format!("b{i}"), "do_not_ship": true}))
         .collect();
     let (a, b) = (json!(a), json!(b));
     let other = Tenant {
@@ -188,13 +188,13 @@ async fn overlapping_batches_apply_in_file_order() {
     // last input says, every input counted once.
     let env = TestEnv::new().await;
     let worker = env.spawn_worker(env.worker_config(1, 2, 10));
-    let seed = json!([{"code": "R", "name": "r0"}]);
+    let seed = json!([{"code": "R", "name": "r0", "do_not_ship": true}]);
     import_and_wait(&env, ImportSpec::json("skus", &seed)).await;
     let id_r: String = env.query("SELECT id FROM skus WHERE code = 'R'").await[0].get(0);
 
     let mut inputs = Vec::new();
     for round in 0..40 {
-        inputs.push(json!({"code": format!("X{round}"), "name": "x"}));
+        inputs.push(json!({"code": format!("X{round}"), "name": "x", "do_not_ship": true}));
         if round % 2 == 0 {
             inputs.push(json!({"code": "R", "name": format!("r{round}")}));
         } else {
@@ -230,8 +230,7 @@ async fn a_batch_that_looks_records_up_waits_for_the_one_before_it() {
     // depend on lookups (ids, inputs lacking a required attribute) no longer overlaps.
     let env = TestEnv::new().await;
     let worker = env.spawn_worker(env.worker_config(1, 2, 10));
-    let seed =
-        json!([{"code": "K1", "name": "n", "description": "orig"}, {"code": "ZLOCK", "name": "z"}]);
+    let seed = json!([{"code": "K1", "name": "n", "description": "orig", "do_not_ship": true}, {"code": "ZLOCK", "name": "z", "do_not_ship": true}]);
     import_and_wait(&env, ImportSpec::json("skus", &seed)).await;
     let id_x: String = env.query("SELECT id FROM skus WHERE code = 'K1'").await[0].get(0);
 
@@ -244,7 +243,7 @@ async fn a_batch_that_looks_records_up_waits_for_the_one_before_it() {
     let inputs = json!([
         {"id": id_x, "code": "K2"},
         {"code": "ZLOCK", "name": "z2"},
-        {"code": "K1", "description": "via-old-key"},
+        {"code": "K1", "description": "via-old-key", "do_not_ship": true},
         {"code": "K2", "description": "via-new-key"}
     ]);
     let import = env
@@ -303,7 +302,7 @@ async fn an_import_shows_its_first_thousand_warnings_and_counts_them_all() {
 async fn a_dry_run_says_what_it_would_do_and_writes_nothing() {
     let env = TestEnv::new().await;
     let worker = env.spawn_worker(env.worker_config(1, 2, 10));
-    let seed = json!([{"code": "A", "name": "a"}, {"code": "B", "name": "b"}]);
+    let seed = json!([{"code": "A", "name": "a", "do_not_ship": true}, {"code": "B", "name": "b", "do_not_ship": true}]);
     import_and_wait(&env, ImportSpec::json("skus", &seed)).await;
     let before: Vec<(String, String)> = env
         .query("SELECT code, name FROM skus ORDER BY code")
@@ -315,8 +314,8 @@ async fn a_dry_run_says_what_it_would_do_and_writes_nothing() {
     let inputs = json!([
         {"code": "A", "name": "a2"},
         {"code": "B", "name": "b"},
-        {"code": "C", "name": "c"},
-        {"code": "D", "pieces_per_pack": 0},
+        {"code": "C", "name": "c", "do_not_ship": true},
+        {"code": "D", "pieces_per_pack": 0, "do_not_ship": true},
         {"code": "E", "name": "e", "shipping_category_code": "nowhere"}
     ]);
     let done = import_and_wait(
@@ -351,13 +350,13 @@ async fn after_a_batch_of_unchanged_records_the_next_finds_them_by_reading_first
     let env = TestEnv::new().await;
     let worker = env.spawn_worker(env.worker_config(1, 2, 10));
     let seed: Vec<serde_json::Value> = (0..6)
-        .map(|i| json!({"code": format!("K{i}"), "name": format!("n{i}")}))
+        .map(|i| json!({"code": format!("K{i}"), "name": format!("n{i}"), "do_not_ship": true}))
         .collect();
     import_and_wait(&env, ImportSpec::json("skus", &json!(seed))).await;
     let again = json!([
         {"code": "K0", "name": "n0"}, {"code": "K1", "name": "n1"},
         {"code": "K2", "name": "n2"}, {"code": "K3", "name": "changed"},
-        {"code": "NEW", "name": "new"}, {"code": "K5", "name": "n5", "tags": ["t"]}
+        {"code": "NEW", "name": "new", "do_not_ship": true}, {"code": "K5", "name": "n5", "tags": ["t"]}
     ]);
     let done = import_and_wait(&env, ImportSpec::json("skus", &again)).await;
     assert_eq!(
