@@ -215,7 +215,13 @@ mod tests {
         let code = &skus["attributes"]["attributes"][0];
         assert_eq!(
             code,
-            &json!({"name": "code", "type": "text", "required": true, "common": false})
+            &json!({"name": "code", "type": "text", "required": true, "requirement": "required",
+                    "condition": null, "generated": false, "common": false})
+        );
+        let category = &skus["attributes"]["relationships"][0];
+        assert_eq!(
+            (&category["requirement"], &category["condition"]),
+            (&json!("conditional"), &json!("unless do_not_ship is true"))
         );
         let unit = skus["attributes"]["attributes"]
             .as_array()
