@@ -166,6 +166,21 @@ async fn commerce_layer_s_minimal_input_of_each_of_its_22_types_imports() {
         json!({"balance_cents": 5000, "currency_code": "EUR"}),
     )
     .await;
+    // Types the imported ones refer to, as minimal: a customer group needs only a name; a
+    // gift card of a market, no currency (the market's is taken).
+    create(&env, "customer_groups", json!({"name": "VIP"})).await;
+    let market_card = create(
+        &env,
+        "gift_cards",
+        json!({"balance_cents": 100, "market_id": market}),
+    )
+    .await;
+    let currency = one(
+        &env,
+        &format!("SELECT currency_code FROM gift_cards WHERE id = '{market_card}'"),
+    )
+    .await;
+    assert_eq!(currency, "EUR");
     let promotion = create(
         &env,
         "promotions",
@@ -418,6 +433,13 @@ async fn what_commerce_layer_refuses_is_refused_naming_the_attribute() {
         e["unknown"]["percentage"],
         blank_unless("when type is percentage_discount")
     );
+    let e = errors_of(
+        &env,
+        "line_item_options",
+        json!([{"quantity": 1, "line_item_id": "x", "sku_option_name": "OPT"}]),
+    )
+    .await;
+    assert_eq!(e["OPT"]["options"], blank, "{e}");
     let e = errors_of(
         &env,
         "line_items",
