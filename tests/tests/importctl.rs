@@ -755,20 +755,24 @@ async fn resource_types_come_from_the_catalogue() {
         "{}",
         out.stdout
     );
-    let out = run(&api, &token, &["types", "skus"]).await.expect(0);
-    assert!(
-        out.stdout.contains("matches on: id when given, else code")
-            && out.stdout.contains("required unless do_not_ship is true"),
-        "{}",
-        out.stdout
-    );
-    let out = run(&api, &token, &["types", "gift_cards"]).await.expect(0);
-    assert!(
-        out.stdout.contains("generated when missing")
-            && out.stdout.contains("required unless market is given"),
-        "{}",
-        out.stdout
-    );
+    for (name, shown) in [
+        (
+            "skus",
+            [
+                "matches on: id when given, else code",
+                "required unless do_not_ship is true",
+            ],
+        ),
+        (
+            "gift_cards",
+            ["generated when missing", "required unless market is given"],
+        ),
+    ] {
+        let out = run(&api, &token, &["types", name]).await.expect(0);
+        for text in shown {
+            assert!(out.stdout.contains(text), "{text}: {}", out.stdout);
+        }
+    }
     let out = run(&api, &token, &["types", "prices"]).await.expect(0);
     assert!(
         out.stdout
