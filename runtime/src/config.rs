@@ -209,7 +209,7 @@ impl ApiConfig {
         let (tls_cert, tls_key) = tls_files()?;
         let scheme = if tls_cert.is_some() { "https" } else { "http" };
         let public_url = env_or("API_PUBLIC_URL", format!("{scheme}://{addr}"))?;
-        let signing_secret = env_or("API_SIGNING_SECRET", String::new())?;
+        let signing_secret = signing_secret()?;
         let oauth = OAuthConfig::from_env(&public_url)?;
         Ok(ApiConfig {
             services: ServiceConfig::from_env()?,
@@ -218,11 +218,7 @@ impl ApiConfig {
             max_inputs: env_at_least("IMPORTS_MAX_INPUTS", 10_000, 1)?,
             max_active: env_at_least("IMPORTS_MAX_ACTIVE", 10, 1)? as i64,
             max_body_bytes: env_at_least("API_MAX_BODY_BYTES", 64 * 1024 * 1024, 1024)? as usize,
-            signing_secret: if signing_secret.is_empty() {
-                imports_common::ids::random_secret()
-            } else {
-                signing_secret
-            },
+            signing_secret,
             outbox_interval: Duration::from_secs(env_at_least("OUTBOX_INTERVAL_SECONDS", 5, 1)?),
             rate_per_second: env_at_least("API_RATE_LIMIT_PER_SECOND", 50, 1)?,
             rate_burst: env_at_least("API_RATE_LIMIT_BURST", 100, 1)?,
@@ -235,6 +231,45 @@ impl ApiConfig {
 
 /// `API_TLS_CERT` and `API_TLS_KEY`, both or neither: one without the other is an error
 /// naming the missing one, rather than a silent fall-back to plain HTTP.
+/// The shortest `API_SIGNING_SECRET` accepted: anyone who guesses it can forge attachment
+/// URLs.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// Words only a placeholder holds (`deploy/k8s/secret.yaml` ships `CHANGE-ME`).
+const PLACEHOLDERS: &[&str] = &["change-me", "changeme", "change_me", "placeholder"];
+
+/// `API_SIGNING_SECRET`, refused when it is a placeholder or shorter than
+/// [`MIN_SECRET_BYTES`]; when unset, a random one (enough for a single replica).
+fn signing_secret() -> Result<String, ConfigError> {
+    let secret = env_or("API_SIGNING_SECRET", String::new())?;
+    check_secret(&secret)?;
+    Ok(match secret.is_empty() {
+        true => imports_common::ids::random_secret(),
+        false => secret,
+    })
+}
+
+/// Why a signing secret is refused, saying how to make one; an empty one is allowed (a
+/// random one is made). The secret itself is never shown.
+fn check_secret(secret: &str) -> Result<(), ConfigError> {
+    let refuse = |reason: String| ConfigError {
+        name: "API_SIGNING_SECRET",
+        value: format!("({} bytes, not shown)", secret.len()),
+        reason: format!("{reason}; make one with `openssl rand -base64 48`"),
+    };
+    let lower = secret.to_ascii_lowercase();
+    if let Some(word) = PLACEHOLDERS.iter().find(|w| lower.contains(*w)) {
+        return Err(refuse(format!("holds the placeholder {word:?}")));
+    }
+    if !secret.is_empty() && secret.len() < MIN_SECRET_BYTES {
+        return Err(refuse(format!(
+            "is {} bytes: at least {MIN_SECRET_BYTES} are needed",
+            secret.len()
+        )));
+    }
+    Ok(())
+}
+
 fn tls_files() -> Result<(Option<PathBuf>, Option<PathBuf>), ConfigError> {
     let cert = env_or("API_TLS_CERT", String::new())?;
     let key = env_or("API_TLS_KEY", String::new())?;
@@ -254,6 +289,20 @@ fn tls_files() -> Result<(Option<PathBuf>, Option<PathBuf>), ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn placeholder_and_short_signing_secrets_are_refused_without_showing_them() {
+        let e = check_secret("CHANGE-ME").unwrap_err().to_string();
+        assert!(e.contains("placeholder \"change-me\""), "{e}");
+        assert!(
+            e.contains("openssl rand") && !e.contains("CHANGE-ME"),
+            "{e}"
+        );
+        let e = check_secret("short-but-real").unwrap_err().to_string();
+        assert!(e.contains("is 14 bytes: at least 32"), "{e}");
+        assert!(check_secret(&"k".repeat(32)).is_ok());
+        assert!(check_secret("").is_ok(), "unset: a random one is made");
+    }
 
     #[test]
     fn the_issuer_is_auth_dot_the_public_host() {

@@ -439,7 +439,7 @@ impl TestEnv {
             max_inputs: 10_000,
             max_active: 10,
             max_body_bytes: 8 * 1024 * 1024,
-            signing_secret: "test-secret".into(),
+            signing_secret: "test-signing-secret-of-32-bytes-at-least".into(),
             outbox_interval: Duration::from_secs(1),
             rate_per_second: 1000,
             rate_burst: 1000,

@@ -1,10 +1,10 @@
-//! The worker binary's configuration and start-up errors.
+//! The binaries' configuration and start-up errors.
 
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use imports_tests::worker_binary;
+use imports_tests::{binary, worker_binary};
 
 #[test]
 fn an_invalid_setting_is_a_one_line_error_naming_the_variable() {
@@ -85,4 +85,27 @@ fn help_lists_the_subcommands() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("migrate") && text.contains("run"), "{text}");
+}
+
+#[test]
+fn a_placeholder_or_short_signing_secret_stops_the_api() {
+    for (secret, says) in [
+        ("CHANGE-ME", "holds the placeholder \"change-me\""),
+        ("too-short", "is 9 bytes: at least 32 are needed"),
+    ] {
+        let out = Command::new(binary("imports-api"))
+            .arg("serve")
+            .env("API_SIGNING_SECRET", secret)
+            .env("API_ADDR", "127.0.0.1:0")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{secret}: {stderr}");
+        assert!(stderr.contains(says), "{stderr}");
+        assert!(stderr.contains("openssl rand -base64 48"), "{stderr}");
+        assert!(
+            !stderr.contains(secret),
+            "the secret is not shown: {stderr}"
+        );
+    }
 }
