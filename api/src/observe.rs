@@ -63,7 +63,7 @@ pub async fn observe_request(
     if OPERATIONAL.contains(&path.as_str()) {
         return next.run(request).await;
     }
-    let method = request.method().as_str().to_owned();
+    let method = method_label(request.method()).to_owned();
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -100,6 +100,23 @@ pub async fn observe_request(
         ],
     );
     response
+}
+
+/// A request's method as spans and metrics name it: one of HTTP's own, else `_OTHER` (as
+/// OpenTelemetry's conventions say), so that made-up methods cannot grow the metric labels.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    match method.as_str() {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        "OPTIONS" => "OPTIONS",
+        "CONNECT" => "CONNECT",
+        "TRACE" => "TRACE",
+        _ => "_OTHER",
+    }
 }
 
 /// `GET /readyz`: Postgres answers `SELECT 1` within a second and the outbox's RabbitMQ

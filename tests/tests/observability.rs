@@ -127,8 +127,30 @@ async fn metrics_pages_count_what_an_import_did() {
         "batches take some time"
     );
 
+    // Made-up methods and paths add no labels: they are `_OTHER` and `unmatched`.
+    let http = reqwest::Client::new();
+    for k in 0..50 {
+        let method = reqwest::Method::from_bytes(format!("BREW{k}").as_bytes()).unwrap();
+        http.request(method, format!("{}/nowhere/{k}", api.base_url))
+            .send()
+            .await
+            .unwrap();
+    }
     let (status, text) = get(&format!("{}/metrics", api.base_url)).await;
     assert_eq!(status, StatusCode::OK);
+    assert!(
+        !text.contains("BREW") && !text.contains("/nowhere"),
+        "{text}"
+    );
+    let other = text
+        .lines()
+        .filter(|l| {
+            l.starts_with(
+                "http_server_request_duration_seconds_count{http_request_method=\"_OTHER\"",
+            )
+        })
+        .count();
+    assert_eq!(other, 1, "one series for every made-up method: {text}");
     let api_metrics = samples(&text);
     let created = "http_server_request_duration_seconds_count{http_request_method=\"POST\",http_response_status_code=\"201\",http_route=\"/api/imports\"}";
     assert_eq!(api_metrics.get(created), Some(&1.0), "{api_metrics:#?}");
