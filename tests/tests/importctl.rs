@@ -96,6 +96,25 @@ async fn run(api: &InProcessApi, token: &str, args: &[&str]) -> Run {
     run_with(&api.base_url, Some(token), args).await
 }
 
+/// The attributes of resource type `name` as `GET /api/resource_types/{name}` gives them.
+async fn type_doc(http: &reqwest::Client, api: &InProcessApi, token: &str, name: &str) -> Value {
+    let r = http
+        .get(format!("{}/api/resource_types/{name}", api.base_url))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let doc: Value = r.json().await.unwrap();
+    doc["data"]["attributes"].clone()
+}
+
+/// The entry called `name` of a list of attributes or relationships.
+fn named<'a>(list: &'a Value, name: &str) -> &'a Value {
+    list.as_array()
+        .and_then(|l| l.iter().find(|x| x["name"] == name))
+        .unwrap_or_else(|| panic!("{name} in {list}"))
+}
+
 /// The import ids of `created <id> <reference>: ...` lines.
 fn created_ids(stdout: &str) -> Vec<String> {
     stdout
@@ -652,14 +671,7 @@ async fn resource_types_come_from_the_catalogue() {
     assert_eq!(doc["meta"]["limits"]["max_active_imports"], 10);
     assert_eq!(doc["data"][0]["type"], "resource_types");
 
-    let r = http
-        .get(format!("{}/api/resource_types/stock_items", api.base_url))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    let doc: Value = r.json().await.unwrap();
-    let a = &doc["data"]["attributes"];
+    let a = &type_doc(&http, &api, &token, "stock_items").await;
     assert_eq!(
         a["natural_key"],
         serde_json::json!(["sku_code", "stock_location_id"])
@@ -671,54 +683,21 @@ async fn resource_types_come_from_the_catalogue() {
         .iter()
         .any(|x| x["name"] == "quantity" && x["type"] == "integer" && x["required"] == true));
     // What a create needs, with Commerce Layer's names: required, conditional, generated.
-    let r = http
-        .get(format!("{}/api/resource_types/skus", api.base_url))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    let doc: Value = r.json().await.unwrap();
-    let a = &doc["data"]["attributes"];
-    let rel = |name: &str| {
-        a["relationships"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|x| x["name"] == name)
-            .cloned()
-            .unwrap()
-    };
-    assert_eq!(rel("shipping_category")["requirement"], "conditional");
+    let skus = type_doc(&http, &api, &token, "skus").await;
+    let category = named(&skus["relationships"], "shipping_category");
     assert_eq!(
-        rel("shipping_category")["condition"],
-        "unless do_not_ship is true"
+        (&category["requirement"], &category["condition"]),
+        (&json!("conditional"), &json!("unless do_not_ship is true"))
     );
-    assert_eq!(a["matches_on"], "id when given, else code");
-    let r = http
-        .get(format!("{}/api/resource_types/gift_cards", api.base_url))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    let doc: Value = r.json().await.unwrap();
-    let code = doc["data"]["attributes"]["attributes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|x| x["name"] == "code")
-        .cloned()
-        .unwrap();
+    assert_eq!(skus["matches_on"], "id when given, else code");
+    let gift_cards = type_doc(&http, &api, &token, "gift_cards").await;
+    let code = named(&gift_cards["attributes"], "code");
     assert_eq!(
         (&code["requirement"], &code["generated"]),
         (&json!("optional"), &json!(true))
     );
     assert_eq!(
-        doc["data"]["attributes"]["attributes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|x| x["name"] == "rechargeable")
-            .unwrap()["default"],
+        named(&gift_cards["attributes"], "rechargeable")["default"],
         true
     );
     let r = http

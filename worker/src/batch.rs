@@ -45,15 +45,17 @@ pub(crate) enum BatchError {
 /// otherwise the later one starts once the earlier one has committed. (The same record named
 /// two ways, a price's list by id in one batch and by code in the next, still meets in the
 /// database: then the gate's patience below sorts it out, slowly but in order.) Inputs with
-/// records given inline (children, related records) are never lookup-free, nor batches of a
-/// type whose writes read what is stored (a generated key checked against the keys taken, a
-/// parent's records counted against its limit).
+/// records given inline (children, related records) are never lookup-free, nor batches whose
+/// writes read what is stored: a parent's records counted against its limit, or a key to
+/// generate (an input without an id naming no record), checked against the keys taken.
 pub(crate) fn lookup_free(rt: &ResourceType, batch: &[Prepared]) -> bool {
-    let reads_stored = rt.generated_key.is_some() || rt.max_per_parent.is_some();
-    !reads_stored
-        && batch
-            .iter()
-            .all(|p| p.id.is_none() && p.missing_required.is_empty() && !p.has_nested())
+    rt.max_per_parent.is_none()
+        && batch.iter().all(|p| {
+            p.id.is_none()
+                && p.missing_required.is_empty()
+                && !p.has_nested()
+                && (rt.generated_key.is_none() || p.identity.is_some() || !p.is_valid())
+        })
 }
 
 /// A batch being written by its own task, and what it needs to commit.

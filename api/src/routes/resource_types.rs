@@ -89,7 +89,6 @@ pub fn resource(rt: &ResourceType, base_url: &str) -> Value {
                 "requirement": rt.requirement(r.name),
                 "condition": rt.condition(r.name).map(|c| c.describe()),
                 "inline": r.inline,
-                "keeps_unknown_keys": r.keeps_unknown_keys,
                 "creates_unknown_keys": r.creates_unknown_keys,
             })
         })

@@ -188,9 +188,6 @@ pub struct Relationship {
     /// name (`address: {"line_1": ..., "city": ...}`, or `address.city` CSV columns): it is
     /// written first, created or updated by its own natural key, and linked.
     pub inline: bool,
-    /// Whether an input whose key names no record is written without the link (the key stays
-    /// in the type's own attribute), with a warning, instead of failing.
-    pub keeps_unknown_keys: bool,
     /// Whether a key that names no record creates one, holding the key alone (an order's
     /// `customer_email` finds or creates its customer, as in the reference API). The target
     /// must need nothing else: the catalogue's tests check it.
@@ -201,12 +198,6 @@ impl Relationship {
     /// The same relationship, whose record an input may also give inline.
     pub const fn given_inline(mut self) -> Self {
         self.inline = true;
-        self
-    }
-
-    /// The same relationship, left empty (with a warning) when its key names no record.
-    pub const fn keeping_unknown_keys(mut self) -> Self {
-        self.keeps_unknown_keys = true;
         self
     }
 
@@ -272,7 +263,6 @@ pub(super) const fn relationship_by(
         }),
         required,
         inline: false,
-        keeps_unknown_keys: false,
         creates_unknown_keys: false,
     }
 }
@@ -292,7 +282,6 @@ pub(super) const fn relationship_by_id(
         by_key: None,
         required,
         inline: false,
-        keeps_unknown_keys: false,
         creates_unknown_keys: false,
     }
 }

@@ -90,7 +90,12 @@ fn equals(rt: &ResourceType, cells: &[Option<Cell>], attr: &str, value: &str) ->
     match rt.attribute_index(attr) {
         Some((c, a)) => match &cells[c] {
             Some(Cell::Text(s)) => s == value,
-            None => a.default_sql == Some(&format!("'{value}'")),
+            None => {
+                let default = a
+                    .default_sql
+                    .and_then(|d| d.strip_prefix('\'')?.strip_suffix('\''));
+                default == Some(value)
+            }
             Some(_) => false,
         },
         None => false,
@@ -105,13 +110,11 @@ pub(super) fn note_missing(rt: &ResourceType, p: &mut Prepared, parent_named: bo
         return;
     }
     let parent = rt.parent_index();
-    let inline: Vec<usize> = p.related.iter().map(|(ri, _)| *ri).collect();
     let missing = missing_at_create(rt, &p.cells, |ri| {
-        p.references[ri].is_some() || inline.contains(&ri) || (parent_named && parent == Some(ri))
+        p.references[ri].is_some() || p.gives_related(ri) || (parent_named && parent == Some(ri))
     });
     for name in missing {
-        let known = p.missing_required.contains(&name) || p.errors.iter().any(|(a, _)| a == name);
-        if !known {
+        if !p.errors.iter().any(|(a, _)| a == name) {
             p.missing_required.push(name);
         }
     }

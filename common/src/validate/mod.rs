@@ -442,15 +442,14 @@ fn check_fields(
         if !attr.required || p.errors.iter().any(|(a, _)| a == attr.name) {
             continue;
         }
-        let filled_by_relationship = rt.is_relationship_key_input(attr.name);
         match &p.cells[idx] {
             // Given, but blank: never allowed for a required attribute.
             Some(Cell::Null) => p.error(attr.name, "can't be blank"),
             Some(Cell::Text(s)) if s.trim().is_empty() => p.error(attr.name, "can't be blank"),
-            None if p.id.is_none() && !filled_by_relationship => p.missing_required.push(attr.name),
             _ => {}
         }
     }
+    // What is left out (required attributes, relationships, conditions) only a create needs.
     note_missing(rt, p, parent_named);
 }
 

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use super::convert::{check_text, shown};
 use super::{check_fields, Prepared};
-use crate::catalogue::{resource_type, Attribute, ResourceType, MAX_TAGS, TAGS};
+use crate::catalogue::{ResourceType, MAX_TAGS, TAGS, TAG_NAME};
 
 /// The most children one input may give inline under one attribute: they are written with
 /// their parent, in its batch, so they count towards what a batch holds in memory.
@@ -157,13 +157,6 @@ pub(super) fn check_related(
     p.related.push((ri, related));
 }
 
-/// The `name` attribute of tags, which says what a tag name may be.
-fn tag_name() -> &'static Attribute {
-    resource_type("tags")
-        .and_then(|t| t.attribute("name"))
-        .expect("tags have names")
-}
-
 /// Checks the tags an input gives: a list of names (`["sale", "new"]`) or of objects with a
 /// name (`[{"name": "sale"}]`, as `tags.name` CSV columns give them), or in CSV a cell of
 /// comma-separated names. Names are trimmed and given once; null or an empty list leaves the
@@ -206,7 +199,7 @@ pub(super) fn check_tags(p: &mut Prepared, value: Value, from_csv: bool) {
         match name {
             Some("") if from_csv => {}
             Some(name) if !name.is_empty() => {
-                if let Err(why) = check_text(tag_name(), name) {
+                if let Err(why) = check_text(&TAG_NAME, name) {
                     p.error(TAGS, format!("{} as a tag name {why}", shown(&item)));
                     continue;
                 }

@@ -190,13 +190,6 @@ pub(super) async fn resolve_relationships(
                 },
                 Some(Reference::Key(k)) => match by_key.get(&k) {
                     Some(id) => p.cells[id_col] = Some(Cell::Text(id.clone())),
-                    None if rel.keeps_unknown_keys => {
-                        let input = rel.by_key.map_or(rel.id_attribute, |k| k.input);
-                        p.warnings.push(format!(
-                            "{input} names no {}: written without one",
-                            rel.name
-                        ));
-                    }
                     None => p.error(rel.name, "must exist"),
                 },
                 // Needed to name the record; other required relationships are needed only to

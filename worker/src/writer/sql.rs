@@ -432,7 +432,6 @@ mod tests {
             }),
             required: true,
             inline: false,
-            keeps_unknown_keys: false,
             creates_unknown_keys: false,
         }],
         natural_key: &["sku_code"],

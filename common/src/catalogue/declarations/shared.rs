@@ -2,7 +2,7 @@
 
 use super::DEFAULTS;
 use crate::catalogue::rules::{condition, Rule::*};
-use crate::catalogue::types::{boolean, email, float, text, Allowed, ResourceType};
+use crate::catalogue::types::{boolean, email, float, text, Allowed, Attribute, ResourceType};
 
 /// The longest tag name, as in the reference API.
 pub const MAX_TAG_LENGTH: usize = 25;
@@ -47,13 +47,17 @@ pub const ADDRESSES: ResourceType = ResourceType {
     ..DEFAULTS
 };
 
+/// A tag's name, as the reference API restricts it: what the `tags` of every taggable
+/// input are checked against.
+pub const TAG_NAME: Attribute = text("name")
+    .required()
+    .length(1, MAX_TAG_LENGTH)
+    .allowed(TAG_CHARACTERS);
+
 /// Tag names, which the records of taggable types are linked to.
 pub const TAGS: ResourceType = ResourceType {
     name: "tags",
-    attributes: &[text("name")
-        .required()
-        .length(1, MAX_TAG_LENGTH)
-        .allowed(TAG_CHARACTERS)],
+    attributes: &[TAG_NAME],
     natural_key: &["name"],
     log_key: "name",
     ..DEFAULTS
