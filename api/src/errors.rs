@@ -114,11 +114,26 @@ impl ApiError {
 
     /// 413: the body is larger than the limit.
     pub fn too_large(limit: usize) -> Self {
+        Self::too_large_for("the request body", limit)
+    }
+
+    /// 413: `what` is larger than its limit of `limit` bytes.
+    pub fn too_large_for(what: &str, limit: usize) -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "PAYLOAD_TOO_LARGE",
             "Payload too large",
-            format!("the request body is larger than {limit} bytes"),
+            format!("{what} is larger than the limit of {limit} bytes"),
+        )
+    }
+
+    /// 408: the client took longer than the limit to send its request.
+    pub fn request_timeout(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "REQUEST_TIMEOUT",
+            "Request timeout",
+            detail,
         )
     }
 
@@ -165,6 +180,18 @@ impl ApiError {
             "the database is unreachable; try again shortly",
         );
         e.0.retry_after = Some(5);
+        e
+    }
+
+    /// 503: this process is at a limit of its own (not the client's); retry shortly.
+    pub fn busy(detail: impl Into<String>) -> Self {
+        let mut e = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "SERVICE_UNAVAILABLE",
+            "Service unavailable",
+            detail,
+        );
+        e.0.retry_after = Some(2);
         e
     }
 

@@ -14,6 +14,7 @@
 //! - [`outbox`]: announces created imports on RabbitMQ, at least once.
 //! - [`attachments`]: signed, expiring download URLs of the raw inputs.
 //! - [`observe`]: request spans, metrics, `/livez`, `/readyz` and `/metrics`.
+//! - [`server`]: the accept loop and its bounds (connections, header timeout), plain or TLS.
 //! - [`tls`]: HTTPS when `API_TLS_CERT` and `API_TLS_KEY` are set.
 
 pub mod applications;
@@ -30,6 +31,7 @@ pub mod outbox;
 pub mod rate_limit;
 pub mod render;
 pub mod routes;
+pub mod server;
 pub mod tls;
 pub mod tokens;
 pub mod upload;
@@ -64,6 +66,8 @@ pub struct AppState {
     pub amqp: AmqpWatch,
     /// A pool of one connection for readiness checks (busy handlers cannot starve it).
     pub health_pool: Pool,
+    /// Creates receiving their body, per process and per tenant.
+    pub uploads: Arc<upload::permits::UploadPermits>,
 }
 
 /// Serves the API on `listener` until `shutdown`, with the outbox publisher beside it. It
@@ -91,6 +95,10 @@ pub async fn serve(
         metrics: Arc::new(observe::ApiMetrics::new(pool.clone())),
         amqp: AmqpWatch::default(),
         health_pool: imports_storage::db::pool(&config.services.database_url, 1)?,
+        uploads: Arc::new(upload::permits::UploadPermits::new(
+            config.http.max_uploads,
+            config.http.max_uploads_per_tenant,
+        )),
     };
     let outbox = {
         let (pool, wake, amqp, shutdown) = (
@@ -126,15 +134,15 @@ pub async fn serve(
     let metrics = state.metrics.clone();
     let addr = listener.local_addr()?;
     tracing::info!(%addr, tls = tls.is_some(), "serving the imports API");
-    let token = shutdown.clone();
-    match tls {
-        None => {
-            axum::serve(listener, routes::router(state))
-                .with_graceful_shutdown(async move { token.cancelled().await })
-                .await?
-        }
-        Some(acceptor) => tls::serve(listener, acceptor, routes::router(state), token).await,
-    }
+    let limits = state.config.http.clone();
+    server::serve(
+        listener,
+        tls,
+        routes::router(state),
+        limits,
+        shutdown.clone(),
+    )
+    .await;
     shutdown.cancel();
     let _ = outbox.await;
     let _ = keys.await;

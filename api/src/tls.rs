@@ -1,11 +1,10 @@
 //! HTTPS: the certificate chain and private key named by `API_TLS_CERT` and `API_TLS_KEY`
-//! loaded into a rustls server configuration, and the accept loop that serves the router
-//! over TLS (HTTP/1.1 and HTTP/2, chosen by ALPN) until shutdown.
+//! loaded into a rustls server configuration (HTTP/1.1 and HTTP/2, chosen by ALPN), and each
+//! connection's handshake.
 //!
-//! Each connection's handshake runs in a task of its own, bounded by [`HANDSHAKE_TIMEOUT`],
-//! so a slow or broken client never holds up the accept loop; a failed handshake is logged at
-//! debug level and costs only its own connection. Shutdown is graceful as with plain HTTP:
-//! the listener closes, idle connections close, in-flight requests finish.
+//! The handshake runs in the connection's own task (see [`crate::server`]), bounded by
+//! [`HANDSHAKE_TIMEOUT`], so a slow or broken client never holds up the accept loop; a
+//! failed handshake is logged at debug level and costs only its own connection.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -13,16 +12,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, ensure};
-use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::{GracefulShutdown, Watcher};
-use hyper_util::service::TowerToHyperService;
 use imports_runtime::config::ApiConfig;
 use rustls::ServerConfig;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
+use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
@@ -92,81 +87,27 @@ fn pem_error(e: rustls_pki_types::pem::Error) -> String {
     }
 }
 
-/// Serves `router` over TLS on `listener` until `shutdown`, then waits for the open
-/// connections to finish their requests (as `axum::serve`'s graceful shutdown does).
-pub async fn serve(
-    listener: TcpListener,
-    acceptor: TlsAcceptor,
-    router: Router,
-    shutdown: CancellationToken,
-) {
-    let graceful = GracefulShutdown::new();
-    loop {
-        let (tcp, peer) = tokio::select! {
-            _ = shutdown.cancelled() => break,
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    accept_failed(e).await;
-                    continue;
-                }
-            },
-        };
-        tokio::spawn(connection(
-            acceptor.clone(),
-            tcp,
-            peer,
-            router.clone(),
-            graceful.watcher(),
-            shutdown.clone(),
-        ));
-    }
-    drop(listener);
-    graceful.shutdown().await;
-}
-
-/// One connection: its handshake, then HTTP/1.1 or HTTP/2 until the client or the shutdown
-/// ends it. A connection still in its handshake at shutdown is dropped.
-async fn connection(
-    acceptor: TlsAcceptor,
+/// The TLS side of a connection once its handshake is done within [`HANDSHAKE_TIMEOUT`];
+/// `None` (logged at debug level) when it fails, times out, or the shutdown comes first.
+pub(crate) async fn handshake(
+    acceptor: &TlsAcceptor,
     tcp: TcpStream,
     peer: SocketAddr,
-    router: Router,
-    watcher: Watcher,
-    shutdown: CancellationToken,
-) {
+    shutdown: &CancellationToken,
+) -> Option<TlsStream<TcpStream>> {
     let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp));
-    let stream = tokio::select! {
-        _ = shutdown.cancelled() => return,
+    tokio::select! {
+        _ = shutdown.cancelled() => None,
         done = handshake => match done {
-            Ok(Ok(stream)) => stream,
+            Ok(Ok(stream)) => Some(stream),
             Ok(Err(e)) => {
                 tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                return;
+                None
             }
             Err(_) => {
                 tracing::debug!(%peer, timeout = ?HANDSHAKE_TIMEOUT, "TLS handshake timed out");
-                return;
+                None
             }
         },
-    };
-    let builder = auto::Builder::new(TokioExecutor::new());
-    let conn = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(router));
-    if let Err(e) = watcher.watch(conn).await {
-        tracing::debug!(%peer, error = %e, "connection ended with an error");
     }
-}
-
-/// An accept error: a connection reset before it was accepted is no matter; anything else
-/// (out of file descriptors, say) is logged and retried after a pause, as `axum::serve` does.
-async fn accept_failed(e: std::io::Error) {
-    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
-    if matches!(
-        e.kind(),
-        ConnectionRefused | ConnectionAborted | ConnectionReset
-    ) {
-        return;
-    }
-    tracing::error!(error = %e, "accepting a connection failed; retrying in 1 s");
-    tokio::time::sleep(Duration::from_secs(1)).await;
 }

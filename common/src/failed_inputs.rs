@@ -101,7 +101,10 @@ fn read_originals<R: Read>(
         position < last
     });
     match read {
-        Ok(_) | Err(ReadStop::Cancelled) | Err(ReadStop::Unreadable(_)) => Ok(originals),
+        Ok(_)
+        | Err(ReadStop::Cancelled)
+        | Err(ReadStop::Unreadable(_))
+        | Err(ReadStop::InputTooLarge(_)) => Ok(originals),
         Err(ReadStop::Io(e)) => anyhow::bail!("the stored inputs cannot be read: {e}"),
     }
 }

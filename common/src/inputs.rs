@@ -11,7 +11,9 @@
 //! - an unreadable *file* (not JSON, not an array, a CSV without a header) is an
 //!   [`UnreadableInputs`] that ends the import with that message recorded on it.
 
+use std::cell::Cell;
 use std::io::{BufReader, Read};
+use std::rc::Rc;
 use std::sync::Arc;
 
 use serde::de::{DeserializeSeed, IgnoredAny, SeqAccess, Visitor};
@@ -58,6 +60,20 @@ pub enum ReadStop {
     Cancelled,
     /// The bytes could not be fetched (storage unreachable): try again later.
     Io(String),
+    /// The input at this position (from 0) is larger than [`MAX_INPUT_BYTES`]: the reader
+    /// stops there rather than hold it.
+    InputTooLarge(u64),
+}
+
+/// The largest one input may be, in bytes of the file (a JSON element, a CSV row): readers
+/// stop at a larger one rather than hold it in memory, and the API refuses such a create.
+pub const MAX_INPUT_BYTES: u64 = 1024 * 1024;
+
+/// Why an import whose input at `position` is too large cannot be read.
+pub fn input_too_large(position: u64) -> UnreadableInputs {
+    UnreadableInputs(format!(
+        "input {position} is larger than {MAX_INPUT_BYTES} bytes, the limit of one input"
+    ))
 }
 
 impl From<UnreadableInputs> for ReadStop {
@@ -83,6 +99,9 @@ pub fn parse_csv_delimiter(s: &str) -> Option<u8> {
 /// The UTF-8 byte order mark some tools write at the start of a file; readers drop it.
 pub const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
+/// The read-ahead buffer of [`csv_reader`].
+const CSV_BUFFER_BYTES: usize = 64 * 1024;
+
 /// A CSV reader with the settings every reader of inputs uses (the worker's, the API's count,
 /// importctl's splitter), so that they all see the same records: no header handling (the
 /// caller reads the header row), rows of any length (a ragged row is one malformed input),
@@ -92,7 +111,7 @@ pub fn csv_reader<R: Read>(delimiter: u8, reader: R) -> csv::Reader<R> {
         .has_headers(false)
         .delimiter(delimiter)
         .flexible(true)
-        .buffer_capacity(64 * 1024)
+        .buffer_capacity(CSV_BUFFER_BYTES)
         .from_reader(reader)
 }
 
@@ -124,6 +143,7 @@ pub fn count_inputs<R: Read>(
         Ok(n) => Ok(n),
         Err(ReadStop::Unreadable(e)) => Err(e),
         Err(ReadStop::Cancelled) => unreachable!("the counting sink never stops"),
+        Err(ReadStop::InputTooLarge(position)) => Err(input_too_large(position)),
         Err(ReadStop::Io(e)) => Err(UnreadableInputs(format!("the inputs cannot be read: {e}"))),
     }
 }
@@ -165,11 +185,22 @@ fn read_json<R: Read>(
 ) -> Result<u64, ReadStop> {
     let mut buffered = BufReader::with_capacity(64 * 1024, reader);
     skip_utf8_bom(&mut buffered).map_err(|e| ReadStop::Io(e.to_string()))?;
-    let mut de = serde_json::Deserializer::from_reader(buffered);
-    let seed = JsonElements { skip, sink };
+    let meter = Meter::default();
+    let mut de = serde_json::Deserializer::from_reader(Metered {
+        inner: buffered,
+        meter: meter.clone(),
+        slack: 0,
+    });
+    let seed = JsonElements {
+        skip,
+        sink,
+        meter: meter.clone(),
+    };
+    let too_large = |e: &serde_json::Error| e.io_error_kind() == Some(TOO_LARGE);
     let count = match seed.deserialize(&mut de) {
         Ok(n) => n,
         Err(e) if e.to_string().starts_with(STOPPED) => return Err(ReadStop::Cancelled),
+        Err(e) if too_large(&e) => return Err(ReadStop::InputTooLarge(meter.position.get())),
         Err(e) if e.is_io() => return Err(ReadStop::Io(e.to_string())),
         Err(e) => return Err(UnreadableInputs(describe_json_error(&e)).into()),
     };
@@ -184,6 +215,46 @@ fn read_json<R: Read>(
         .into()
     })?;
     Ok(count)
+}
+
+/// The error kind a [`Metered`] reader fails with once an input passes [`MAX_INPUT_BYTES`].
+const TOO_LARGE: std::io::ErrorKind = std::io::ErrorKind::FileTooLarge;
+
+/// Where a reader is: bytes handed to the parser, where the current input began, and its
+/// position; shared by the parser's reader and the code that walks the inputs.
+#[derive(Clone, Default)]
+struct Meter {
+    consumed: Rc<Cell<u64>>,
+    input_start: Rc<Cell<u64>>,
+    position: Rc<Cell<u64>>,
+}
+
+impl Meter {
+    /// The input at `position` begins at the current byte.
+    fn begin(&self, position: u64) {
+        self.input_start.set(self.consumed.get());
+        self.position.set(position);
+    }
+}
+
+/// A reader that fails once the current input is more than [`MAX_INPUT_BYTES`] (plus
+/// `slack`, the read-ahead of a parser's own buffer) long, so no parser holds a larger one.
+struct Metered<R> {
+    inner: R,
+    meter: Meter,
+    slack: u64,
+}
+
+impl<R: Read> Read for Metered<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let consumed = self.meter.consumed.get() + n as u64;
+        self.meter.consumed.set(consumed);
+        if consumed - self.meter.input_start.get() > MAX_INPUT_BYTES + self.slack {
+            return Err(std::io::Error::new(TOO_LARGE, "an input is too large"));
+        }
+        Ok(n)
+    }
 }
 
 /// Skips a UTF-8 byte order mark at the start of a JSON file (some tools write one).
@@ -208,6 +279,7 @@ fn describe_json_error(e: &serde_json::Error) -> String {
 struct JsonElements<'s> {
     skip: u64,
     sink: &'s mut dyn FnMut(RawInput) -> bool,
+    meter: Meter,
 }
 
 impl<'de> DeserializeSeed<'de> for JsonElements<'_> {
@@ -227,6 +299,7 @@ impl<'de> Visitor<'de> for JsonElements<'_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<u64, A::Error> {
         let mut position = 0u64;
         loop {
+            self.meter.begin(position);
             if position < self.skip {
                 if seq.next_element::<IgnoredAny>()?.is_none() {
                     return Ok(position);
@@ -268,21 +341,54 @@ fn read_csv<R: Read>(
     skip: u64,
     sink: &mut dyn FnMut(RawInput) -> bool,
 ) -> Result<u64, ReadStop> {
-    let mut rdr = csv_reader(delimiter, reader);
+    let meter = Meter::default();
+    let metered = Metered {
+        inner: reader,
+        meter: meter.clone(),
+        slack: CSV_BUFFER_BYTES as u64,
+    };
+    let mut rdr = csv_reader(delimiter, metered);
     let mut record = csv::ByteRecord::new();
     let csv_err = |e: csv::Error| -> ReadStop {
-        if e.is_io_error() {
-            ReadStop::Io(e.to_string())
-        } else {
-            UnreadableInputs(format!("the CSV inputs cannot be read: {e}")).into()
+        match e.kind() {
+            csv::ErrorKind::Io(io) if io.kind() == TOO_LARGE => {
+                ReadStop::InputTooLarge(meter.position.get())
+            }
+            _ if e.is_io_error() => ReadStop::Io(e.to_string()),
+            _ => UnreadableInputs(format!("the CSV inputs cannot be read: {e}")).into(),
         }
     };
-    if !rdr.read_byte_record(&mut record).map_err(csv_err)? {
+    // Where the parser is in the file, for the exact length of each row.
+    let at = |rdr: &csv::Reader<_>| rdr.position().byte();
+    let header_too_large = || {
+        UnreadableInputs(format!(
+            "the CSV header row is larger than {MAX_INPUT_BYTES} bytes, the limit of one row"
+        ))
+    };
+    let read = rdr
+        .read_byte_record(&mut record)
+        .map_err(|e| match csv_err(e) {
+            ReadStop::InputTooLarge(_) => header_too_large().into(),
+            other => other,
+        })?;
+    if !read {
         return Err(UnreadableInputs("the CSV inputs have no header row".into()).into());
+    }
+    if at(&rdr) > MAX_INPUT_BYTES {
+        return Err(header_too_large().into());
     }
     let headers = parse_header(&record)?;
     let mut position = 0u64;
-    while rdr.read_byte_record(&mut record).map_err(csv_err)? {
+    loop {
+        let start = at(&rdr);
+        meter.input_start.set(start);
+        meter.position.set(position);
+        if !rdr.read_byte_record(&mut record).map_err(csv_err)? {
+            break;
+        }
+        if at(&rdr) - start > MAX_INPUT_BYTES {
+            return Err(ReadStop::InputTooLarge(position));
+        }
         if position >= skip {
             let rec = csv_row(&headers, &record);
             if !sink(RawInput {
@@ -586,6 +692,36 @@ mod tests {
         });
         assert!(matches!(stop, Err(ReadStop::Cancelled)));
         assert_eq!(seen, vec![8, 9]);
+    }
+
+    #[test]
+    fn an_input_over_the_limit_stops_the_reader_at_its_position() {
+        let near = "x".repeat(MAX_INPUT_BYTES as usize - 100);
+        let over = "x".repeat(MAX_INPUT_BYTES as usize + 10);
+        let json = format!(r#"[{{"a":"{near}"}},{{"a":"{near}"}},{{"a":"{over}"}},{{"a":1}}]"#);
+        let mut seen = 0;
+        let read = read_inputs(Format::Json, b',', json.as_bytes(), 0, |_| {
+            seen += 1;
+            true
+        });
+        assert!(matches!(read, Err(ReadStop::InputTooLarge(2))), "{read:?}");
+        assert_eq!(seen, 2, "the inputs before it were read");
+        let csv = format!("a,b\n{near},1\n{over},2\nz,3\n");
+        let read = read_inputs(Format::Csv, b',', csv.as_bytes(), 0, |_| true);
+        assert!(matches!(read, Err(ReadStop::InputTooLarge(1))), "{read:?}");
+        // A row just under the limit, quoted with escapes, is whole.
+        let quoted = format!(
+            "a\n\"{}\"\n",
+            "\"\"".repeat(MAX_INPUT_BYTES as usize / 2 - 10)
+        );
+        assert_eq!(count_inputs(Format::Csv, b',', quoted.as_bytes()), Ok(1));
+        let header = format!("{over}\nx\n");
+        let read = count_inputs(Format::Csv, b',', header.as_bytes());
+        assert!(read.unwrap_err().0.contains("header row is larger"));
+        assert_eq!(
+            count_inputs(Format::Json, b',', json.as_bytes()).unwrap_err(),
+            input_too_large(2)
+        );
     }
 
     #[test]

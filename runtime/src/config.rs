@@ -122,7 +122,7 @@ pub struct ApiConfig {
     pub public_url: String,
     /// `IMPORTS_MAX_INPUTS`: inputs accepted in one import.
     pub max_inputs: u64,
-    /// `IMPORTS_MAX_ACTIVE`: imports pending or in progress per organization.
+    /// `IMPORTS_MAX_ACTIVE`: imports pending or in progress per organization and mode.
     pub max_active: i64,
     /// `API_MAX_BODY_BYTES`: the largest request body accepted.
     pub max_body_bytes: usize,
@@ -140,6 +140,98 @@ pub struct ApiConfig {
     pub tls_cert: Option<PathBuf>,
     /// `API_TLS_KEY`: the PEM private key of `tls_cert` (PKCS#8, PKCS#1 or SEC1).
     pub tls_key: Option<PathBuf>,
+    /// What one client may hold of the API: connections, time, uploads.
+    pub http: HttpLimits,
+}
+
+/// The bounds on what clients hold of an API process, so that a slow or hostile client (or
+/// tenant) costs only its own share: connections, time to send a request, uploads at once,
+/// and unauthenticated requests per client address.
+#[derive(Debug, Clone)]
+pub struct HttpLimits {
+    /// `API_MAX_CONNECTIONS`: open connections per process; past it, new ones wait in the
+    /// listen backlog.
+    pub max_connections: usize,
+    /// `API_HEADER_TIMEOUT_SECONDS`: how long a client may take to send a request's headers.
+    pub header_timeout: Duration,
+    /// `API_REQUEST_TIMEOUT_SECONDS`: how long any request but a create may take to be
+    /// answered (its body included).
+    pub request_timeout: Duration,
+    /// `API_BODY_TIMEOUT_SECONDS`: how far a create's body may fall behind the minimum rate.
+    pub body_timeout: Duration,
+    /// `API_MIN_BODY_BYTES_PER_SECOND`: the slowest a create's body may arrive, on average.
+    pub min_body_bytes_per_second: u64,
+    /// `API_MAX_UPLOADS`: creates receiving their body at once, per process.
+    pub max_uploads: usize,
+    /// `API_MAX_UPLOADS_PER_TENANT`: creates receiving their body at once, per organization
+    /// and mode.
+    pub max_uploads_per_tenant: usize,
+    /// `API_UPLOAD_DIR`: where a create's inputs wait, in an unlinked file, until the body is
+    /// whole (the system's temporary directory by default).
+    pub upload_dir: PathBuf,
+    /// `API_UNAUTHENTICATED_PER_MINUTE`: requests per client address that reach the database
+    /// before they are authenticated (token requests, failed authentications).
+    pub unauthenticated_per_minute: u64,
+    /// `API_CLIENT_ADDRESS_HEADER`: a header a trusted proxy sets to the client's address
+    /// (the last address in it counts); unset, the connection's peer address.
+    pub client_address_header: Option<String>,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            max_connections: 1024,
+            header_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            body_timeout: Duration::from_secs(10),
+            min_body_bytes_per_second: 16 * 1024,
+            max_uploads: 64,
+            max_uploads_per_tenant: 4,
+            upload_dir: std::env::temp_dir(),
+            unauthenticated_per_minute: 300,
+            client_address_header: None,
+        }
+    }
+}
+
+impl HttpLimits {
+    /// Reads the limits from the environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let d = HttpLimits::default();
+        let seconds = |name, default: Duration| -> Result<Duration, ConfigError> {
+            Ok(Duration::from_secs(env_at_least(
+                name,
+                default.as_secs(),
+                1,
+            )?))
+        };
+        let header = env_or("API_CLIENT_ADDRESS_HEADER", String::new())?;
+        Ok(HttpLimits {
+            max_connections: env_at_least("API_MAX_CONNECTIONS", d.max_connections as u64, 1)?
+                as usize,
+            header_timeout: seconds("API_HEADER_TIMEOUT_SECONDS", d.header_timeout)?,
+            request_timeout: seconds("API_REQUEST_TIMEOUT_SECONDS", d.request_timeout)?,
+            body_timeout: seconds("API_BODY_TIMEOUT_SECONDS", d.body_timeout)?,
+            min_body_bytes_per_second: env_at_least(
+                "API_MIN_BODY_BYTES_PER_SECOND",
+                d.min_body_bytes_per_second,
+                1,
+            )?,
+            max_uploads: env_at_least("API_MAX_UPLOADS", d.max_uploads as u64, 1)? as usize,
+            max_uploads_per_tenant: env_at_least(
+                "API_MAX_UPLOADS_PER_TENANT",
+                d.max_uploads_per_tenant as u64,
+                1,
+            )? as usize,
+            upload_dir: env_or("API_UPLOAD_DIR", d.upload_dir)?,
+            unauthenticated_per_minute: env_at_least(
+                "API_UNAUTHENTICATED_PER_MINUTE",
+                d.unauthenticated_per_minute,
+                1,
+            )?,
+            client_address_header: (!header.is_empty()).then(|| header.to_ascii_lowercase()),
+        })
+    }
 }
 
 /// Settings of the OAuth2 token endpoint and of the JWT access tokens it issues.
@@ -225,6 +317,7 @@ impl ApiConfig {
             oauth,
             tls_cert,
             tls_key,
+            http: HttpLimits::from_env()?,
         })
     }
 }

@@ -391,23 +391,24 @@ pub async fn parent_resource_exists<C: GenericClient>(
         .is_some())
 }
 
-/// Takes the organization's create lock until the transaction ends, so that one create at a
-/// time checks the active-imports limit, and returns how many of its imports are pending or in
-/// progress. Call it inside the create's transaction.
+/// Takes the create lock of the tenant (organization and mode) until the transaction ends, so
+/// that one create at a time checks the active-imports limit, and returns how many of the
+/// tenant's imports are pending or in progress: test and live mode are separate environments,
+/// each with its own limit. Call it inside the create's transaction.
 pub async fn lock_and_count_active<C: GenericClient>(
     client: &C,
-    organization_id: &str,
+    tenant: &Tenant,
 ) -> Result<i64, tokio_postgres::Error> {
     client
         .execute(
-            "SELECT pg_advisory_xact_lock(hashtext($1))",
-            &[&organization_id],
+            "SELECT pg_advisory_xact_lock(hashtext($1 || ':' || $2))",
+            &[&tenant.organization_id, &tenant.mode.as_str()],
         )
         .await?;
     Ok(client
         .query_one(
-            "SELECT count(*) FROM imports WHERE organization_id = $1 AND status IN ('pending', 'in_progress')",
-            &[&organization_id],
+            "SELECT count(*) FROM imports WHERE organization_id = $1 AND mode = $2 AND status IN ('pending', 'in_progress')",
+            &[&tenant.organization_id, &tenant.mode.as_str()],
         )
         .await?
         .get(0))

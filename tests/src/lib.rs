@@ -446,6 +446,7 @@ impl TestEnv {
             oauth: imports_runtime::config::OAuthConfig::new(String::new()),
             tls_cert: None,
             tls_key: None,
+            http: imports_runtime::config::HttpLimits::default(),
         }
     }
 

@@ -2,7 +2,8 @@
 //! every door of the system:
 //!
 //! - in process, without services: the readers (`read_inputs`, `count_inputs`) and validation
-//!   (`prepare`) on every corpus file, on generated giants (10,000-level nesting, 10 MB cells),
+//!   (`prepare`) on every corpus file, on generated giants (10,000-level nesting, cells of 768 KiB, within
+//!   the 1 MiB limit of one input, and over it),
 //!   on the regression files, and in a seeded fuzz loop of random bytes and mutated JSON/CSV;
 //! - through the worker, against the real Postgres and RabbitMQ: every corpus file ends as
 //!   documented (per-input errors, or `interrupted` with `errors_log["unknown"]["inputs"]` for
@@ -31,6 +32,9 @@ use serde_json::{json, Value};
 const JSONAPI: &str = "application/vnd.api+json";
 /// The size of the "10 MB" cells.
 const TEN_MB: usize = 10 * 1024 * 1024;
+/// A big cell that fits in one input ([`MAX_INPUT_BYTES`](imports_common::inputs::MAX_INPUT_BYTES))
+/// once escaped in JSON or CSV.
+const BIG: usize = imports_common::inputs::MAX_INPUT_BYTES as usize * 3 / 4;
 /// The depth of the deeply nested JSON.
 const DEEP: usize = 10_000;
 
@@ -362,10 +366,10 @@ fn poison_cases() -> Vec<Poison> {
         file("csv/nul_in_code.csv", 2, 1, 1, 0),
         file("csv/nul_in_header.csv", 1, 1, 0, 1),
         Poison {
-            name: "generated: a 10 MB code",
+            name: "generated: a code of 768 KiB",
             format: Format::Json,
             bytes: serde_json::to_vec(&json!([
-                {"code": noise(TEN_MB, 7), "name": "a code of 10 MB", "do_not_ship": true},
+                {"code": noise(BIG, 7), "name": "a code of 768 KiB", "do_not_ship": true},
                 {"code": "BIGCODE-AFTER", "name": "after it", "do_not_ship": true},
             ]))
             .unwrap(),
@@ -562,7 +566,24 @@ fn generated_giants_read_in_process_without_overflowing_the_stack() {
     assert!(prepared[0].errors[0].1.ends_with("is not a JSON object"));
     assert!(prepared[1].is_valid(), "{:?}", prepared[1].errors);
 
-    // A 10 MB cell, in JSON and in CSV (quoted, with commas, quotes and newlines inside).
+    // A cell of 10 MB is over the limit of one input: the reader stops at it, in JSON and in
+    // CSV, having read what came before.
+    let over = "y".repeat(TEN_MB);
+    let json =
+        serde_json::to_vec(&json!([{"code": "OK1"}, {"code": "BIG0", "name": over}])).unwrap();
+    let (result, _) = read_and_prepare(Format::Json, &json);
+    assert!(
+        matches!(result, Err(ReadStop::InputTooLarge(1))),
+        "{result:?}"
+    );
+    let (result, _) = read_and_prepare(Format::Csv, big_csv(&over).as_bytes());
+    assert!(
+        matches!(result, Err(ReadStop::InputTooLarge(0))),
+        "{result:?}"
+    );
+
+    // A cell within the limit, in JSON and in CSV (quoted, with commas, quotes and
+    // newlines inside), is read whole.
     let big = big_cell();
     let json = serde_json::to_vec(&json!([{"code": "BIG1", "name": big}])).unwrap();
     let (result, prepared) = read_and_prepare(Format::Json, &json);
@@ -577,14 +598,14 @@ fn generated_giants_read_in_process_without_overflowing_the_stack() {
     assert!(prepared[1].is_valid());
 }
 
-/// 10 MB of text with everything CSV and JSON must escape in it.
+/// Nearly 1 MiB of text with everything CSV and JSON must escape in it.
 fn big_cell() -> String {
     let unit = "a,b \"quoted\" c\r\nline é 👕 ";
-    let mut s = unit.repeat(TEN_MB / unit.len() + 1);
-    while s.len() > TEN_MB {
+    let mut s = unit.repeat(BIG / unit.len() + 1);
+    while s.len() > BIG {
         s.pop();
     }
-    while s.len() < TEN_MB {
+    while s.len() < BIG {
         s.push('.');
     }
     s
@@ -1629,10 +1650,10 @@ async fn generated_giants_through_the_worker() {
         } else {
             row.get::<_, Option<String>>(2).unwrap()
         };
-        assert_eq!(stored.len(), TEN_MB, "{code}");
+        assert_eq!(stored.len(), BIG, "{code}");
         assert!(
             stored == big,
-            "{code}: the 10 MB cell is not stored byte-exact"
+            "{code}: the big cell is not stored byte-exact"
         );
     }
     worker.stop().await;

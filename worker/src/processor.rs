@@ -283,6 +283,11 @@ async fn finish_reading(
             let entry = import_error(cursor, "inputs", &e.0);
             interrupt(ctx, import, &e.0, Some(entry)).await
         }
+        Ok(Err(ReadStop::InputTooLarge(position))) => {
+            let why = imports_common::inputs::input_too_large(position).0;
+            let entry = import_error(cursor, "inputs", &why);
+            interrupt(ctx, import, &why, Some(entry)).await
+        }
         Ok(Err(ReadStop::Io(e))) => {
             release(
                 ctx,

@@ -2,6 +2,7 @@
 //! blocking `Read` over them for the scanner and the counting thread.
 
 use std::io::Read;
+use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use futures::StreamExt;
@@ -9,16 +10,47 @@ use tokio::sync::mpsc;
 
 use crate::errors::ApiError;
 
+/// How fast a body must arrive: it may fall `timeout` behind `min_bytes_per_second`.
+#[derive(Debug, Clone, Copy)]
+pub struct Pace {
+    /// The slack at any point.
+    pub timeout: Duration,
+    /// The average rate the body must keep up.
+    pub min_bytes_per_second: u64,
+}
+
+impl Pace {
+    /// When the byte after the first `received` ones must have arrived, for a body that
+    /// began at `start`.
+    fn deadline(&self, start: Instant, received: usize) -> Instant {
+        let due = received as f64 / self.min_bytes_per_second as f64;
+        start + self.timeout + Duration::from_secs_f64(due.min(1e9))
+    }
+}
+
 /// Reads the body's frames from the socket and hands them to the scanner, enforcing the size
-/// limit. Stops quietly when the scanner stops listening (it has an error to report).
+/// limit and the pace. Stops quietly when the scanner stops listening (it has an error to
+/// report).
 pub(crate) async fn feed(
     body: Body,
     frames: mpsc::Sender<Bytes>,
     limit: usize,
+    pace: Pace,
 ) -> Result<(), ApiError> {
     let mut stream = body.into_data_stream();
     let mut total = 0usize;
-    while let Some(frame) = stream.next().await {
+    let start = Instant::now();
+    loop {
+        let next = tokio::time::timeout_at(pace.deadline(start, total).into(), stream.next());
+        let Ok(frame) = next.await else {
+            return Err(ApiError::request_timeout(format!(
+                "the body arrived slower than {} bytes a second on average, the minimum (after {} bytes in {} s)",
+                pace.min_bytes_per_second,
+                total,
+                start.elapsed().as_secs()
+            )));
+        };
+        let Some(frame) = frame else { return Ok(()) };
         let frame = match frame {
             Ok(frame) => frame,
             Err(e) => {
@@ -33,17 +65,16 @@ pub(crate) async fn feed(
         };
         total += frame.len();
         if total > limit {
-            drain(stream, total, limit.saturating_mul(2)).await;
+            let _ = tokio::time::timeout(pace.timeout, drain(stream, total, limit * 2)).await;
             return Err(ApiError::too_large(limit));
         }
         if frames.send(frame).await.is_err() {
             // The scanner stopped at an error: let the client finish sending (within the
-            // limit) so that it reads the answer.
-            drain(stream, total, limit).await;
+            // limit and the pace) so that it reads the answer.
+            let _ = tokio::time::timeout(pace.timeout, drain(stream, total, limit)).await;
             return Ok(());
         }
     }
-    Ok(())
 }
 
 /// Reads and drops what is left of a refused body, until `up_to` bytes in all, so that a

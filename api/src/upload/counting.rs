@@ -24,6 +24,7 @@ pub(crate) fn count_until(
         Ok(n) => Ok(n),
         Err(ReadStop::Cancelled) => Err(CountError::TooMany),
         Err(ReadStop::Unreadable(e)) => Err(CountError::Unreadable(e.0)),
+        Err(ReadStop::InputTooLarge(position)) => Err(CountError::InputTooLarge(position)),
         Err(ReadStop::Io(e)) => Err(CountError::Unreadable(format!(
             "the inputs cannot be read: {e}"
         ))),

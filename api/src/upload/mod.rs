@@ -7,27 +7,33 @@
 //!
 //! - everything but the inputs is copied into a small *skeleton* document, with `true` in
 //!   place of the inputs, which the handler then reads with serde as any other document;
-//! - the inputs are sent on, as uploaded for an array and decoded for CSV text, to the
-//!   database in chunks of
-//!   [`INPUT_CHUNK_BYTES`](imports_storage::inputs::INPUT_CHUNK_BYTES), and to a counting thread that parses every
-//!   input exactly as the worker will (so an accepted file is a file the worker can read) and
-//!   stops as soon as the count passes the limit.
+//! - the inputs are sent on, as uploaded for an array and decoded for CSV text, in chunks of
+//!   [`INPUT_CHUNK_BYTES`](imports_storage::inputs::INPUT_CHUNK_BYTES) to the handler, which
+//!   stages them ([`staging`]) until the body is whole, and to a counting thread that parses
+//!   every input exactly as the worker will (so an accepted file is a file the worker can
+//!   read) and stops as soon as the count passes the limit.
 //!
 //! CSV is counted with the `csv_delimiter` the document gives before `inputs`, or with the
 //! default (`,`) when it gives none there. A delimiter that follows the inputs and differs
-//! from the default is only known at the end: the handler then counts again what was stored
-//! ([`recount`]), which it can because the inputs are stored whole in that case.
+//! from the default is only known at the end: the handler then counts again what was staged
+//! ([`recount`]), which it can because the inputs are staged whole in that case.
 //!
 //! Memory is bounded by the channels between these steps, whatever the size of the import.
+//! Time is bounded too: the body must keep up a minimum rate ([`body::Pace`]), and no
+//! database connection is taken until it is whole, so a slow client costs only its own
+//! upload permit ([`permits`]) and staging file.
 //!
-//! The steps, in the order the bytes flow: `body` (the frames from the socket), `scanner`
-//! (walking the document), `sink` (storing the inputs, feeding the count) and `counting` (the
-//! count as the worker reads, and the UTF-8 check of CSV text).
+//! The steps, in the order the bytes flow: `body` (the frames from the socket, at a minimum
+//! pace), `scanner` (walking the document), `sink` (passing the inputs on, feeding the count),
+//! `counting` (the count as the worker reads, and the UTF-8 check of CSV text) and
+//! [`staging`] (the chunks kept until the transaction).
 
-mod body;
+pub mod body;
 mod counting;
+pub mod permits;
 mod scanner;
 mod sink;
+pub mod staging;
 
 use std::io::BufReader;
 
@@ -36,6 +42,7 @@ use imports_common::model::Format;
 use tokio::sync::mpsc;
 
 use crate::errors::ApiError;
+pub use crate::upload::body::Pace;
 use crate::upload::body::{feed, ChannelReader};
 use crate::upload::counting::count_until;
 use crate::upload::scanner::Scanner;
@@ -77,6 +84,9 @@ pub enum CountError {
     TooMany,
     /// The inputs cannot be read as the format their shape implies.
     Unreadable(String),
+    /// The input at this position (from 0) is larger than
+    /// [`MAX_INPUT_BYTES`](imports_common::inputs::MAX_INPUT_BYTES).
+    InputTooLarge(u64),
 }
 
 /// A create document, received.
@@ -105,6 +115,8 @@ pub struct Limits {
     pub max_body_bytes: usize,
     /// The most inputs counted before giving up.
     pub max_inputs: u64,
+    /// How fast the body must arrive.
+    pub pace: Pace,
 }
 
 /// Starts receiving `body`: returns the receiving future, which resolves once the whole
@@ -124,7 +136,7 @@ pub fn receive(
             let reader = BufReader::with_capacity(64 * 1024, ChannelReader::new(frames_rx));
             Scanner::new(reader, ChunkSink::new(chunks_tx, limits.max_inputs)).run()
         });
-        let feeding = feed(body, frames_tx, limits.max_body_bytes);
+        let feeding = feed(body, frames_tx, limits.max_body_bytes, limits.pace);
         let fed = feeding.await;
         let scanned = scanning
             .await
@@ -136,12 +148,10 @@ pub fn receive(
     (receiving, chunks_rx)
 }
 
-/// Counts the inputs stored under `import_id` again, read back through `client` (the create's
-/// transaction), as CSV split on `delimiter`: for a `csv_delimiter` that followed the inputs
-/// in the document, once they had been counted with the default.
-pub async fn recount<C: tokio_postgres::GenericClient>(
-    client: &C,
-    import_id: &str,
+/// Counts the staged inputs again, as CSV split on `delimiter`: for a `csv_delimiter` that
+/// followed the inputs in the document, once they had been counted with the default.
+pub async fn recount(
+    staged: &mut staging::Staged,
     delimiter: u8,
     max_inputs: u64,
 ) -> Result<Result<u64, CountError>, ApiError> {
@@ -154,12 +164,11 @@ pub async fn recount<C: tokio_postgres::GenericClient>(
             max_inputs,
         )
     });
-    let mut seq = 0;
-    while let Some(chunk) = imports_storage::inputs::input_chunk(client, import_id, seq).await? {
+    let mut chunks = staged.chunks().await.map_err(staging_failed)?;
+    while let Some(chunk) = chunks.next().await.map_err(staging_failed)? {
         if bytes.send(Bytes::from(chunk)).await.is_err() {
             break; // The count is decided.
         }
-        seq += 1;
     }
     drop(bytes);
     counting
@@ -167,9 +176,16 @@ pub async fn recount<C: tokio_postgres::GenericClient>(
         .map_err(|e| ApiError::internal(format!("the inputs could not be counted: {e}")))
 }
 
+/// A staging file that could not be written or read back (a full disk, say).
+pub fn staging_failed(e: std::io::Error) -> ApiError {
+    tracing::error!(error = %e, "staging an upload failed");
+    ApiError::busy("the upload could not be staged on this server; retry shortly")
+}
+
 /// Refuses a body whose declared length is over the limit, after draining it (see [`body::drain`]).
-pub async fn refuse_oversized(body: Body, limit: usize) -> ApiError {
-    body::drain(body.into_data_stream(), 0, limit.saturating_mul(2)).await;
+pub async fn refuse_oversized(body: Body, limit: usize, pace: Pace) -> ApiError {
+    let draining = body::drain(body.into_data_stream(), 0, limit.saturating_mul(2));
+    let _ = tokio::time::timeout(pace.timeout, draining).await;
     ApiError::too_large(limit)
 }
 

@@ -1,5 +1,6 @@
-//! `POST /api/imports`: the body streamed in (see [`crate::upload`]), its attributes checked,
-//! the import and its outbox row written in the transaction that stored its inputs.
+//! `POST /api/imports`: the body streamed in and staged (see [`crate::upload`]), its
+//! attributes checked, then the inputs, the import and its outbox row written in one
+//! transaction.
 
 use axum::body::Body;
 use axum::extract::State;
@@ -22,6 +23,7 @@ use crate::document::{
 use crate::errors::{jsonapi, ApiError};
 use crate::render::render;
 use crate::routes::imports::{refuse_unwritable, Write};
+use crate::upload::staging::Staged;
 use crate::upload::{self, CountError, InputsShape};
 use crate::AppState;
 
@@ -78,6 +80,10 @@ fn check_inputs(
         Err(CountError::TooMany) => Err(invalid(&format!(
             "more inputs than the limit of {max_inputs} per import"
         ))),
+        Err(CountError::InputTooLarge(position)) => Err(ApiError::invalid(
+            format!("{}/{position}", pointer("inputs")),
+            imports_common::inputs::input_too_large(*position).0,
+        )),
         // Malformed JSON inside the array is a malformed body; CSV text that cannot be
         // read is an invalid attribute.
         Err(CountError::Unreadable(why)) if format == Format::Json => {
@@ -117,40 +123,42 @@ pub async fn create(
     body: Body,
 ) -> Result<Response, ApiError> {
     check_content_type(&headers)?;
+    let limits = &state.config.http;
+    let pace = upload::Pace {
+        timeout: limits.body_timeout,
+        min_bytes_per_second: limits.min_body_bytes_per_second,
+    };
     let declared_length = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared_length.is_some_and(|n| n > state.config.max_body_bytes as u64) {
-        return Err(upload::refuse_oversized(body, state.config.max_body_bytes).await);
+        return Err(upload::refuse_oversized(body, state.config.max_body_bytes, pace).await);
     }
-    let mut client = state.pool.get().await?;
-    let tx = client.transaction().await?;
-    // The inputs are stored while the body is still arriving (see `upload`); the import row
-    // follows once the document is read, in the same transaction.
+    // Held until the create answers: a tenant's slow uploads use up only its own share.
+    let _permit = state.uploads.acquire(&tenant)?;
+    // The inputs are staged while the body arrives (see `upload`), with no database
+    // connection held; the transaction comes once the document is whole.
     let import_id = imports_common::ids::new_id();
     let (receiving, chunks) = upload::receive(
         body,
         upload::Limits {
             max_body_bytes: state.config.max_body_bytes,
             max_inputs: state.config.max_inputs,
+            pace,
         },
     );
-    let storing = {
-        let (tx, import_id) = (&tx, &import_id);
-        async move {
-            let mut chunks = chunks;
-            let mut seq = 0i32;
-            while let Some(chunk) = chunks.recv().await {
-                imports_storage::inputs::append_input_chunk(&**tx, import_id, seq, &chunk).await?;
-                seq += 1;
-            }
-            Ok::<(), ApiError>(())
+    let mut staged = Staged::new(&limits.upload_dir);
+    let staging = async {
+        let mut chunks = chunks;
+        while let Some(chunk) = chunks.recv().await {
+            staged.push(chunk).await?;
         }
+        Ok::<(), std::io::Error>(())
     };
-    let (received, stored) = tokio::join!(receiving, storing);
-    stored?;
+    let (received, stored) = tokio::join!(receiving, staging);
     let mut received = received?;
+    stored.map_err(upload::staging_failed)?;
     let (attrs, skeleton_inputs) = read_create_attributes(&received.skeleton)?;
     let names = attrs.keys().map(String::as_str);
     refuse_unwritable(
@@ -170,7 +178,7 @@ pub async fn create(
                 ));
             }
             received.count =
-                upload::recount(&*tx, &import_id, delimiter, state.config.max_inputs).await?;
+                upload::recount(&mut staged, delimiter, state.config.max_inputs).await?;
         }
     }
     let skip_errors = optional_bool(&attrs, "skip_errors")?;
@@ -187,6 +195,14 @@ pub async fn create(
         state.config.max_inputs,
     )?;
 
+    let mut client = state.pool.get().await?;
+    let tx = client.transaction().await?;
+    let mut chunks = staged.chunks().await.map_err(upload::staging_failed)?;
+    let mut seq = 0i32;
+    while let Some(chunk) = chunks.next().await.map_err(upload::staging_failed)? {
+        imports_storage::inputs::append_input_chunk(&*tx, &import_id, seq, &chunk).await?;
+        seq += 1;
+    }
     if let Some(parent) = &parent_resource_id {
         let Some(rel) = rt.parent_relationship() else {
             return Err(ApiError::invalid(
@@ -202,8 +218,8 @@ pub async fn create(
         }
     }
 
-    // One create at a time per organization, so that the active-imports limit holds.
-    let active = imports::lock_and_count_active(&*tx, &tenant.organization_id).await?;
+    // One create at a time per organization and mode, so that the active-imports limit holds.
+    let active = imports::lock_and_count_active(&*tx, &tenant).await?;
     if active >= state.config.max_active {
         return Err(ApiError::too_many(
             format!(
