@@ -10,6 +10,7 @@ use imports_common::model::{Mode, Tenant};
 use crate::errors::ApiError;
 use crate::oauth::jwt::Claims;
 use crate::oauth::Refused;
+use crate::rate_limit::client_address;
 use crate::AppState;
 
 /// The tenant of the request's token.
@@ -45,11 +46,21 @@ impl FromRequestParts<AppState> for Caller {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let token = bearer(parts)?;
+        let address = client_address(parts, &state.config.http);
+        // A failed authentication spends one of the address's unauthenticated requests.
+        let refused = |e: ApiError| match state.address_limiter.check(&address) {
+            Ok(()) => e,
+            Err(retry_after) => over_address_limit(retry_after),
+        };
         let (limit_key, caller) = if token.starts_with("imp_") {
+            // Once they are spent, an API token is not even looked up.
+            if let Some(retry_after) = state.address_limiter.exhausted(&address) {
+                return Err(over_address_limit(retry_after));
+            }
             let client = state.pool.get().await?;
             let (token_id, tenant) = crate::tokens::identify(&**client, token)
                 .await?
-                .ok_or_else(ApiError::unauthorized)?;
+                .ok_or_else(|| refused(ApiError::unauthorized()))?;
             let caller = Caller {
                 tenant,
                 claims: None,
@@ -68,7 +79,7 @@ impl FromRequestParts<AppState> for Caller {
             let claims = verified.map_err(|e| match e {
                 Refused::Invalid(why) => {
                     tracing::debug!("access token refused: {why}");
-                    ApiError::unauthorized()
+                    refused(ApiError::unauthorized())
                 }
                 Refused::NotReady => ApiError::unavailable(e),
                 // Only issuing writes claims; a check never meets this.
@@ -94,6 +105,14 @@ impl FromRequestParts<AppState> for Caller {
         })?;
         Ok(caller)
     }
+}
+
+/// The 429 of an address that spent its unauthenticated requests.
+fn over_address_limit(retry_after: u64) -> ApiError {
+    ApiError::too_many(
+        "too many unauthenticated requests from this address; slow down",
+        retry_after,
+    )
 }
 
 impl FromRequestParts<AppState> for Authenticated {

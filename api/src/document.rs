@@ -7,6 +7,69 @@ use serde_json::{json, Map, Value};
 
 use crate::errors::{ApiError, JSONAPI};
 
+/// The largest request document but a create's inputs: a PATCH, a create without its
+/// inputs, any other JSON body. Attributes such as `metadata` are meant to be small.
+pub const MAX_DOCUMENT_BYTES: usize = 1024 * 1024;
+
+/// The deepest nesting of arrays and objects a request document may have.
+pub const MAX_JSON_DEPTH: usize = 32;
+
+/// The most members (object keys and array elements, counted together) a request document may
+/// have, so that a small body cannot become a large tree.
+pub const MAX_JSON_MEMBERS: usize = 10_000;
+
+/// Refuses a document nested deeper than [`MAX_JSON_DEPTH`] or with more than
+/// [`MAX_JSON_MEMBERS`] members: a 422 pointing where the limit was passed.
+pub(crate) fn check_shape(doc: &Value) -> Result<(), ApiError> {
+    shape_problem(doc).map_or(Ok(()), |(at, why)| Err(ApiError::invalid(at, why)))
+}
+
+/// Where (a JSON pointer) and why a document passes [`MAX_JSON_DEPTH`] or
+/// [`MAX_JSON_MEMBERS`], if it does.
+pub(crate) fn shape_problem(doc: &Value) -> Option<(String, String)> {
+    let mut members = 0usize;
+    walk(doc, &mut String::new(), 0, &mut members).err()
+}
+
+fn walk(
+    value: &Value,
+    at: &mut String,
+    depth: usize,
+    members: &mut usize,
+) -> Result<(), (String, String)> {
+    let children: Box<dyn Iterator<Item = (String, &Value)>> = match value {
+        Value::Object(map) => Box::new(map.iter().map(|(k, v)| (escape(k), v))),
+        Value::Array(items) => Box::new(items.iter().enumerate().map(|(i, v)| (i.to_string(), v))),
+        _ => return Ok(()),
+    };
+    if depth >= MAX_JSON_DEPTH {
+        return Err((
+            at.clone(),
+            format!("the document nests deeper than {MAX_JSON_DEPTH} levels, the limit"),
+        ));
+    }
+    for (key, child) in children {
+        *members += 1;
+        let len = at.len();
+        at.push('/');
+        at.push_str(&key);
+        if *members > MAX_JSON_MEMBERS {
+            return Err((
+                at.clone(),
+                format!("the document has more than {MAX_JSON_MEMBERS} members (keys and elements), the limit"),
+            ));
+        }
+        walk(child, at, depth + 1, members)?;
+        at.truncate(len);
+    }
+    Ok(())
+}
+
+/// A key as a JSON pointer segment.
+fn escape(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
+}
+
 /// The JSON pointer of an attribute, for error documents.
 pub(crate) fn pointer(attribute: &str) -> String {
     format!("/data/attributes/{attribute}")
@@ -42,6 +105,7 @@ pub(crate) fn read_document(
 ) -> Result<Map<String, Value>, ApiError> {
     check_content_type(headers)?;
     let doc: Value = serde_json::from_slice(body).map_err(not_json)?;
+    check_shape(&doc)?;
     let Some(Value::Object(data)) = doc.get("data").cloned() else {
         return Err(ApiError::invalid(
             "/data",

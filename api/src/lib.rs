@@ -15,6 +15,8 @@
 //! - [`attachments`]: signed, expiring download URLs of the raw inputs.
 //! - [`observe`]: request spans, metrics, `/livez`, `/readyz` and `/metrics`.
 //! - [`server`]: the accept loop and its bounds (connections, header timeout), plain or TLS.
+//! - [`request_limits`]: the request timeout and the declared-length check of every route
+//!   but a create.
 //! - [`tls`]: HTTPS when `API_TLS_CERT` and `API_TLS_KEY` are set.
 
 pub mod applications;
@@ -30,6 +32,7 @@ pub mod observe;
 pub mod outbox;
 pub mod rate_limit;
 pub mod render;
+pub mod request_limits;
 pub mod routes;
 pub mod server;
 pub mod tls;
@@ -58,6 +61,8 @@ pub struct AppState {
     pub limiter: Arc<rate_limit::RateLimiter>,
     /// Per-client token request rate limits of the auth endpoints.
     pub auth_limiter: Arc<rate_limit::RateLimiter>,
+    /// Per-address limits of requests that reach the database unauthenticated.
+    pub address_limiter: Arc<rate_limit::RateLimiter>,
     /// Issues and verifies access tokens.
     pub oauth: Arc<oauth::OAuth>,
     /// Metrics.
@@ -90,6 +95,9 @@ pub async fn serve(
         )),
         auth_limiter: Arc::new(rate_limit::RateLimiter::per_minute(
             config.oauth.token_requests_per_minute,
+        )),
+        address_limiter: Arc::new(rate_limit::RateLimiter::per_minute(
+            config.http.unauthenticated_per_minute,
         )),
         oauth: Arc::new(oauth::OAuth::new(config.oauth.clone())?),
         metrics: Arc::new(observe::ApiMetrics::new(pool.clone())),

@@ -1,7 +1,11 @@
-//! Per-token request rate limiting: a token bucket per API token, in this process.
+//! Request rate limiting: token buckets per key, in this process. The keys are API tokens
+//! (or an application's JWTs), OAuth2 client ids, and client addresses.
 //!
 //! Each token may make `API_RATE_LIMIT_BURST` requests at once and
 //! `API_RATE_LIMIT_PER_SECOND` sustained; past that a request is a 429 with `Retry-After`.
+//! Each client address may make `API_UNAUTHENTICATED_PER_MINUTE` requests that reach the
+//! database before they are authenticated (token requests, failed authentications): once
+//! they are spent, such requests are refused before any query.
 //! The buckets live in each API replica's memory, so with N replicas a token's ceiling is
 //! N times the setting (the limit protects each process; a shared limit would need Redis or
 //! Postgres on every request).
@@ -9,6 +13,13 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Instant;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use imports_runtime::config::HttpLimits;
+
+use crate::server::ClientAddr;
+use crate::AppState;
 
 /// The buckets of every token seen by this process.
 pub struct RateLimiter {
@@ -36,6 +47,15 @@ impl RateLimiter {
         }
     }
 
+    /// `Some(seconds)` to wait when `key`'s bucket holds less than one request, taking
+    /// nothing from it.
+    pub fn exhausted(&self, key: &str) -> Option<u64> {
+        let buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let (tokens, at) = buckets.get(key)?;
+        let now = (*tokens + at.elapsed().as_secs_f64() * self.per_second).min(self.burst);
+        (now < 1.0).then(|| ((1.0 - now) / self.per_second).ceil().max(1.0) as u64)
+    }
+
     /// Takes one request from `key`'s bucket; `Err(seconds)` says when to retry.
     pub fn check(&self, key: &str) -> Result<(), u64> {
         let now = Instant::now();
@@ -58,6 +78,35 @@ impl RateLimiter {
     }
 }
 
+/// The address a request comes from, for the per-address limit: the last address in the
+/// header `API_CLIENT_ADDRESS_HEADER` names (set by a trusted proxy), else the connection's
+/// peer.
+pub fn client_address(parts: &Parts, limits: &HttpLimits) -> String {
+    let forwarded = limits.client_address_header.as_deref().and_then(|name| {
+        let value = parts.headers.get(name)?.to_str().ok()?;
+        let last = value.rsplit(',').next()?.trim();
+        (!last.is_empty() && last.len() <= 64).then(|| last.to_owned())
+    });
+    forwarded.unwrap_or_else(|| match parts.extensions.get::<ClientAddr>() {
+        Some(ClientAddr(ip)) => ip.to_string(),
+        None => "unknown".into(),
+    })
+}
+
+/// The request's [`client_address`], as an extractor.
+pub struct ClientAddress(pub String);
+
+impl FromRequestParts<AppState> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddress(client_address(parts, &state.config.http)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,5 +119,8 @@ mod tests {
         }
         assert_eq!(limiter.check("a"), Err(1));
         assert!(limiter.check("b").is_ok(), "buckets are per token");
+        assert_eq!(limiter.exhausted("a"), Some(1));
+        assert_eq!(limiter.exhausted("b"), None, "two left");
+        assert_eq!(limiter.exhausted("c"), None, "never seen");
     }
 }

@@ -18,6 +18,7 @@ use imports_runtime::queue::{self, ImportMessage, Publisher};
 use imports_storage::imports::NewImport;
 use tokio_util::sync::CancellationToken;
 
+pub mod api_process;
 pub mod proxy;
 
 /// The Postgres server tests use (override with `TEST_POSTGRES_URL`, without a database name).

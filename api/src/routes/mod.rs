@@ -13,11 +13,13 @@ use axum::Router;
 use imports_runtime::health;
 
 use crate::errors::{self, ApiError};
-use crate::{observe, AppState};
+use crate::{observe, request_limits, AppState};
 
 /// The routes of the API.
 pub fn router(state: AppState) -> Router {
-    let limit = state.config.max_body_bytes;
+    // Every body but a create's (which reads its own, under API_MAX_BODY_BYTES) is a small
+    // document.
+    let limit = crate::document::MAX_DOCUMENT_BYTES;
     let api = Router::new()
         .route(
             "/api/imports",
@@ -48,7 +50,10 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::map_response(move |r| {
             body_limit_as_jsonapi(r, limit)
         }))
-        .layer(DefaultBodyLimit::max(limit));
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn(
+            request_limits::refuse_declared_oversize,
+        ));
     // Operational endpoints answer plain JSON or text, outside the JSON:API error mapping
     // (a 503 from /readyz names what is down).
     let operational = Router::new()
@@ -66,6 +71,10 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(oauth::MAX_AUTH_BODY_BYTES));
     api.merge(operational)
         .merge(auth)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            request_limits::request_timeout,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             observe::observe_request,

@@ -11,8 +11,10 @@ use axum::response::{IntoResponse, Response};
 use imports_storage::revocations::{self, Revocation};
 use serde_json::{json, Map, Value};
 
+use crate::document::shape_problem;
 use crate::oauth::jwt::Invalid;
 use crate::oauth::Refused;
+use crate::rate_limit::ClientAddress;
 use crate::AppState;
 
 /// The largest body the auth endpoints read.
@@ -141,7 +143,12 @@ fn fields(headers: &HeaderMap, body: &[u8]) -> Result<Map<String, Value>, AuthEr
             .collect()
     } else {
         match serde_json::from_slice(body) {
-            Ok(Value::Object(map)) => map,
+            Ok(Value::Object(map)) => {
+                if let Some((at, why)) = shape_problem(&Value::Object(map.clone())) {
+                    return Err(AuthError::invalid_request(format!("{at}: {why}")));
+                }
+                map
+            }
             Ok(_) => return Err(AuthError::invalid_request("the body must be a JSON object")),
             Err(e) => {
                 return Err(AuthError::invalid_request(format!(
@@ -174,7 +181,21 @@ fn required<'a>(fields: &'a Map<String, Value>, name: &str) -> Result<&'a str, A
 async fn client(
     state: &AppState,
     fields: &Map<String, Value>,
+    address: &str,
 ) -> Result<imports_common::accounts::Application, AuthError> {
+    // Every token request reaches the database unauthenticated: the address's budget first.
+    state
+        .address_limiter
+        .check(address)
+        .map_err(|retry_after| {
+            let mut e = AuthError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                "too many unauthenticated requests from this address; slow down",
+            );
+            e.retry_after = Some(retry_after);
+            e
+        })?;
     let (id, secret) = match (
         string(fields, "client_id")?,
         string(fields, "client_secret")?,
@@ -233,6 +254,7 @@ fn no_store(mut response: Response) -> Response {
 /// `POST /oauth/token`: the client credentials grant.
 pub async fn token(
     State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AuthError> {
@@ -247,7 +269,7 @@ pub async fn token(
             ))
         }
     }
-    let app = client(&state, &fields).await?;
+    let app = client(&state, &fields, &address).await?;
     let scope = match string(&fields, "scope")?.filter(|s| !s.is_empty()) {
         Some(scope) => {
             check_scope(scope)?;
@@ -271,12 +293,13 @@ pub async fn token(
 /// within a second on every other. An invalid or expired token is already unusable: 200.
 pub async fn revoke(
     State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AuthError> {
     let fields = fields(&headers, &body)?;
     let token = required(&fields, "token")?.to_owned();
-    let app = client(&state, &fields).await?;
+    let app = client(&state, &fields, &address).await?;
     let claims = match state.oauth.verify(&token) {
         Ok(claims) => claims,
         Err(Refused::Invalid(Invalid::Revoked)) => {

@@ -48,9 +48,9 @@ use crate::upload::counting::count_until;
 use crate::upload::scanner::Scanner;
 use crate::upload::sink::ChunkSink;
 
-/// The largest skeleton (the document without its inputs) accepted: attributes such as
-/// `metadata` are meant to be small.
-pub const MAX_SKELETON_BYTES: usize = 4 * 1024 * 1024;
+/// The largest skeleton (the document without its inputs) accepted: the limit of every other
+/// request document.
+pub const MAX_SKELETON_BYTES: usize = crate::document::MAX_DOCUMENT_BYTES;
 
 /// What the inputs attribute held.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -206,7 +206,9 @@ impl From<ScanError> for ApiError {
             ScanError::Syntax(why) => {
                 ApiError::bad_request(format!("the body is not valid JSON: {why}"))
             }
-            ScanError::SkeletonTooLarge => ApiError::too_large(MAX_SKELETON_BYTES),
+            ScanError::SkeletonTooLarge => {
+                ApiError::too_large_for("the document without its inputs", MAX_SKELETON_BYTES)
+            }
             ScanError::StorageStopped => ApiError::internal("the inputs could not be stored"),
         }
     }

@@ -13,12 +13,11 @@ use imports_common::model::Format;
 use imports_runtime::telemetry::traces;
 use imports_storage::imports::{self, NewImport};
 use serde_json::{json, Map, Value};
-use std::collections::HashMap;
 
 use crate::auth::Authenticated;
 use crate::document::{
-    attributes, check_content_type, check_type, metadata, not_json, optional_bool, optional_string,
-    pointer,
+    attributes, check_content_type, check_shape, check_type, metadata, not_json, optional_bool,
+    optional_string, pointer,
 };
 use crate::errors::{jsonapi, ApiError};
 use crate::render::render;
@@ -32,7 +31,8 @@ use crate::AppState;
 fn read_create_attributes(
     skeleton: &[u8],
 ) -> Result<(Map<String, Value>, Option<Value>), ApiError> {
-    let doc: HashMap<String, Value> = serde_json::from_slice(skeleton).map_err(not_json)?;
+    let doc: Value = serde_json::from_slice(skeleton).map_err(not_json)?;
+    check_shape(&doc)?;
     let Some(Value::Object(data)) = doc.get("data") else {
         return Err(ApiError::invalid(
             "/data",
