@@ -20,13 +20,23 @@ impl ApiProcess {
     /// Starts the API on `env`'s database and queue with `vars` set, and waits until it
     /// answers `/livez`.
     pub async fn spawn(env: &TestEnv, vars: &[(&str, &str)]) -> ApiProcess {
+        Self::spawn_binary(&binary("imports-api"), env, vars).await
+    }
+
+    /// Like [`ApiProcess::spawn`], with another build of the binary (an earlier version, to
+    /// measure before and after with one script).
+    pub async fn spawn_binary(
+        program: &std::path::Path,
+        env: &TestEnv,
+        vars: &[(&str, &str)],
+    ) -> ApiProcess {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
         let addr = format!("127.0.0.1:{port}");
-        let mut command = Command::new(binary("imports-api"));
+        let mut command = Command::new(program);
         command
             .arg("serve")
             .env("API_ADDR", &addr)
