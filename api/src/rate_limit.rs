@@ -123,4 +123,28 @@ mod tests {
         assert_eq!(limiter.exhausted("b"), None, "two left");
         assert_eq!(limiter.exhausted("c"), None, "never seen");
     }
+
+    #[test]
+    fn the_client_address_is_the_peer_s_or_the_last_one_a_trusted_proxy_gives() {
+        let request = |forwarded: Option<&str>| {
+            let mut builder = axum::http::Request::builder();
+            if let Some(f) = forwarded {
+                builder = builder.header("x-forwarded-for", f);
+            }
+            let (mut parts, ()) = builder.body(()).unwrap().into_parts();
+            parts.extensions.insert(ClientAddr([10, 0, 0, 9].into()));
+            parts
+        };
+        let mut limits = HttpLimits::default();
+        let spoofed = request(Some("6.6.6.6"));
+        assert_eq!(
+            client_address(&spoofed, &limits),
+            "10.0.0.9",
+            "no header trusted"
+        );
+        limits.client_address_header = Some("x-forwarded-for".into());
+        let proxied = request(Some("6.6.6.6, 203.0.113.7"));
+        assert_eq!(client_address(&proxied, &limits), "203.0.113.7");
+        assert_eq!(client_address(&request(None), &limits), "10.0.0.9");
+    }
 }

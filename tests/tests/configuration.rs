@@ -109,3 +109,22 @@ fn a_placeholder_or_short_signing_secret_stops_the_api() {
         );
     }
 }
+
+#[test]
+fn a_bad_client_limit_stops_the_api_naming_it() {
+    for (name, value, says) in [
+        ("API_MAX_CONNECTIONS", "0", "must be at least 1"),
+        ("API_HEADER_TIMEOUT_SECONDS", "soon", "invalid digit"),
+        ("API_MIN_BODY_BYTES_PER_SECOND", "-5", "invalid digit"),
+    ] {
+        let out = Command::new(binary("imports-api"))
+            .arg("serve")
+            .env(name, value)
+            .env("API_ADDR", "127.0.0.1:0")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{name}: {stderr}");
+        assert!(stderr.contains(name) && stderr.contains(says), "{stderr}");
+    }
+}

@@ -442,3 +442,23 @@ async fn a_small_body_sent_slowly_is_cut_at_the_request_timeout() {
         started.elapsed()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_that_cannot_be_staged_is_a_503_and_a_small_one_still_works() {
+    let env = TestEnv::new().await;
+    let api = ApiProcess::spawn(&env, &[("API_UPLOAD_DIR", "/nonexistent/imports-uploads")]).await;
+    let tenant = Tenant::new(&env, &api, "acme", Mode::Test).await;
+    // Over the first MiB, the inputs go to a file: none can be made there.
+    let long: Vec<Value> = (0..5000)
+        .map(|i| json!({"code": format!("L{i}"), "do_not_ship": true, "description": "d".repeat(300)}))
+        .collect();
+    let (status, doc) = tenant.create(Value::Array(long)).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{doc}");
+    assert!(doc["errors"][0]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("could not be staged"));
+    assert_eq!(env.count("imports").await, 0);
+    let (status, doc) = tenant.create(skus(10)).await;
+    assert_eq!(status, StatusCode::CREATED, "held in memory: {doc}");
+}

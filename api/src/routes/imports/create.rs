@@ -157,8 +157,9 @@ pub async fn create(
         Ok::<(), std::io::Error>(())
     };
     let (received, stored) = tokio::join!(receiving, staging);
-    let mut received = received?;
+    // A staging failure stops the receiving too: it is the cause to report.
     stored.map_err(upload::staging_failed)?;
+    let mut received = received?;
     let (attrs, skeleton_inputs) = read_create_attributes(&received.skeleton)?;
     let names = attrs.keys().map(String::as_str);
     refuse_unwritable(
