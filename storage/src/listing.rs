@@ -1,6 +1,6 @@
 //! The import list of `GET /api/imports`: the WHERE and ORDER BY built from a query the API
-//! has parsed and checked ([`crate::list_page`] reads the page with them). Every value the request gave is a
-//! bound parameter; the SQL names only the columns of the attribute table and the
+//! has parsed and checked (the page itself is read by `list_page`). Every value the request
+//! gave is a bound parameter; the SQL names only the columns of the attribute table and the
 //! expressions of [`attribute_sql`].
 
 use imports_common::jsonapi::{AttributeKind, ImportAttribute};
