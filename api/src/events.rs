@@ -117,6 +117,18 @@ pub async fn include<C: tokio_postgres::GenericClient>(
         .filter_map(|r| r["id"].as_str().map(str::to_owned))
         .collect();
     let events = events_of_imports(client, &ids, MAX_INCLUDED_PER_IMPORT).await?;
+    Ok(include_read(imports, events, wanted))
+}
+
+/// [`include`] with the events already read (a list page reads them with its imports):
+/// fills `relationships.events.data` of each import resource and returns the events for
+/// `included`, oldest first.
+pub fn include_read(
+    imports: &mut [Value],
+    mut events: Vec<Event>,
+    wanted: &EventsWanted,
+) -> Vec<Value> {
+    events.sort_by_key(|e| e.id);
     for resource in imports.iter_mut() {
         let id = resource["id"].as_str().unwrap_or_default().to_owned();
         let data: Vec<Value> = events
@@ -126,8 +138,8 @@ pub async fn include<C: tokio_postgres::GenericClient>(
             .collect();
         resource["relationships"]["events"]["data"] = Value::Array(data);
     }
-    Ok(events
+    events
         .iter()
         .map(|e| event_resource(e, wanted.fields.as_deref()))
-        .collect())
+        .collect()
 }

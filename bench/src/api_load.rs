@@ -83,7 +83,7 @@ pub async fn run(options: &Options<'_>) -> anyhow::Result<()> {
 }
 
 /// The last line a management subcommand of `imports-api` printed.
-fn subcommand(bin_dir: &Path, url: &str, args: &[&str]) -> anyhow::Result<String> {
+pub(crate) fn subcommand(bin_dir: &Path, url: &str, args: &[&str]) -> anyhow::Result<String> {
     let out = Command::new(bin_dir.join("imports-api"))
         .args(args)
         .env("DATABASE_URL", url)
@@ -100,7 +100,7 @@ fn subcommand(bin_dir: &Path, url: &str, args: &[&str]) -> anyhow::Result<String
 }
 
 /// A free local port (the API binds it a moment later).
-fn free_port() -> anyhow::Result<u16> {
+pub(crate) fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())

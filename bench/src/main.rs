@@ -33,6 +33,7 @@ mod api_load;
 mod client;
 mod cpu;
 mod databases;
+mod list_pending;
 mod load;
 mod pgbench;
 mod processes;
@@ -72,6 +73,10 @@ struct Args {
     /// Skip the API load measurement.
     #[arg(long)]
     skip_api: bool,
+    /// Run only the list page of 25 pending imports of 10,000 inputs (its size, time and
+    /// pages per second, `--api-seconds` long).
+    #[arg(long, conflicts_with_all = ["api_only", "skip_api"])]
+    list_pending_only: bool,
     /// Seconds each API load and pgbench -S are measured, after a 2 s warm-up.
     #[arg(long, default_value_t = 10)]
     api_seconds: u64,
@@ -111,6 +116,9 @@ async fn main() -> anyhow::Result<()> {
     };
     if args.api_only {
         return api_load::run(&api_load).await;
+    }
+    if args.list_pending_only {
+        return list_pending::run(&api_load).await;
     }
 
     let suffix = &uuid::Uuid::new_v4().simple().to_string()[..12];

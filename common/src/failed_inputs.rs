@@ -21,11 +21,10 @@
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::sync::Arc;
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
-use crate::inputs::{read_inputs, RawRecord, ReadStop, DEFAULT_CSV_DELIMITER};
+use crate::inputs::{read_inputs, RawInput, RawRecord, ReadStop, DEFAULT_CSV_DELIMITER};
 use crate::model::Format;
 use crate::validate::IGNORED_COLUMN_PREFIX;
 
@@ -60,151 +59,315 @@ pub fn neutralise(cell: &str) -> String {
     }
 }
 
-/// What the report needs of the original inputs.
-#[derive(Default)]
-struct Originals {
-    /// A CSV import's header row.
-    headers: Option<Arc<[String]>>,
-    /// The failed inputs that could be read as objects, by position.
-    inputs: BTreeMap<i64, Map<String, Value>>,
-}
-
-fn read_originals<R: Read>(
-    format: Format,
-    csv_delimiter: u8,
-    inputs: R,
-    failures: &BTreeMap<i64, Vec<Failure>>,
-) -> anyhow::Result<Originals> {
-    let mut originals = Originals::default();
-    let last = failures.keys().next_back().copied().unwrap_or(-1);
-    let read = read_inputs(format, csv_delimiter, inputs, 0, |input| {
-        let position = input.position as i64;
-        if let RawRecord::Csv { headers, .. } = &input.record {
-            originals.headers.get_or_insert_with(|| headers.clone());
-        }
-        if failures.contains_key(&position) {
-            let object = match input.record {
-                RawRecord::Json(map) => Some(map),
-                RawRecord::Csv { headers, values } => Some(
-                    headers
-                        .iter()
-                        .cloned()
-                        .zip(values.into_iter().map(Value::String))
-                        .collect(),
-                ),
-                RawRecord::Malformed(_) => None,
-            };
-            if let Some(object) = object {
-                originals.inputs.insert(position, object);
-            }
-        }
-        position < last
-    });
-    match read {
-        Ok(_)
-        | Err(ReadStop::Cancelled)
-        | Err(ReadStop::Unreadable(_))
-        | Err(ReadStop::InputTooLarge(_)) => Ok(originals),
-        Err(ReadStop::Io(e)) => anyhow::bail!("the stored inputs cannot be read: {e}"),
-    }
-}
+/// The failures of a report, by input position in ascending order, each input's errors one
+/// after another: what [`stream_report`] reads (storage hands them over page by page).
+pub type Failures<'a> = Box<dyn Iterator<Item = std::io::Result<(i64, Failure)>> + 'a>;
 
 /// Writes the report for `failures` (by input position) reading the original inputs from
 /// `inputs` (of this format and CSV delimiter). Errors about the import as a whole
-/// (unreadable inputs) have no input.
+/// (unreadable inputs) have no input. The report is [`stream_report`]'s, with the inputs
+/// read once into memory (the CSV report of a JSON import reads them twice).
 pub fn write_report<R: Read, W: std::io::Write>(
     format: Format,
     csv_delimiter: u8,
-    inputs: R,
+    mut inputs: R,
     failures: &BTreeMap<i64, Vec<Failure>>,
     report: ReportFormat,
     out: W,
 ) -> anyhow::Result<()> {
-    let originals = read_originals(format, csv_delimiter, inputs, failures)?;
+    let mut bytes = Vec::new();
+    inputs.read_to_end(&mut bytes)?;
+    stream_report(
+        format,
+        csv_delimiter,
+        report,
+        || {
+            let failures = failures
+                .iter()
+                .flat_map(|(p, errors)| errors.iter().map(move |e| Ok((*p, e.clone()))));
+            Ok((&bytes[..], Box::new(failures) as Failures))
+        },
+        out,
+    )
+}
+
+/// Writes the report as it goes, in memory bounded by one input and its errors whatever the
+/// number of failures: `open` gives the original inputs and the failures in position order,
+/// and is called once, or twice for the CSV report of a JSON import (its columns, every
+/// attribute of its failed inputs, are known only once they have all been read). What was
+/// written before an error is not a whole report: the caller must not pass it on as one.
+pub fn stream_report<'a, R: Read, W: std::io::Write>(
+    format: Format,
+    csv_delimiter: u8,
+    report: ReportFormat,
+    mut open: impl FnMut() -> anyhow::Result<(R, Failures<'a>)>,
+    out: W,
+) -> anyhow::Result<()> {
     match report {
-        ReportFormat::Json => write_json(&originals, failures, out),
+        ReportFormat::Json => {
+            let (inputs, failures) = open()?;
+            let mut sink = JsonSink { out, first: true };
+            sink.out.write_all(b"[")?;
+            merge(format, csv_delimiter, inputs, failures, &mut sink)?;
+            sink.out.write_all(b"]")?;
+            sink.out.flush()?;
+        }
         ReportFormat::Csv => {
+            let columns = match format {
+                Format::Csv => None,
+                Format::Json => {
+                    let (inputs, failures) = open()?;
+                    let mut sink = ColumnSink::default();
+                    merge(format, csv_delimiter, inputs, failures, &mut sink)?;
+                    Some(sink.columns)
+                }
+            };
             let delimiter = match format {
                 Format::Csv => csv_delimiter,
                 Format::Json => DEFAULT_CSV_DELIMITER,
             };
-            write_csv(&originals, failures, delimiter, out)
+            let (inputs, failures) = open()?;
+            let mut sink = CsvSink {
+                csv: csv::WriterBuilder::new()
+                    .delimiter(delimiter)
+                    .from_writer(out),
+                columns: columns.unwrap_or_default(),
+            };
+            merge(format, csv_delimiter, inputs, failures, &mut sink)?;
+            sink.csv.flush()?;
         }
     }
-}
-
-fn write_json<W: std::io::Write>(
-    originals: &Originals,
-    failures: &BTreeMap<i64, Vec<Failure>>,
-    mut out: W,
-) -> anyhow::Result<()> {
-    let mut items = Vec::new();
-    for (position, errors) in failures {
-        let input = originals
-            .inputs
-            .get(position)
-            .map(|m| Value::Object(m.clone()))
-            .unwrap_or(Value::Null);
-        for (key, attribute, message) in errors {
-            items.push(json!({
-                "position": position,
-                "key": key,
-                "attribute": attribute,
-                "message": message,
-                "input": input,
-            }));
-        }
-    }
-    serde_json::to_writer(&mut out, &items)?;
-    out.flush()?;
     Ok(())
 }
 
-fn write_csv<W: std::io::Write>(
-    originals: &Originals,
-    failures: &BTreeMap<i64, Vec<Failure>>,
-    delimiter: u8,
-    out: W,
-) -> anyhow::Result<()> {
-    // The input's columns: the header row's, or every attribute of the failed JSON inputs.
-    let mut columns: Vec<String> = Vec::new();
-    match &originals.headers {
-        Some(headers) => columns.extend(headers.iter().cloned()),
-        None => {
-            for input in originals.inputs.values() {
-                for name in input.keys() {
-                    if !columns.contains(name) {
-                        columns.push(name.clone());
-                    }
-                }
+/// What a form of the report does with the inputs and their failures, in position order.
+trait Sink {
+    /// The header row of a CSV import (`None` for JSON, or a CSV file without rows), once,
+    /// before the first failed input.
+    fn headers(&mut self, headers: Option<&[String]>) -> anyhow::Result<()>;
+    /// One failed input, with its errors, and the input as an object when it reads as one.
+    fn failed(
+        &mut self,
+        position: i64,
+        errors: &[Failure],
+        input: Option<&Map<String, Value>>,
+    ) -> anyhow::Result<()>;
+}
+
+/// The failures grouped by input.
+struct Grouped<'a> {
+    failures: std::iter::Peekable<Failures<'a>>,
+}
+
+impl Grouped<'_> {
+    fn next_input(&mut self) -> anyhow::Result<Option<(i64, Vec<Failure>)>> {
+        let Some(first) = self.failures.next() else {
+            return Ok(None);
+        };
+        let (position, failure) = first?;
+        let mut errors = vec![failure];
+        while let Some(Ok((p, _))) = self.failures.peek() {
+            if *p != position {
+                break;
+            }
+            if let Some(Ok((_, f))) = self.failures.next() {
+                errors.push(f);
             }
         }
+        Ok(Some((position, errors)))
     }
-    // A report imported again and failing again must not repeat its own columns.
-    columns.retain(|c| !c.starts_with(IGNORED_COLUMN_PREFIX));
+}
 
-    let mut csv = csv::WriterBuilder::new()
-        .delimiter(delimiter)
-        .from_writer(out);
-    csv.write_record(
-        REPORT_COLUMNS
-            .iter()
-            .map(|c| c.to_string())
-            .chain(columns.iter().map(|c| neutralise(c))),
-    )?;
-    for (position, errors) in failures {
+/// Reads the inputs up to the last failed one, handing `sink` each failed input as it
+/// comes, then the failures past the inputs read (about the file as a whole).
+fn merge<R: Read>(
+    format: Format,
+    csv_delimiter: u8,
+    inputs: R,
+    failures: Failures<'_>,
+    sink: &mut dyn Sink,
+) -> anyhow::Result<()> {
+    let mut groups = Grouped {
+        failures: failures.peekable(),
+    };
+    let mut next = groups.next_input()?;
+    let mut headers_given = false;
+    let mut stopped: Option<anyhow::Error> = None;
+    let mut step = |input: RawInput| -> anyhow::Result<bool> {
+        let position = input.position as i64;
+        if !headers_given {
+            headers_given = true;
+            match &input.record {
+                RawRecord::Csv { headers, .. } => sink.headers(Some(headers))?,
+                _ => sink.headers(None)?,
+            }
+        }
+        while let Some((p, errors)) = next.take() {
+            if p > position {
+                next = Some((p, errors));
+                break;
+            }
+            if p < position {
+                sink.failed(p, &errors, None)?;
+            } else {
+                let object = match &input.record {
+                    RawRecord::Json(map) => Some(map.clone()),
+                    RawRecord::Csv { headers, values } => Some(
+                        headers
+                            .iter()
+                            .cloned()
+                            .zip(values.iter().cloned().map(Value::String))
+                            .collect(),
+                    ),
+                    RawRecord::Malformed(_) => None,
+                };
+                sink.failed(p, &errors, object.as_ref())?;
+            }
+            next = groups.next_input()?;
+        }
+        Ok(next.is_some())
+    };
+    let read = read_inputs(format, csv_delimiter, inputs, 0, |input| {
+        match step(input) {
+            Ok(more) => more,
+            Err(e) => {
+                stopped = Some(e);
+                false
+            }
+        }
+    });
+    if let Some(e) = stopped {
+        return Err(e);
+    }
+    match read {
+        Ok(_)
+        | Err(ReadStop::Cancelled)
+        | Err(ReadStop::Unreadable(_))
+        | Err(ReadStop::InputTooLarge(_)) => {}
+        Err(ReadStop::Io(e)) => anyhow::bail!("the stored inputs cannot be read: {e}"),
+    }
+    if !headers_given {
+        sink.headers(None)?;
+    }
+    while let Some((position, errors)) = next {
+        sink.failed(position, &errors, None)?;
+        next = groups.next_input()?;
+    }
+    Ok(())
+}
+
+/// One element of the JSON report.
+#[derive(serde::Serialize)]
+struct Item<'a> {
+    position: i64,
+    key: &'a str,
+    attribute: &'a str,
+    message: &'a str,
+    input: Option<&'a Map<String, Value>>,
+}
+
+/// The JSON form: an array, one element per error.
+struct JsonSink<W> {
+    out: W,
+    first: bool,
+}
+
+impl<W: std::io::Write> Sink for JsonSink<W> {
+    fn headers(&mut self, _: Option<&[String]>) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    fn failed(
+        &mut self,
+        position: i64,
+        errors: &[Failure],
+        input: Option<&Map<String, Value>>,
+    ) -> anyhow::Result<()> {
+        for (key, attribute, message) in errors {
+            if !std::mem::take(&mut self.first) {
+                self.out.write_all(b",")?;
+            }
+            let item = Item {
+                position,
+                key,
+                attribute,
+                message,
+                input,
+            };
+            serde_json::to_writer(&mut self.out, &item)?;
+        }
+        Ok(())
+    }
+}
+
+/// The first pass of a JSON import's CSV report: every attribute of its failed inputs, in
+/// the order they first appear.
+#[derive(Default)]
+struct ColumnSink {
+    columns: Vec<String>,
+}
+
+impl Sink for ColumnSink {
+    fn headers(&mut self, _: Option<&[String]>) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    fn failed(
+        &mut self,
+        _: i64,
+        _: &[Failure],
+        input: Option<&Map<String, Value>>,
+    ) -> anyhow::Result<()> {
+        for name in input.into_iter().flat_map(|m| m.keys()) {
+            if !self.columns.contains(name) {
+                self.columns.push(name.clone());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The CSV form: the report's columns, then the input's (the header row's for a CSV import,
+/// the first pass's for JSON).
+struct CsvSink<W: std::io::Write> {
+    csv: csv::Writer<W>,
+    columns: Vec<String>,
+}
+
+impl<W: std::io::Write> Sink for CsvSink<W> {
+    fn headers(&mut self, headers: Option<&[String]>) -> anyhow::Result<()> {
+        if let Some(headers) = headers {
+            self.columns = headers.to_vec();
+        }
+        // A report imported again and failing again must not repeat its own columns.
+        self.columns
+            .retain(|c| !c.starts_with(IGNORED_COLUMN_PREFIX));
+        self.csv.write_record(
+            REPORT_COLUMNS
+                .iter()
+                .map(|c| c.to_string())
+                .chain(self.columns.iter().map(|c| neutralise(c))),
+        )?;
+        Ok(())
+    }
+
+    fn failed(
+        &mut self,
+        position: i64,
+        errors: &[Failure],
+        input: Option<&Map<String, Value>>,
+    ) -> anyhow::Result<()> {
         let key = errors.first().map(|(k, _, _)| k.as_str()).unwrap_or("");
         let messages: Vec<String> = errors
             .iter()
             .map(|(_, attribute, message)| format!("{attribute}: {message}"))
             .collect();
-        let input = originals.inputs.get(position);
         let mut row = vec![
             (position + 1).to_string(),
             neutralise(key),
             neutralise(&messages.join("\n")),
         ];
-        for column in &columns {
+        for column in &self.columns {
             let cell = match input.and_then(|m| m.get(column)) {
                 None | Some(Value::Null) => String::new(),
                 Some(Value::String(s)) => s.clone(),
@@ -212,15 +375,15 @@ fn write_csv<W: std::io::Write>(
             };
             row.push(neutralise(&cell));
         }
-        csv.write_record(&row)?;
+        self.csv.write_record(&row)?;
+        Ok(())
     }
-    csv.flush()?;
-    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn formula_cells_are_neutralised_but_numbers_are_not() {

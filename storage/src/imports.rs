@@ -176,7 +176,7 @@ impl<'a> tokio_postgres::types::FromSql<'a> for Delimiter {
     }
 }
 
-fn import_from_row(row: &Row) -> Result<Import, tokio_postgres::Error> {
+pub(crate) fn import_from_row(row: &Row) -> Result<Import, tokio_postgres::Error> {
     let format: Format = parsed(row, "format")?;
     Ok(Import {
         id: row.get("id"),
@@ -465,21 +465,13 @@ pub async fn update_import<C: GenericClient>(
     Ok(())
 }
 
-/// Deletes import `id` (its inputs, logs and leases go with it) and its outbox row, recording
-/// an `imports.destroy` event with the status it had, in one transaction.
+/// Deletes import `id` with everything that is its own (inputs, log entries, events and
+/// leases go with the row, `ON DELETE CASCADE`) and its outbox row, in one transaction.
 pub async fn delete_import(
     client: &mut tokio_postgres::Client,
     id: &str,
-    status: Status,
 ) -> Result<(), tokio_postgres::Error> {
     let tx = client.transaction().await?;
-    record_event(
-        &tx,
-        id,
-        "imports.destroy",
-        serde_json::json!({"status": status.as_str()}),
-    )
-    .await?;
     crate::outbox::remove(&tx, id).await?;
     tx.execute("DELETE FROM imports WHERE id = $1", &[&id])
         .await?;

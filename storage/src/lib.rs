@@ -16,6 +16,7 @@
 //! - [`signing_keys`]: the RSA keys access tokens are signed with, shared by the replicas.
 //! - [`revocations`]: access tokens revoked before their expiry.
 //! - [`listing`]: the import list's WHERE and ORDER BY, from a query the API checked.
+//! - [`list_page`]: one page of the list, with what rendering needs, in one statement.
 //! - [`statistics`]: a resource table's planner statistics, and refreshing them.
 //! - [`batches`]: a batch transaction's planner settings and dry-run savepoint.
 
@@ -26,6 +27,7 @@ pub mod events;
 pub mod imports;
 pub mod inputs;
 pub mod leases;
+pub mod list_page;
 pub mod listing;
 pub mod logs;
 pub mod migrate;

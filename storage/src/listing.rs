@@ -1,12 +1,10 @@
 //! The import list of `GET /api/imports`: the WHERE and ORDER BY built from a query the API
-//! has parsed and checked, and the page of ids it selects. Every value the request gave is a
-//! bound parameter; the SQL names only the columns of the attribute table and the
+//! has parsed and checked (the page itself is read by `list_page`). Every value the request
+//! gave is a bound parameter; the SQL names only the columns of the attribute table and the
 //! expressions of [`attribute_sql`].
 
 use imports_common::jsonapi::{AttributeKind, ImportAttribute};
-use imports_common::model::Tenant;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::GenericClient;
 
 /// The SQL an attribute is filtered and sorted by: its column, or for `attachment_url` (made
 /// when the import is shown, once it has left `pending`) an expression that is null while the
@@ -329,45 +327,6 @@ fn like_escaped(text: &str) -> String {
     text.replace('\\', "\\\\")
         .replace('%', "\\%")
         .replace('_', "\\_")
-}
-
-/// How many of the tenant's imports meet the query, and the ids of the page asked for.
-pub async fn list_import_ids<C: GenericClient>(
-    client: &C,
-    tenant: &Tenant,
-    query: &ImportQuery,
-) -> Result<(i64, Vec<String>), tokio_postgres::Error> {
-    let mode = tenant.mode.as_str();
-    let (extra, owned) = query.conditions();
-    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&tenant.organization_id, &mode];
-    for p in &owned {
-        params.push(p.as_ref() as &(dyn ToSql + Sync));
-    }
-    let mut conditions = vec!["organization_id = $1".to_owned(), "mode = $2".to_owned()];
-    conditions.extend(extra);
-    let filter = conditions.join(" AND ");
-    let total: i64 = client
-        .query_one(
-            &format!("SELECT count(*) FROM imports WHERE {filter}"),
-            &params,
-        )
-        .await?
-        .get(0);
-    let offset = (query.page - 1).saturating_mul(query.size);
-    let ids = client
-        .query(
-            &format!(
-                "SELECT id FROM imports WHERE {filter} ORDER BY {} LIMIT {} OFFSET {offset}",
-                query.order_by(),
-                query.size
-            ),
-            &params,
-        )
-        .await?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    Ok((total, ids))
 }
 
 #[cfg(test)]

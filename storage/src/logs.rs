@@ -40,7 +40,7 @@ impl Severity {
 
 /// How many entries of each severity an import's errors_log and warnings_log show: an import
 /// of a million identical records has a million "nothing changed" warnings, and reading one
-/// must not load them all. The failed-inputs report lists every error.
+/// must not load them all. The failed-inputs report lists every error, page by page.
 pub const LOG_ENTRIES_SHOWN: i64 = 1000;
 
 /// Builds an import's errors_log and warnings_log from its first log entries (at most
@@ -75,16 +75,30 @@ pub async fn logs<C: GenericClient>(
     Ok((errors, warnings))
 }
 
-/// Every error entry of an import, in input order (for the failed-inputs report).
-pub async fn error_entries<C: GenericClient>(
+/// How many error entries a page of [`error_entries_page`] holds at least (unless it is
+/// the last): the failed-inputs report reads them page by page, whatever their number.
+pub const ERROR_PAGE_ENTRIES: i64 = 1000;
+
+/// A page of an import's error entries, in input order, of the inputs after position
+/// `after` (`-1` for the first page): at least `limit` entries, and all of the entries of
+/// each input it holds, so the next page starts after its last position. Empty past the
+/// last (for the failed-inputs report, which streams them).
+pub async fn error_entries_page<C: GenericClient>(
     client: &C,
     id: &str,
+    after: i64,
+    limit: i64,
 ) -> Result<Vec<LogEntry>, tokio_postgres::Error> {
     Ok(client
         .query(
             "SELECT position, key, attribute, message FROM import_log_entries
-             WHERE import_id = $1 AND severity = 'error' ORDER BY position, ctid",
-            &[&id],
+             WHERE import_id = $1 AND severity = 'error' AND position > $2
+               AND position <= (SELECT max(position) FROM (
+                   SELECT position FROM import_log_entries
+                   WHERE import_id = $1 AND severity = 'error' AND position > $2
+                   ORDER BY position LIMIT $3) page)
+             ORDER BY position, ctid",
+            &[&id, &after, &limit],
         )
         .await?
         .iter()

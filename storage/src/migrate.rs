@@ -53,6 +53,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "commerce layer inputs",
         include_str!("../../migrations/0010_commerce_layer_inputs.sql"),
     ),
+    (
+        11,
+        "events with their import",
+        include_str!("../../migrations/0011_events_with_their_import.sql"),
+    ),
 ];
 
 /// The advisory lock key that serialises migration runs (an arbitrary constant).

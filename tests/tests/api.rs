@@ -649,10 +649,8 @@ async fn update_interrupt_delete_and_attachments() {
         StatusCode::NOT_FOUND
     );
     assert_eq!(env.count("skus").await, 3);
-    assert_eq!(
-        env.event_names(&id).await.last().map(String::as_str),
-        Some("imports.destroy")
-    );
+    // Its events went with it.
+    assert!(env.event_names(&id).await.is_empty());
 
     // Deleting a running import interrupts it first; what was written stays.
     let (_, doc) = api

@@ -22,6 +22,8 @@ pub async fn delete(
     if !import.status.is_final() {
         imports::request_interrupt(&mut client, &id).await?;
     }
-    imports::delete_import(&mut client, &id, import.status).await?;
+    imports::delete_import(&mut client, &id).await?;
+    // Its events went with it: the log keeps what was deleted, in which state.
+    tracing::info!(import_id = %id, status = import.status.as_str(), "import deleted");
     Ok(StatusCode::NO_CONTENT.into_response())
 }

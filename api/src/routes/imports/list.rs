@@ -1,16 +1,17 @@
 //! `GET /api/imports`: a page of the tenant's imports, filtered and sorted (see
-//! [`crate::listing`]), with pagination links.
+//! [`crate::listing`]), with pagination links, read in one statement
+//! ([`imports_storage::list_page`]).
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use imports_storage::imports;
-use imports_storage::listing::list_import_ids;
+use imports_storage::list_page::{list_page, PageWants};
 use serde_json::json;
 
 use crate::auth::Authenticated;
 use crate::errors::{jsonapi, ApiError};
-use crate::render::render;
+use crate::events::MAX_INCLUDED_PER_IMPORT;
+use crate::render::{render_listed, wants, LIST_INPUTS_MAX_BYTES};
 use crate::{listing, AppState};
 
 /// `GET /api/imports`.
@@ -20,26 +21,40 @@ pub async fn list(
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
     let q = listing::parse(&pairs)?;
-    let client = state.pool.get().await?;
-    let (total, ids) = list_import_ids(&**client, &tenant, &q.query).await?;
-    let mut data = Vec::with_capacity(ids.len());
-    for id in ids {
-        if let Some(import) = imports::get_import(&**client, &id).await? {
-            data.push(render(&state, &client, import, q.fields.as_deref()).await?);
-        }
-    }
-    let included = if q.events.include {
-        Some(crate::events::include(&**client, &mut data, &q.events).await?)
-    } else {
-        None
+    let fields = q.fields.as_deref();
+    let page_wants = PageWants {
+        inputs_head_bytes: if wants(fields, "inputs") {
+            LIST_INPUTS_MAX_BYTES
+        } else {
+            0
+        },
+        events_per_import: if q.events.include {
+            MAX_INCLUDED_PER_IMPORT
+        } else {
+            0
+        },
     };
-    let page_count = listing::page_count(total, q.query.size);
+    let page = {
+        let client = state.pool.get().await?;
+        list_page(&**client, &tenant, &q.query, page_wants).await?
+    };
+    let mut events = Vec::new();
+    let mut data = Vec::with_capacity(page.imports.len());
+    for mut listed in page.imports {
+        events.append(&mut listed.events);
+        data.push(render_listed(&state, listed, fields));
+    }
+    let included = q
+        .events
+        .include
+        .then(|| crate::events::include_read(&mut data, events, &q.events));
+    let page_count = listing::page_count(page.total, q.query.size);
     let base = format!(
         "{}/api/imports",
         state.config.public_url.trim_end_matches('/')
     );
     let links = listing::page_links(&base, &q.link_pairs, q.query.page, page_count);
-    let mut doc = json!({"data": data, "meta": {"record_count": total, "page_count": page_count}, "links": links});
+    let mut doc = json!({"data": data, "meta": {"record_count": page.total, "page_count": page_count}, "links": links});
     if let Some(included) = included {
         doc["included"] = json!(included);
     }

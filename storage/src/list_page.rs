@@ -1,0 +1,178 @@
+//! One page of `GET /api/imports` in one statement: the count of the tenant's imports that
+//! meet the query, the page's imports, and for each what rendering needs (the first log
+//! entries of each severity, the head of its inputs while pending, its first events), so a
+//! page costs one round trip whatever its size (it cost two queries an import).
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::GenericClient;
+
+use imports_common::model::{Import, Tenant};
+
+use crate::events::Event;
+use crate::imports::{import_from_row, IMPORT_COLUMNS};
+use crate::listing::ImportQuery;
+use crate::logs::LOG_ENTRIES_SHOWN;
+
+/// What the page is read with, beyond the imports themselves.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PageWants {
+    /// The first bytes of a pending import's inputs (0 for none: `inputs` is not shown).
+    pub inputs_head_bytes: i32,
+    /// The first events of each import (0 for none: `include=events` not asked).
+    pub events_per_import: i64,
+}
+
+/// The first bytes of a pending import's stored inputs.
+#[derive(Debug, Clone)]
+pub struct InputsHead {
+    /// Up to [`PageWants::inputs_head_bytes`] bytes.
+    pub bytes: Vec<u8>,
+    /// Whether they are all of the inputs.
+    pub whole: bool,
+}
+
+/// An import of the page with what rendering it needs.
+#[derive(Debug, Clone)]
+pub struct ListedImport {
+    /// The import, with its errors_log and warnings_log.
+    pub import: Import,
+    /// The head of its inputs, when pending and asked for.
+    pub inputs_head: Option<InputsHead>,
+    /// Its first events, oldest first, when asked for.
+    pub events: Vec<Event>,
+}
+
+/// A page of the list, and how many imports meet its query in all.
+#[derive(Debug, Clone)]
+pub struct ImportPage {
+    /// Imports meeting the query, on every page.
+    pub total: i64,
+    /// This page's, in the query's order.
+    pub imports: Vec<ListedImport>,
+}
+
+/// Reads a page of the tenant's imports meeting `query`, in one statement.
+pub async fn list_page<C: GenericClient>(
+    client: &C,
+    tenant: &Tenant,
+    query: &ImportQuery,
+    wants: PageWants,
+) -> Result<ImportPage, tokio_postgres::Error> {
+    let mode = tenant.mode.as_str();
+    let (extra, owned) = query.conditions();
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&tenant.organization_id, &mode];
+    for p in &owned {
+        params.push(p.as_ref() as &(dyn ToSql + Sync));
+    }
+    let (logs, head, events) = (params.len() + 1, params.len() + 2, params.len() + 3);
+    params.push(&LOG_ENTRIES_SHOWN);
+    params.push(&wants.inputs_head_bytes);
+    params.push(&wants.events_per_import);
+    let mut conditions = vec!["organization_id = $1".to_owned(), "mode = $2".to_owned()];
+    conditions.extend(extra);
+    let filter = conditions.join(" AND ");
+    let order = query.order_by();
+    let offset = (query.page - 1).saturating_mul(query.size);
+    let log_entries = |severity: &str| {
+        format!(
+            "LEFT JOIN LATERAL (
+               SELECT array_agg(key ORDER BY position, c) AS {severity}_keys,
+                      array_agg(attribute ORDER BY position, c) AS {severity}_attributes,
+                      array_agg(message ORDER BY position, c) AS {severity}_messages
+               FROM (SELECT key, attribute, message, position, ctid AS c FROM import_log_entries
+                     WHERE import_id = p.id AND severity = '{severity}'
+                     ORDER BY position, ctid LIMIT ${logs}::int8) x) {severity}_log ON true"
+        )
+    };
+    let sql = format!(
+        "SELECT t.total, p.*,
+                error_keys, error_attributes, error_messages,
+                warning_keys, warning_attributes, warning_messages,
+                i.head, i.whole,
+                e.event_ids, e.event_names, e.event_payloads, e.event_times
+         FROM (SELECT count(*) AS total FROM imports WHERE {filter}) t
+         LEFT JOIN LATERAL (
+             SELECT {IMPORT_COLUMNS}, row_number() OVER (ORDER BY {order}) AS page_row
+             FROM imports WHERE {filter} ORDER BY {order} LIMIT {} OFFSET {offset}) p ON true
+         {}
+         {}
+         LEFT JOIN LATERAL (
+             SELECT substring(data FROM 1 FOR ${head}::int4) AS head,
+                    octet_length(data) <= ${head}::int4 AND NOT EXISTS (
+                        SELECT 1 FROM import_inputs n WHERE n.import_id = p.id AND n.seq = 1) AS whole
+             FROM import_inputs
+             WHERE import_id = p.id AND seq = 0 AND p.status = 'pending' AND ${head}::int4 > 0) i ON true
+         LEFT JOIN LATERAL (
+             SELECT array_agg(id ORDER BY id) AS event_ids, array_agg(name ORDER BY id) AS event_names,
+                    array_agg(payload ORDER BY id) AS event_payloads,
+                    array_agg(created_at ORDER BY id) AS event_times
+             FROM (SELECT id, name, payload, created_at FROM import_events
+                   WHERE import_id = p.id AND ${events}::int8 > 0
+                   ORDER BY id LIMIT ${events}::int8) v) e ON true
+         ORDER BY p.page_row",
+        query.size,
+        log_entries("error"),
+        log_entries("warning"),
+    );
+    let rows = client.query(&sql, &params).await?;
+    let mut page = ImportPage {
+        total: rows.first().map_or(0, |r| r.get("total")),
+        imports: Vec::with_capacity(rows.len()),
+    };
+    for row in &rows {
+        let Some(_) = row.get::<_, Option<i64>>("page_row") else {
+            continue; // no import on this page: the count alone
+        };
+        page.imports.push(listed(row)?);
+    }
+    Ok(page)
+}
+
+fn listed(row: &tokio_postgres::Row) -> Result<ListedImport, tokio_postgres::Error> {
+    let mut import = import_from_row(row)?;
+    let texts = |name: &str| -> Vec<String> { row.get::<_, Option<_>>(name).unwrap_or_default() };
+    let messages = texts("error_messages");
+    let attributes: Vec<Option<String>> = row
+        .get::<_, Option<_>>("error_attributes")
+        .unwrap_or_default();
+    for ((key, attribute), message) in texts("error_keys").iter().zip(&attributes).zip(messages) {
+        import
+            .errors_log
+            .add(key, attribute.as_deref().unwrap_or("input"), message);
+    }
+    for (key, message) in texts("warning_keys").iter().zip(texts("warning_messages")) {
+        import.warnings_log.add(key, message);
+    }
+    let inputs_head = row
+        .get::<_, Option<Vec<u8>>>("head")
+        .map(|bytes| InputsHead {
+            bytes,
+            whole: row.get::<_, Option<bool>>("whole").unwrap_or(false),
+        });
+    let ids: Vec<i64> = row.get::<_, Option<_>>("event_ids").unwrap_or_default();
+    let names = texts("event_names");
+    let payloads: Vec<Value> = row
+        .get::<_, Option<_>>("event_payloads")
+        .unwrap_or_default();
+    let times: Vec<DateTime<Utc>> = row.get::<_, Option<_>>("event_times").unwrap_or_default();
+    let events = ids
+        .into_iter()
+        .zip(names)
+        .zip(payloads)
+        .zip(times)
+        .map(|(((id, name), payload), created_at)| Event {
+            id,
+            import_id: import.id.clone(),
+            name,
+            payload,
+            created_at,
+        })
+        .collect();
+    Ok(ListedImport {
+        import,
+        inputs_head,
+        events,
+    })
+}
