@@ -161,10 +161,10 @@ pub struct HttpLimits {
     pub body_timeout: Duration,
     /// `API_MIN_BODY_BYTES_PER_SECOND`: the slowest a create's body may arrive, on average.
     pub min_body_bytes_per_second: u64,
-    /// `API_MAX_UPLOADS`: creates receiving their body at once, per process.
+    /// `API_MAX_UPLOADS`: creates receiving their body slowly at once, per process.
     pub max_uploads: usize,
-    /// `API_MAX_UPLOADS_PER_TENANT`: creates receiving their body at once, per organization
-    /// and mode.
+    /// `API_MAX_UPLOADS_PER_TENANT`: creates receiving their body slowly at once, per
+    /// organization and mode.
     pub max_uploads_per_tenant: usize,
     /// `API_UPLOAD_DIR`: where a create's inputs wait, in an unlinked file, until the body is
     /// whole (the system's temporary directory by default).

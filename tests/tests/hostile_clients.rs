@@ -462,3 +462,16 @@ async fn an_upload_that_cannot_be_staged_is_a_503_and_a_small_one_still_works() 
     let (status, doc) = tenant.create(skus(10)).await;
     assert_eq!(status, StatusCode::CREATED, "held in memory: {doc}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn small_creates_sent_at_once_need_no_upload_share() {
+    let env = TestEnv::new().await;
+    let api = ApiProcess::spawn(&env, &[("IMPORTS_MAX_ACTIVE", "100")]).await;
+    let tenant = Tenant::new(&env, &api, "busy", Mode::Test).await;
+    let answers = futures::future::join_all((0..32).map(|_| tenant.create(skus(3)))).await;
+    let statuses: Vec<StatusCode> = answers.iter().map(|(s, _)| *s).collect();
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::CREATED),
+        "32 at once, over the tenant's 4 slow uploads: {statuses:?}"
+    );
+}

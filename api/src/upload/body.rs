@@ -2,13 +2,17 @@
 //! blocking `Read` over them for the scanner and the counting thread.
 
 use std::io::Read;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use futures::StreamExt;
 use tokio::sync::mpsc;
 
+use imports_common::model::Tenant;
+
 use crate::errors::ApiError;
+use crate::upload::permits::{UploadPermit, UploadPermits};
 
 /// How fast a body must arrive: it may fall `timeout` behind `min_bytes_per_second`.
 #[derive(Debug, Clone, Copy)]
@@ -28,29 +32,57 @@ impl Pace {
     }
 }
 
+/// How long a body may take before it counts as a slow upload, against its tenant's share
+/// ([`Share`]): a small body sent at once never waits for a permit.
+pub const SLOW_AFTER: Duration = Duration::from_millis(250);
+
+/// Whose share of uploads a body takes once it turns out slow.
+pub struct Share {
+    /// The uploads in progress.
+    pub permits: Arc<UploadPermits>,
+    /// The tenant the create is for.
+    pub tenant: Tenant,
+}
+
 /// Reads the body's frames from the socket and hands them to the scanner, enforcing the size
-/// limit and the pace. Stops quietly when the scanner stops listening (it has an error to
-/// report).
+/// limit and the pace, and taking a permit of `share` once the body has taken
+/// [`SLOW_AFTER`] (the permit is returned, to be held until the create answers). Stops
+/// quietly when the scanner stops listening (it has an error to report).
 pub(crate) async fn feed(
     body: Body,
     frames: mpsc::Sender<Bytes>,
     limit: usize,
     pace: Pace,
-) -> Result<(), ApiError> {
+    share: Share,
+) -> Result<Option<UploadPermit>, ApiError> {
     let mut stream = body.into_data_stream();
     let mut total = 0usize;
+    let mut permit = None;
     let start = Instant::now();
     loop {
-        let next = tokio::time::timeout_at(pace.deadline(start, total).into(), stream.next());
-        let Ok(frame) = next.await else {
-            return Err(ApiError::request_timeout(format!(
-                "the body arrived slower than {} bytes a second on average, the minimum (after {} bytes in {} s)",
-                pace.min_bytes_per_second,
-                total,
-                start.elapsed().as_secs()
-            )));
+        let deadline = pace.deadline(start, total);
+        let wake = match permit {
+            None => deadline.min(start + SLOW_AFTER),
+            Some(_) => deadline,
         };
-        let Some(frame) = frame else { return Ok(()) };
+        let frame = match tokio::time::timeout_at(wake.into(), stream.next()).await {
+            Ok(frame) => frame,
+            Err(_) if wake < deadline => {
+                permit = Some(share.permits.acquire(&share.tenant)?);
+                continue;
+            }
+            Err(_) => {
+                return Err(ApiError::request_timeout(format!(
+                    "the body arrived slower than {} bytes a second on average, the minimum (after {} bytes in {} s)",
+                    pace.min_bytes_per_second,
+                    total,
+                    start.elapsed().as_secs()
+                )))
+            }
+        };
+        let Some(frame) = frame else {
+            return Ok(permit);
+        };
         let frame = match frame {
             Ok(frame) => frame,
             Err(e) => {
@@ -72,7 +104,7 @@ pub(crate) async fn feed(
             // The scanner stopped at an error: let the client finish sending (within the
             // limit and the pace) so that it reads the answer.
             let _ = tokio::time::timeout(pace.timeout, drain(stream, total, limit)).await;
-            return Ok(());
+            return Ok(permit);
         }
     }
 }

@@ -42,8 +42,8 @@ use imports_common::model::Format;
 use tokio::sync::mpsc;
 
 use crate::errors::ApiError;
-pub use crate::upload::body::Pace;
 use crate::upload::body::{feed, ChannelReader};
+pub use crate::upload::body::{Pace, Share};
 use crate::upload::counting::count_until;
 use crate::upload::scanner::Scanner;
 use crate::upload::sink::ChunkSink;
@@ -106,6 +106,9 @@ pub struct Received {
     /// Whether CSV text was valid UTF-8 (when it is not, that is the count's verdict,
     /// whatever the delimiter).
     pub text_is_utf8: bool,
+    /// The tenant's upload permit, when the body was slow enough to need one: held until
+    /// the create answers.
+    pub permit: Option<permits::UploadPermit>,
 }
 
 /// Limits applied while receiving.
@@ -125,6 +128,7 @@ pub struct Limits {
 pub fn receive(
     body: Body,
     limits: Limits,
+    share: Share,
 ) -> (
     impl std::future::Future<Output = Result<Received, ApiError>>,
     mpsc::Receiver<Vec<u8>>,
@@ -136,14 +140,14 @@ pub fn receive(
             let reader = BufReader::with_capacity(64 * 1024, ChannelReader::new(frames_rx));
             Scanner::new(reader, ChunkSink::new(chunks_tx, limits.max_inputs)).run()
         });
-        let feeding = feed(body, frames_tx, limits.max_body_bytes, limits.pace);
+        let feeding = feed(body, frames_tx, limits.max_body_bytes, limits.pace, share);
         let fed = feeding.await;
         let scanned = scanning
             .await
             .map_err(|e| ApiError::internal(format!("the upload reader failed: {e}")))?;
         // A body that could not be read wholly explains any scanning error it caused.
-        fed?;
-        scanned
+        let permit = fed?;
+        scanned.map(|received| Received { permit, ..received })
     };
     (receiving, chunks_rx)
 }

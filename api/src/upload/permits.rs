@@ -1,6 +1,8 @@
-//! How many creates may be receiving their body at once, per process and per tenant
+//! How many creates may be receiving their body slowly at once, per process and per tenant
 //! (organization and mode), so that one tenant's uploads, however slow, leave room for
-//! everyone else's. A permit is held from before the body is read until the create answers.
+//! everyone else's. A body still arriving after
+//! [`SLOW_AFTER`](crate::upload::body::SLOW_AFTER) takes a permit, held until the create
+//! answers; a small body sent at once never needs one.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -66,6 +68,12 @@ impl UploadPermits {
             permits: self.clone(),
             key,
         })
+    }
+}
+
+impl std::fmt::Debug for UploadPermit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "UploadPermit({}, {})", self.key.0, self.key.1)
     }
 }
 

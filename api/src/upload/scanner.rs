@@ -102,6 +102,7 @@ impl<R: BufRead> Scanner<R> {
             counted_with: self.sink.counted_with,
             stored_whole: !self.sink.refused,
             text_is_utf8: self.sink.utf8.is_valid(),
+            permit: None,
         })
     }
 

@@ -135,8 +135,6 @@ pub async fn create(
     if declared_length.is_some_and(|n| n > state.config.max_body_bytes as u64) {
         return Err(upload::refuse_oversized(body, state.config.max_body_bytes, pace).await);
     }
-    // Held until the create answers: a tenant's slow uploads use up only its own share.
-    let _permit = state.uploads.acquire(&tenant)?;
     // The inputs are staged while the body arrives (see `upload`), with no database
     // connection held; the transaction comes once the document is whole.
     let import_id = imports_common::ids::new_id();
@@ -146,6 +144,11 @@ pub async fn create(
             max_body_bytes: state.config.max_body_bytes,
             max_inputs: state.config.max_inputs,
             pace,
+        },
+        // A slow body takes a permit of the tenant's share, held until the create answers.
+        upload::Share {
+            permits: state.uploads.clone(),
+            tenant: tenant.clone(),
         },
     );
     let mut staged = Staged::new(&limits.upload_dir);
