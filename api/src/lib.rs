@@ -75,7 +75,7 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let tls = tls::acceptor(&config)?;
-    let pool = imports_storage::db::pool(&config.services.database_url, 16)?;
+    let pool = imports_storage::db::pool(&config.services.database_url, 16, &config.services.pool)?;
     let state = AppState {
         pool: pool.clone(),
         config: Arc::new(config.clone()),
@@ -90,7 +90,11 @@ pub async fn serve(
         oauth: Arc::new(oauth::OAuth::new(config.oauth.clone())?),
         metrics: Arc::new(observe::ApiMetrics::new(pool.clone())),
         amqp: AmqpWatch::default(),
-        health_pool: imports_storage::db::pool(&config.services.database_url, 1)?,
+        health_pool: imports_storage::db::pool(
+            &config.services.database_url,
+            1,
+            &config.services.pool,
+        )?,
     };
     let outbox = {
         let (pool, wake, amqp, shutdown) = (

@@ -93,8 +93,10 @@ pub async fn ensure_database(url: &str) -> anyhow::Result<()> {
 }
 
 /// Applies every migration not yet recorded in `schema_migrations`, returning the versions
-/// applied by this call.
+/// applied by this call. The session's statement timeout is turned off first: a migration
+/// may rewrite a large table, and another process waits on the lock for as long.
 pub async fn run(client: &mut Client) -> anyhow::Result<Vec<i32>> {
+    client.batch_execute("SET statement_timeout = 0").await?;
     client
         .execute("SELECT pg_advisory_lock($1)", &[&LOCK_KEY])
         .await?;

@@ -274,9 +274,12 @@ async fn dropped_database_connections_roll_back_the_batch_and_counts_stay_exact(
         let inputs = skus_with_prefix(&format!("P{n}-"), 1500);
         ids.push(env.submit(ImportSpec::json("skus", &inputs)).await.id);
     }
-    let admin =
-        imports_storage::db::pool(&format!("{}/postgres", imports_tests::postgres_server()), 1)
-            .unwrap();
+    let admin = imports_storage::db::pool(
+        &format!("{}/postgres", imports_tests::postgres_server()),
+        1,
+        &imports_runtime::config::DEFAULT_POOL_SETTINGS,
+    )
+    .unwrap();
     let admin = admin.get().await.unwrap();
     let mut kills = 0;
     let deadline = Instant::now() + T;
