@@ -13,6 +13,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use imports_common::model::Status;
+use imports_runtime::queue;
+use imports_tests::proxy::TcpProxy;
 use imports_tests::{signal, skus, ImportSpec, TestEnv};
 
 const T: Duration = Duration::from_secs(120);
@@ -142,7 +144,7 @@ async fn assert_written_once(env: &TestEnv, id: &str, n: i64) {
 async fn graceful_restarts_every_two_and_a_half_seconds_never_stall_the_import() {
     let env = TestEnv::new().await;
     slow_inserts(&env, "skus", 0.2).await;
-    let n = 4000;
+    let n = 3600;
     let inputs = skus(n);
     // The default lease: a sweep every 15 s, so only the announcement can explain a quick
     // resumption.
@@ -178,9 +180,352 @@ async fn graceful_restarts_every_two_and_a_half_seconds_never_stall_the_import()
         "the import outlasted the restarts"
     );
     env.wait_final(&import.id, T).await;
+    eprintln!(
+        "completed {:?} after the restarts",
+        restarts_ended.elapsed()
+    );
     assert_written_once(&env, &import.id, n as i64).await;
     let attempts: i32 = env.query("SELECT attempts FROM imports").await[0].get(0);
     assert_eq!(attempts, 1, "graceful hand-backs are not attempts");
     progress.task.abort();
     stop_gracefully(worker).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handed_back_import_is_resumed_by_another_worker_within_a_second() {
+    let env = TestEnv::new().await;
+    slow_inserts(&env, "skus", 0.1).await;
+    let n = 600;
+    let inputs = skus(n);
+    // A lease of 30 s: sweeps 15 s apart, so only the announcement can explain a quick
+    // resumption (the second worker's sweep at its start runs before the hand-back).
+    let first = Worker::start(&env, 10, 30);
+    let import = env.submit(ImportSpec::json("skus", &inputs)).await;
+    env.wait_until(&import.id, T, |i| i.processed_count >= 20)
+        .await;
+    let owner = |env: &TestEnv| {
+        let pool = env.pool.clone();
+        async move {
+            let client = pool.get().await.unwrap();
+            let row = client
+                .query_one("SELECT lease_owner FROM imports", &[])
+                .await
+                .unwrap();
+            row.get::<_, Option<uuid::Uuid>>(0)
+        }
+    };
+    let first_owner = owner(&env).await.expect("claimed");
+    let second = Worker::start(&env, 10, 30);
+    tokio::time::sleep(Duration::from_millis(1500)).await; // it is consuming by now
+    stop_gracefully(first).await;
+    let handed_back = Instant::now();
+    let taken = loop {
+        if owner(&env).await.is_some_and(|o| o != first_owner) {
+            break handed_back.elapsed();
+        }
+        assert!(
+            handed_back.elapsed() < Duration::from_secs(10),
+            "not resumed"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    eprintln!("resumed {taken:?} after the hand-back");
+    assert!(taken < Duration::from_secs(1), "resumed after {taken:?}");
+    env.wait_final(&import.id, T).await;
+    assert_written_once(&env, &import.id, n as i64).await;
+    let attempts: i32 = env.query("SELECT attempts FROM imports").await[0].get(0);
+    assert_eq!(attempts, 1, "the hand-back was not an attempt");
+    stop_gracefully(second).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_longer_than_the_lease_keeps_its_lease() {
+    let env = TestEnv::new().await;
+    let worker = env.spawn_worker(env.worker_config(1, 5, 2));
+    // A SKU that the import's third batch names, locked by the test for 5 s (2.5 leases):
+    // that batch's upsert waits for the lock, its transaction open all along.
+    let held = skus(40)[12].clone();
+    let one = serde_json::Value::Array(vec![held.clone()]);
+    let seeded = env.submit(ImportSpec::json("skus", &one)).await;
+    env.wait_final(&seeded.id, T).await;
+    env.query("UPDATE skus SET name = 'before'").await;
+    let mut locker = env.pool.get().await.unwrap();
+    let lock = locker.transaction().await.unwrap();
+    lock.execute("SELECT 1 FROM skus FOR UPDATE", &[])
+        .await
+        .unwrap();
+    let inputs = skus(40);
+    let import = env.submit(ImportSpec::json("skus", &inputs)).await;
+    // The lease as the sweepers see it, every 20 ms, until the import is final.
+    let expired_seen = {
+        let pool = env.pool.clone();
+        let id = import.id.clone();
+        tokio::spawn(async move {
+            let client = pool.get().await.unwrap();
+            let mut expired = 0;
+            loop {
+                let row = client
+                    .query_one(
+                        "SELECT status, lease_expires_at < clock_timestamp() FROM imports
+                         WHERE id = $1",
+                        &[&id],
+                    )
+                    .await
+                    .unwrap();
+                match row.get::<_, &str>(0) {
+                    "in_progress" => {
+                        expired += u32::from(row.get::<_, Option<bool>>(1) == Some(true))
+                    }
+                    "pending" => {}
+                    _ => return expired,
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+    };
+    env.wait_until(&import.id, T, |i| i.processed_count == 10)
+        .await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        env.import(&import.id).await.processed_count,
+        10,
+        "the third batch waits for the lock"
+    );
+    lock.commit().await.unwrap();
+    let done = env.wait_final(&import.id, T).await;
+    assert_eq!(
+        (done.status, done.created_count, done.updated_count),
+        (Status::Completed, 39, 1)
+    );
+    assert_eq!(
+        expired_seen.await.unwrap(),
+        0,
+        "the lease looked expired while its worker ran the batch"
+    );
+    env.assert_started_and_completed_once(&import.id).await;
+    let claims: i32 = env
+        .query(&format!(
+            "SELECT attempts FROM imports WHERE id = '{}'",
+            import.id
+        ))
+        .await[0]
+        .get(0);
+    assert_eq!(claims, 1, "never taken over");
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_pool_connection_has_its_timeouts() {
+    let env = TestEnv::new().await;
+    let settings = imports_storage::db::PoolSettings {
+        statement_timeout: Duration::from_secs(1),
+        idle_in_transaction_timeout: Duration::from_secs(1),
+        keepalive_idle: Duration::from_secs(30),
+    };
+    let pool = imports_storage::db::pool(&env.database_url, 2, &settings).unwrap();
+    let client = pool.get().await.unwrap();
+    let show = |name: &'static str| {
+        let client = &client;
+        async move {
+            let row = client
+                .query_one(&format!("SHOW {name}"), &[])
+                .await
+                .unwrap();
+            row.get::<_, String>(0)
+        }
+    };
+    assert_eq!(show("statement_timeout").await, "1s");
+    assert_eq!(show("idle_in_transaction_session_timeout").await, "1s");
+    // In force: a statement past it is cancelled, a transaction left idle past it is ended.
+    let slow = client.simple_query("SELECT pg_sleep(3)").await.unwrap_err();
+    assert_eq!(
+        slow.code(),
+        Some(&tokio_postgres::error::SqlState::QUERY_CANCELED),
+        "{slow}"
+    );
+    drop(client);
+    let mut idle = pool.get().await.unwrap();
+    let tx = idle.transaction().await.unwrap();
+    tx.execute("SELECT 1", &[]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(
+        tx.execute("SELECT 1", &[]).await.is_err(),
+        "the idle transaction was ended"
+    );
+    // The defaults, on the pools of the binaries (the tests' own pool uses them too).
+    let client = env.pool.get().await.unwrap();
+    let row = client
+        .query_one(
+            "SELECT current_setting('statement_timeout'),
+                    current_setting('idle_in_transaction_session_timeout')",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (row.get::<_, String>(0), row.get::<_, String>(1)),
+        ("5min".to_owned(), "2min".to_owned())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_pool_setting_stops_the_worker_naming_it() {
+    let env = TestEnv::new().await;
+    for (name, value) in [
+        ("DATABASE_STATEMENT_TIMEOUT_SECONDS", "soon"),
+        ("DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS", "-1"),
+        ("DATABASE_TCP_KEEPALIVE_SECONDS", "0"),
+        ("IMPORTS_BATCH_MAX_RECORDS", "0"),
+    ] {
+        let out = std::process::Command::new(imports_tests::worker_binary())
+            .env("DATABASE_URL", &env.database_url)
+            .env(name, value)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{name}={value}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(name), "{name}: {stderr}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_with_many_line_items_are_written_in_batches_bounded_in_records() {
+    let env = TestEnv::new().await;
+    let mut config = env.worker_config(1, 100, 30);
+    config.batch_max_records = 5000;
+    let worker = env.spawn_worker(config);
+    for (rt, inputs) in [
+        (
+            "price_lists",
+            serde_json::json!([{"code": "EU", "name": "Europe", "currency_code": "EUR"}]),
+        ),
+        ("skus", skus(1000)),
+        (
+            "markets",
+            serde_json::json!([{"code": "M1", "name": "Market", "price_list_code": "EU"}]),
+        ),
+    ] {
+        let done = env.submit(ImportSpec::json(rt, &inputs)).await;
+        let done = env.wait_final(&done.id, T).await;
+        assert_eq!(done.errors_count, 0, "{rt}: {:?}", done.errors_log);
+    }
+    let (rows, items) = (200, 1000);
+    let line_items: Vec<serde_json::Value> = (0..items)
+        .map(|i| serde_json::json!({"sku_code": format!("SKU{i:06}"), "quantity": 1}))
+        .collect();
+    let orders: Vec<serde_json::Value> = (0..rows)
+        .map(|i| {
+            serde_json::json!({"number": format!("O{i:04}"), "market_code": "M1",
+                               "line_items": line_items})
+        })
+        .collect();
+    let orders = serde_json::Value::Array(orders);
+    let started = Instant::now();
+    let import = env.submit(ImportSpec::json("orders", &orders)).await;
+    let done = env.wait_final(&import.id, T).await;
+    eprintln!(
+        "{rows} orders of {items} line items in {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        (done.status, done.processed_count, done.errors_count),
+        (Status::Completed, rows, 0),
+        "{:?}",
+        done.errors_log
+    );
+    assert_eq!(env.count("line_items").await, rows * items);
+    // One transaction per batch: the rows a batch wrote share its transaction id. Four
+    // orders and their 4,000 line items fit in 5,000 records; a fifth would not.
+    let per_batch: Vec<(i64, i64)> = env
+        .query(
+            "SELECT count(DISTINCT o.id), count(*) FROM orders o
+             JOIN line_items l ON l.order_id = o.id GROUP BY o.xmin::text ORDER BY 1 DESC",
+        )
+        .await
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(per_batch.len(), 50, "{per_batch:?}");
+    assert!(
+        per_batch.iter().all(|&(o, l)| o == 4 && l == 4000),
+        "{per_batch:?}"
+    );
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_batch_stores_no_more_warnings_than_are_shown() {
+    let env = TestEnv::new().await;
+    let worker = env.spawn_worker(env.worker_config(1, 1500, 10));
+    let inputs = skus(1200);
+    let first = env.submit(ImportSpec::json("skus", &inputs)).await;
+    env.wait_final(&first.id, T).await;
+    // The same records again: each input warns that nothing changed, all in one batch.
+    let again = env.submit(ImportSpec::json("skus", &inputs)).await;
+    let done = env.wait_final(&again.id, T).await;
+    assert_eq!(
+        (done.status, done.warnings_count),
+        (Status::Completed, 1200)
+    );
+    let stored: i64 = env
+        .query(&format!(
+            "SELECT count(*) FROM import_log_entries WHERE import_id = '{}'",
+            again.id
+        ))
+        .await[0]
+        .get(0);
+    assert_eq!(stored, imports_storage::logs::LOG_ENTRIES_SHOWN);
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_the_announcement_fails_a_worker_sweeping_at_its_start_resumes_the_import() {
+    let env = TestEnv::new().await;
+    slow_inserts(&env, "skus", 0.1).await;
+    let n = 300;
+    let inputs = skus(n);
+    // The first worker reaches RabbitMQ through a proxy that the test cuts before stopping
+    // it: its hand-back cannot be announced.
+    let (rabbit, via_proxy) = TcpProxy::for_url(&imports_tests::amqp_url(), 5672).await;
+    let mut config = env.worker_config(1, 10, 30);
+    config.services.amqp_url = via_proxy;
+    let first = env.spawn_worker(config);
+    let import = env.submit(ImportSpec::json("skus", &inputs)).await;
+    env.wait_until(&import.id, T, |i| i.processed_count >= 20)
+        .await;
+    rabbit.cut();
+    first.stop().await;
+    let at_stop = env.import(&import.id).await.processed_count;
+    let conn = queue::connect(&imports_tests::amqp_url(), Some(Duration::from_secs(10)))
+        .await
+        .unwrap();
+    let channel = conn.create_channel().await.unwrap();
+    let queued = channel
+        .queue_declare(
+            env.queue.as_str().into(),
+            lapin::options::QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
+            Default::default(),
+        )
+        .await
+        .unwrap()
+        .message_count();
+    assert_eq!(queued, 0, "the hand-back was not announced");
+    let _ = conn.close(200, "done".into()).await;
+    // A lease of 30 s: its next sweep would be 15 s away; the one at its start finds it.
+    let started = Instant::now();
+    let second = env.spawn_worker(env.worker_config(1, 10, 30));
+    env.wait_until(&import.id, T, |i| i.processed_count > at_stop)
+        .await;
+    let resumed = started.elapsed();
+    eprintln!("resumed {resumed:?} after the second worker started");
+    assert!(
+        resumed < Duration::from_secs(5),
+        "resumed after {resumed:?}"
+    );
+    env.wait_final(&import.id, T).await;
+    assert_written_once(&env, &import.id, n as i64).await;
+    second.stop().await;
 }

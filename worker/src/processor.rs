@@ -150,12 +150,20 @@ fn read_ahead(
                 // Nothing is sent while catching up: stop as soon as nobody listens.
                 return !tx.is_closed();
             }
-            // A batch closes at `batch_size` inputs, or early once its inputs and the records
-            // they give inline reach `max_records` (an input alone may pass it: its records
-            // are written together or not at all).
-            records += records_of(&prepared);
+            // A batch closes at `batch_size` inputs, or early, before the input that would
+            // take its records (inputs and what they give inline) past `max_records`. An input
+            // alone may pass it: its records are written together or not at all.
+            let its_records = records_of(&prepared);
+            if !batch.is_empty() && records + its_records > max_records {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(batch_size));
+                if tx.blocking_send(full).is_err() {
+                    return false;
+                }
+                records = 0;
+            }
+            records += its_records;
             batch.push(prepared);
-            if batch.len() < batch_size && records < max_records {
+            if batch.len() < batch_size {
                 return true;
             }
             records = 0;
