@@ -6,7 +6,14 @@
 //!
 //! `graceful_restarts_every_two_and_a_half_seconds_never_stall_the_import` is also the
 //! measurement of the issue ("the longest time the import made no progress"): it prints
-//! `longest stall: ...`; run it with `--nocapture` to read the figure.
+//! `longest stall: ...`; run it with `--nocapture` to read the figure. To measure another
+//! build of the worker (the one before a change, say), name it in `TEST_WORKER_BINARY` and
+//! set `MEASURE_ONLY=1` so that a worker's life without progress is printed, not asserted:
+//!
+//! ```text
+//! MEASURE_ONLY=1 TEST_WORKER_BINARY=/tmp/imports-worker-before \
+//!   cargo test -p imports-tests --test worker_limits graceful -- --nocapture
+//! ```
 
 use std::process::Child;
 use std::sync::{Arc, Mutex};
@@ -528,4 +535,43 @@ async fn when_the_announcement_fails_a_worker_sweeping_at_its_start_resumes_the_
     env.wait_final(&import.id, T).await;
     assert_written_once(&env, &import.id, n as i64).await;
     second.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_lease_is_not_an_attempt() {
+    let env = TestEnv::new().await;
+    slow_inserts(&env, "skus", 0.05).await;
+    let n = 200;
+    let inputs = skus(n);
+    let worker = env.spawn_worker(env.worker_config(1, 10, 2));
+    let import = env.submit(ImportSpec::json("skus", &inputs)).await;
+    env.wait_until(&import.id, T, |i| i.processed_count >= 20)
+        .await;
+    // Another owner takes the lease, as a worker that took over would: the running one
+    // loses it at its next heartbeat or checkpoint, and gives its claim back.
+    env.query(&format!(
+        "UPDATE imports SET lease_owner = gen_random_uuid(),
+                lease_expires_at = now() + interval '1 hour' WHERE id = '{}'",
+        import.id
+    ))
+    .await;
+    let query = format!("SELECT attempts FROM imports WHERE id = '{}'", import.id);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while env.query(&query).await[0].get::<_, i32>(0) != 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the lost claim was not given back"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // That owner vanishes: a sweep resumes the import, and its claim is the only one counted.
+    env.query(&format!(
+        "UPDATE imports SET lease_expires_at = now() - interval '1 second' WHERE id = '{}'",
+        import.id
+    ))
+    .await;
+    env.wait_final(&import.id, T).await;
+    assert_written_once(&env, &import.id, n as i64).await;
+    assert_eq!(env.query(&query).await[0].get::<_, i32>(0), 1);
+    worker.stop().await;
 }
