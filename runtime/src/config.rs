@@ -132,7 +132,8 @@ pub struct WorkerConfig {
     /// `IMPORTS_BATCH_SIZE`: inputs written per transaction.
     pub batch_size: usize,
     /// `IMPORTS_BATCH_MAX_RECORDS`: records (inputs and the records they give inline, such as
-    /// an order's line items) per transaction; a batch closes early when its inputs reach it.
+    /// an order's line items) per transaction: a batch closes early, before the input that
+    /// would pass it.
     pub batch_max_records: usize,
     /// `IMPORTS_LEASE_SECONDS`: how long a claim lasts without a heartbeat.
     pub lease: Duration,

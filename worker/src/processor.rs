@@ -112,10 +112,10 @@ fn startable(import: &ClaimedImport) -> Result<&'static ResourceType, (String, O
 
 /// Reads and validates the inputs on a blocking thread, one batch ahead of the writes,
 /// sending them in batches of `IMPORTS_BATCH_SIZE` inputs, or fewer when they reach
-/// `IMPORTS_BATCH_MAX_RECORDS` records with their children. A resumed run passes the inputs already
-/// handled through the preparer again (parsed and checked, not written) so that what it
-/// remembers across inputs, the CSV columns already warned about and the keys already seen,
-/// is what an uninterrupted run would remember.
+/// `IMPORTS_BATCH_MAX_RECORDS` records with their children. A resumed run passes the inputs
+/// already handled through the preparer again (parsed and checked, not written) so that what
+/// it remembers across inputs, the CSV columns already warned about and the keys already
+/// seen, is what an uninterrupted run would remember.
 fn read_ahead(
     ctx: &Context,
     import: &ClaimedImport,
@@ -429,7 +429,7 @@ async fn hand_back(ctx: &Context, import: &ClaimedImport) -> anyhow::Result<Fini
         Ok(true) => {
             let _ = ctx.announcer.announce(&import.id).await;
         }
-        Ok(false) => {}
+        Ok(false) => return Ok(lost(ctx, import, "the lease was lost before the hand-back").await),
         Err(e) => warn!("could not release the lease (it will expire): {e}"),
     }
     Ok(Finish::Released("the worker is shutting down".into()))
