@@ -84,7 +84,7 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let tls = tls::acceptor(&config)?;
-    let pool = imports_storage::db::pool(&config.services.database_url, 16)?;
+    let pool = imports_storage::db::pool(&config.services.database_url, 16, &config.services.pool)?;
     let state = AppState {
         pool: pool.clone(),
         config: Arc::new(config.clone()),
@@ -102,7 +102,11 @@ pub async fn serve(
         oauth: Arc::new(oauth::OAuth::new(config.oauth.clone())?),
         metrics: Arc::new(observe::ApiMetrics::new(pool.clone())),
         amqp: AmqpWatch::default(),
-        health_pool: imports_storage::db::pool(&config.services.database_url, 1)?,
+        health_pool: imports_storage::db::pool(
+            &config.services.database_url,
+            1,
+            &config.services.pool,
+        )?,
         uploads: Arc::new(upload::permits::UploadPermits::new(
             config.http.max_uploads,
             config.http.max_uploads_per_tenant,

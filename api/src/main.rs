@@ -140,7 +140,7 @@ async fn serve() -> anyhow::Result<()> {
 /// One connection to the database of `DATABASE_URL`, for the management commands.
 async fn connect() -> anyhow::Result<deadpool_postgres::Object> {
     let config = ServiceConfig::from_env()?;
-    let pool = imports_storage::db::pool(&config.database_url, 1)?;
+    let pool = imports_storage::db::pool(&config.database_url, 1, &config.pool)?;
     pool.get().await.map_err(|e| {
         anyhow::anyhow!(
             "cannot reach Postgres at {}: {e}",

@@ -184,7 +184,7 @@ async fn main() -> anyhow::Result<()> {
 
     // (c) the real path: API and worker processes.
     let token = {
-        let pool = imports_storage::db::pool(&url, 1)?;
+        let pool = imports_storage::db::pool(&url, 1, &imports_runtime::config::DEFAULT_POOL_SETTINGS)?;
         let c = pool.get().await?;
         let out = Command::new(bin("imports-api"))
             .args([

@@ -17,6 +17,11 @@ pub const DEFAULT_QUEUE: &str = "imports";
 /// Where a worker serves its health and metrics endpoints, when `WORKER_HTTP_ADDR` is not set.
 pub const DEFAULT_WORKER_HTTP_ADDR: &str = "0.0.0.0:9090";
 
+/// Records per batch when `IMPORTS_BATCH_MAX_RECORDS` is not set: ten per input of a full
+/// default batch (2,000 inputs), so only inputs that carry many children close a batch early
+/// (2,000 orders of 1,000 line items would be two million records in one transaction).
+pub const DEFAULT_BATCH_MAX_RECORDS: usize = 20_000;
+
 /// A setting that could not be read.
 #[derive(Debug, thiserror::Error)]
 #[error("{name}={value:?} is invalid: {reason}")]
@@ -66,6 +71,9 @@ pub struct ServiceConfig {
     pub amqp_url: String,
     /// `IMPORTS_QUEUE`.
     pub queue: String,
+    /// `DATABASE_STATEMENT_TIMEOUT_SECONDS`, `DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS`,
+    /// `DATABASE_TCP_KEEPALIVE_SECONDS`: what every pool connection is set up with.
+    pub pool: PoolSettings,
 }
 
 impl ServiceConfig {
@@ -75,8 +83,43 @@ impl ServiceConfig {
             database_url: env_or("DATABASE_URL", DEFAULT_DATABASE_URL.to_owned())?,
             amqp_url: env_or("AMQP_URL", DEFAULT_AMQP_URL.to_owned())?,
             queue: env_or("IMPORTS_QUEUE", DEFAULT_QUEUE.to_owned())?,
+            pool: pool_settings()?,
         })
     }
+}
+
+// --- Postgres connection settings (every pool of the API and the worker) ---------------
+
+pub use imports_storage::db::PoolSettings;
+
+/// The pool settings when none is set. A statement may run 5 minutes: a worker's batch runs
+/// a handful of set-based statements, each seconds at most on a healthy database (or waiting
+/// on a lock another batch holds for as long), so only a runaway or stuck one is cut. A
+/// transaction may sit idle 2 minutes: a batch transaction idles only while the batch before
+/// it commits (`GATE_PATIENCE`, 2 s, then it lets go), so only a transaction whose client
+/// forgot it (or went away) is ended, with its locks. Keepalives after 30 s of silence: a
+/// peer gone without a word (a cut network, a lost host) is found in about a minute.
+pub const DEFAULT_POOL_SETTINGS: PoolSettings = PoolSettings {
+    statement_timeout: Duration::from_secs(300),
+    idle_in_transaction_timeout: Duration::from_secs(120),
+    keepalive_idle: Duration::from_secs(30),
+};
+
+/// Reads the pool settings (0 turns a timeout off; keepalives are always on).
+fn pool_settings() -> Result<PoolSettings, ConfigError> {
+    let d = DEFAULT_POOL_SETTINGS;
+    let secs = |name, default: Duration, min| {
+        env_at_least(name, default.as_secs(), min).map(Duration::from_secs)
+    };
+    Ok(PoolSettings {
+        statement_timeout: secs("DATABASE_STATEMENT_TIMEOUT_SECONDS", d.statement_timeout, 0)?,
+        idle_in_transaction_timeout: secs(
+            "DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS",
+            d.idle_in_transaction_timeout,
+            0,
+        )?,
+        keepalive_idle: secs("DATABASE_TCP_KEEPALIVE_SECONDS", d.keepalive_idle, 1)?,
+    })
 }
 
 /// How a worker processes imports.
@@ -88,6 +131,10 @@ pub struct WorkerConfig {
     pub concurrency: usize,
     /// `IMPORTS_BATCH_SIZE`: inputs written per transaction.
     pub batch_size: usize,
+    /// `IMPORTS_BATCH_MAX_RECORDS`: records (inputs and the records they give inline, such as
+    /// an order's line items) per transaction: a batch closes early, before the input that
+    /// would pass it.
+    pub batch_max_records: usize,
     /// `IMPORTS_LEASE_SECONDS`: how long a claim lasts without a heartbeat.
     pub lease: Duration,
     /// `WORKER_HTTP_ADDR`: where the worker serves `/livez`, `/readyz` and `/metrics`.
@@ -104,6 +151,11 @@ impl WorkerConfig {
             services: ServiceConfig::from_env()?,
             concurrency: env_at_least("IMPORTS_CONCURRENCY", 2, 1)? as usize,
             batch_size: env_at_least("IMPORTS_BATCH_SIZE", 2000, 1)? as usize,
+            batch_max_records: env_at_least(
+                "IMPORTS_BATCH_MAX_RECORDS",
+                DEFAULT_BATCH_MAX_RECORDS as u64,
+                1,
+            )? as usize,
             lease: Duration::from_secs(env_at_least("IMPORTS_LEASE_SECONDS", 30, 2)?),
             http_addr: env_or("WORKER_HTTP_ADDR", DEFAULT_WORKER_HTTP_ADDR.to_owned())?,
             time_slice: Duration::from_secs(env_at_least("IMPORTS_TIME_SLICE_SECONDS", 10, 0)?),

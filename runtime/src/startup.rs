@@ -36,6 +36,16 @@ pub async fn wait_for_postgres(
 /// What the `migrate` subcommands do: wait up to `wait` for Postgres, create the database if
 /// it is missing, apply the pending migrations. Returns the versions applied.
 pub async fn migrate_url(url: &str, wait: Duration) -> anyhow::Result<Vec<i32>> {
+    migrate_with(url, wait, &crate::config::DEFAULT_POOL_SETTINGS).await
+}
+
+/// Like [`migrate_url`], its connection set up with `settings` (its migrations run with no
+/// statement timeout all the same: see `migrate::run`).
+async fn migrate_with(
+    url: &str,
+    wait: Duration,
+    settings: &imports_storage::db::PoolSettings,
+) -> anyhow::Result<Vec<i32>> {
     let mut backoff = RetryPolicy::SERVICE.giving_up_after(Some(wait)).start();
     loop {
         match migrate::ensure_database(url).await {
@@ -52,7 +62,7 @@ pub async fn migrate_url(url: &str, wait: Duration) -> anyhow::Result<Vec<i32>> 
             },
         }
     }
-    let pool = imports_storage::db::pool(url, 1)?;
+    let pool = imports_storage::db::pool(url, 1, settings)?;
     let mut client = pool.get().await?;
     migrate::run(&mut client).await
 }
@@ -62,7 +72,12 @@ pub async fn migrate_url(url: &str, wait: Duration) -> anyhow::Result<Vec<i32>> 
 pub async fn migrate_from_env() -> anyhow::Result<()> {
     let config = crate::config::ServiceConfig::from_env()?;
     let wait = crate::config::env_at_least("MIGRATE_WAIT_SECONDS", 60, 0)?;
-    let applied = migrate_url(&config.database_url, Duration::from_secs(wait)).await?;
+    let applied = migrate_with(
+        &config.database_url,
+        Duration::from_secs(wait),
+        &config.pool,
+    )
+    .await?;
     println!("migrations applied: {applied:?}");
     Ok(())
 }

@@ -7,10 +7,29 @@ use std::time::Duration;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::{Client, NoTls};
 
-/// Builds a pool of at most `size` connections to `url`. Connections are made lazily.
-pub fn pool(url: &str, size: usize) -> anyhow::Result<Pool> {
-    let cfg = tokio_postgres::Config::from_str(url)
+/// What every connection of a pool is set up with, so that no statement, no forgotten
+/// transaction and no dead peer holds a connection (and its locks) forever. The values come
+/// from `imports_runtime::config` (`DATABASE_*` settings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolSettings {
+    /// `statement_timeout` of each session (zero: none).
+    pub statement_timeout: Duration,
+    /// `idle_in_transaction_session_timeout` of each session (zero: none).
+    pub idle_in_transaction_timeout: Duration,
+    /// Idle time before the first TCP keepalive probe; then a probe every third of it, and
+    /// the connection is dropped after [`KEEPALIVE_RETRIES`] unanswered ones.
+    pub keepalive_idle: Duration,
+}
+
+/// Unanswered TCP keepalive probes after which a connection counts as dead.
+pub const KEEPALIVE_RETRIES: u32 = 3;
+
+/// Builds a pool of at most `size` connections to `url`, each set up with `settings`.
+/// Connections are made lazily.
+pub fn pool(url: &str, size: usize, settings: &PoolSettings) -> anyhow::Result<Pool> {
+    let mut cfg = tokio_postgres::Config::from_str(url)
         .map_err(|e| anyhow::anyhow!("DATABASE_URL {} is invalid: {e}", redact_url(url)))?;
+    apply(&mut cfg, settings);
     let manager = Manager::from_config(
         cfg,
         NoTls,
@@ -24,6 +43,30 @@ pub fn pool(url: &str, size: usize) -> anyhow::Result<Pool> {
         .create_timeout(Some(Duration::from_secs(10)))
         .runtime(deadpool_postgres::Runtime::Tokio1)
         .build()?)
+}
+
+/// Sets the session timeouts as startup options of every connection (after any `options` of
+/// the URL, so these win) and turns TCP keepalives on.
+fn apply(cfg: &mut tokio_postgres::Config, settings: &PoolSettings) {
+    let mut options = cfg.get_options().unwrap_or_default().to_owned();
+    for (name, value) in [
+        ("statement_timeout", settings.statement_timeout),
+        (
+            "idle_in_transaction_session_timeout",
+            settings.idle_in_transaction_timeout,
+        ),
+    ] {
+        if !options.is_empty() {
+            options.push(' ');
+        }
+        options.push_str(&format!("-c {name}={}", value.as_millis()));
+    }
+    cfg.options(&options);
+    let idle = settings.keepalive_idle.max(Duration::from_secs(1));
+    cfg.keepalives(true)
+        .keepalives_idle(idle)
+        .keepalives_interval((idle / 3).max(Duration::from_secs(1)))
+        .keepalives_retries(KEEPALIVE_RETRIES);
 }
 
 /// Whether the server answers a trivial statement on `client`: the readiness and startup
@@ -54,6 +97,30 @@ pub fn redact_url(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_timeouts_are_startup_options_after_the_urls_own() {
+        let mut cfg =
+            tokio_postgres::Config::from_str("postgres://u@h/db?options=-c%20work_mem%3D4MB")
+                .unwrap();
+        let settings = PoolSettings {
+            statement_timeout: Duration::from_secs(300),
+            idle_in_transaction_timeout: Duration::from_millis(1500),
+            keepalive_idle: Duration::from_secs(30),
+        };
+        apply(&mut cfg, &settings);
+        assert_eq!(
+            cfg.get_options(),
+            Some(
+                "-c work_mem=4MB -c statement_timeout=300000 \
+                 -c idle_in_transaction_session_timeout=1500"
+            )
+        );
+        assert!(cfg.get_keepalives());
+        assert_eq!(cfg.get_keepalives_idle(), Duration::from_secs(30));
+        assert_eq!(cfg.get_keepalives_interval(), Some(Duration::from_secs(10)));
+        assert_eq!(cfg.get_keepalives_retries(), Some(KEEPALIVE_RETRIES));
+    }
 
     #[test]
     fn passwords_are_redacted() {

@@ -50,7 +50,8 @@ pub struct ClaimedImport {
     pub errors_count: i64,
     /// Whether the error threshold is off.
     pub skip_errors: bool,
-    /// How many times a worker claimed it, this one included.
+    /// Claims of it whose run failed or vanished (a crashed worker), this one included: a
+    /// graceful hand-back, a yield or a lost lease gives its claim back (see [`release_lease`]).
     pub attempts: i32,
     /// Whether an interruption was asked for while no worker held it.
     pub interrupt_requested: bool,
@@ -180,6 +181,9 @@ pub struct AfterCheckpoint {
 /// Adds a batch's totals to its import and advances the cursor, in the batch's transaction,
 /// only if `worker` still holds the import and the cursor is where the batch started. `None`
 /// means the fence failed (lease lost, or another worker moved on): roll the batch back.
+/// The lease is extended from the clock at this statement (`clock_timestamp()`), not from the
+/// transaction's start (`now()`): a batch that ran longer than the lease would otherwise
+/// leave an expired lease behind, for a sweeper to take over an import its worker still runs.
 pub async fn checkpoint<C: GenericClient>(
     client: &C,
     id: &str,
@@ -196,7 +200,7 @@ pub async fn checkpoint<C: GenericClient>(
                     warnings_count = warnings_count + $7,
                     created_count = created_count + $9,
                     updated_count = updated_count + $10,
-                    lease_expires_at = now() + make_interval(secs => $8),
+                    lease_expires_at = clock_timestamp() + make_interval(secs => $8),
                     updated_at = now()
              WHERE id = $1 AND lease_owner = $2 AND cursor = $3 AND status = 'in_progress'
              RETURNING interrupt_requested, errors_count, cursor, warnings_count",
@@ -231,7 +235,7 @@ pub async fn renew_lease<C: GenericClient>(
 ) -> Result<bool, tokio_postgres::Error> {
     Ok(client
         .execute(
-            "UPDATE imports SET lease_expires_at = now() + make_interval(secs => $3)
+            "UPDATE imports SET lease_expires_at = clock_timestamp() + make_interval(secs => $3)
              WHERE id = $1 AND lease_owner = $2 AND status = 'in_progress'",
             &[&id, &worker, &lease.as_secs_f64()],
         )
@@ -239,13 +243,42 @@ pub async fn renew_lease<C: GenericClient>(
         == 1)
 }
 
-/// Gives an import back (on shutdown): its lease expires now, so any worker may resume it.
+/// Gives an import back (on shutdown): its lease expires now, so any worker may resume it,
+/// and the claim it gives up is not counted against its attempts (only failures are).
+/// `false` when the worker no longer holds it.
 pub async fn release_lease<C: GenericClient>(
     client: &C,
     id: &str,
     worker: Uuid,
 ) -> Result<bool, tokio_postgres::Error> {
+    hand_back(client, id, worker, 1).await
+}
+
+/// Gives an import back after its run failed (a batch that could not be written, inputs that
+/// could not be fetched): like [`release_lease`], but the claim counts as an attempt, so that
+/// an import that keeps failing is given up on.
+pub async fn release_failed<C: GenericClient>(
+    client: &C,
+    id: &str,
+    worker: Uuid,
+) -> Result<bool, tokio_postgres::Error> {
     hand_back(client, id, worker, 0).await
+}
+
+/// Takes back the attempt a claim counted, for a worker that lost its lease (it was paused,
+/// or cut off from Postgres, and another worker took over): its run did not fail. Unfenced
+/// by the lease, which is no longer this worker's; it takes off this claim's count only.
+pub async fn forgive_attempt<C: GenericClient>(
+    client: &C,
+    id: &str,
+) -> Result<(), tokio_postgres::Error> {
+    client
+        .execute(
+            "UPDATE imports SET attempts = greatest(attempts - 1, 0) WHERE id = $1",
+            &[&id],
+        )
+        .await?;
+    Ok(())
 }
 
 /// Expires `worker`'s lease at once, taking `uncounted` claims off the import's attempts.
@@ -267,7 +300,7 @@ async fn hand_back<C: GenericClient>(
 }
 
 /// Hands an import back so that another organization's import can run (see
-/// `IMPORTS_TIME_SLICE_SECONDS`): like [`release_lease`], but the claim it gave up is not
+/// `IMPORTS_TIME_SLICE_SECONDS`): like [`release_lease`], the claim it gave up is not
 /// counted against the import's attempts. `false` when the worker no longer holds it.
 pub async fn yield_lease<C: GenericClient>(
     client: &C,

@@ -98,8 +98,10 @@ pub async fn ensure_database(url: &str) -> anyhow::Result<()> {
 }
 
 /// Applies every migration not yet recorded in `schema_migrations`, returning the versions
-/// applied by this call.
+/// applied by this call. The session's statement timeout is off meanwhile: a migration may
+/// rewrite a large table, and another process waits on the lock for as long.
 pub async fn run(client: &mut Client) -> anyhow::Result<Vec<i32>> {
+    client.batch_execute("SET statement_timeout = 0").await?;
     client
         .execute("SELECT pg_advisory_lock($1)", &[&LOCK_KEY])
         .await?;
@@ -107,8 +109,11 @@ pub async fn run(client: &mut Client) -> anyhow::Result<Vec<i32>> {
     let unlock = client
         .execute("SELECT pg_advisory_unlock($1)", &[&LOCK_KEY])
         .await;
+    // Back to the connection's own setting: it may go back to a pool.
+    let reset = client.batch_execute("RESET statement_timeout").await;
     let applied = result?;
     unlock?;
+    reset?;
     Ok(applied)
 }
 

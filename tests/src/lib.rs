@@ -57,7 +57,12 @@ impl TestEnv {
         imports_storage::migrate::ensure_database(&database_url)
             .await
             .expect("create the test database");
-        let pool = imports_storage::db::pool(&database_url, 8).expect("pool");
+        let pool = imports_storage::db::pool(
+            &database_url,
+            8,
+            &imports_runtime::config::DEFAULT_POOL_SETTINGS,
+        )
+        .expect("pool");
         {
             let mut client = pool.get().await.expect("connect to the test database");
             imports_storage::migrate::run(&mut client)
@@ -82,6 +87,7 @@ impl TestEnv {
             database_url: self.database_url.clone(),
             amqp_url: amqp_url(),
             queue: self.queue.clone(),
+            pool: imports_runtime::config::DEFAULT_POOL_SETTINGS,
         }
     }
 
@@ -96,6 +102,7 @@ impl TestEnv {
             services: self.services(),
             concurrency,
             batch_size,
+            batch_max_records: imports_runtime::config::DEFAULT_BATCH_MAX_RECORDS,
             lease: Duration::from_secs(lease_secs),
             // A free port each, so that parallel workers never collide.
             http_addr: "127.0.0.1:0".into(),
@@ -518,9 +525,13 @@ impl InProcessWorker {
     }
 }
 
-/// The path of the `imports-worker` binary, built once per test process.
+/// The path of the `imports-worker` binary, built once per test process; `TEST_WORKER_BINARY`
+/// names another build instead (to measure the same scenario against an older one).
 pub fn worker_binary() -> std::path::PathBuf {
-    binary("imports-worker")
+    match std::env::var_os("TEST_WORKER_BINARY") {
+        Some(path) if !path.is_empty() => path.into(),
+        _ => binary("imports-worker"),
+    }
 }
 
 /// The path of one of the workspace's binaries (`imports-worker`, `imports-api`,

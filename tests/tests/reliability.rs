@@ -195,8 +195,9 @@ async fn sigterm_finishes_the_batch_and_hands_the_import_back() {
     let owner: Option<uuid::Uuid> = env.query("SELECT lease_owner FROM imports").await[0].get(0);
     assert_eq!(owner, None, "the lease was handed back");
 
-    // Its lease was handed back, so another worker resumes it at its next sweep (every
-    // half lease), without waiting for the lease to expire.
+    // Its lease was handed back and the import announced again: the next worker takes the
+    // announcement (or finds it in its first sweep, when it starts), without waiting for the
+    // lease to expire.
     let worker = env.spawn_worker(env.worker_config(1, 20, 30));
     env.wait_final(&import.id, T).await;
     assert_exact(&env, &import.id, 4000).await;
@@ -274,9 +275,12 @@ async fn dropped_database_connections_roll_back_the_batch_and_counts_stay_exact(
         let inputs = skus_with_prefix(&format!("P{n}-"), 1500);
         ids.push(env.submit(ImportSpec::json("skus", &inputs)).await.id);
     }
-    let admin =
-        imports_storage::db::pool(&format!("{}/postgres", imports_tests::postgres_server()), 1)
-            .unwrap();
+    let admin = imports_storage::db::pool(
+        &format!("{}/postgres", imports_tests::postgres_server()),
+        1,
+        &imports_runtime::config::DEFAULT_POOL_SETTINGS,
+    )
+    .unwrap();
     let admin = admin.get().await.unwrap();
     let mut kills = 0;
     let deadline = Instant::now() + T;

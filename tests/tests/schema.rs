@@ -11,7 +11,8 @@ async fn concurrent_migration_runs_apply_each_migration_once() {
     imports_storage::migrate::ensure_database(&url)
         .await
         .unwrap();
-    let pool = imports_storage::db::pool(&url, 8).unwrap();
+    let pool = imports_storage::db::pool(&url, 8, &imports_runtime::config::DEFAULT_POOL_SETTINGS)
+        .unwrap();
     let mut runs = Vec::new();
     for _ in 0..8 {
         let pool = pool.clone();
@@ -42,9 +43,12 @@ async fn concurrent_migration_runs_apply_each_migration_once() {
     assert_eq!(n as usize, expected.len());
     drop(client);
     pool.close();
-    let admin =
-        imports_storage::db::pool(&format!("{}/postgres", imports_tests::postgres_server()), 1)
-            .unwrap();
+    let admin = imports_storage::db::pool(
+        &format!("{}/postgres", imports_tests::postgres_server()),
+        1,
+        &imports_runtime::config::DEFAULT_POOL_SETTINGS,
+    )
+    .unwrap();
     admin
         .get()
         .await

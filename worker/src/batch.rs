@@ -13,7 +13,7 @@ use imports_common::validate::Prepared;
 use imports_runtime::telemetry::traces::{record_error_chain, sql_span, InSpan};
 use imports_storage::leases::AfterCheckpoint;
 use imports_storage::leases::ClaimedImport;
-use imports_storage::logs::Severity;
+use imports_storage::logs::{LogEntry, Severity};
 use tokio::sync::oneshot;
 use tracing::{warn, Instrument};
 
@@ -56,6 +56,18 @@ pub(crate) fn lookup_free(rt: &ResourceType, batch: &[Prepared]) -> bool {
                 && !p.has_nested()
                 && (rt.generated_key.is_none() || p.identity.is_some() || !p.is_valid())
         })
+}
+
+/// Keeps every error entry and the first `room` warning entries (in input order).
+fn cap_warnings(entries: &mut Vec<LogEntry>, room: i64) {
+    let mut room = room.max(0);
+    entries.retain(|e| {
+        if e.severity == Severity::Error {
+            return true;
+        }
+        room -= 1;
+        room >= 0
+    });
 }
 
 /// A batch being written by its own task, and what it needs to commit.
@@ -282,10 +294,10 @@ async fn apply(
         return Err(BatchError::LeaseLost);
     };
     // Warnings past the first LOG_ENTRIES_SHOWN of the import are counted, not stored: no one
-    // reads them (a re-import of a million identical records would store a million).
-    if after.warnings_count - outcome.totals.warnings >= logs::LOG_ENTRIES_SHOWN {
-        outcome.entries.retain(|e| e.severity == Severity::Error);
-    }
+    // reads them (a re-import of a million identical records would store a million). The
+    // batches before this one committed first, so this one stores what room they left.
+    let before = after.warnings_count - outcome.totals.warnings;
+    cap_warnings(&mut outcome.entries, logs::LOG_ENTRIES_SHOWN - before);
     logs::insert_log_entries(&*tx, &import.id, &outcome.entries).await?;
     tx.commit().in_span(sql_span("commit", rt.name)).await?;
     ctx.metrics
@@ -296,4 +308,36 @@ async fn apply(
     span.record("warnings", outcome.totals.warnings);
     tracing::debug!("batch committed");
     Ok((after, outcome.inserted))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(severity: Severity, position: i64) -> LogEntry {
+        LogEntry {
+            position,
+            severity,
+            key: "k".into(),
+            attribute: None,
+            message: "m".into(),
+        }
+    }
+
+    #[test]
+    fn warnings_are_kept_up_to_the_room_left_and_errors_always() {
+        let all: Vec<LogEntry> = (0..6)
+            .map(|i| entry([Severity::Warning, Severity::Error][i as usize % 2], i))
+            .collect();
+        for (room, kept) in [
+            (-5, vec![1, 3, 5]),
+            (0, vec![1, 3, 5]),
+            (2, vec![0, 1, 2, 3, 5]),
+        ] {
+            let mut entries = all.clone();
+            cap_warnings(&mut entries, room);
+            let positions: Vec<i64> = entries.iter().map(|e| e.position).collect();
+            assert_eq!(positions, kept, "room {room}");
+        }
+    }
 }

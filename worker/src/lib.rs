@@ -3,6 +3,7 @@
 //!
 //! - [`consumer`]: RabbitMQ deliveries -> claims, with reconnects.
 //! - [`sweeper`]: finds imports whose worker vanished, or whose announcement was lost.
+//! - [`announce`]: announces a handed-back import again, for another worker to resume it.
 //! - [`slots`]: claims imports and runs them in this worker's slots; resumes those that yielded.
 //! - [`processor`]: the life of one claimed import, batch by batch, with heartbeat and fences.
 //! - [`batch`]: one batch's cycle: written on its own connection, committed once allowed.
@@ -13,8 +14,10 @@
 //! - [`observe`]: the worker's metrics, and what its spans learn from the database.
 //!
 //! Shutdown (SIGTERM/SIGINT): consumption stops, each running import finishes its current
-//! batch, hands its lease back and is resumed from its cursor by any worker.
+//! batch, hands its lease back and announces it again on RabbitMQ, so that another worker
+//! resumes it from its cursor at once.
 
+pub mod announce;
 pub mod batch;
 pub mod consumer;
 pub mod http;
@@ -62,6 +65,9 @@ pub struct Context {
     /// Where an import that yielded its slot sends its id, to be resumed in the next free
     /// slot by [`slots::resume_yielded`].
     pub yielded: mpsc::UnboundedSender<String>,
+    /// Announces handed-back imports again (on its own connection, which outlives the
+    /// consumer's on shutdown).
+    pub announcer: announce::Announcer,
 }
 
 /// Runs a worker until `shutdown` is cancelled, then waits for its imports to reach a batch
@@ -85,11 +91,15 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     // Per import: two batch writers (one batch commits while the next is written), a reader of
     // stored inputs, a heartbeat and an ANALYZE beside the batches; plus consumer and sweeper.
-    let pool = db::pool(&config.services.database_url, config.concurrency * 5 + 2)?;
+    let pool = db::pool(
+        &config.services.database_url,
+        config.concurrency * 5 + 2,
+        &config.services.pool,
+    )?;
     let metrics = Arc::new(observe::WorkerMetrics::new(pool.clone()));
     let amqp = AmqpWatch::default();
     let http_state = http::HttpState {
-        health_pool: db::pool(&config.services.database_url, 1)?,
+        health_pool: db::pool(&config.services.database_url, 1, &config.services.pool)?,
         amqp: amqp.clone(),
         metrics: metrics.clone(),
     };
@@ -126,6 +136,7 @@ async fn work(
         r = imports_runtime::startup::wait_for_postgres(&pool, &config.services.database_url, None) => r?,
     }
     let (yielded, to_resume) = mpsc::unbounded_channel();
+    let announcer = announce::Announcer::new(&config.services.amqp_url, &config.services.queue);
     let ctx = Arc::new(Context {
         pool,
         worker_id: Uuid::new_v4(),
@@ -137,6 +148,7 @@ async fn work(
         amqp,
         waiting_deliveries: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
         yielded,
+        announcer,
     });
     tracing::info!(worker_id = %ctx.worker_id, "worker started");
     let consumer = tokio::spawn(consumer::consume(ctx.clone()));
@@ -149,6 +161,7 @@ async fn work(
     let _ = resumer.await;
     ctx.tasks.close();
     ctx.tasks.wait().await;
+    ctx.announcer.close().await;
     tracing::info!("worker stopped");
     Ok(())
 }

@@ -38,7 +38,8 @@ use crate::writer::Hints;
 use crate::Context;
 use imports_runtime::stored_inputs::StoredInputs;
 
-/// Claims after which an import that keeps failing is given up on (interrupted).
+/// Failed claims after which an import that keeps failing is given up on (interrupted): runs
+/// that failed or vanished (a crash); graceful hand-backs, yields and lost leases do not count.
 pub const MAX_ATTEMPTS: i32 = 10;
 
 /// Processes a claimed import until it completes, is interrupted or is handed back.
@@ -110,10 +111,11 @@ fn startable(import: &ClaimedImport) -> Result<&'static ResourceType, (String, O
 }
 
 /// Reads and validates the inputs on a blocking thread, one batch ahead of the writes,
-/// sending them in batches of `IMPORTS_BATCH_SIZE`. A resumed run passes the inputs already
-/// handled through the preparer again (parsed and checked, not written) so that what it
-/// remembers across inputs, the CSV columns already warned about and the keys already seen,
-/// is what an uninterrupted run would remember.
+/// sending them in batches of `IMPORTS_BATCH_SIZE` inputs, or fewer when they reach
+/// `IMPORTS_BATCH_MAX_RECORDS` records with their children. A resumed run passes the inputs
+/// already handled through the preparer again (parsed and checked, not written) so that what
+/// it remembers across inputs, the CSV columns already warned about and the keys already
+/// seen, is what an uninterrupted run would remember.
 fn read_ahead(
     ctx: &Context,
     import: &ClaimedImport,
@@ -128,17 +130,19 @@ fn read_ahead(
         ctx.pool.clone(),
         import.id.clone(),
     );
-    let (format, delimiter, skip, batch_size) = (
+    let (format, delimiter, skip, batch_size, max_records) = (
         import.format,
         import.csv_delimiter,
         import.cursor as u64,
         ctx.config.batch_size,
+        ctx.config.batch_max_records,
     );
     let parent = import.parent_resource_id.clone();
     let inputs_size = import.inputs_size.max(0) as usize;
     let parser = tokio::task::spawn_blocking(move || {
         let mut preparer = Preparer::with_capacity(rt, parent.as_deref(), inputs_size);
         let mut batch = Vec::with_capacity(batch_size);
+        let mut records = 0;
         let total = read_inputs(format, delimiter, reader, 0, |input| {
             let handled_before = input.position < skip;
             let prepared = preparer.prepare(input);
@@ -146,10 +150,23 @@ fn read_ahead(
                 // Nothing is sent while catching up: stop as soon as nobody listens.
                 return !tx.is_closed();
             }
+            // A batch closes at `batch_size` inputs, or early, before the input that would
+            // take its records (inputs and what they give inline) past `max_records`. An input
+            // alone may pass it: its records are written together or not at all.
+            let its_records = records_of(&prepared);
+            if !batch.is_empty() && records + its_records > max_records {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(batch_size));
+                if tx.blocking_send(full).is_err() {
+                    return false;
+                }
+                records = 0;
+            }
+            records += its_records;
             batch.push(prepared);
             if batch.len() < batch_size {
                 return true;
             }
+            records = 0;
             let full = std::mem::replace(&mut batch, Vec::with_capacity(batch_size));
             tx.blocking_send(full).is_ok()
         })?;
@@ -159,6 +176,13 @@ fn read_ahead(
         Ok(total)
     });
     (rx, parser)
+}
+
+/// The records an input writes: its own, and those it gives inline (children, related
+/// records, theirs in turn).
+fn records_of(p: &Prepared) -> usize {
+    1 + p.children.iter().flatten().map(records_of).sum::<usize>()
+        + p.related.iter().map(|(_, r)| records_of(r)).sum::<usize>()
 }
 
 /// Writes the batches as they arrive, two at a time, until the inputs are all read (their
@@ -196,9 +220,9 @@ async fn write_batches(
                 }
             }
             if lease_lost.is_cancelled() {
-                return ControlFlow::Break(Ok(Finish::Released("the lease was lost".into())));
+                return ControlFlow::Break(Ok(lost(ctx, import, "the lease was lost").await));
             }
-            return ControlFlow::Break(release(ctx, import, "the worker is shutting down").await);
+            return ControlFlow::Break(hand_back(ctx, import).await);
         }
         let Some(batch) = rx.recv().await else {
             if let Some(flight) = in_flight.take() {
@@ -274,9 +298,7 @@ async fn finish_reading(
             if moved {
                 Ok(Finish::Completed)
             } else {
-                Ok(Finish::Released(
-                    "the lease was lost before completion".into(),
-                ))
+                Ok(lost(ctx, import, "the lease was lost before completion").await)
             }
         }
         Ok(Err(ReadStop::Unreadable(e))) => {
@@ -289,7 +311,7 @@ async fn finish_reading(
             interrupt(ctx, import, &why, Some(entry)).await
         }
         Ok(Err(ReadStop::Io(e))) => {
-            release(
+            release_failed(
                 ctx,
                 import,
                 &format!("the inputs could not be fetched: {e}"),
@@ -297,7 +319,10 @@ async fn finish_reading(
             .await
         }
         Ok(Err(ReadStop::Cancelled)) => Ok(Finish::Released("reading stopped".into())),
-        Err(join) => release(ctx, import, &format!("the input reader failed: {join}")).await,
+        Err(join) => {
+            let why = format!("the input reader failed: {join}");
+            release_failed(ctx, import, &why).await
+        }
     }
 }
 
@@ -312,8 +337,8 @@ enum Stop {
 impl Stop {
     async fn act(self, ctx: &Arc<Context>, import: &ClaimedImport) -> anyhow::Result<Finish> {
         match self {
-            Stop::LeaseLost => Ok(Finish::Released("the lease was lost".into())),
-            Stop::Failed(why) => release(ctx, import, &why).await,
+            Stop::LeaseLost => Ok(lost(ctx, import, "the lease was lost").await),
+            Stop::Failed(why) => release_failed(ctx, import, &why).await,
             Stop::Interrupt(reason) => interrupt(ctx, import, &reason, None).await,
             Stop::Yield => yield_slot(ctx, import).await,
         }
@@ -390,23 +415,62 @@ async fn interrupt(
     if moved {
         Ok(Finish::Interrupted(reason.to_owned()))
     } else {
-        Ok(Finish::Released(
-            "the lease was lost before the interruption".into(),
-        ))
+        Ok(lost(ctx, import, "the lease was lost before the interruption").await)
     }
 }
 
-/// Hands the import back so that any worker may resume it from its cursor.
-async fn release(ctx: &Context, import: &ClaimedImport, why: &str) -> anyhow::Result<Finish> {
+/// Hands the import back on shutdown, its claim not counted as an attempt, and announces it
+/// again so that another worker resumes it from its cursor at once (a sweep does, if the
+/// announcement fails).
+async fn hand_back(ctx: &Context, import: &ClaimedImport) -> anyhow::Result<Finish> {
+    let released = match ctx.pool.get().await {
+        Ok(client) => leases::release_lease(&**client, &import.id, ctx.worker_id).await,
+        Err(e) => {
+            warn!("could not release the lease (it will expire): {e}");
+            Ok(false)
+        }
+    };
+    match released {
+        Ok(true) => {
+            let _ = ctx.announcer.announce(&import.id).await;
+        }
+        Ok(false) => return Ok(lost(ctx, import, "the lease was lost before the hand-back").await),
+        Err(e) => warn!("could not release the lease (it will expire): {e}"),
+    }
+    Ok(Finish::Released("the worker is shutting down".into()))
+}
+
+/// Hands the import back after its run failed: the claim counts as an attempt, and the import
+/// is not announced (a sweep resumes it, in half a lease, by when a passing fault may be gone).
+async fn release_failed(
+    ctx: &Context,
+    import: &ClaimedImport,
+    why: &str,
+) -> anyhow::Result<Finish> {
     match ctx.pool.get().await {
         Ok(client) => {
-            if let Err(e) = leases::release_lease(&**client, &import.id, ctx.worker_id).await {
+            if let Err(e) = leases::release_failed(&**client, &import.id, ctx.worker_id).await {
                 warn!("could not release the lease (it will expire): {e}");
             }
         }
         Err(e) => warn!("could not release the lease (it will expire): {e}"),
     }
     Ok(Finish::Released(why.to_owned()))
+}
+
+/// Ends a run whose lease was lost: not a failure of the import, so its claim is taken off
+/// the attempts (whoever holds the import now goes on).
+async fn lost(ctx: &Context, import: &ClaimedImport, why: &str) -> Finish {
+    let forgiven = match ctx.pool.get().await {
+        Ok(client) => leases::forgive_attempt(&**client, &import.id)
+            .await
+            .map_err(anyhow::Error::from),
+        Err(e) => Err(e.into()),
+    };
+    if let Err(e) = forgiven {
+        warn!("could not take back the attempt of a lost lease: {e:#}");
+    }
+    Finish::Released(why.to_owned())
 }
 
 /// Whether another organization's import waits for a slot of this worker: a delivery waits
@@ -431,8 +495,13 @@ async fn others_waiting(ctx: &Context, import: &ClaimedImport) -> bool {
 /// Hands the import back for another organization's, to be resumed from its cursor.
 async fn yield_slot(ctx: &Context, import: &ClaimedImport) -> anyhow::Result<Finish> {
     let client = ctx.pool.get().await?;
-    leases::yield_lease(&**client, &import.id, ctx.worker_id).await?;
+    if !leases::yield_lease(&**client, &import.id, ctx.worker_id).await? {
+        return Ok(lost(ctx, import, "the lease was lost before the yield").await);
+    }
+    drop(client);
     info!("yielding the slot to another organization's import");
+    // Any worker with a free slot may resume it at once; this one will too, when it can.
+    let _ = ctx.announcer.announce(&import.id).await;
     // Queued for the next free slot, after the waiting import's delivery (see `slots`). The
     // channel is closed only on shutdown, when the import is resumed from its cursor anyway.
     let _ = ctx.yielded.send(import.id.clone());
