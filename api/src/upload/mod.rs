@@ -26,8 +26,8 @@
 
 mod body;
 mod counting;
-mod scanner;
-mod sink;
+pub(crate) mod scanner;
+pub(crate) mod sink;
 
 use std::io::BufReader;
 
