@@ -26,6 +26,8 @@ pub mod document;
 pub mod errors;
 pub mod events;
 pub mod filters;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod listing;
 pub mod oauth;
 pub mod observe;

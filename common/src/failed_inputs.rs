@@ -19,12 +19,16 @@
 //! read as one (a row with the wrong number of fields, an element that is not an object) or
 //! the error is about the file as a whole.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::io::Read;
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use crate::inputs::{read_inputs, RawInput, RawRecord, ReadStop, DEFAULT_CSV_DELIMITER};
+use crate::inputs::{
+    read_inputs_seeing_header, RawInput, RawRecord, ReadStop, DEFAULT_CSV_DELIMITER,
+};
 use crate::model::Format;
 use crate::validate::IGNORED_COLUMN_PREFIX;
 
@@ -192,15 +196,14 @@ fn merge<R: Read>(
     };
     let mut next = groups.next_input()?;
     let mut headers_given = false;
+    // A CSV file's header row, read before its first row (even a malformed one).
+    let header: RefCell<Option<Arc<[String]>>> = RefCell::new(None);
     let mut stopped: Option<anyhow::Error> = None;
     let mut step = |input: RawInput| -> anyhow::Result<bool> {
         let position = input.position as i64;
         if !headers_given {
             headers_given = true;
-            match &input.record {
-                RawRecord::Csv { headers, .. } => sink.headers(Some(headers))?,
-                _ => sink.headers(None)?,
-            }
+            sink.headers(header.borrow().as_deref())?;
         }
         while let Some((p, errors)) = next.take() {
             if p > position {
@@ -227,15 +230,22 @@ fn merge<R: Read>(
         }
         Ok(next.is_some())
     };
-    let read = read_inputs(format, csv_delimiter, inputs, 0, |input| {
-        match step(input) {
-            Ok(more) => more,
-            Err(e) => {
-                stopped = Some(e);
-                false
-            }
-        }
-    });
+    let mut seen = |h: &Arc<[String]>| *header.borrow_mut() = Some(h.clone());
+    let read =
+        read_inputs_seeing_header(
+            format,
+            csv_delimiter,
+            inputs,
+            0,
+            &mut seen,
+            |input| match step(input) {
+                Ok(more) => more,
+                Err(e) => {
+                    stopped = Some(e);
+                    false
+                }
+            },
+        );
     if let Some(e) = stopped {
         return Err(e);
     }
@@ -247,7 +257,7 @@ fn merge<R: Read>(
         Err(ReadStop::Io(e)) => anyhow::bail!("the stored inputs cannot be read: {e}"),
     }
     if !headers_given {
-        sink.headers(None)?;
+        sink.headers(header.borrow().as_deref())?;
     }
     while let Some((position, errors)) = next {
         sink.failed(position, &errors, None)?;
@@ -339,9 +349,22 @@ impl<W: std::io::Write> Sink for CsvSink<W> {
         if let Some(headers) = headers {
             self.columns = headers.to_vec();
         }
-        // A report imported again and failing again must not repeat its own columns.
-        self.columns
-            .retain(|c| !c.starts_with(IGNORED_COLUMN_PREFIX));
+        // A report imported again and failing again must not repeat its own columns. A name
+        // that a header row cannot give back as it is (blank, spaces around it, or the same
+        // as another once neutralised: a JSON attribute that no type has) would make the
+        // file unreadable.
+        let mut shown: Vec<String> = Vec::new();
+        self.columns.retain(|c| {
+            let s = neutralise(c);
+            let keep = !c.starts_with(IGNORED_COLUMN_PREFIX)
+                && !s.is_empty()
+                && s.trim() == s
+                && !shown.contains(&s);
+            if keep {
+                shown.push(s);
+            }
+            keep
+        });
         self.csv.write_record(
             REPORT_COLUMNS
                 .iter()
@@ -533,6 +556,19 @@ mod tests {
         assert_eq!(json[1]["position"], 2);
         assert_eq!(json[1]["input"]["metadata"], json!({"k": 1}));
         assert_eq!(json[2]["attribute"], "inputs");
+    }
+
+    #[test]
+    fn names_a_header_row_cannot_give_back_are_left_out() {
+        // Found by the round-trip property test: a report with such a header row could not be
+        // read again ("column 4 of the CSV header row has no name").
+        let inputs = r#"[{"code":"A", "":1, " x":2, "=y":3, "'=y":4, "\r":5}]"#;
+        let f = failures(&[(0, "A", "name", "can't be blank")]);
+        let (csv, _) = report(Format::Json, b',', inputs, &f);
+        assert_eq!(
+            csv,
+            "_row,_key,_errors,code,'=y\n1,A,name: can't be blank,A,3\n"
+        );
     }
 
     #[test]

@@ -123,11 +123,24 @@ pub fn read_inputs<R: Read>(
     csv_delimiter: u8,
     reader: R,
     skip: u64,
+    sink: impl FnMut(RawInput) -> bool,
+) -> Result<u64, ReadStop> {
+    read_inputs_seeing_header(format, csv_delimiter, reader, skip, &mut |_| {}, sink)
+}
+
+/// Like [`read_inputs`], handing `header` a CSV file's header row once it is read, before
+/// any input: for a reader that needs it even when every row is malformed (JSON has none).
+pub fn read_inputs_seeing_header<R: Read>(
+    format: Format,
+    csv_delimiter: u8,
+    reader: R,
+    skip: u64,
+    header: &mut dyn FnMut(&Arc<[String]>),
     mut sink: impl FnMut(RawInput) -> bool,
 ) -> Result<u64, ReadStop> {
     match format {
         Format::Json => read_json(reader, skip, &mut sink),
-        Format::Csv => read_csv(reader, csv_delimiter, skip, &mut sink),
+        Format::Csv => read_csv(reader, csv_delimiter, skip, header, &mut sink),
     }
 }
 
@@ -339,6 +352,7 @@ fn read_csv<R: Read>(
     reader: R,
     delimiter: u8,
     skip: u64,
+    header: &mut dyn FnMut(&Arc<[String]>),
     sink: &mut dyn FnMut(RawInput) -> bool,
 ) -> Result<u64, ReadStop> {
     let meter = Meter::default();
@@ -378,6 +392,7 @@ fn read_csv<R: Read>(
         return Err(header_too_large().into());
     }
     let headers = parse_header(&record)?;
+    header(&headers);
     let mut position = 0u64;
     loop {
         let start = at(&rdr);
@@ -427,7 +442,8 @@ fn parse_header(record: &csv::ByteRecord) -> Result<Arc<[String]>, UnreadableInp
         }
         if names.iter().any(|n: &String| n == name) {
             return Err(UnreadableInputs(format!(
-                "the CSV header row names column '{name}' twice"
+                "the CSV header row names column '{}' twice",
+                printable(name)
             )));
         }
         names.push(name.to_owned());
@@ -450,7 +466,7 @@ fn csv_row(headers: &Arc<[String]>, record: &csv::ByteRecord) -> RawRecord {
             Err(_) => {
                 return RawRecord::Malformed(format!(
                     "the value of column '{}' is not valid UTF-8",
-                    headers[i]
+                    printable(&headers[i])
                 ))
             }
         }
@@ -459,6 +475,12 @@ fn csv_row(headers: &Arc<[String]>, record: &csv::ByteRecord) -> RawRecord {
         headers: headers.clone(),
         values,
     }
+}
+
+/// A column name as messages show it: a NUL (which a header row may hold, and Postgres cannot
+/// store in a log) becomes U+FFFD, as validation shows input text.
+fn printable(name: &str) -> String {
+    name.replace('\0', "\u{FFFD}")
 }
 
 /// A [`Read`] over byte chunks arriving on a channel: lets a blocking parser consume inputs
@@ -649,6 +671,25 @@ mod tests {
             RawRecord::Malformed("the value of column 'name' is not valid UTF-8".into())
         );
         assert_eq!(out[4].position, 4);
+    }
+
+    #[test]
+    fn messages_name_columns_without_their_nul_characters() {
+        // Found by the validation fuzz target: the message is the input's error, logged, and
+        // Postgres refuses NUL in text.
+        let text = b"code,col\0our\nA,\xff\n";
+        let mut out = Vec::new();
+        read_inputs(Format::Csv, b',', &text[..], 0, |i| {
+            out.push(i.record);
+            true
+        })
+        .unwrap();
+        assert_eq!(
+            out[0],
+            RawRecord::Malformed("the value of column 'col\u{FFFD}our' is not valid UTF-8".into())
+        );
+        let e = all(Format::Csv, "a\0,a\0\n").unwrap_err();
+        assert_eq!(e.0, "the CSV header row names column 'a\u{FFFD}' twice");
     }
 
     #[test]

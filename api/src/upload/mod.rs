@@ -31,8 +31,8 @@
 pub mod body;
 mod counting;
 pub mod permits;
-mod scanner;
-mod sink;
+pub(crate) mod scanner;
+pub(crate) mod sink;
 pub mod staging;
 
 use std::io::BufReader;

@@ -293,4 +293,193 @@ mod tests {
         assert_eq!(messages(&p), vec!["tags: 'red' is not a list"]);
         assert_eq!(cell(&p, "tiers"), Some(Cell::json(json!([{"up_to": 1}]))));
     }
+
+    /// Properties of the layout of any header row, for a few types that have object, list,
+    /// children, tags and inline related records.
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        const TYPES: [&str; 6] = [
+            "skus",
+            "prices",
+            "orders",
+            "sku_lists",
+            "customer_addresses",
+            "stock_locations",
+        ];
+
+        /// Header names: attributes, relationship keys, keys of objects, of lists, of
+        /// children and of inline records, ignored and unknown ones, made-up ones.
+        fn header() -> impl Strategy<Value = String> {
+            const KNOWN: [&str; 27] = [
+                "id",
+                "code",
+                "name",
+                "sku_code",
+                "market_code",
+                "metadata",
+                "tags",
+                "slug",
+                "metadata.color",
+                "metadata.size",
+                "tags.name",
+                "tags.color",
+                "price_tiers.up_to",
+                "price_tiers.price_amount_cents",
+                "line_items.sku_code",
+                "line_items.quantity",
+                "shipping_address.city",
+                "address.line_1",
+                "address.nope",
+                "sku_list_items.sku_code",
+                "_errors",
+                "_row",
+                "foo",
+                "foo.bar",
+                "code.x",
+                "metadata.",
+                ".x",
+            ];
+            prop_oneof![
+                3 => prop::sample::select(&KNOWN[..]).prop_map(str::to_owned),
+                1 => "[a-z_.]{1,8}",
+            ]
+        }
+
+        fn cell() -> impl Strategy<Value = String> {
+            prop_oneof![
+                "[a-c0-9 ,]{0,6}",
+                Just(String::new()),
+                Just("  ".to_owned()),
+                Just(r#"{"a": 1, "color": "x"}"#.to_owned()),
+            ]
+        }
+
+        /// A type, a header row of distinct names (as the reader gives them) and a row.
+        fn layout_and_row(
+        ) -> impl Strategy<Value = (&'static ResourceType, Vec<String>, Vec<String>)> {
+            (
+                prop::sample::select(&TYPES[..]),
+                prop::collection::btree_set(header(), 1..8),
+            )
+                .prop_flat_map(|(name, headers)| {
+                    let headers: Vec<String> = headers.into_iter().collect();
+                    let n = headers.len();
+                    (
+                        Just(resource_type(name).unwrap()),
+                        Just(headers).prop_shuffle(),
+                        prop::collection::vec(cell(), n),
+                    )
+                })
+        }
+
+        /// Fields compared as a set: their order follows the columns'.
+        fn same_fields(a: &[(String, Value, bool)], b: &[(String, Value, bool)]) -> bool {
+            a.len() == b.len() && a.iter().all(|f| b.contains(f))
+        }
+
+        proptest! {
+            #[test]
+            fn unknown_columns_are_the_headers_no_input_takes(
+                (rt, headers, _) in layout_and_row(),
+            ) {
+                let layout = CsvLayout::new(rt, &headers);
+                prop_assert_eq!(layout.columns.len(), headers.len());
+                let unknown: Vec<&String> = headers
+                    .iter()
+                    .zip(&layout.columns)
+                    .filter(|(_, c)| **c == CsvColumn::Unknown)
+                    .map(|(h, _)| h)
+                    .collect();
+                prop_assert_eq!(layout.unknown.iter().collect::<Vec<_>>(), unknown);
+                for (name, column) in headers.iter().zip(&layout.columns) {
+                    let expected_input = rt.accepts_input(name);
+                    prop_assert_eq!(matches!(column, CsvColumn::Input(n) if n == name), expected_input);
+                    if !expected_input && name.starts_with(IGNORED_COLUMN_PREFIX) {
+                        prop_assert_eq!(column, &CsvColumn::Ignored);
+                    }
+                    if !name.contains('.') && !expected_input && !name.starts_with('_') {
+                        prop_assert_eq!(column, &CsvColumn::Unknown);
+                    }
+                }
+            }
+
+            #[test]
+            fn each_cell_goes_to_its_attribute_and_blank_ones_nowhere(
+                (rt, headers, row) in layout_and_row(),
+            ) {
+                let layout = CsvLayout::new(rt, &headers);
+                let fields = layout.fields(row.clone());
+                // Only the named attributes, from CSV.
+                for (name, _, from_csv) in &fields {
+                    prop_assert!(*from_csv);
+                    prop_assert!(rt.accepts_input(name) || name == TAGS || rt.child(name).is_some()
+                        || rt.inline_relationship(name).is_some(), "{name}");
+                }
+                let prefixed = |a: &str| headers.iter().any(|h| h.starts_with(&format!("{a}.")));
+                for ((column, name), value) in layout.columns.iter().zip(&headers).zip(&row) {
+                    if value.trim().is_empty() {
+                        continue;
+                    }
+                    match column {
+                        CsvColumn::Input(_) if !prefixed(name) => prop_assert!(
+                            fields.contains(&(name.clone(), Value::String(value.clone()), true)),
+                            "{name} = {value:?} in {fields:?}"
+                        ),
+                        CsvColumn::ObjectKey(a, k) => {
+                            let object = fields.iter().find(|(n, v, _)| n == a && v.is_object());
+                            prop_assert_eq!(
+                                object.and_then(|(_, v, _)| v.get(k)),
+                                Some(&Value::String(value.clone()))
+                            );
+                        }
+                        CsvColumn::ListKey(a, k) => {
+                            let list = fields.iter().find(|(n, v, _)| n == a && v.is_array());
+                            let items = list.and_then(|(_, v, _)| v.as_array()).unwrap();
+                            for (i, piece) in value.split(',').map(str::trim).enumerate() {
+                                let got = items.get(i).and_then(|item| item.get(k));
+                                if piece.is_empty() {
+                                    prop_assert_eq!(got, None);
+                                } else {
+                                    prop_assert_eq!(got, Some(&Value::String(piece.to_owned())));
+                                }
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                // Blank cells, and the cells of unknown and ignored columns, give nothing.
+                let silenced: Vec<String> = layout
+                    .columns
+                    .iter()
+                    .zip(&row)
+                    .map(|(c, v)| match c {
+                        CsvColumn::Unknown | CsvColumn::Ignored => "changed".to_owned(),
+                        // Another blank: empty for spaces, spaces for empty.
+                        _ if v.trim().is_empty() => if v.is_empty() { "  " } else { "" }.to_owned(),
+                        _ => v.clone(),
+                    })
+                    .collect();
+                prop_assert_eq!(layout.fields(silenced), fields.clone());
+                for blank in ["", " ", "\t "] {
+                    prop_assert!(layout.fields(vec![blank.to_owned(); headers.len()]).is_empty());
+                }
+            }
+
+            #[test]
+            fn the_order_of_the_columns_does_not_matter(
+                (rt, headers, row) in layout_and_row(),
+                rotate in 0usize..8,
+            ) {
+                let fields = CsvLayout::new(rt, &headers).fields(row.clone());
+                let at = rotate % headers.len();
+                let (mut h, mut r) = (headers.clone(), row.clone());
+                h.rotate_left(at);
+                r.rotate_left(at);
+                let rotated = CsvLayout::new(rt, &h).fields(r);
+                prop_assert!(same_fields(&fields, &rotated), "{fields:?} then {rotated:?}");
+            }
+        }
+    }
 }
