@@ -310,19 +310,20 @@ pub async fn yield_lease<C: GenericClient>(
     hand_back(client, id, worker, 1).await
 }
 
-/// Whether an import of another organization than `organization_id` is waiting for a
+/// Whether an import of another tenant than `tenant` (another organization, or the same
+/// organization's other mode: test and live are separate environments) is waiting for a
 /// worker: pending, or handed back and not yet taken over.
 pub async fn others_waiting<C: GenericClient>(
     client: &C,
-    organization_id: &str,
+    tenant: &Tenant,
 ) -> Result<bool, tokio_postgres::Error> {
     Ok(client
         .query_one(
             "SELECT EXISTS (SELECT 1 FROM imports
-                 WHERE organization_id <> $1
+                 WHERE (organization_id, mode) <> ($1, $2)
                    AND (status = 'pending' AND NOT interrupt_requested
                         OR status = 'in_progress' AND lease_expires_at < now()))",
-            &[&organization_id],
+            &[&tenant.organization_id, &tenant.mode.as_str()],
         )
         .await?
         .get(0))

@@ -1,6 +1,6 @@
-//! Fairness between organizations: a large import yields its slot, at a batch boundary after
-//! a time slice, to another organization's waiting import, and resumes afterwards with nothing
-//! lost or counted twice.
+//! Fairness between tenants: a large import yields its slot, at a batch boundary after a time
+//! slice, to another organization's waiting import (or its own organization's in the other
+//! mode), and resumes afterwards with nothing lost or counted twice.
 
 use std::time::Duration;
 
@@ -72,6 +72,43 @@ async fn a_large_import_yields_to_another_organizations_small_one() {
         env.count("skus").await,
         60_010,
         "B's three imports share their ten codes"
+    );
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_organization_s_live_import_does_not_wait_behind_its_test_import() {
+    let env = TestEnv::new().await;
+    let mut config = env.worker_config(1, 100, 10);
+    config.time_slice = Duration::from_millis(500);
+    let worker = env.spawn_worker(config);
+    let big = skus(60_000);
+    let test = env.submit(ImportSpec::json("skus", &big)).await;
+    env.wait_until(&test.id, Duration::from_secs(30), |i| i.processed_count > 0)
+        .await;
+    // The same organization in the other mode: another environment, another tenant.
+    let live = Tenant {
+        organization_id: env.tenant.organization_id.clone(),
+        mode: match env.tenant.mode {
+            Mode::Test => Mode::Live,
+            Mode::Live => Mode::Test,
+        },
+    };
+    let small = skus(10);
+    let mut spec = ImportSpec::json("skus", &small);
+    spec.tenant = Some(&live);
+    let small_id = env.submit(spec).await.id;
+    let done = env.wait_final(&small_id, Duration::from_secs(30)).await;
+    assert_eq!(done.status, Status::Completed);
+    assert_eq!(
+        env.import(&test.id).await.status,
+        Status::InProgress,
+        "the live import finished while the test one still ran"
+    );
+    let done = env.wait_final(&test.id, Duration::from_secs(120)).await;
+    assert_eq!(
+        (done.status, done.processed_count),
+        (Status::Completed, 60_000)
     );
     worker.stop().await;
 }

@@ -473,8 +473,9 @@ async fn lost(ctx: &Context, import: &ClaimedImport, why: &str) -> Finish {
     Finish::Released(why.to_owned())
 }
 
-/// Whether another organization's import waits for a slot of this worker: a delivery waits
-/// here, and an import of another organization is pending (a failed check says no).
+/// Whether another tenant's import (another organization, or another mode) waits for a slot
+/// of this worker: a delivery waits here, and such an import is pending (a failed check says
+/// no).
 async fn others_waiting(ctx: &Context, import: &ClaimedImport) -> bool {
     if ctx
         .waiting_deliveries
@@ -487,7 +488,7 @@ async fn others_waiting(ctx: &Context, import: &ClaimedImport) -> bool {
         Ok(client) => client,
         Err(_) => return false,
     };
-    leases::others_waiting(&**client, &import.tenant.organization_id)
+    leases::others_waiting(&**client, &import.tenant)
         .await
         .unwrap_or(false)
 }
