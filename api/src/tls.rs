@@ -2,7 +2,7 @@
 //! loaded into a rustls server configuration (HTTP/1.1 and HTTP/2, chosen by ALPN), and each
 //! connection's handshake.
 //!
-//! The handshake runs in the connection's own task (see [`crate::server`]), bounded by
+//! The handshake runs in the connection's own task (the accept loop's), bounded by
 //! [`HANDSHAKE_TIMEOUT`], so a slow or broken client never holds up the accept loop; a
 //! failed handshake is logged at debug level and costs only its own connection.
 

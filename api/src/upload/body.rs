@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use imports_common::model::Tenant;
 
 use crate::errors::ApiError;
-use crate::upload::permits::{UploadPermit, UploadPermits};
+use crate::upload::permits::{UploadPermit, UploadPermits, SLOW_AFTER};
 
 /// How fast a body must arrive: it may fall `timeout` behind `min_bytes_per_second`.
 #[derive(Debug, Clone, Copy)]
@@ -31,10 +31,6 @@ impl Pace {
         start + self.timeout + Duration::from_secs_f64(due.min(1e9))
     }
 }
-
-/// How long a body may take before it counts as a slow upload, against its tenant's share
-/// ([`Share`]): a small body sent at once never waits for a permit.
-pub const SLOW_AFTER: Duration = Duration::from_millis(250);
 
 /// Whose share of uploads a body takes once it turns out slow.
 pub struct Share {

@@ -1,15 +1,19 @@
 //! How many creates may be receiving their body slowly at once, per process and per tenant
 //! (organization and mode), so that one tenant's uploads, however slow, leave room for
-//! everyone else's. A body still arriving after
-//! [`SLOW_AFTER`](crate::upload::body::SLOW_AFTER) takes a permit, held until the create
-//! answers; a small body sent at once never needs one.
+//! everyone else's. A body still arriving after [`SLOW_AFTER`] takes a permit, held until
+//! the create answers; a small body sent at once never needs one.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use imports_common::model::Tenant;
 
 use crate::errors::ApiError;
+
+/// How long a body may take before it counts as a slow upload, against its tenant's share:
+/// a small body sent at once never waits for a permit.
+pub const SLOW_AFTER: Duration = Duration::from_millis(250);
 
 /// The uploads in progress.
 pub struct UploadPermits {
