@@ -99,6 +99,20 @@ pub(crate) fn subcommand(bin_dir: &Path, url: &str, args: &[&str]) -> anyhow::Re
     Ok(stdout.lines().last().unwrap_or_default().to_owned())
 }
 
+/// An `imp_` token of the `bench` organization in test mode, the tenant every measurement
+/// runs as.
+pub(crate) fn bench_token(bin_dir: &Path, url: &str) -> anyhow::Result<String> {
+    let args = [
+        "tokens",
+        "create",
+        "--organization",
+        "bench",
+        "--mode",
+        "test",
+    ];
+    subcommand(bin_dir, url, &args)
+}
+
 /// A free local port (the API binds it a moment later).
 pub(crate) fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
@@ -130,18 +144,7 @@ async fn measure(
             "--json",
         ],
     )?)?;
-    let imp_token = subcommand(
-        bin,
-        &url,
-        &[
-            "tokens",
-            "create",
-            "--organization",
-            "bench",
-            "--mode",
-            "test",
-        ],
-    )?;
+    let imp_token = bench_token(bin, &url)?;
     anyhow::ensure!(imp_token.starts_with("imp_"), "no imp_ token: {imp_token}");
 
     let port = free_port()?;

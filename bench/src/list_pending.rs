@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::api_load::{free_port, subcommand, Options};
+use crate::api_load::{bench_token, free_port, Options};
 use crate::client::create;
 use crate::load::{drive, Load};
 use crate::processes::{self, Processes};
@@ -37,18 +37,7 @@ async fn measure(options: &Options<'_>, db: &str, queue: &str) -> anyhow::Result
     let url = format!("{}/{db}", options.postgres);
     imports_runtime::startup::migrate_url(&url, Duration::from_secs(10)).await?;
     let bin = options.bin_dir;
-    let token = subcommand(
-        bin,
-        &url,
-        &[
-            "tokens",
-            "create",
-            "--organization",
-            "bench",
-            "--mode",
-            "test",
-        ],
-    )?;
+    let token = bench_token(bin, &url)?;
     let port = free_port()?;
     let api = Command::new(bin.join("imports-api"))
         .env("DATABASE_URL", &url)

@@ -183,27 +183,7 @@ async fn main() -> anyhow::Result<()> {
     let b = rows as f64 / started.elapsed().as_secs_f64();
 
     // (c) the real path: API and worker processes.
-    let token = {
-        let pool = imports_storage::db::pool(&url, 1, &imports_runtime::config::DEFAULT_POOL_SETTINGS)?;
-        let c = pool.get().await?;
-        let out = Command::new(bin("imports-api"))
-            .args([
-                "tokens",
-                "create",
-                "--organization",
-                "bench",
-                "--mode",
-                "test",
-            ])
-            .env("DATABASE_URL", &url)
-            .output()?;
-        drop(c);
-        String::from_utf8(out.stdout)?
-            .lines()
-            .last()
-            .unwrap_or_default()
-            .to_owned()
-    };
+    let token = api_load::bench_token(&bin_dir, &url)?;
     let port = 20000 + (std::process::id() % 20000) as u16;
     let env = |cmd: &mut Command| {
         cmd.env("DATABASE_URL", &url)
