@@ -1,42 +1,18 @@
 //! Signed, expiring download URLs for an import's raw inputs, which work without the bearer
-//! token (as the reference API's attachment_url): signing them and checking a signature.
+//! token (as the reference API's attachment_url), with this process's secret; the signing
+//! itself is [`imports_runtime::attachment_urls`].
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+pub use imports_runtime::attachment_urls::{url_expiring_at, LIFETIME_SECONDS};
 
 use crate::errors::ApiError;
 use crate::AppState;
 
-/// How long an attachment URL works.
-pub const LIFETIME_SECONDS: i64 = 300;
-
-fn mac(key: &[u8], import_id: &str, expires: i64) -> Hmac<Sha256> {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any size");
-    mac.update(format!("{import_id}:{expires}").as_bytes());
-    mac
-}
-
 /// A URL for `import_id`'s inputs, valid for [`LIFETIME_SECONDS`].
 pub fn signed_url(state: &AppState, import_id: &str) -> String {
-    let expires = chrono::Utc::now().timestamp() + LIFETIME_SECONDS;
-    url_expiring_at(
+    imports_runtime::attachment_urls::signed_url(
         &state.config.public_url,
         &state.config.signing_secret,
         import_id,
-        expires,
-    )
-}
-
-/// A URL for `import_id`'s inputs that expires at `expires` (Unix seconds).
-pub fn url_expiring_at(public_url: &str, secret: &str, import_id: &str, expires: i64) -> String {
-    let signature = hex::encode(
-        mac(secret.as_bytes(), import_id, expires)
-            .finalize()
-            .into_bytes(),
-    );
-    format!(
-        "{}/api/imports/{import_id}/attachment?expires={expires}&signature={signature}",
-        public_url.trim_end_matches('/')
     )
 }
 
@@ -48,22 +24,6 @@ pub fn check_signature(
     expires: Option<i64>,
     signature: Option<&str>,
 ) -> Result<(), ApiError> {
-    let (Some(expires), Some(signature)) = (expires, signature) else {
-        return Err(forbidden("the URL is not signed"));
-    };
-    let given = hex::decode(signature).map_err(|_| forbidden("the signature is invalid"))?;
-    // verify_slice compares in constant time.
-    mac(secret.as_bytes(), import_id, expires)
-        .verify_slice(&given)
-        .map_err(|_| forbidden("the signature is invalid"))?;
-    if chrono::Utc::now().timestamp() > expires {
-        return Err(forbidden(
-            "the URL has expired; read the import again for a fresh one",
-        ));
-    }
-    Ok(())
-}
-
-fn forbidden(detail: &str) -> ApiError {
-    ApiError::forbidden(detail)
+    imports_runtime::attachment_urls::verify(secret, import_id, expires, signature)
+        .map_err(ApiError::forbidden)
 }

@@ -88,11 +88,19 @@ pub(crate) fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Checks `data.type` of a document.
+/// Checks `data.type` of a document of `imports`.
 pub(crate) fn check_type(kind: Option<&Value>) -> Result<(), ApiError> {
+    check_type_is(kind, "imports")
+}
+
+/// Checks that `data.type` of a document is `expected`.
+pub(crate) fn check_type_is(kind: Option<&Value>, expected: &str) -> Result<(), ApiError> {
     match kind {
-        Some(Value::String(t)) if t == "imports" => Ok(()),
-        Some(_) => Err(ApiError::conflict("/data/type", "type must be 'imports'")),
+        Some(Value::String(t)) if t == expected => Ok(()),
+        Some(_) => Err(ApiError::conflict(
+            "/data/type",
+            format!("type must be '{expected}'"),
+        )),
         None => Err(ApiError::invalid("/data/type", "type is required")),
     }
 }
@@ -103,6 +111,15 @@ pub(crate) fn read_document(
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<Map<String, Value>, ApiError> {
+    read_document_of(headers, body, "imports")
+}
+
+/// [`read_document`] for a document of resources of type `type_name`.
+pub(crate) fn read_document_of(
+    headers: &HeaderMap,
+    body: &Bytes,
+    type_name: &str,
+) -> Result<Map<String, Value>, ApiError> {
     check_content_type(headers)?;
     let doc: Value = serde_json::from_slice(body).map_err(not_json)?;
     check_shape(&doc)?;
@@ -112,7 +129,7 @@ pub(crate) fn read_document(
             "the document must have a data object",
         ));
     };
-    check_type(data.get("type"))?;
+    check_type_is(data.get("type"), type_name)?;
     Ok(data)
 }
 
@@ -182,4 +199,50 @@ pub(crate) fn metadata(attrs: &Map<String, Value>) -> Result<Option<Value>, ApiE
             "metadata must be an object",
         )),
     }
+}
+
+/// Which write a body's attributes are checked for: each sets its own attributes.
+#[derive(Clone, Copy)]
+pub(crate) enum Write {
+    Create,
+    Update,
+}
+
+/// Refuses an attribute of a `type_name` resource (attributes `table`) that the write
+/// cannot set: read-only, settable only by the other write, or unknown, naming it.
+pub(crate) fn refuse_unwritable<'a, T>(
+    table: &'static [imports_common::jsonapi::Attribute<T>],
+    type_name: &str,
+    write: Write,
+    names: impl Iterator<Item = &'a str>,
+) -> Result<(), ApiError> {
+    let one = type_name.strip_suffix('s').unwrap_or(type_name);
+    let an = if one.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    for name in names {
+        let attribute = table.iter().find(|a| a.name == name);
+        let (allowed, other_only) = match (write, attribute) {
+            (Write::Create, Some(a)) => (a.on_create, a.on_update),
+            (Write::Update, Some(a)) => (a.on_update, a.on_create),
+            (_, None) => (false, false),
+        };
+        if allowed {
+            continue;
+        }
+        let why = match (write, attribute) {
+            (Write::Create, Some(_)) if other_only => {
+                format!("{name} can only be sent to update {an} {one}")
+            }
+            (Write::Update, Some(_)) if other_only => {
+                format!("{name} can only be set when the {one} is created")
+            }
+            (_, Some(a)) if a.readable => format!("{name} is read-only"),
+            _ => format!("{name} is not an attribute of {type_name}"),
+        };
+        return Err(ApiError::invalid(pointer(name), why));
+    }
+    Ok(())
 }

@@ -5,7 +5,7 @@
 //! anything else is a 400 naming the parameter. Storage writes the result as SQL
 //! ([`imports_storage::listing`]).
 
-use imports_common::jsonapi::{import_attribute, AttributeKind as Kind, ImportAttribute};
+use imports_common::jsonapi::{Attribute, AttributeKind as Kind};
 use imports_storage::listing::{
     attribute_sql, Combinator, Comparison, Filter, FilterValue, Pattern, Predicate, Quantifier,
 };
@@ -80,8 +80,8 @@ const PREDICATES: &[(&str, Form, bool)] = &[
 ];
 
 /// A filter name read: its attributes, their kind, and its predicate.
-struct Name {
-    attributes: Vec<&'static ImportAttribute>,
+struct Name<T: 'static> {
+    attributes: Vec<&'static Attribute<T>>,
     combinator: Combinator,
     kind: Kind,
     form: Form,
@@ -90,11 +90,17 @@ struct Name {
     predicate: String,
 }
 
-/// Reads one `filter[q][<name>]=<value>`; `key` is the whole parameter, named in errors.
-/// `None` when the value is empty or blank: ransack ignores such a filter, and so do we.
-pub fn filter(key: &str, name: &str, value: &str) -> Result<Option<Filter>, ApiError> {
+/// Reads one `filter[q][<name>]=<value>` against the attributes of a resource (`table`);
+/// `key` is the whole parameter, named in errors. `None` when the value is empty or blank:
+/// ransack ignores such a filter, and so do we.
+pub fn filter<T>(
+    table: &'static [Attribute<T>],
+    key: &str,
+    name: &str,
+    value: &str,
+) -> Result<Option<Filter>, ApiError> {
     let bad = |detail: String| ApiError::bad_parameter(key, detail);
-    let n = read_name(name).map_err(bad)?;
+    let n = read_name(table, name).map_err(bad)?;
     if value.chars().count() > MAX_VALUE_CHARS {
         return Err(bad(format!(
             "the value is longer than {MAX_VALUE_CHARS} characters"
@@ -123,7 +129,7 @@ pub fn filter(key: &str, name: &str, value: &str) -> Result<Option<Filter>, ApiE
 
 /// Splits a filter name at the longest predicate suffix whose rest names filterable
 /// attributes, and checks that the predicate applies to them.
-fn read_name(name: &str) -> Result<Name, String> {
+fn read_name<T>(table: &'static [Attribute<T>], name: &str) -> Result<Name<T>, String> {
     let mut candidates = Vec::new();
     for &(p, form, compounds) in PREDICATES {
         for (suffix, each) in [
@@ -143,7 +149,7 @@ fn read_name(name: &str) -> Result<Name, String> {
     candidates.sort_by_key(|c| std::cmp::Reverse(c.3.len()));
     let mut first_error = None;
     for (rest, form, each, predicate) in candidates {
-        match attributes(rest) {
+        match attributes(table, rest) {
             Ok((attributes, combinator, kind)) => {
                 let n = Name {
                     attributes,
@@ -168,13 +174,12 @@ fn read_name(name: &str) -> Result<Name, String> {
 
 /// The attributes a filter name's start names: one, or several joined by `_or_` or `_and_`,
 /// all filterable and of one kind.
-fn attributes(part: &str) -> Result<(Vec<&'static ImportAttribute>, Combinator, Kind), String> {
-    let one = |name: &str| {
-        import_attribute(name)
-            .filter(|a| a.filterable)
-            .ok_or_else(|| format!("cannot filter by '{name}'"))
-    };
-    if let Some(a) = import_attribute(part).filter(|a| a.filterable) {
+type Attributes<T> = (Vec<&'static Attribute<T>>, Combinator, Kind);
+
+fn attributes<T>(table: &'static [Attribute<T>], part: &str) -> Result<Attributes<T>, String> {
+    let find = |name: &str| table.iter().find(|a| a.name == name && a.filterable);
+    let one = |name: &str| find(name).ok_or_else(|| format!("cannot filter by '{name}'"));
+    if let Some(a) = find(part) {
         return Ok((vec![a], Combinator::Or, a.kind));
     }
     let (names, combinator): (Vec<&str>, _) = match (part.contains("_or_"), part.contains("_and_"))
@@ -199,7 +204,7 @@ fn attributes(part: &str) -> Result<(Vec<&'static ImportAttribute>, Combinator, 
 }
 
 /// Refuses a predicate that does not apply to the attributes' kind.
-fn check_applies(n: &Name) -> Result<(), String> {
+fn check_applies<T>(n: &Name<T>) -> Result<(), String> {
     let attribute = n
         .attributes
         .iter()
@@ -231,7 +236,7 @@ fn check_applies(n: &Name) -> Result<(), String> {
 }
 
 /// The predicate of a filter with a non-blank value; `None` when a list holds no value.
-fn predicate(n: &Name, value: &str) -> Result<Option<Predicate>, String> {
+fn predicate<T>(n: &Name<T>, value: &str) -> Result<Option<Predicate>, String> {
     let values = || -> Result<Vec<String>, String> {
         let values = list(value);
         if values.len() > MAX_LIST_VALUES {
@@ -374,9 +379,11 @@ fn ends_in_escape(pattern: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use imports_common::jsonapi::IMPORT_ATTRIBUTES;
 
     fn read(name: &str, value: &str) -> Result<Option<Filter>, String> {
-        filter(&format!("filter[q][{name}]"), name, value).map_err(|e| format!("{e:?}"))
+        let key = format!("filter[q][{name}]");
+        filter(IMPORT_ATTRIBUTES, &key, name, value).map_err(|e| format!("{e:?}"))
     }
 
     fn ok(name: &str, value: &str) -> Filter {

@@ -1,9 +1,9 @@
-//! The list query of `GET /api/imports`: pagination, sort, ransack-style filters
+//! The list query of `GET /api/imports` (and of the other lists): pagination, sort, ransack-style filters
 //! ([`crate::filters`]) and sparse fieldsets, each checked against the attribute table, so a
 //! bad parameter is a 400 naming it. Storage writes the checked query as SQL
 //! ([`imports_storage::listing`]).
 
-use imports_common::jsonapi::import_attribute;
+use imports_common::jsonapi::{Attribute, IMPORT_ATTRIBUTES};
 use imports_storage::listing::{attribute_sql, Filter, FilterValue, ImportQuery, Order, Predicate};
 
 use crate::errors::ApiError;
@@ -26,9 +26,40 @@ pub struct ListQuery {
     pub events: crate::events::EventsWanted,
 }
 
-/// Parses the query pairs of a list request.
+/// Parses the query pairs of an import list request.
 pub fn parse(pairs: &[(String, String)]) -> Result<ListQuery, ApiError> {
-    let mut q = ListQuery {
+    let mut events = crate::events::EventsWanted::default();
+    let list = parse_list(IMPORT_ATTRIBUTES, "imports", pairs, |key, value| {
+        events.read(key, value)
+    })?;
+    Ok(ListQuery {
+        query: list.query,
+        fields: list.fields,
+        link_pairs: list.link_pairs,
+        events,
+    })
+}
+
+/// A list request's parameters, read against a resource's attribute table.
+pub struct List {
+    /// Which records, in which order, which page (storage writes it as SQL).
+    pub query: ImportQuery,
+    /// Attributes to show (`fields[<type>]`), all when `None`.
+    pub fields: Option<Vec<String>>,
+    /// The query pairs other than `page[number]`, for pagination links.
+    pub link_pairs: Vec<(String, String)>,
+}
+
+/// Parses the query pairs of a list of `type_name` resources (whose attributes are `table`):
+/// pages, `sort`, `fields[<type_name>]`, `filter[ids]` and `filter[q][...]`; `extra` takes
+/// the resource's own parameters (it answers whether it took one).
+pub fn parse_list<T>(
+    table: &'static [Attribute<T>],
+    type_name: &str,
+    pairs: &[(String, String)],
+    mut extra: impl FnMut(&str, &str) -> Result<bool, ApiError>,
+) -> Result<List, ApiError> {
+    let mut q = List {
         query: ImportQuery {
             filters: Vec::new(),
             sort: None,
@@ -37,15 +68,15 @@ pub fn parse(pairs: &[(String, String)]) -> Result<ListQuery, ApiError> {
         },
         fields: None,
         link_pairs: Vec::new(),
-        events: Default::default(),
     };
+    let fields_key = format!("fields[{type_name}]");
     // Conditions so far: a filter on several attributes counts once for each.
     let mut conditions = 0;
     for (key, value) in pairs {
         if key != "page[number]" {
             q.link_pairs.push((key.clone(), value.clone()));
         }
-        if q.events.read(key, value)? {
+        if extra(key, value)? {
             continue;
         }
         if let Some(n) = page_parameter(key, value)? {
@@ -57,17 +88,17 @@ pub fn parse(pairs: &[(String, String)]) -> Result<ListQuery, ApiError> {
         }
         let filter = match key.as_str() {
             "sort" => {
-                q.query.sort = Some(sort(value)?);
+                q.query.sort = Some(sort(table, value)?);
                 continue;
             }
-            "fields[imports]" => {
-                q.fields = Some(fields(value)?);
+            k if k == fields_key => {
+                q.fields = Some(fields(table, k, type_name, value)?);
                 continue;
             }
             "filter[ids]" => Some(ids(key, value)?),
             k if k.starts_with("filter[q][") && k.ends_with(']') => {
                 let name = &k["filter[q][".len()..k.len() - 1];
-                filters::filter(key, name, value)?
+                filters::filter(table, key, name, value)?
             }
             _ => {
                 return Err(ApiError::bad_parameter(
@@ -90,7 +121,7 @@ pub fn parse(pairs: &[(String, String)]) -> Result<ListQuery, ApiError> {
     Ok(q)
 }
 
-/// `filter[ids]=a,b`: the imports of these ids.
+/// `filter[ids]=a,b`: the records of these ids.
 fn ids(key: &str, value: &str) -> Result<Filter, ApiError> {
     let ids = list(value);
     if ids.len() > MAX_LIST_VALUES {
@@ -179,15 +210,16 @@ fn positive(key: &str, value: &str, max: i64) -> Result<i64, ApiError> {
     }
 }
 
-fn sort(value: &str) -> Result<Vec<Order>, ApiError> {
+fn sort<T>(table: &'static [Attribute<T>], value: &str) -> Result<Vec<Order>, ApiError> {
     let mut order = Vec::new();
     for field in list(value) {
         let (name, descending) = match field.strip_prefix('-') {
             Some(n) => (n, true),
             None => (field.as_str(), false),
         };
-        let Some(column) = import_attribute(name)
-            .filter(|a| a.sortable)
+        let Some(column) = table
+            .iter()
+            .find(|a| a.name == name && a.sortable)
             .and_then(attribute_sql)
         else {
             return Err(ApiError::bad_parameter(
@@ -200,13 +232,18 @@ fn sort(value: &str) -> Result<Vec<Order>, ApiError> {
     Ok(order)
 }
 
-fn fields(value: &str) -> Result<Vec<String>, ApiError> {
+fn fields<T>(
+    table: &'static [Attribute<T>],
+    key: &str,
+    type_name: &str,
+    value: &str,
+) -> Result<Vec<String>, ApiError> {
     let names = list(value);
     for n in &names {
-        if !import_attribute(n).is_some_and(|a| a.readable) {
+        if !table.iter().any(|a| a.name == n && a.readable) {
             return Err(ApiError::bad_parameter(
-                "fields[imports]",
-                format!("'{n}' is not an attribute of imports"),
+                key,
+                format!("'{n}' is not an attribute of {type_name}"),
             ));
         }
     }

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::model::Import;
+use crate::model::{Import, Mode};
 
 /// The JSON:API `type` of imports.
 pub const IMPORTS_TYPE: &str = "imports";
@@ -16,13 +16,24 @@ pub const IMPORTS_TYPE: &str = "imports";
 /// build `links.self`. `inputs` is shown only while the import is pending; afterwards the raw
 /// inputs are reached through `attachment_url`.
 pub fn import_resource(import: &Import, base_url: &str) -> Value {
+    import_resource_object(
+        &import.id,
+        Value::Object(import_attributes(import)),
+        import.tenant.mode,
+        base_url,
+    )
+}
+
+/// An import's resource object from its `attributes` as already rendered (a webhook
+/// delivery keeps them as they were at its event).
+pub fn import_resource_object(id: &str, attributes: Value, mode: Mode, base_url: &str) -> Value {
     let base = base_url.trim_end_matches('/');
-    let self_url = format!("{base}/api/imports/{}", import.id);
+    let self_url = format!("{base}/api/imports/{id}");
     json!({
-        "id": import.id,
+        "id": id,
         "type": IMPORTS_TYPE,
         "links": {"self": self_url},
-        "attributes": import_attributes(import),
+        "attributes": attributes,
         "relationships": {
             "events": {
                 "links": {
@@ -31,7 +42,7 @@ pub fn import_resource(import: &Import, base_url: &str) -> Value {
                 }
             }
         },
-        "meta": {"mode": import.tenant.mode.as_str()},
+        "meta": {"mode": mode.as_str()},
     })
 }
 
@@ -55,9 +66,10 @@ pub enum AttributeKind {
     Url,
 }
 
-/// One attribute of imports, with everything the API and storage need to know of it.
-#[derive(Debug, Clone, Copy)]
-pub struct ImportAttribute {
+/// One attribute of a resource (`T`: an [`Import`], a webhook...), with everything the API
+/// and storage need to know of it.
+#[derive(Debug)]
+pub struct Attribute<T: 'static> {
     /// Its name in documents and in query parameters.
     pub name: &'static str,
     /// The column of `imports` that holds it, if one does (inputs are stored apart, the logs
@@ -76,13 +88,20 @@ pub struct ImportAttribute {
     /// May be given when an import is updated.
     pub on_update: bool,
     /// Its value in `attributes`.
-    pub render: fn(&Import) -> Value,
+    pub render: fn(&T) -> Value,
 }
 
-impl ImportAttribute {
+/// An attribute of imports.
+pub type ImportAttribute = Attribute<Import>;
+
+impl<T> Attribute<T> {
     /// A readable attribute, neither stored in a column nor queryable nor writable.
-    const fn new(name: &'static str, kind: AttributeKind, render: fn(&Import) -> Value) -> Self {
-        ImportAttribute {
+    pub(crate) const fn new(
+        name: &'static str,
+        kind: AttributeKind,
+        render: fn(&T) -> Value,
+    ) -> Self {
+        Attribute {
             name,
             column: None,
             kind,
@@ -96,7 +115,7 @@ impl ImportAttribute {
     }
 
     /// Stored in its own column, and allowed in `sort` and `filter[q]`.
-    const fn queryable(mut self) -> Self {
+    pub(crate) const fn queryable(mut self) -> Self {
         self.column = Some(self.name);
         self.sortable = true;
         self.filterable = true;
@@ -104,33 +123,33 @@ impl ImportAttribute {
     }
 
     /// Stored in its own column, and allowed in `filter[q]` but not in `sort`.
-    const fn filterable(mut self) -> Self {
+    pub(crate) const fn filterable(mut self) -> Self {
         self.column = Some(self.name);
         self.filterable = true;
         self
     }
 
     /// Not stored, yet allowed in `sort` and `filter[q]` (storage writes its expression).
-    const fn derived_queryable(mut self) -> Self {
+    pub(crate) const fn derived_queryable(mut self) -> Self {
         self.sortable = true;
         self.filterable = true;
         self
     }
 
     /// Writable when an import is created.
-    const fn on_create(mut self) -> Self {
+    pub(crate) const fn on_create(mut self) -> Self {
         self.on_create = true;
         self
     }
 
     /// Writable when an import is updated.
-    const fn on_update(mut self) -> Self {
+    pub(crate) const fn on_update(mut self) -> Self {
         self.on_update = true;
         self
     }
 
     /// Not shown in `attributes`.
-    const fn hidden(mut self) -> Self {
+    pub(crate) const fn hidden(mut self) -> Self {
         self.readable = false;
         self
     }
@@ -141,7 +160,8 @@ pub fn timestamp(t: chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-fn time(t: Option<chrono::DateTime<chrono::Utc>>) -> Value {
+/// A timestamp attribute's value: the time as [`timestamp`] writes it, or null.
+pub(crate) fn time(t: Option<chrono::DateTime<chrono::Utc>>) -> Value {
     match t {
         Some(t) => Value::String(timestamp(t)),
         None => Value::Null,

@@ -3,7 +3,8 @@
 //!
 //! - [`model`]: the import, its statuses, modes, formats and logs; [`ids`]: time-ordered ids.
 //! - [`accounts`]: organizations and their OAuth2 applications.
-//! - [`jsonapi`]: the import's JSON:API form, from one attribute table.
+//! - [`jsonapi`]: the import's JSON:API form, from one attribute table; [`events`]: its
+//!   lifecycle events; [`webhooks`]: webhooks on the imports topics.
 //! - [`catalogue`]: the resource types an import can create: `catalogue::types` (attributes,
 //!   relationships, resource types, columns) and `catalogue::declarations` (the 29 types, one
 //!   file per domain), listed in dependency order by [`catalogue::CATALOGUE`].
@@ -19,6 +20,7 @@
 
 pub mod accounts;
 pub mod catalogue;
+pub mod events;
 pub mod failed_inputs;
 pub mod ids;
 pub mod inputs;
@@ -26,3 +28,4 @@ pub mod jsonapi;
 pub mod model;
 pub mod seen_keys;
 pub mod validate;
+pub mod webhooks;

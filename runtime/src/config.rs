@@ -142,6 +142,8 @@ pub struct WorkerConfig {
     /// `IMPORTS_TIME_SLICE_SECONDS`: how long an import runs before it yields its slot to
     /// another organization's waiting import (checked between batches; 0: never yields).
     pub time_slice: Duration,
+    /// How webhook deliveries are sent (`WEBHOOKS_*`).
+    pub webhooks: WebhookSettings,
 }
 
 impl WorkerConfig {
@@ -159,6 +161,7 @@ impl WorkerConfig {
             lease: Duration::from_secs(env_at_least("IMPORTS_LEASE_SECONDS", 30, 2)?),
             http_addr: env_or("WORKER_HTTP_ADDR", DEFAULT_WORKER_HTTP_ADDR.to_owned())?,
             time_slice: Duration::from_secs(env_at_least("IMPORTS_TIME_SLICE_SECONDS", 10, 0)?),
+            webhooks: WebhookSettings::from_env()?,
         })
     }
 }
@@ -194,6 +197,9 @@ pub struct ApiConfig {
     pub tls_key: Option<PathBuf>,
     /// What one client may hold of the API: connections, time, uploads.
     pub http: HttpLimits,
+    /// `WEBHOOKS_ALLOW_PRIVATE_NETWORKS`: accept callback URLs on loopback, private and
+    /// link-local addresses (tests; a private deployment's own receivers).
+    pub allow_private_networks: bool,
 }
 
 /// The bounds on what clients hold of an API process, so that a slow or hostile client (or
@@ -370,12 +376,100 @@ impl ApiConfig {
             tls_cert,
             tls_key,
             http: HttpLimits::from_env()?,
+            allow_private_networks: env_or("WEBHOOKS_ALLOW_PRIVATE_NETWORKS", false)?,
         })
     }
 }
 
-/// `API_TLS_CERT` and `API_TLS_KEY`, both or neither: one without the other is an error
-/// naming the missing one, rather than a silent fall-back to plain HTTP.
+/// How a worker process delivers webhooks.
+#[derive(Debug, Clone)]
+pub struct WebhookSettings {
+    /// `WEBHOOKS_CONCURRENCY`: deliveries sent at once by one process (and its prefetch).
+    pub concurrency: usize,
+    /// `WEBHOOKS_PER_WEBHOOK_CONCURRENCY`: deliveries to one webhook sent at once by one
+    /// process, so that a slow receiver holds only its own share.
+    pub per_webhook: usize,
+    /// `WEBHOOKS_TIMEOUT_SECONDS`: how long a receiver has to answer 2xx (Commerce Layer: 5).
+    pub timeout: Duration,
+    /// `WEBHOOKS_MAX_ATTEMPTS`: attempts of one delivery before it is given up as failed.
+    pub max_attempts: i32,
+    /// `WEBHOOKS_RETRY_BASE_SECONDS`: the wait after a first failure, doubled after each
+    /// next one (with jitter) up to `retry_max`.
+    pub retry_base: Duration,
+    /// `WEBHOOKS_RETRY_MAX_SECONDS`: the longest wait between two attempts.
+    pub retry_max: Duration,
+    /// `WEBHOOKS_CIRCUIT_THRESHOLD`: consecutive failures that open a webhook's circuit.
+    pub circuit_threshold: i32,
+    /// `WEBHOOKS_ALLOW_PRIVATE_NETWORKS`: call receivers on loopback, private and link-local
+    /// addresses.
+    pub allow_private_networks: bool,
+    /// `WEBHOOKS_RETENTION_HOURS`: how long settled deliveries are kept.
+    pub retention: Duration,
+    /// `API_PUBLIC_URL`: the root of the links in payloads (the API's own setting).
+    pub public_url: String,
+    /// `API_SIGNING_SECRET`: signs the payloads' `attachment_url`; unset, it is null.
+    pub signing_secret: Option<String>,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        WebhookSettings {
+            concurrency: 16,
+            per_webhook: 4,
+            timeout: Duration::from_secs(5),
+            max_attempts: 10,
+            retry_base: Duration::from_secs(15),
+            retry_max: Duration::from_secs(3600),
+            circuit_threshold: 30,
+            allow_private_networks: false,
+            retention: Duration::from_secs(7 * 24 * 3600),
+            public_url: "http://127.0.0.1:8080".to_owned(),
+            signing_secret: None,
+        }
+    }
+}
+
+impl WebhookSettings {
+    /// Reads the delivery settings from the environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let d = WebhookSettings::default();
+        let secret = env_or("API_SIGNING_SECRET", String::new())?;
+        check_secret(&secret)?;
+        let retry_base = env_or("WEBHOOKS_RETRY_BASE_SECONDS", d.retry_base.as_secs_f64())?;
+        if !(retry_base.is_finite() && retry_base > 0.0 && retry_base <= 86_400.0) {
+            return Err(ConfigError {
+                name: "WEBHOOKS_RETRY_BASE_SECONDS",
+                value: retry_base.to_string(),
+                reason: "must be a number of seconds above 0, at most a day".into(),
+            });
+        }
+        let whole = |name, default: u64, min| env_at_least(name, default, min);
+        let secs = |d: Duration| d.as_secs();
+        Ok(WebhookSettings {
+            concurrency: whole("WEBHOOKS_CONCURRENCY", d.concurrency as u64, 1)? as usize,
+            per_webhook: whole("WEBHOOKS_PER_WEBHOOK_CONCURRENCY", d.per_webhook as u64, 1)?
+                as usize,
+            timeout: Duration::from_secs(whole("WEBHOOKS_TIMEOUT_SECONDS", secs(d.timeout), 1)?),
+            max_attempts: whole("WEBHOOKS_MAX_ATTEMPTS", d.max_attempts as u64, 1)?.min(1000)
+                as i32,
+            retry_base: Duration::from_secs_f64(retry_base),
+            retry_max: Duration::from_secs(whole(
+                "WEBHOOKS_RETRY_MAX_SECONDS",
+                secs(d.retry_max),
+                1,
+            )?),
+            circuit_threshold: whole("WEBHOOKS_CIRCUIT_THRESHOLD", d.circuit_threshold as u64, 1)?
+                .min(1_000_000) as i32,
+            allow_private_networks: env_or("WEBHOOKS_ALLOW_PRIVATE_NETWORKS", false)?,
+            retention: Duration::from_secs(
+                3600 * whole("WEBHOOKS_RETENTION_HOURS", secs(d.retention) / 3600, 1)?,
+            ),
+            public_url: env_or("API_PUBLIC_URL", d.public_url)?,
+            signing_secret: (!secret.is_empty()).then_some(secret),
+        })
+    }
+}
+
 /// The shortest `API_SIGNING_SECRET` accepted: anyone who guesses it can forge attachment
 /// URLs.
 pub const MIN_SECRET_BYTES: usize = 32;
@@ -415,6 +509,8 @@ fn check_secret(secret: &str) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// `API_TLS_CERT` and `API_TLS_KEY`, both or neither: one without the other is an error
+/// naming the missing one, rather than a silent fall-back to plain HTTP.
 fn tls_files() -> Result<(Option<PathBuf>, Option<PathBuf>), ConfigError> {
     let cert = env_or("API_TLS_CERT", String::new())?;
     let key = env_or("API_TLS_KEY", String::new())?;

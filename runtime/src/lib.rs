@@ -10,7 +10,11 @@
 //! - [`retry`]: the one retry policy, and the named policies of every retried call.
 //! - [`startup`]: waiting for Postgres, and the `migrate` subcommand.
 //! - [`stored_inputs`]: an import's stored inputs as one blocking `Read`, chunk by chunk.
+//! - [`attachment_urls`]: signing and checking an import's `attachment_url`.
+//! - [`callback_urls`]: which webhook callback URLs may be called (no private networks).
 
+pub mod attachment_urls;
+pub mod callback_urls;
 pub mod config;
 pub mod health;
 pub mod queue;

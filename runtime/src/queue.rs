@@ -157,17 +157,25 @@ pub async fn declare(channel: &Channel, queue: &str) -> lapin::Result<()> {
     Ok(())
 }
 
-/// Deletes the work queue and its dead-letter queue (for tests and teardown).
+/// The queue of webhook deliveries beside the work queue `queue`.
+pub fn webhook_queue(queue: &str) -> String {
+    format!("{queue}.webhooks")
+}
+
+/// Deletes the work queue, the webhook queue beside it and their dead-letter queues (for
+/// tests and teardown).
 pub async fn delete(channel: &Channel, queue: &str) -> lapin::Result<()> {
-    channel
-        .queue_delete(queue.into(), QueueDeleteOptions::default())
-        .await?;
-    channel
-        .queue_delete(
-            dead_letter_queue(queue).as_str().into(),
-            QueueDeleteOptions::default(),
-        )
-        .await?;
+    let webhooks = webhook_queue(queue);
+    for name in [
+        queue.to_owned(),
+        dead_letter_queue(queue),
+        webhooks.clone(),
+        dead_letter_queue(&webhooks),
+    ] {
+        channel
+            .queue_delete(name.as_str().into(), QueueDeleteOptions::default())
+            .await?;
+    }
     Ok(())
 }
 
@@ -212,9 +220,15 @@ impl Publisher {
     /// Publishes one message and waits for RabbitMQ's confirm. A nack (a quorum queue
     /// electing its leader, say) is retried a few times with backoff before it is an error.
     pub async fn publish(&self, message: &ImportMessage) -> anyhow::Result<()> {
+        let (body, props) = message.encode();
+        self.publish_body(&body, props).await
+    }
+
+    /// Publishes one message body with its properties, as [`Publisher::publish`].
+    pub async fn publish_body(&self, body: &[u8], props: BasicProperties) -> anyhow::Result<()> {
         let mut backoff = RetryPolicy::PUBLISH_NACK.start();
         loop {
-            match self.publish_once(message).await {
+            match self.publish_once(body, props.clone()).await {
                 Err(PublishError::Nack) => match backoff.next_delay() {
                     Some(delay) => {
                         tracing::debug!(
@@ -231,8 +245,7 @@ impl Publisher {
         }
     }
 
-    async fn publish_once(&self, message: &ImportMessage) -> Result<(), PublishError> {
-        let (body, props) = message.encode();
+    async fn publish_once(&self, body: &[u8], props: BasicProperties) -> Result<(), PublishError> {
         let confirm = self
             .channel
             .basic_publish(
@@ -242,7 +255,7 @@ impl Publisher {
                     mandatory: true,
                     ..Default::default()
                 },
-                &body,
+                body,
                 props,
             )
             .await?

@@ -1,38 +1,30 @@
-//! An import's lifecycle events (`import_events`): created, started, completed, interrupted.
+//! An import's lifecycle events (`import_events`): created, started, completed, interrupted,
+//! destroyed; each written with its webhook deliveries.
 
 use serde_json::Value;
 use tokio_postgres::GenericClient;
 
-/// Records a lifecycle event of an import.
+/// Records a lifecycle event of an import, with its webhook deliveries (one for each enabled
+/// webhook of the import's tenant on the topic `name`). Call it in the transaction that
+/// makes the change it records.
 pub async fn record_event<C: GenericClient>(
     client: &C,
     import_id: &str,
     name: &str,
     payload: Value,
 ) -> Result<(), tokio_postgres::Error> {
-    client
-        .execute(
-            "INSERT INTO import_events (import_id, name, payload) VALUES ($1, $2, $3)",
+    let event_id: i64 = client
+        .query_one(
+            "INSERT INTO import_events (import_id, name, payload) VALUES ($1, $2, $3) RETURNING id",
             &[&import_id, &name, &payload],
         )
-        .await?;
+        .await?
+        .get(0);
+    crate::deliveries::enqueue(client, event_id, import_id, name).await?;
     Ok(())
 }
 
-/// One lifecycle event of an import, as stored.
-#[derive(Debug, Clone)]
-pub struct Event {
-    /// Its id: the order events were recorded in.
-    pub id: i64,
-    /// The import it is about.
-    pub import_id: String,
-    /// `imports.create`, `imports.start`, ...
-    pub name: String,
-    /// What the event recorded (counts, a reason).
-    pub payload: Value,
-    /// When it was recorded.
-    pub created_at: chrono::DateTime<chrono::Utc>,
-}
+pub use imports_common::events::Event;
 
 fn event(r: &tokio_postgres::Row) -> Event {
     Event {

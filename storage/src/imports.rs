@@ -2,19 +2,17 @@
 //! status, all through the transitions of [`Status`].
 
 use serde_json::Value;
-use tokio_postgres::{GenericClient, Row};
+use tokio_postgres::GenericClient;
 use uuid::Uuid;
 
-use imports_common::inputs::{parse_csv_delimiter, DEFAULT_CSV_DELIMITER};
-use imports_common::jsonapi::IMPORT_ATTRIBUTES;
-use imports_common::model::{
-    csv_delimiter_text, ErrorsLog, Format, Import, Status, Tenant, WarningsLog,
-};
+use imports_common::model::{csv_delimiter_text, Format, Import, Status, Tenant};
 
 use crate::events::record_event;
 use crate::inputs::{append_input_chunk, INPUT_CHUNK_BYTES};
-use crate::logs::logs;
 use crate::rows::parsed;
+
+pub(crate) use crate::import_rows::{delimiter_from_row, import_from_row};
+pub use crate::import_rows::{get_import, ImportColumns, IMPORT_COLUMNS};
 
 /// Everything needed to create an import.
 #[derive(Debug, Clone)]
@@ -41,25 +39,9 @@ pub struct NewImport {
     pub reference_origin: Option<String>,
     /// Free key-value pairs.
     pub metadata: Value,
-}
-
-/// The columns an [`Import`] is read from: its id, tenant and interrupt flag, then every
-/// attribute of [`IMPORT_ATTRIBUTES`] that is stored in a column. `{IMPORT_COLUMNS}` in a
-/// statement's text writes the list.
-pub const IMPORT_COLUMNS: ImportColumns = ImportColumns;
-
-/// The SELECT list of imports, written from the attribute table (see [`IMPORT_COLUMNS`]).
-#[derive(Debug, Clone, Copy)]
-pub struct ImportColumns;
-
-impl std::fmt::Display for ImportColumns {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("organization_id, mode, interrupt_requested")?;
-        for column in IMPORT_ATTRIBUTES.iter().filter_map(|a| a.column) {
-            write!(f, ", {column}")?;
-        }
-        Ok(())
-    }
+    /// The W3C trace context of the request that creates it (its webhook deliveries join
+    /// that trace); `{}` for none.
+    pub trace_context: Value,
 }
 
 /// Creates an import (status pending) with its raw inputs and its `imports.create` event.
@@ -91,8 +73,8 @@ pub async fn insert_import<C: GenericClient>(
             &format!(
                 "INSERT INTO imports (id, organization_id, mode, resource_type, format, parent_resource_id,
                     inputs_size, skip_errors, reference, reference_origin, metadata, csv_delimiter,
-                    dry_run, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
+                    dry_run, trace_context, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
                     clock_timestamp(), clock_timestamp())
                  RETURNING {IMPORT_COLUMNS}"
             ),
@@ -110,6 +92,7 @@ pub async fn insert_import<C: GenericClient>(
                 &new.metadata,
                 &new.csv_delimiter.map(csv_delimiter_text),
                 &new.dry_run,
+                &new.trace_context,
             ],
         )
         .await?;
@@ -121,96 +104,6 @@ pub async fn insert_import<C: GenericClient>(
     )
     .await?;
     import_from_row(&row)
-}
-
-/// Reads an import with its errors and warnings logs, whoever owns it.
-pub async fn get_import<C: GenericClient>(
-    client: &C,
-    id: &str,
-) -> Result<Option<Import>, tokio_postgres::Error> {
-    let Some(row) = client
-        .query_opt(
-            &format!("SELECT {IMPORT_COLUMNS} FROM imports WHERE id = $1"),
-            &[&id],
-        )
-        .await?
-    else {
-        return Ok(None);
-    };
-    let mut import = import_from_row(&row)?;
-    let (errors, warnings) = logs(client, id).await?;
-    import.errors_log = errors;
-    import.warnings_log = warnings;
-    Ok(Some(import))
-}
-
-/// The `csv_delimiter` column: `None` for JSON, `,` for a CSV import that predates it; a
-/// delimiter this build cannot read is an error.
-pub(crate) fn delimiter_from_row(
-    row: &Row,
-    format: Format,
-) -> Result<Option<u8>, tokio_postgres::Error> {
-    if format != Format::Csv {
-        return Ok(None);
-    }
-    let stored: Option<Delimiter> = row.try_get("csv_delimiter")?;
-    Ok(Some(stored.map_or(DEFAULT_CSV_DELIMITER, |d| d.0)))
-}
-
-/// A stored `csv_delimiter`, read with the model's own parser.
-struct Delimiter(u8);
-
-impl<'a> tokio_postgres::types::FromSql<'a> for Delimiter {
-    fn from_sql(
-        ty: &tokio_postgres::types::Type,
-        raw: &'a [u8],
-    ) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
-        let text = <&str as tokio_postgres::types::FromSql>::from_sql(ty, raw)?;
-        parse_csv_delimiter(text)
-            .map(Delimiter)
-            .ok_or_else(|| format!("{text:?} is not a csv_delimiter").into())
-    }
-
-    fn accepts(ty: &tokio_postgres::types::Type) -> bool {
-        <&str as tokio_postgres::types::FromSql>::accepts(ty)
-    }
-}
-
-pub(crate) fn import_from_row(row: &Row) -> Result<Import, tokio_postgres::Error> {
-    let format: Format = parsed(row, "format")?;
-    Ok(Import {
-        id: row.get("id"),
-        tenant: Tenant {
-            organization_id: row.get("organization_id"),
-            mode: parsed(row, "mode")?,
-        },
-        resource_type: row.get("resource_type"),
-        format,
-        csv_delimiter: delimiter_from_row(row, format)?,
-        dry_run: row.get("dry_run"),
-        parent_resource_id: row.get("parent_resource_id"),
-        status: parsed(row, "status")?,
-        started_at: row.get("started_at"),
-        completed_at: row.get("completed_at"),
-        interrupted_at: row.get("interrupted_at"),
-        inputs: None,
-        inputs_size: row.get("inputs_size"),
-        errors_count: row.get("errors_count"),
-        warnings_count: row.get("warnings_count"),
-        processed_count: row.get("processed_count"),
-        created_count: row.get("created_count"),
-        updated_count: row.get("updated_count"),
-        errors_log: ErrorsLog::default(),
-        warnings_log: WarningsLog::default(),
-        attachment_url: None,
-        skip_errors: row.get("skip_errors"),
-        interrupt_requested: row.get("interrupt_requested"),
-        created_at: row.get("created_at"),
-        updated_at: row.get("updated_at"),
-        reference: row.get("reference"),
-        reference_origin: row.get("reference_origin"),
-        metadata: row.get("metadata"),
-    })
 }
 
 /// Moves an import to `to` if the move is legal from its current status (and, when `owner`
@@ -420,10 +313,9 @@ pub async fn insert_announced_import<C: GenericClient>(
     client: &C,
     id: &str,
     new: &NewImport,
-    trace_context: &Value,
 ) -> Result<Import, tokio_postgres::Error> {
     let import = insert_import(client, id, new).await?;
-    crate::outbox::enqueue(client, &import.id, trace_context).await?;
+    crate::outbox::enqueue(client, &import.id, &new.trace_context).await?;
     Ok(import)
 }
 
@@ -466,13 +358,16 @@ pub async fn update_import<C: GenericClient>(
 }
 
 /// Deletes import `id` with everything that is its own (inputs, log entries, events and
-/// leases go with the row, `ON DELETE CASCADE`) and its outbox row, in one transaction.
+/// leases go with the row, `ON DELETE CASCADE`) and its outbox row, in one transaction that
+/// also writes the `imports.destroy` deliveries of its webhooks (the event itself goes with
+/// the import; its deliveries hold the import as it was).
 pub async fn delete_import(
     client: &mut tokio_postgres::Client,
     id: &str,
 ) -> Result<(), tokio_postgres::Error> {
     let tx = client.transaction().await?;
     crate::outbox::remove(&tx, id).await?;
+    record_event(&tx, id, "imports.destroy", serde_json::json!({})).await?;
     tx.execute("DELETE FROM imports WHERE id = $1", &[&id])
         .await?;
     tx.commit().await?;

@@ -6,11 +6,15 @@
 //! - [`db`]: the Postgres pool, its liveness probe, and redacting connection URLs.
 //! - [`migrate`]: applies `migrations/` once each, under an advisory lock.
 //! - [`imports`]: imports themselves: create, read, status transitions, interrupts.
+//! - [`import_rows`]: reading an import back (its columns, with its logs).
 //! - [`inputs`]: an import's raw inputs, in chunks.
 //! - [`logs`]: an import's error and warning entries.
 //! - [`events`]: an import's lifecycle events.
 //! - [`leases`]: which worker holds an import, and the per-batch checkpoint fenced by it.
 //! - [`outbox`]: imports created but not yet announced on RabbitMQ.
+//! - [`webhooks`]: webhooks on the imports topics, per tenant.
+//! - [`deliveries`]: each event's webhook deliveries, their claims, attempts and circuits,
+//!   and the `event_callbacks` of each attempt.
 //! - [`tokens`]: API tokens, stored as hashes.
 //! - [`applications`]: organizations and their OAuth2 applications (secrets as hashes).
 //! - [`signing_keys`]: the RSA keys access tokens are signed with, shared by the replicas.
@@ -23,7 +27,9 @@
 pub mod applications;
 pub mod batches;
 pub mod db;
+pub mod deliveries;
 pub mod events;
+pub mod import_rows;
 pub mod imports;
 pub mod inputs;
 pub mod leases;
@@ -36,5 +42,6 @@ pub mod revocations;
 pub mod signing_keys;
 pub mod statistics;
 pub mod tokens;
+pub mod webhooks;
 
 mod rows;

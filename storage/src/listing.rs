@@ -3,14 +3,14 @@
 //! gave is a bound parameter; the SQL names only the columns of the attribute table and the
 //! expressions of [`attribute_sql`].
 
-use imports_common::jsonapi::{AttributeKind, ImportAttribute};
+use imports_common::jsonapi::{Attribute, AttributeKind};
 use tokio_postgres::types::ToSql;
 
 /// The SQL an attribute is filtered and sorted by: its column, or for `attachment_url` (made
 /// when the import is shown, once it has left `pending`) an expression that is null while the
 /// import is pending and otherwise sorts as the URL does (by id). `None` for an attribute
 /// neither stored nor derivable.
-pub fn attribute_sql(attribute: &ImportAttribute) -> Option<&'static str> {
+pub fn attribute_sql<T>(attribute: &Attribute<T>) -> Option<&'static str> {
     match (attribute.column, attribute.kind) {
         (Some(column), _) => Some(column),
         (None, AttributeKind::Url) => Some("(CASE WHEN status = 'pending' THEN NULL ELSE id END)"),

@@ -58,6 +58,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "events with their import",
         include_str!("../../migrations/0011_events_with_their_import.sql"),
     ),
+    (
+        12,
+        "webhooks",
+        include_str!("../../migrations/0012_webhooks.sql"),
+    ),
 ];
 
 /// The advisory lock key that serialises migration runs (an arbitrary constant).

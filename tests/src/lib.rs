@@ -107,6 +107,13 @@ impl TestEnv {
             // A free port each, so that parallel workers never collide.
             http_addr: "127.0.0.1:0".into(),
             time_slice: Duration::from_secs(10),
+            // The tests' receivers listen on loopback; retries come quickly.
+            webhooks: imports_runtime::config::WebhookSettings {
+                allow_private_networks: true,
+                retry_base: Duration::from_millis(200),
+                retry_max: Duration::from_secs(2),
+                ..Default::default()
+            },
         }
     }
 
@@ -176,6 +183,7 @@ impl TestEnv {
                 reference: None,
                 reference_origin: None,
                 metadata: serde_json::json!({}),
+                trace_context: serde_json::json!({}),
             },
             &bytes,
         )
@@ -455,6 +463,8 @@ impl TestEnv {
             tls_cert: None,
             tls_key: None,
             http: imports_runtime::config::HttpLimits::default(),
+            // The tests' receivers listen on loopback.
+            allow_private_networks: true,
         }
     }
 

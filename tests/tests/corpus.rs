@@ -1179,6 +1179,7 @@ async fn submit_bytes(env: &TestEnv, tenant: &Tenant, format: Format, bytes: &[u
             reference: None,
             reference_origin: None,
             metadata: json!({}),
+            trace_context: serde_json::json!({}),
         },
         bytes,
     )

@@ -128,6 +128,7 @@ async fn insert(env: &TestEnv) -> BTreeMap<String, &'static str> {
                 reference: r.reference.map(str::to_owned),
                 reference_origin: r.reference_origin.map(str::to_owned),
                 metadata: r.metadata.clone(),
+                trace_context: serde_json::json!({}),
             },
             b"[]",
         )

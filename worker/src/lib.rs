@@ -12,6 +12,8 @@
 //! - [`statistics`]: keeps the planner's statistics fresh while an import grows a table.
 //! - [`http`]: `/livez`, `/readyz` and `/metrics` on `WORKER_HTTP_ADDR`.
 //! - [`observe`]: the worker's metrics, and what its spans learn from the database.
+//! - [`webhooks`]: sends the webhook deliveries of import events (`imports-worker` does both;
+//!   `imports-worker deliver` only this).
 //!
 //! Shutdown (SIGTERM/SIGINT): consumption stops, each running import finishes its current
 //! batch, hands its lease back and announces it again on RabbitMQ, so that another worker
@@ -27,6 +29,7 @@ pub mod processor;
 pub mod slots;
 pub mod statistics;
 pub mod sweeper;
+pub mod webhooks;
 pub mod writer;
 
 use std::sync::Arc;
@@ -70,30 +73,58 @@ pub struct Context {
     pub announcer: announce::Announcer,
 }
 
+/// What a worker process does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Processes imports and delivers webhooks (`imports-worker`).
+    Everything,
+    /// Only delivers webhooks (`imports-worker deliver`), for those who scale the two apart.
+    DeliveriesOnly,
+}
+
 /// Runs a worker until `shutdown` is cancelled, then waits for its imports to reach a batch
 /// boundary and hand themselves back. Serves `/livez`, `/readyz` and `/metrics` on
 /// `WORKER_HTTP_ADDR` from the start (not ready until Postgres and RabbitMQ answer).
-pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn run(
+    role: Role,
+    config: WorkerConfig,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let listener = TcpListener::bind(&config.http_addr).await.map_err(|e| {
         anyhow::anyhow!(
             "cannot listen on WORKER_HTTP_ADDR={}: {e}",
             config.http_addr
         )
     })?;
-    serve(config, listener, shutdown).await
+    serve_as(role, config, listener, shutdown).await
+}
+
+/// Like [`run`] for a worker that does everything, serving the HTTP endpoints on `listener`.
+pub async fn serve(
+    config: WorkerConfig,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    serve_as(Role::Everything, config, listener, shutdown).await
 }
 
 /// Like [`run`], serving the HTTP endpoints on `listener`.
-pub async fn serve(
+pub async fn serve_as(
+    role: Role,
     config: WorkerConfig,
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     // Per import: two batch writers (one batch commits while the next is written), a reader of
     // stored inputs, a heartbeat and an ANALYZE beside the batches; plus consumer and sweeper.
+    // Per delivery sent at once: one, briefly; plus the scheduler.
+    let imports = match role {
+        Role::Everything => config.concurrency * 5 + 2,
+        Role::DeliveriesOnly => 0,
+    };
     let pool = db::pool(
         &config.services.database_url,
-        config.concurrency * 5 + 2,
+        imports + config.webhooks.concurrency + 2,
         &config.services.pool,
     )?;
     let metrics = Arc::new(observe::WorkerMetrics::new(pool.clone()));
@@ -114,7 +145,38 @@ pub async fn serve(
                 .refresh_periodically(http_stop.clone()),
         )
     });
-    let result = work(config, pool, metrics.clone(), amqp, shutdown).await;
+    let deliverer = Arc::new(webhooks::Deliverer {
+        pool: pool.clone(),
+        services: config.services.clone(),
+        settings: config.webhooks.clone(),
+        client: webhooks::client::build(
+            config.webhooks.timeout,
+            config.webhooks.allow_private_networks,
+        )?,
+        metrics: metrics.clone(),
+        // A process that only delivers is ready once its delivery consumer is connected.
+        amqp: match role {
+            Role::DeliveriesOnly => amqp.clone(),
+            Role::Everything => AmqpWatch::default(),
+        },
+        shutdown: shutdown.clone(),
+    });
+    let result = match role {
+        Role::Everything => {
+            let delivering = tokio::spawn(webhooks::run(deliverer));
+            let r = work(config, pool, metrics.clone(), amqp, shutdown).await;
+            let _ = delivering.await;
+            r
+        }
+        Role::DeliveriesOnly => {
+            tokio::select! {
+                _ = shutdown.cancelled() => {}
+                r = imports_runtime::startup::wait_for_postgres(&pool, &config.services.database_url, None) => r?,
+            }
+            webhooks::run(deliverer).await;
+            Ok(())
+        }
+    };
     http_stop.cancel();
     let _ = http.await;
     if let Some(r) = refresher {

@@ -8,6 +8,9 @@
 //! | `imports_queue_latency_seconds` | histogram: created_at -> started_at of an import | `resource_type` |
 //! | `imports_active` | gauge: imports this worker is processing now | |
 //! | `imports_by_status` | gauge: imports in the database by status (all tenants) | `status` |
+//! | `imports_webhook_deliveries_total` | counter: delivery attempts | `outcome` (`delivered`, `failed`, `abandoned`) |
+//! | `imports_webhook_delivery_duration_seconds` | histogram: one call to a receiver | `outcome` |
+//! | `imports_webhook_open_circuits` | gauge: webhooks whose circuit is open (all tenants) | |
 
 use imports_storage::imports;
 use std::sync::Arc;
@@ -18,7 +21,7 @@ use imports_runtime::telemetry::metrics::{ImportsByStatus, Metrics, SECONDS_BUCK
 use imports_runtime::telemetry::traces;
 use imports_storage::leases::BatchTotals;
 use imports_storage::leases::ClaimedImport;
-use opentelemetry::metrics::{Counter, Histogram, UpDownCounter};
+use opentelemetry::metrics::{Counter, Gauge, Histogram, UpDownCounter};
 use opentelemetry::KeyValue;
 
 use crate::outcome::Finish;
@@ -35,6 +38,55 @@ pub struct WorkerMetrics {
     batch_duration: Histogram<f64>,
     queue_latency: Histogram<f64>,
     active: UpDownCounter<i64>,
+    /// Webhook deliveries.
+    pub webhooks: WebhookMetrics,
+}
+
+/// The instruments of webhook deliveries.
+pub struct WebhookMetrics {
+    attempts: Counter<u64>,
+    duration: Histogram<f64>,
+    open_circuits: Gauge<i64>,
+}
+
+impl WebhookMetrics {
+    fn new(meter: &opentelemetry::metrics::Meter) -> Self {
+        WebhookMetrics {
+            attempts: meter
+                .u64_counter("imports.webhook.deliveries")
+                .with_description("Webhook delivery attempts, by outcome")
+                .build(),
+            duration: meter
+                .f64_histogram("imports.webhook.delivery.duration")
+                .with_unit("s")
+                .with_description("One call to a webhook's receiver, by outcome")
+                .with_boundaries(SECONDS_BUCKETS.to_vec())
+                .build(),
+            open_circuits: meter
+                .i64_gauge("imports.webhook.open_circuits")
+                .with_description("Webhooks whose circuit is open")
+                .build(),
+        }
+    }
+
+    /// Counts a call to a receiver.
+    pub fn attempted(&self, delivered: bool, took: Duration) {
+        let outcome = if delivered { "delivered" } else { "failed" };
+        let labels = [KeyValue::new("outcome", outcome)];
+        self.attempts.add(1, &labels);
+        self.duration.record(took.as_secs_f64(), &labels);
+    }
+
+    /// Counts a delivery settled unsent (its webhook disabled or its circuit open).
+    pub fn abandoned(&self) {
+        self.attempts
+            .add(1, &[KeyValue::new("outcome", "abandoned")]);
+    }
+
+    /// Sets the open-circuits gauge.
+    pub fn set_open_circuits(&self, open: i64) {
+        self.open_circuits.record(open, &[]);
+    }
 }
 
 impl WorkerMetrics {
@@ -67,7 +119,9 @@ impl WorkerMetrics {
             .with_description("Imports this worker is processing now")
             .build();
         let by_status = Arc::new(ImportsByStatus::new(meter, pool));
+        let webhooks = WebhookMetrics::new(meter);
         WorkerMetrics {
+            webhooks,
             metrics,
             by_status,
             processed,

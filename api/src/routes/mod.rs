@@ -6,6 +6,7 @@ pub mod attachment;
 pub mod imports;
 pub mod oauth;
 pub mod resource_types;
+pub mod webhooks;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
@@ -41,6 +42,24 @@ pub fn router(state: AppState) -> Router {
             get(imports::failed_inputs::failed_inputs),
         )
         .route("/api/imports/{id}/attachment", get(attachment::download))
+        .route(
+            "/api/webhooks",
+            get(webhooks::list::list).post(webhooks::create::create),
+        )
+        .route(
+            "/api/webhooks/{id}",
+            get(webhooks::retrieve::retrieve)
+                .patch(webhooks::update::update)
+                .delete(webhooks::delete::delete),
+        )
+        .route(
+            "/api/webhooks/{id}/last_event_callbacks",
+            get(webhooks::callbacks::list),
+        )
+        .route(
+            "/api/webhooks/{id}/relationships/last_event_callbacks",
+            get(webhooks::callbacks::relationship),
+        )
         .route("/api/application", get(account::application))
         .route("/api/organization", get(account::organization))
         .route("/api/resource_types", get(resource_types::list))

@@ -245,9 +245,9 @@ pub async fn create(
         reference,
         reference_origin,
         metadata,
+        trace_context: trace_context(&headers),
     };
-    let trace = trace_context(&headers);
-    let import = imports::insert_announced_import(&*tx, &import_id, &new, &trace).await?;
+    let import = imports::insert_announced_import(&*tx, &import_id, &new).await?;
     traces::record_import(&tracing::Span::current(), &import.id, rt.name, &tenant);
     tx.commit().await?;
     state.outbox_wake.notify_one();

@@ -47,7 +47,7 @@ pub async fn list(
     let included = q
         .events
         .include
-        .then(|| crate::events::include_read(&mut data, events, &q.events));
+        .then(|| crate::events::include_read(&mut data, events, q.events.fields.as_deref()));
     let page_count = listing::page_count(page.total, q.query.size);
     let base = format!(
         "{}/api/imports",

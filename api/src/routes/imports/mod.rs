@@ -9,49 +9,20 @@ pub mod list;
 pub mod retrieve;
 pub mod update;
 
-use imports_common::jsonapi::import_attribute;
+use imports_common::jsonapi::IMPORT_ATTRIBUTES;
 use imports_common::model::{Import, Tenant};
 use imports_storage::imports;
 
-use crate::document::pointer;
 use crate::errors::ApiError;
 
-/// Which write a body's attributes are checked for: each sets its own attributes.
-#[derive(Clone, Copy)]
-pub(crate) enum Write {
-    Create,
-    Update,
-}
+pub(crate) use crate::document::Write;
 
-/// Refuses an attribute the write cannot set: read-only, settable only by the other write,
-/// or unknown, naming it in the error.
+/// Refuses an attribute of imports the write cannot set, naming it.
 pub(crate) fn refuse_unwritable<'a>(
     write: Write,
     names: impl Iterator<Item = &'a str>,
 ) -> Result<(), ApiError> {
-    for name in names {
-        let attribute = import_attribute(name);
-        let (allowed, other_only) = match (write, attribute) {
-            (Write::Create, Some(a)) => (a.on_create, a.on_update),
-            (Write::Update, Some(a)) => (a.on_update, a.on_create),
-            (_, None) => (false, false),
-        };
-        if allowed {
-            continue;
-        }
-        let why = match (write, attribute) {
-            (Write::Create, Some(_)) if other_only => {
-                format!("{name} can only be sent to update an import")
-            }
-            (Write::Update, Some(_)) if other_only => {
-                format!("{name} can only be set when the import is created")
-            }
-            (_, Some(a)) if a.readable => format!("{name} is read-only"),
-            _ => format!("{name} is not an attribute of imports"),
-        };
-        return Err(ApiError::invalid(pointer(name), why));
-    }
-    Ok(())
+    crate::document::refuse_unwritable(IMPORT_ATTRIBUTES, "imports", write, names)
 }
 
 /// Reads an import of the tenant, with its logs.

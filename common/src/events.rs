@@ -1,0 +1,95 @@
+//! An import's lifecycle events (created, started, completed, interrupted) as stored and as
+//! the API shows them: Commerce Layer's event attributes (`name`, timestamps, `reference`,
+//! `reference_origin`, `metadata`) with our `payload`, and `included` on imports (a list
+//! page's, a retrieve's, a webhook payload's).
+
+use serde_json::{json, Map, Value};
+
+use crate::jsonapi::timestamp;
+
+/// The JSON:API type of events.
+pub const EVENTS_TYPE: &str = "events";
+
+/// The attributes of an event, for `fields[events]`.
+pub const EVENT_FIELDS: &[&str] = &[
+    "name",
+    "created_at",
+    "updated_at",
+    "reference",
+    "reference_origin",
+    "metadata",
+    "payload",
+];
+
+/// The most events of one import put in `included` (an import has a handful: created,
+/// started, completed or interrupted, and one start per resumption).
+pub const MAX_INCLUDED_PER_IMPORT: i64 = 100;
+
+/// One lifecycle event of an import, as stored.
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// Its id: the order events were recorded in.
+    pub id: i64,
+    /// The import it is about.
+    pub import_id: String,
+    /// `imports.create`, `imports.start`, ...
+    pub name: String,
+    /// What the event recorded (counts, a reason).
+    pub payload: Value,
+    /// When it was recorded.
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// An event as a JSON:API resource, with only the `fields` asked for.
+pub fn event_resource(e: &Event, fields: Option<&[String]>) -> Value {
+    let created = timestamp(e.created_at);
+    let all = json!({
+        "name": e.name,
+        "created_at": created,
+        // An event is never changed once recorded.
+        "updated_at": created,
+        "reference": Value::Null,
+        "reference_origin": Value::Null,
+        "metadata": {},
+        "payload": e.payload,
+    });
+    let attributes: Map<String, Value> = match (all, fields) {
+        (Value::Object(map), Some(fields)) => map
+            .into_iter()
+            .filter(|(k, _)| fields.iter().any(|f| f == k))
+            .collect(),
+        (Value::Object(map), None) => map,
+        _ => Map::new(),
+    };
+    json!({
+        "id": e.id.to_string(),
+        "type": EVENTS_TYPE,
+        "attributes": attributes,
+        "relationships": {"import": {"data": {"type": "imports", "id": e.import_id}}},
+    })
+}
+
+/// The linkage of an event, for `relationships.events.data`.
+pub fn linkage(e: &Event) -> Value {
+    json!({"type": EVENTS_TYPE, "id": e.id.to_string()})
+}
+
+/// Fills `relationships.events.data` of each import resource and returns the events (read with them) for `included`, oldest first, with only the `fields`
+/// asked for.
+pub fn include_read(
+    imports: &mut [Value],
+    mut events: Vec<Event>,
+    fields: Option<&[String]>,
+) -> Vec<Value> {
+    events.sort_by_key(|e| e.id);
+    for resource in imports.iter_mut() {
+        let id = resource["id"].as_str().unwrap_or_default().to_owned();
+        let data: Vec<Value> = events
+            .iter()
+            .filter(|e| e.import_id == id)
+            .map(linkage)
+            .collect();
+        resource["relationships"]["events"]["data"] = Value::Array(data);
+    }
+    events.iter().map(|e| event_resource(e, fields)).collect()
+}
