@@ -7,7 +7,7 @@
 //! - [`config`]: the credentials file of `importctl login`.
 //! - [`watch`]: progress of imports until they are final, and the summary.
 //! - [`commands`]: one file per subcommand (create, watch, list, show, interrupt, delete,
-//!   errors, types, login and logout), dispatched from `commands/mod.rs`.
+//!   errors, types, login and logout, webhooks), dispatched from `commands/mod.rs`.
 //! - [`output`]: tables and numbers for people.
 //!
 //! Exit status: 0 when everything went well; 1 when an import watched (`watch`,
@@ -40,7 +40,7 @@ pub const EXIT_ERROR: i32 = 2;
 #[command(
     name = "importctl",
     version,
-    about = "Operate imports through the imports API: create imports from large CSV or JSON files, watch them, list, show, interrupt, delete.",
+    about = "Operate imports through the imports API: create imports from large CSV or JSON files, watch them, list, show, interrupt, delete; manage the webhooks called on their events.",
     after_help = "Authentication: --token (IMPORTS_TOKEN), or --client-id and --client-secret (IMPORTS_CLIENT_ID, IMPORTS_CLIENT_SECRET), or the credentials kept by `importctl login`; giving a token and client credentials together is an error.\n\nExit status: 0 ok; 1 an import watched was interrupted, deleted or had errors; 2 usage error, unreadable file or API error."
 )]
 pub struct Cli {
@@ -133,6 +133,13 @@ pub enum Command {
     Login,
     /// Forget the credentials kept by `importctl login` (remove the credentials file).
     Logout,
+    /// Webhooks on the imports topics: create, list, show (--callbacks), delete, reset,
+    /// disable, enable.
+    Webhooks {
+        /// What to do with webhooks.
+        #[command(subcommand)]
+        command: commands::WebhooksCommand,
+    },
 }
 
 /// `importctl create`.

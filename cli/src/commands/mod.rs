@@ -8,6 +8,7 @@
 //! - `errors`: the failed-inputs report.
 //! - `types`: the importable resource types.
 //! - `login`, `logout`: client credentials kept for later commands, or forgotten.
+//! - `webhooks`: the webhooks resource (create, list, show, delete, reset, disable, enable).
 
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
@@ -29,6 +30,9 @@ mod login;
 mod show;
 mod types;
 mod watch;
+mod webhooks;
+
+pub use webhooks::{CreateWebhookArgs, ListWebhooksArgs, WebhooksCommand};
 
 /// Runs the subcommand; returns the exit status.
 pub fn dispatch(cli: &Cli) -> Result<i32> {
@@ -65,6 +69,7 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
         Command::Delete { id } => delete::delete(&api, cli.json, id),
         Command::Errors { id, csv } => errors::errors(&api, cli.json, *csv, id),
         Command::Types { name } => types::types(&api, cli.json, name.as_deref()),
+        Command::Webhooks { command } => webhooks::webhooks(&api, cli.json, command),
         Command::Login | Command::Logout => unreachable!("run above"),
     }
 }
