@@ -174,10 +174,14 @@ pub const WEBHOOK_ATTRIBUTES: &[Attribute<Webhook>] = &[
         json!(w.circuit_state.as_str())
     })
     .queryable(),
-    Attribute::new("circuit_failure_count", Number, |w: &Webhook| {
-        json!(w.circuit_failure_count)
-    })
-    .queryable(),
+    // An integer column: compared as bigint, the type of the list's number parameters.
+    Attribute {
+        column: Some("circuit_failure_count::bigint"),
+        ..Attribute::new("circuit_failure_count", Number, |w: &Webhook| {
+            json!(w.circuit_failure_count)
+        })
+        .queryable()
+    },
     Attribute::new("shared_secret", Text, |w: &Webhook| json!(w.shared_secret)),
     Attribute::new("created_at", Time, |w: &Webhook| time(Some(w.created_at))).queryable(),
     Attribute::new("updated_at", Time, |w: &Webhook| time(Some(w.updated_at))).queryable(),

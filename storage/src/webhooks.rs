@@ -75,14 +75,21 @@ pub async fn create_webhook<C: GenericClient>(
     new: &NewWebhook,
 ) -> Result<Option<Webhook>, tokio_postgres::Error> {
     let (org, mode) = (&new.tenant.organization_id, new.tenant.mode.as_str());
+    // The count in a statement of its own: one statement's snapshot is taken before it waits
+    // for the lock, so it would miss the webhooks committed by the holder it waited for.
+    client
+        .execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended('webhooks/' || $1 || '/' || $2, 0))",
+            &[org, &mode],
+        )
+        .await?;
     let count: i64 = client
         .query_one(
-            "SELECT pg_advisory_xact_lock(hashtextextended('webhooks/' || $1 || '/' || $2, 0)), \
-             (SELECT count(*) FROM webhooks WHERE organization_id = $1 AND mode = $2)",
+            "SELECT count(*) FROM webhooks WHERE organization_id = $1 AND mode = $2",
             &[org, &mode],
         )
         .await?
-        .get(1);
+        .get(0);
     if count >= MAX_WEBHOOKS_PER_TENANT {
         return Ok(None);
     }

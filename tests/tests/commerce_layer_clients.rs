@@ -1,8 +1,9 @@
 //! Commerce Layer's own npm clients, unchanged, against the API over HTTPS, as their users
 //! run them: `@commercelayer/js-auth` (token, `jwtVerify` against our key set,
 //! `getCoreApiBaseEndpoint`, revoke), `@commercelayer/sdk` (application, organization,
-//! imports) and `@commercelayer/cli-plugin-imports` (`imports:create`). The versions are
-//! pinned in tests/node/package-lock.json and installed from the npm registry per run.
+//! imports, webhooks) and `@commercelayer/cli-plugin-imports` (`imports:create`). The
+//! versions are pinned in tests/node/package-lock.json and installed from the npm registry
+//! per run.
 //!
 //! The clients build `https://auth.<domain>` and `https://<slug>.<domain>`: the domain here is
 //! `imports.test:<port>`, its names resolved to 127.0.0.1 by tests/node/resolve-local.cjs,
@@ -188,7 +189,12 @@ async fn commerce_layers_js_auth_sdk_and_cli_plugin_work_unchanged() {
     )
     .unwrap();
     let out = {
-        let (dir, ca, domain) = (dir.clone(), cert_path.clone(), domain.clone());
+        let (dir, ca, domain, token) = (
+            dir.clone(),
+            cert_path.clone(),
+            domain.clone(),
+            token.clone(),
+        );
         let inputs = inputs.display().to_string();
         tokio::task::spawn_blocking(move || {
             let run = dir.join("node_modules/@commercelayer/cli-plugin-imports/bin/run.js");
@@ -243,5 +249,79 @@ async fn commerce_layers_js_auth_sdk_and_cli_plugin_work_unchanged() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+
+    // The SDK's webhooks: create, list, retrieve; then, the circuit opened in the database,
+    // _reset_circuit, _disable, last_event_callbacks and delete.
+    let run = |step: &'static str, id: String| {
+        let (dir, ca, domain, token) = (
+            dir.clone(),
+            cert_path.clone(),
+            domain.clone(),
+            token.clone(),
+        );
+        tokio::task::spawn_blocking(move || {
+            let env = [
+                ("DOMAIN", domain.as_str()),
+                ("ORGANIZATION", SLUG),
+                ("TOKEN", &token),
+                ("STEP", step),
+                ("ID", &id),
+            ];
+            let out = node(
+                &dir,
+                &ca,
+                &["--input-type=module", "-e", WEBHOOKS_MJS],
+                &env,
+            );
+            let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+            assert!(
+                out.status.success(),
+                "{step}: {}\n{stdout}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            serde_json::from_str::<Value>(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+        })
+    };
+    let seen = run("create", String::new()).await.unwrap();
+    let id = seen["id"].as_str().unwrap().to_owned();
+    let created = serde_json::json!({"type": "webhooks", "secret_length": 32, "circuit_state": "closed", "include_resources": ["events"]});
+    assert_eq!(seen["created"], created, "{seen}");
+    let list = serde_json::json!({"length": 1, "recordCount": 1, "first": id});
+    assert_eq!(seen["list"], list, "{seen}");
+    let retrieved = serde_json::json!({"name": "sdk", "secret": null});
+    assert_eq!(seen["retrieved"], retrieved, "{seen}");
+    env.query("UPDATE webhooks SET circuit_state = 'open', circuit_failure_count = 30")
+        .await;
+    let seen = run("reset", id).await.unwrap();
+    let reset = serde_json::json!({"circuit_state": "closed", "circuit_failure_count": 0});
+    let expected =
+        serde_json::json!({"reset": reset, "disabled": true, "callbacks": 0, "after_delete": 404});
+    assert_eq!(seen, expected);
     worker.stop().await;
 }
+
+/// Commerce Layer's SDK on webhooks, one `STEP` a run (`create`, then `reset` of webhook
+/// `ID`); prints what it saw as JSON.
+const WEBHOOKS_MJS: &str = r#"
+import { CommerceLayer } from '@commercelayer/sdk/bundle'
+const { DOMAIN, ORGANIZATION, TOKEN, STEP, ID } = process.env
+const cl = CommerceLayer({ organization: ORGANIZATION, domain: DOMAIN, accessToken: TOKEN })
+const out = {}
+if (STEP === 'create') {
+  const w = await cl.webhooks.create({ name: 'sdk', topic: 'imports.complete', callback_url: 'http://127.0.0.1:9/hook', include_resources: ['events'] })
+  out.id = w.id
+  out.created = { type: w.type, secret_length: w.shared_secret?.length, circuit_state: w.circuit_state, include_resources: w.include_resources }
+  const list = await cl.webhooks.list({ filters: { topic_eq: 'imports.complete' }, pageSize: 5 })
+  out.list = { length: list.length, recordCount: list.meta.recordCount, first: list[0]?.id }
+  const r = await cl.webhooks.retrieve(w.id)
+  out.retrieved = { name: r.name, secret: r.shared_secret ?? null }
+} else {
+  const w = await cl.webhooks._reset_circuit(ID)
+  out.reset = { circuit_state: w.circuit_state, circuit_failure_count: w.circuit_failure_count }
+  out.disabled = typeof (await cl.webhooks._disable(ID)).disabled_at === 'string'
+  out.callbacks = (await cl.webhooks.last_event_callbacks(ID)).meta.recordCount
+  await cl.webhooks.delete(ID)
+  try { await cl.webhooks.retrieve(ID); out.after_delete = 'found' } catch (e) { out.after_delete = e.status ?? String(e) }
+}
+console.log(JSON.stringify(out))
+"#;
