@@ -152,7 +152,9 @@ const LIBRARY_VARIABLES: &[&str] = &[
 /// The environment variables the binaries read: every upper-case string literal that the
 /// source of common/, storage/, runtime/, api/, worker/ and cli/ names next to `env` on the
 /// same line (`env_or("X"`, `env_at_least("X"`, `std::env::var("X")`, clap's `env = "X"`),
-/// plus [`LIBRARY_VARIABLES`]. Read at test time, so a new setting needs no list kept here.
+/// or at the start of the line after one, or as the argument of a closure forwarding to
+/// one (`whole("X"`), plus [`LIBRARY_VARIABLES`]. Read at test time, so a new setting needs
+/// no list kept here.
 fn variables_read() -> BTreeSet<String> {
     let mut files = Vec::new();
     for dir in [
@@ -168,6 +170,19 @@ fn variables_read() -> BTreeSet<String> {
     let mut names: BTreeSet<String> = LIBRARY_VARIABLES.iter().map(|s| s.to_string()).collect();
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
+        // Closures that forward to a reader of the environment, e.g. config.rs's
+        // `let whole = |name, default: u64, min| env_at_least(name, default, min);`: their
+        // calls name variables too.
+        let forwarders: Vec<String> = text
+            .lines()
+            .filter_map(|l| {
+                let rest = l.trim().strip_prefix("let ")?;
+                let (name, value) = rest.split_once(" = |")?;
+                let is_ident = name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                (is_ident && value.contains("env")).then(|| format!("{name}("))
+            })
+            .collect();
+        let mut previous = "";
         for line in text.lines() {
             let mut rest = line;
             while let Some(open) = rest.find('"') {
@@ -180,12 +195,20 @@ fn variables_read() -> BTreeSet<String> {
                     && literal
                         .chars()
                         .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+                // A literal that starts its line is an argument of the call the line above
+                // opens (`whole(` then `"NAME",` below it, as rustfmt cuts a long call).
+                let before = match before.trim().is_empty() {
+                    true => previous.trim_end(),
+                    false => before,
+                };
                 let tail: String = before.chars().rev().take(40).collect();
-                if is_name && tail.to_ascii_lowercase().contains("vne") {
+                let forwarded = forwarders.iter().any(|f| before.ends_with(f.as_str()));
+                if is_name && (tail.to_ascii_lowercase().contains("vne") || forwarded) {
                     names.insert(literal.to_owned());
                 }
                 rest = &after[close + 1..];
             }
+            previous = line;
         }
     }
     for expected in [
@@ -196,6 +219,8 @@ fn variables_read() -> BTreeSet<String> {
         "API_SIGNING_SECRET",
         "MIGRATE_WAIT_SECONDS",
         "LOG_FORMAT",
+        "WEBHOOKS_CONCURRENCY",
+        "WEBHOOKS_ALLOW_PRIVATE_NETWORKS",
     ] {
         assert!(
             names.contains(expected),
@@ -302,16 +327,27 @@ fn containers(workload: &Value) -> Vec<Value> {
     c
 }
 
-/// The Deployment whose container runs `binary`.
-fn deployment_running<'a>(deployments: &'a [Value], binary: &str) -> &'a Value {
+/// What a container runs: its `command` then its `args`.
+fn invocation(container: &Value) -> Vec<String> {
+    let mut words = strings(&container["command"]);
+    words.extend(strings(&container["args"]));
+    words
+}
+
+/// The API's Deployment.
+const API: &[&str] = &["imports-api", "serve"];
+/// The worker's Deployment (imports and webhooks).
+const WORKER: &[&str] = &["imports-worker", "run"];
+/// The Deployment that only delivers webhooks.
+const DELIVER: &[&str] = &["imports-worker", "deliver"];
+
+/// The Deployment whose container runs `run` (a binary and its subcommand: the worker and
+/// the deliverer are one binary).
+fn deployment_running<'a>(deployments: &'a [Value], run: &[&str]) -> &'a Value {
     deployments
         .iter()
-        .find(|d| {
-            containers(d)
-                .iter()
-                .any(|c| strings(&c["command"]).first().map(String::as_str) == Some(binary))
-        })
-        .unwrap_or_else(|| panic!("no Deployment runs {binary}"))
+        .find(|d| containers(d).iter().any(|c| invocation(c) == run))
+        .unwrap_or_else(|| panic!("no Deployment runs {}", run.join(" ")))
 }
 
 /// The uid of the Dockerfile's `USER`.
@@ -516,8 +552,8 @@ fn deployments_probe_declared_ports_and_leave_memory_headroom() {
     }
     // Measured peak RSS (docs/performance.md): worker ~40 MiB, API ~70 MiB; at least twice.
     let mib = 1024f64 * 1024.0;
-    for (binary, peak) in [("imports-worker", 40.0), ("imports-api", 70.0)] {
-        let d = deployment_running(&deployments, binary);
+    for (run, peak) in [(WORKER, 40.0), (API, 70.0)] {
+        let d = deployment_running(&deployments, run);
         for c in containers(d) {
             let limit = bytes(&quantity(&c["resources"]["limits"]["memory"]).unwrap());
             assert!(
@@ -527,12 +563,12 @@ fn deployments_probe_declared_ports_and_leave_memory_headroom() {
             );
         }
     }
-    let api = deployment_running(&deployments, "imports-api");
+    let api = deployment_running(&deployments, API);
     assert!(
         api["spec"]["replicas"].as_u64().unwrap_or(1) >= 2,
         "the API should run 2 replicas"
     );
-    let worker = deployment_running(&deployments, "imports-worker");
+    let worker = deployment_running(&deployments, WORKER);
     assert!(
         worker["spec"].get("replicas").is_none(),
         "KEDA owns the worker's replica count: the Deployment must not set it"
@@ -554,7 +590,7 @@ fn the_worker_grace_period_covers_twice_the_worst_batch() {
     let objects = k8s_objects();
     let lease = configured_lease(&objects);
     let deployments = of_kind(&objects, "Deployment");
-    let worker = deployment_running(&deployments, "imports-worker");
+    let worker = deployment_running(&deployments, WORKER);
     let grace = pod_spec(worker)["terminationGracePeriodSeconds"]
         .as_u64()
         .expect("the worker sets terminationGracePeriodSeconds");
@@ -586,7 +622,7 @@ fn the_worker_grace_period_covers_twice_the_worst_batch() {
 fn keda_scales_the_worker_deployment_on_the_default_queue() {
     let objects = k8s_objects();
     let deployments = of_kind(&objects, "Deployment");
-    let worker = name(deployment_running(&deployments, "imports-worker")).to_owned();
+    let worker = name(deployment_running(&deployments, WORKER)).to_owned();
     let queue = default_queue();
     for cm in of_kind(&objects, "ConfigMap") {
         if let Some(q) = str_at(&cm, "/data/IMPORTS_QUEUE") {
@@ -659,6 +695,177 @@ fn keda_scales_the_worker_deployment_on_the_default_queue() {
     );
 }
 
+/// Where a container's variable `var` comes from, as Kubernetes resolves it: its last `env`
+/// entry of that name (a value, or a key of a ConfigMap or Secret, which must hold it), else
+/// the last `envFrom` source that holds the key; `None` when nothing sets it. Both forms of
+/// one key read alike: `ConfigMap <name> key <key>`.
+fn env_source(objects: &[(String, Value)], container: &Value, var: &str) -> Option<String> {
+    let holds = |kind: &str, object: &str, key: &str| {
+        of_kind(objects, kind).iter().any(|o| {
+            name(o) == object
+                && match kind {
+                    "Secret" => secret_keys(o).contains(key),
+                    _ => o["data"].get(key).is_some(),
+                }
+        })
+    };
+    let entry = container["env"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .rfind(|e| e["name"] == var);
+    if let Some(e) = entry {
+        if let Some(v) = e.get("value") {
+            return Some(format!("value {v}"));
+        }
+        for (reference, kind) in [("configMapKeyRef", "ConfigMap"), ("secretKeyRef", "Secret")] {
+            if let Some(r) = e["valueFrom"].get(reference) {
+                let (object, key) = (r["name"].as_str().unwrap(), r["key"].as_str().unwrap());
+                assert!(
+                    holds(kind, object, key),
+                    "{var} reads {kind} {object} key {key}, which does not exist: the pod would not start"
+                );
+                return Some(format!("{kind} {object} key {key}"));
+            }
+        }
+        return Some(format!("valueFrom {}", e["valueFrom"]));
+    }
+    for from in container["envFrom"].as_array().into_iter().flatten().rev() {
+        let Some(key) = var.strip_prefix(from["prefix"].as_str().unwrap_or_default()) else {
+            continue;
+        };
+        for (reference, kind) in [("configMapRef", "ConfigMap"), ("secretRef", "Secret")] {
+            if let Some(object) = str_at(from, &format!("/{reference}/name")) {
+                if holds(kind, object, key) {
+                    return Some(format!("{kind} {object} key {key}"));
+                }
+            }
+        }
+    }
+    None
+}
+
+#[test]
+fn the_deliver_deployment_delivers_with_the_worker_s_settings() {
+    let objects = k8s_objects();
+    let deployments = of_kind(&objects, "Deployment");
+    let api = deployment_running(&deployments, API);
+    let worker = deployment_running(&deployments, WORKER);
+    let deliver = deployment_running(&deployments, DELIVER);
+    let first = |d: &Value| containers(d).remove(0);
+    let (api_c, worker_c, deliver_c) = (first(api), first(worker), first(deliver));
+    assert_eq!(invocation(&deliver_c), DELIVER, "{}", name(deliver));
+    assert_eq!(deliver_c["image"], worker_c["image"], "one image for both");
+
+    // Its pods are its own: the worker's Deployment, budget and KEDA never count them.
+    let labels = |d: &Value| d["spec"]["template"]["metadata"]["labels"].clone();
+    let selects = |selector: &Value, labels: &Value| {
+        selector
+            .as_object()
+            .is_some_and(|m| !m.is_empty() && m.iter().all(|(k, v)| &labels[k] == v))
+    };
+    let own = &deliver["spec"]["selector"]["matchLabels"];
+    assert!(selects(own, &labels(deliver)));
+    assert!(
+        !selects(own, &labels(worker)),
+        "it would adopt the worker's pods"
+    );
+    assert!(
+        !selects(&worker["spec"]["selector"]["matchLabels"], &labels(deliver)),
+        "the worker's Deployment would adopt its pods"
+    );
+    assert_eq!(deliver["spec"]["replicas"], 2, "a fixed count of 2");
+    for so in of_kind(&objects, "ScaledObject") {
+        assert_ne!(
+            str_at(&so, "/spec/scaleTargetRef/name"),
+            Some(name(deliver))
+        );
+    }
+
+    // The worker's connections and queue (the deliveries' queue is named after it), from the
+    // same sources.
+    for var in ["DATABASE_URL", "AMQP_URL", "IMPORTS_QUEUE"] {
+        let from_worker = env_source(&objects, &worker_c, var);
+        assert!(from_worker.is_some(), "the worker gets no {var}");
+        assert_eq!(
+            env_source(&objects, &deliver_c, var),
+            from_worker,
+            "{} gets {var} from elsewhere than the worker",
+            name(deliver)
+        );
+    }
+    // Payloads carry the API's links and attachment URLs signed with the API's key.
+    for var in ["API_PUBLIC_URL", "API_SIGNING_SECRET"] {
+        let from_api = env_source(&objects, &api_c, var);
+        assert!(from_api.is_some(), "the API gets no {var}");
+        for (d, c) in [(worker, &worker_c), (deliver, &deliver_c)] {
+            assert_eq!(
+                env_source(&objects, c, var),
+                from_api,
+                "{} gets {var} from elsewhere than the API",
+                name(d)
+            );
+        }
+    }
+    // Every WEBHOOKS_* setting is in the ConfigMap, and both delivering Deployments read it
+    // there; the API checks callback URLs with the workers' WEBHOOKS_ALLOW_PRIVATE_NETWORKS.
+    let webhooks: Vec<String> = variables_read()
+        .into_iter()
+        .filter(|v| v.starts_with("WEBHOOKS_"))
+        .collect();
+    assert!(webhooks.len() >= 9, "{webhooks:?}");
+    for var in &webhooks {
+        let from_worker = env_source(&objects, &worker_c, var);
+        assert!(
+            from_worker
+                .as_deref()
+                .is_some_and(|s| s.starts_with("ConfigMap ")),
+            "{var} is not in the ConfigMap the worker reads: {from_worker:?}"
+        );
+        assert_eq!(env_source(&objects, &deliver_c, var), from_worker, "{var}");
+    }
+    assert_eq!(
+        env_source(&objects, &api_c, "WEBHOOKS_ALLOW_PRIVATE_NETWORKS"),
+        env_source(&objects, &worker_c, "WEBHOOKS_ALLOW_PRIVATE_NETWORKS")
+    );
+    // SIGTERM lets the calls in flight finish, each within WEBHOOKS_TIMEOUT_SECONDS.
+    let timeout: u64 = of_kind(&objects, "ConfigMap")
+        .iter()
+        .find_map(|cm| str_at(cm, "/data/WEBHOOKS_TIMEOUT_SECONDS").map(|s| s.parse().unwrap()))
+        .unwrap_or(5);
+    let grace = pod_spec(deliver)["terminationGracePeriodSeconds"]
+        .as_u64()
+        .unwrap_or(30);
+    assert!(
+        grace >= 2 * timeout,
+        "grace {grace}s < 2 x timeout {timeout}s"
+    );
+
+    // Compose likewise: the deliver service runs `imports-worker deliver` with the worker's
+    // connections and the API's URL and key.
+    let compose = compose();
+    let services = &compose["services"];
+    assert_eq!(strings(&services["deliver"]["command"]), DELIVER);
+    let env = |s: &str, k: &str| services[s]["environment"].get(k).cloned();
+    for var in ["DATABASE_URL", "AMQP_URL", "IMPORTS_QUEUE"] {
+        assert!(
+            env("worker", var).is_some(),
+            "compose's worker has no {var}"
+        );
+        assert_eq!(env("deliver", var), env("worker", var), "compose {var}");
+    }
+    for var in ["API_PUBLIC_URL", "API_SIGNING_SECRET"] {
+        assert!(env("api", var).is_some(), "compose's api has no {var}");
+        for s in ["worker", "deliver"] {
+            assert_eq!(env(s, var), env("api", var), "compose {s}: {var}");
+        }
+    }
+    assert_eq!(
+        services["deliver"]["healthcheck"]["test"], services["worker"]["healthcheck"]["test"],
+        "compose's deliver should probe /readyz on WORKER_HTTP_ADDR like the worker"
+    );
+}
+
 fn secret_keys(secret: &Value) -> BTreeSet<String> {
     keys(&secret["stringData"])
         .into_iter()
@@ -702,8 +909,8 @@ fn services_and_budgets_select_existing_pods() {
         }
     }
     let pdbs = of_kind(&objects, "PodDisruptionBudget");
-    for binary in ["imports-api", "imports-worker"] {
-        let d = deployment_running(&deployments, binary);
+    for run in [API, WORKER] {
+        let d = deployment_running(&deployments, run);
         assert!(
             pdbs.iter()
                 .any(|p| selects(&p["spec"]["selector"]["matchLabels"], d)),
@@ -719,7 +926,7 @@ fn compose() -> Value {
 }
 
 /// The services of compose.yaml built from our image.
-const COMPOSE_OURS: [&str; 3] = ["migrate", "api", "worker"];
+const COMPOSE_OURS: [&str; 4] = ["migrate", "api", "worker", "deliver"];
 
 #[test]
 fn every_variable_set_is_one_the_binaries_read() {
@@ -839,6 +1046,7 @@ fn compose_runs_one_image_with_consistent_commands_and_services() {
         "migrate",
         "api",
         "worker",
+        "deliver",
     ] {
         assert!(
             services.contains_key(needed),
@@ -871,12 +1079,13 @@ fn compose_runs_one_image_with_consistent_commands_and_services() {
         ("migrate", ["imports-api", "migrate"]),
         ("api", ["imports-api", "serve"]),
         ("worker", ["imports-worker", "run"]),
+        ("deliver", ["imports-worker", "deliver"]),
     ];
     for (s, command) in expected {
         assert_eq!(strings(&services[s]["command"]), command, "{s}'s command");
         assert!(bins.contains(command[0]));
     }
-    for s in ["api", "worker"] {
+    for s in ["api", "worker", "deliver"] {
         assert_eq!(
             str_at(&services[s], "/depends_on/migrate/condition"),
             Some("service_completed_successfully"),
