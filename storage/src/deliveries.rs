@@ -63,25 +63,40 @@ pub async fn listen_for_new(client: &tokio_postgres::Client) -> Result<(), tokio
     client.batch_execute("LISTEN webhook_deliveries").await
 }
 
-/// Finds up to `limit` deliveries that are due (new, to retry, or whose sender stopped
-/// holding them) and pushes them `republish_after` into the future, so that each is
-/// announced once; if the announcement is lost it is due again then. Returns their ids.
-pub async fn take_due<C: GenericClient>(
+/// Locks up to `limit` deliveries that are due (new, to retry, or whose sender or
+/// announcement was lost), skipping those another announcer has locked; their ids. Call it
+/// in a transaction, announce them, then [`mark_announced`] and commit: if the announcer
+/// dies before the commit, they are still due, and announced again at once.
+pub async fn lock_due<C: GenericClient>(
     client: &C,
     limit: i64,
-    republish_after: Duration,
 ) -> Result<Vec<Uuid>, tokio_postgres::Error> {
     let rows = client
         .query(
-            "UPDATE webhook_deliveries SET next_attempt_at = now() + $2 * interval '1 second' \
-             WHERE id IN (SELECT id FROM webhook_deliveries \
-                 WHERE status = 'pending' AND next_attempt_at <= now() \
-                 ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED) \
-             RETURNING id",
-            &[&limit, &republish_after.as_secs_f64()],
+            "SELECT id FROM webhook_deliveries \
+             WHERE status = 'pending' AND next_attempt_at <= now() \
+             ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED",
+            &[&limit],
         )
         .await?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// Pushes announced deliveries `reannounce_after` into the future: unless a sender claims
+/// them first, they are announced again then (their message was lost).
+pub async fn mark_announced<C: GenericClient>(
+    client: &C,
+    ids: &[Uuid],
+    reannounce_after: Duration,
+) -> Result<(), tokio_postgres::Error> {
+    client
+        .execute(
+            "UPDATE webhook_deliveries SET next_attempt_at = now() + $2 * interval '1 second' \
+             WHERE id = ANY($1)",
+            &[&ids, &reannounce_after.as_secs_f64()],
+        )
+        .await?;
+    Ok(())
 }
 
 /// A delivery a sender holds, with what it needs to send it.

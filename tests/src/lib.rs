@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 pub mod api_process;
 pub mod proxy;
+pub mod receiver;
 
 /// The Postgres server tests use (override with `TEST_POSTGRES_URL`, without a database name).
 pub fn postgres_server() -> String {

@@ -394,6 +394,11 @@ async fn create_refuses_what_is_missing_unknown_or_malformed() {
             "_disable not a boolean",
         ),
         (
+            json!({"_disable": true, "_enable": true}),
+            "/data/attributes/_enable",
+            "_disable with _enable",
+        ),
+        (
             json!({"include_resources": ["customer"]}),
             include,
             "not includable",

@@ -1,7 +1,7 @@
 //! Announces due deliveries on the webhook queue: at once when a new one is committed
 //! (`LISTEN webhook_deliveries`), and every second for retries and for deliveries whose
-//! announcement or sender was lost. Each announced delivery is pushed [`REANNOUNCE_AFTER`]
-//! into the future, so it is announced once unless it is still pending then. Settled
+//! sender was lost. Each announced delivery is pushed [`REANNOUNCE_AFTER`] into the future,
+//! so it is announced once unless it is still pending then (its message lost). Settled
 //! deliveries past their retention are pruned here too, and the open-circuits gauge read.
 
 use std::sync::Arc;
@@ -68,14 +68,16 @@ pub async fn run(d: Arc<Deliverer>) {
     listener.abort();
 }
 
-/// Announces one round of due deliveries; how many.
+/// Announces one round of due deliveries; how many. They stay locked while they are
+/// published and are marked announced in the same transaction, so an announcer that dies
+/// in the middle leaves them due (a delivery announced twice is claimed once).
 async fn announce_due(
     d: &Deliverer,
     publisher: &mut Option<(lapin::Connection, Publisher)>,
 ) -> anyhow::Result<usize> {
-    let client = d.pool.get().await?;
-    let due = deliveries::take_due(&**client, ROUND, REANNOUNCE_AFTER).await?;
-    drop(client);
+    let mut client = d.pool.get().await?;
+    let tx = client.transaction().await?;
+    let due = deliveries::lock_due(&*tx, ROUND).await?;
     if due.is_empty() {
         return Ok(0);
     }
@@ -93,6 +95,8 @@ async fn announce_due(
             .with_content_type("application/json".into());
         p.publish_body(body.as_bytes(), props).await?;
     }
+    deliveries::mark_announced(&*tx, &due, REANNOUNCE_AFTER).await?;
+    tx.commit().await?;
     tracing::debug!(count = due.len(), "announced webhook deliveries");
     Ok(due.len())
 }

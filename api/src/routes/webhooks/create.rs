@@ -34,6 +34,13 @@ pub async fn create(
             .ok_or_else(|| ApiError::invalid(pointer(key), format!("{key} is required")))
     };
     let topic = topic(required("topic")?)?;
+    let disabled = trigger(&attrs, "_disable")?;
+    if disabled && trigger(&attrs, "_enable")? {
+        return Err(ApiError::invalid(
+            pointer("_enable"),
+            "_disable and _enable cannot be sent together",
+        ));
+    }
     let callback_url = callback_url(&state, &tenant, required("callback_url")?).await?;
     let new = NewWebhook {
         tenant: tenant.clone(),
@@ -46,7 +53,7 @@ pub async fn create(
             .transpose()?
             .unwrap_or_default(),
         shared_secret: hex::encode(rand::random::<[u8; 16]>()),
-        disabled: trigger(&attrs, "_disable")? && !trigger(&attrs, "_enable")?,
+        disabled,
         reference: optional_string(&attrs, "reference")?,
         reference_origin: optional_string(&attrs, "reference_origin")?,
         metadata: metadata(&attrs)?.unwrap_or_else(|| serde_json::json!({})),

@@ -53,6 +53,12 @@ pub async fn update(
         }
     };
     let given = |key: &str| attrs.contains_key(key);
+    // An unknown webhook is a 404 before its new URL is looked up (without holding a
+    // connection while the lookup runs).
+    {
+        let client = state.pool.get().await?;
+        find(&client, &tenant, &id).await?;
+    }
     let changes = WebhookChanges {
         name: attrs.get("name").map(name).transpose()?,
         topic: not_null("topic")?.map(topic).transpose()?,
@@ -79,7 +85,6 @@ pub async fn update(
         reset_circuit: trigger(&attrs, "_reset_circuit")?,
     };
     let client = state.pool.get().await?;
-    find(&client, &tenant, &id).await?;
     let webhook = update_webhook(&**client, &tenant, &id, &changes)
         .await?
         .ok_or_else(|| ApiError::not_found("webhook"))?;
