@@ -4,15 +4,17 @@
 //!
 //! Tree checked: caller's traceparent -> `POST /api/imports` -> `send <queue>` (outbox) ->
 //! `process <queue>` (worker delivery) -> `import` -> `batch` x3 -> `lookup`/`write`/
-//! `checkpoint`/`commit` SQL spans.
+//! `checkpoint`/`commit` SQL spans. And the import's webhook deliveries, each attempt a
+//! `deliver <topic>` client span of that same trace, failed ones with an error status.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use imports_common::model::Mode;
-use imports_tests::{sku, TestEnv};
-use opentelemetry::trace::{SpanId, SpanKind, Status};
+use imports_tests::receiver::{Receiver, Reply};
+use imports_tests::{sku, skus, TestEnv};
+use opentelemetry::trace::{SpanId, SpanKind, Status, TraceId};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -246,6 +248,204 @@ async fn one_trace_runs_from_the_create_request_to_the_sql_of_each_batch() {
         request.span_context.span_id(),
         SpanId::INVALID,
         "a real span id"
+    );
+
+    worker.stop().await;
+    api.stop().await;
+}
+
+/// Waits until `n` finished spans of trace `trace` match `find`; all those that do.
+async fn finished_spans_of(
+    exporter: &InMemorySpanExporter,
+    trace: TraceId,
+    n: usize,
+    what: &str,
+    find: impl Fn(&SpanData) -> bool,
+) -> Vec<SpanData> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let found: Vec<SpanData> = exporter
+            .get_finished_spans()
+            .unwrap()
+            .into_iter()
+            .filter(|s| s.span_context.trace_id() == trace && find(s))
+            .collect();
+        if found.len() >= n {
+            return found;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} finished {what} spans of {n} in trace {trace}",
+            found.len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Creates a webhook of the tenant of `token` on `topic`; its id.
+async fn create_webhook(base_url: &str, token: &str, topic: &str, callback_url: &str) -> String {
+    let resp = reqwest::Client::new()
+        .post(format!("{base_url}/api/webhooks"))
+        .bearer_auth(token)
+        .header("content-type", "application/vnd.api+json")
+        .body(
+            serde_json::to_vec(&json!({"data": {"type": "webhooks", "attributes": {
+                "topic": topic, "callback_url": callback_url}}}))
+            .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    let doc: Value = resp.json().await.unwrap();
+    assert_eq!(status, StatusCode::CREATED, "{doc}");
+    doc["data"]["id"].as_str().unwrap().to_owned()
+}
+
+/// The webhook deliveries of an import continue the trace of its create request: each
+/// attempt is a `deliver <topic>` client span, a child of the request span (through the
+/// trace context stored on the import), with what identifies it and the receiver's status;
+/// a failed attempt has an error status, and its retry is a span of the same trace again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_deliveries_are_client_spans_of_the_import_trace() {
+    let exporter = exporter();
+    let env = TestEnv::new().await;
+    let api = env.spawn_api(env.api_config()).await;
+    let worker = env.spawn_worker(env.worker_config(1, 10, 10));
+    let token = env.token("acme", Mode::Test).await;
+
+    let answering = Receiver::start().await;
+    let failing = Receiver::start().await;
+    // The second webhook's first call is answered 500; the retry, 200.
+    failing.script(&[Reply::Status(500)]);
+    let topic = "imports.complete";
+    let ok_webhook = create_webhook(&api.base_url, &token, topic, &answering.url("/hook")).await;
+    let failing_webhook = create_webhook(&api.base_url, &token, topic, &failing.url("/hook")).await;
+
+    // Not the other test's trace: the exporter is shared, spans are told apart by trace.
+    let caller_trace = "0af7651916cd43dd8448eb211c80319c";
+    let caller_span = "b7ad6b7169203331";
+    let resp = reqwest::Client::new()
+        .post(format!("{}/api/imports", api.base_url))
+        .bearer_auth(&token)
+        .header("content-type", "application/vnd.api+json")
+        .header("traceparent", format!("00-{caller_trace}-{caller_span}-01"))
+        .body(
+            serde_json::to_vec(&json!({"data": {"type": "imports", "attributes": {
+                "resource_type": "skus", "inputs": skus(3)}}}))
+            .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let doc: Value = resp.json().await.unwrap();
+    let id = doc["data"]["id"].as_str().unwrap().to_owned();
+    let import = env.wait_final(&id, Duration::from_secs(60)).await;
+    assert_eq!((import.processed_count, import.errors_count), (3, 0));
+
+    let answered = answering.wait_for(1, Duration::from_secs(30)).await;
+    let failed = failing.wait_for(2, Duration::from_secs(30)).await;
+    let trace_id = TraceId::from_hex(caller_trace).unwrap();
+    let has_id = |s: &SpanData| attr(s, "import_id").as_deref() == Some(id.as_str());
+    let request = finished_spans_of(&exporter, trace_id, 1, "request", |s| {
+        s.name == "POST /api/imports" && has_id(s)
+    })
+    .await
+    .remove(0);
+    assert_eq!(request.parent_span_id.to_string(), caller_span);
+
+    let deliver = format!("deliver {topic}");
+    let is_delivery = |webhook: &str| {
+        let deliver = deliver.clone();
+        let webhook = webhook.to_owned();
+        move |s: &SpanData| {
+            s.name == deliver.as_str() && attr(s, "webhook_id").as_deref() == Some(&webhook)
+        }
+    };
+    let mut ok_spans =
+        finished_spans_of(&exporter, trace_id, 1, "delivery", is_delivery(&ok_webhook)).await;
+    let mut failing_spans = finished_spans_of(
+        &exporter,
+        trace_id,
+        2,
+        "delivery",
+        is_delivery(&failing_webhook),
+    )
+    .await;
+    failing_spans.sort_by_key(|s| attr(s, "attempt"));
+    // Once each: no span for an attempt that was not made.
+    assert_eq!(ok_spans.len(), 1, "{ok_spans:#?}");
+    assert_eq!(failing_spans.len(), 2, "{failing_spans:#?}");
+    assert_eq!(answered.len(), 1);
+    assert_eq!(failed.len(), 2);
+
+    let check = |span: &SpanData, webhook: &str, attempt: &str, code: &str, received: &str| {
+        assert_eq!(span.span_kind, SpanKind::Client, "{span:#?}");
+        assert_eq!(span.span_context.trace_id(), trace_id);
+        assert_eq!(span.parent_span_id, request.span_context.span_id());
+        assert!(
+            span.parent_span_is_remote,
+            "its parent came from the import"
+        );
+        let expected: HashMap<&str, &str> = HashMap::from([
+            ("import_id", id.as_str()),
+            ("webhook_id", webhook),
+            ("topic", topic),
+            ("attempt", attempt),
+            ("http.response.status_code", code),
+            ("delivery_id", received),
+        ]);
+        for (key, value) in &expected {
+            assert_eq!(
+                attr(span, key).as_deref(),
+                Some(*value),
+                "delivery span attribute {key}: {:?}",
+                span.attributes
+            );
+        }
+    };
+    let delivery_id = |r: &imports_tests::receiver::Received| r.header("x-imports-delivery-id");
+
+    let ok_span = ok_spans.remove(0);
+    check(
+        &ok_span,
+        &ok_webhook,
+        "1",
+        "200",
+        &delivery_id(&answered[0]),
+    );
+    assert!(
+        !matches!(ok_span.status, Status::Error { .. }),
+        "{:?}",
+        ok_span.status
+    );
+
+    // The failed attempt: an error with the receiver's answer, and an exception event.
+    let failing_id = delivery_id(&failed[0]);
+    assert_eq!(
+        delivery_id(&failed[1]),
+        failing_id,
+        "the same delivery, again"
+    );
+    check(&failing_spans[0], &failing_webhook, "1", "500", &failing_id);
+    let Status::Error { description } = &failing_spans[0].status else {
+        panic!(
+            "the failed attempt is not an error: {:?}",
+            failing_spans[0].status
+        );
+    };
+    assert!(!description.is_empty());
+    assert!(failing_spans[0]
+        .events
+        .iter()
+        .any(|e| e.name == "exception"));
+    // Its retry, answered 200, is not.
+    check(&failing_spans[1], &failing_webhook, "2", "200", &failing_id);
+    assert!(
+        !matches!(failing_spans[1].status, Status::Error { .. }),
+        "{:?}",
+        failing_spans[1].status
     );
 
     worker.stop().await;
