@@ -33,8 +33,9 @@ CREATE INDEX webhooks_by_tenant ON webhooks (organization_id, mode, created_at, 
 -- import's attributes at the event (the import may be deleted, or have moved on, before
 -- the delivery is sent). A delivery is `pending` until it is `delivered`, `failed` (out of
 -- attempts) or `abandoned` (its webhook disabled or its circuit open when its turn came).
--- `claim` and `claimed_until` belong to the delivery process sending it; `next_attempt_at`
--- is when it is due (again).
+-- `claim` and `claimed_until` belong to the delivery process sending it; `announced_at` is
+-- when it was last announced on RabbitMQ and not yet claimed; `next_attempt_at` is when it
+-- is due (again).
 CREATE TABLE webhook_deliveries (
     id uuid PRIMARY KEY,
     webhook_id text NOT NULL REFERENCES webhooks (id) ON DELETE CASCADE,
@@ -48,6 +49,7 @@ CREATE TABLE webhook_deliveries (
         CHECK (status IN ('pending', 'delivered', 'failed', 'abandoned')),
     attempts integer NOT NULL DEFAULT 0,
     next_attempt_at timestamptz NOT NULL DEFAULT now(),
+    announced_at timestamptz,
     claim uuid,
     claimed_until timestamptz,
     created_at timestamptz NOT NULL DEFAULT now(),

@@ -64,19 +64,34 @@ pub async fn listen_for_new(client: &tokio_postgres::Client) -> Result<(), tokio
 }
 
 /// Locks up to `limit` deliveries that are due (new, to retry, or whose sender or
-/// announcement was lost), skipping those another announcer has locked; their ids. Call it
-/// in a transaction, announce them, then [`mark_announced`] and commit: if the announcer
-/// dies before the commit, they are still due, and announced again at once.
+/// announcement was lost), skipping those another announcer has locked; their ids. Of each
+/// webhook, only as many as make `per_webhook` with those already announced or being sent
+/// (by any process), the oldest first: a webhook at its share waits for a call to end
+/// rather than being announced and given back over and over. Call it in a transaction,
+/// announce them, then [`mark_announced`] and commit: if the announcer dies before the
+/// commit, they are still due, and announced again at once.
 pub async fn lock_due<C: GenericClient>(
     client: &C,
     limit: i64,
+    per_webhook: i64,
 ) -> Result<Vec<Uuid>, tokio_postgres::Error> {
     let rows = client
         .query(
-            "SELECT id FROM webhook_deliveries \
-             WHERE status = 'pending' AND next_attempt_at <= now() \
-             ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED",
-            &[&limit],
+            "WITH busy AS ( \
+                 SELECT webhook_id, count(*) AS n FROM webhook_deliveries \
+                 WHERE status = 'pending' AND next_attempt_at > now() \
+                    AND (claimed_until > now() OR announced_at IS NOT NULL) \
+                 GROUP BY webhook_id), \
+             due AS ( \
+                 SELECT d.id, d.next_attempt_at, COALESCE(b.n, 0) + row_number() OVER ( \
+                     PARTITION BY d.webhook_id ORDER BY d.next_attempt_at) AS place \
+                 FROM webhook_deliveries d LEFT JOIN busy b USING (webhook_id) \
+                 WHERE d.status = 'pending' AND d.next_attempt_at <= now()) \
+             SELECT id FROM webhook_deliveries \
+             WHERE status = 'pending' AND next_attempt_at <= now() AND id IN ( \
+                 SELECT id FROM due WHERE place <= $2 ORDER BY next_attempt_at LIMIT $1) \
+             ORDER BY next_attempt_at FOR UPDATE SKIP LOCKED",
+            &[&limit, &per_webhook],
         )
         .await?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
@@ -91,7 +106,8 @@ pub async fn mark_announced<C: GenericClient>(
 ) -> Result<(), tokio_postgres::Error> {
     client
         .execute(
-            "UPDATE webhook_deliveries SET next_attempt_at = now() + $2 * interval '1 second' \
+            "UPDATE webhook_deliveries SET announced_at = now(), \
+                next_attempt_at = now() + $2 * interval '1 second' \
              WHERE id = ANY($1)",
             &[&ids, &reannounce_after.as_secs_f64()],
         )
@@ -164,7 +180,7 @@ pub async fn claim<C: GenericClient>(
 ) -> Result<Option<Claimed>, tokio_postgres::Error> {
     client
         .query_opt(
-            "UPDATE webhook_deliveries d SET claim = gen_random_uuid(), \
+            "UPDATE webhook_deliveries d SET claim = gen_random_uuid(), announced_at = NULL, \
                 claimed_until = now() + $2 * interval '1 second', \
                 next_attempt_at = now() + $2 * interval '1 second' \
              FROM webhooks w \

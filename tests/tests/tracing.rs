@@ -420,6 +420,15 @@ async fn webhook_deliveries_are_client_spans_of_the_import_trace() {
         "{:?}",
         ok_span.status
     );
+    // The receiver may continue the trace: the call carries the delivery span's context.
+    assert_eq!(
+        answered[0].header("traceparent"),
+        format!(
+            "00-{}-{}-01",
+            ok_span.span_context.trace_id(),
+            ok_span.span_context.span_id()
+        )
+    );
 
     // The failed attempt: an error with the receiver's answer, and an exception event.
     let failing_id = delivery_id(&failed[0]);

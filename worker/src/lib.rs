@@ -160,6 +160,7 @@ pub async fn serve_as(
             Role::Everything => AmqpWatch::default(),
         },
         shutdown: shutdown.clone(),
+        wake: Arc::new(tokio::sync::Notify::new()),
     });
     let result = match role {
         Role::Everything => {

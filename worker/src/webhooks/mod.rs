@@ -45,6 +45,9 @@ pub struct Deliverer {
     pub amqp: AmqpWatch,
     /// Cancelled on shutdown.
     pub shutdown: CancellationToken,
+    /// Wakes the announcer: a delivery was committed (`LISTEN`), or a call ended, so a
+    /// webhook at its share may take another.
+    pub wake: Arc<tokio::sync::Notify>,
 }
 
 /// Runs the scheduler and the senders until `shutdown`, then lets the deliveries being

@@ -1,5 +1,6 @@
 //! Announces due deliveries on the webhook queue: at once when a new one is committed
-//! (`LISTEN webhook_deliveries`), and every second for retries and for deliveries whose
+//! (`LISTEN webhook_deliveries`) or a call ends (a webhook at its share may take another),
+//! and every second for retries and for deliveries whose
 //! sender was lost. Each announced delivery is pushed [`REANNOUNCE_AFTER`] into the future,
 //! so it is announced once unless it is still pending then (its message lost). Settled
 //! deliveries past their retention are pruned here too, and the open-circuits gauge read.
@@ -31,7 +32,7 @@ const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Runs until shutdown.
 pub async fn run(d: Arc<Deliverer>) {
-    let wake = Arc::new(Notify::new());
+    let wake = d.wake.clone();
     let listener = tokio::spawn(listen(d.clone(), wake.clone()));
     let mut publisher: Option<(lapin::Connection, Publisher)> = None;
     let mut backoff = RetryPolicy::SERVICE.start();
@@ -77,7 +78,8 @@ async fn announce_due(
 ) -> anyhow::Result<usize> {
     let mut client = d.pool.get().await?;
     let tx = client.transaction().await?;
-    let due = deliveries::lock_due(&*tx, ROUND).await?;
+    let share = d.settings.per_webhook as i64;
+    let due = deliveries::lock_due(&*tx, ROUND, share).await?;
     if due.is_empty() {
         return Ok(0);
     }

@@ -1,8 +1,10 @@
 //! Consumes the webhook queue and sends each delivery: claimed in Postgres (a duplicate
 //! announcement finds it held or settled and is dropped), acked, then POSTed and settled.
 //! At most `WEBHOOKS_CONCURRENCY` are sent at once, and at most
-//! `WEBHOOKS_PER_WEBHOOK_CONCURRENCY` to one webhook: a delivery over its webhook's share is
-//! given back, due again a moment later, so a slow receiver never holds the others up.
+//! `WEBHOOKS_PER_WEBHOOK_CONCURRENCY` to one webhook (the announcer already holds a webhook
+//! to its share across processes; should two announcements race, the delivery over the
+//! share is given back, due again a moment later), so a slow receiver never holds the
+//! others up.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -154,6 +156,7 @@ async fn consume_once(
         tasks.spawn(async move {
             send(&d, held).await;
             drop((share, permit));
+            d.wake.notify_one();
         });
     }
     let _ = channel.close(200, "shutting down".into()).await;
@@ -171,6 +174,7 @@ async fn give_back(d: &Deliverer, held: &Claimed) {
     if let Ok(client) = d.pool.get().await {
         let _ = deliveries::release(&**client, held, BUSY_WEBHOOK_DELAY).await;
     }
+    d.wake.notify_one();
 }
 
 /// Sends one claimed delivery and settles the attempt, in a span of the import's trace.
@@ -230,7 +234,7 @@ async fn attempt(d: &Deliverer, held: &Claimed) -> anyhow::Result<()> {
         }
     };
     drop(db);
-    let headers = [
+    let mut headers = vec![
         (
             "X-CommerceLayer-Signature",
             payload::signature(&held.shared_secret, &body),
@@ -238,6 +242,14 @@ async fn attempt(d: &Deliverer, held: &Claimed) -> anyhow::Result<()> {
         ("X-CommerceLayer-Topic", held.topic.clone()),
         (DELIVERY_ID_HEADER, held.id.to_string()),
     ];
+    // The receiver may continue the import's trace from this call.
+    for (name, value) in traces::trace_context_of(&tracing::Span::current()) {
+        match name.as_str() {
+            "traceparent" => headers.push(("traceparent", value)),
+            "tracestate" => headers.push(("tracestate", value)),
+            _ => {}
+        }
+    }
     let started = Instant::now();
     let answer = client::post(
         &d.client,
