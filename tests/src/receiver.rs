@@ -20,6 +20,10 @@ pub enum Reply {
     Status(u16),
     /// With this status, after this long.
     Slow(Duration, u16),
+    /// A redirect (this status) to `/elsewhere` on the same receiver.
+    Redirect(u16),
+    /// 200 with a body of this many bytes.
+    Large(usize),
 }
 
 /// One request the receiver got.
@@ -147,7 +151,8 @@ async fn record(
     uri: axum::http::Uri,
     headers: HeaderMap,
     body: Bytes,
-) -> (StatusCode, &'static str) {
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
     shared.received.lock().unwrap().push(Received {
         path: uri.path().to_owned(),
         headers,
@@ -159,17 +164,16 @@ async fn record(
     let reply = scripted
         .or(*shared.default.lock().unwrap())
         .unwrap_or(Reply::Status(200));
-    let status = match reply {
-        Reply::Status(s) => s,
+    let code = |s: u16| StatusCode::from_u16(s).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    match reply {
+        Reply::Status(s) => (code(s), "received").into_response(),
         Reply::Slow(delay, s) => {
             tokio::time::sleep(delay).await;
-            s
+            (code(s), "received").into_response()
         }
-    };
-    (
-        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-        "received",
-    )
+        Reply::Redirect(s) => (code(s), [("location", "/elsewhere")], "moved").into_response(),
+        Reply::Large(n) => (StatusCode::OK, "x".repeat(n)).into_response(),
+    }
 }
 
 /// A loopback port nothing listens on (bound, then let go).

@@ -401,6 +401,21 @@ async fn the_circuit_opens_after_the_threshold_and_reset_closes_it() {
     assert_eq!(doc["data"]["attributes"]["circuit_failure_count"], 3);
     let calls = receiver.received().len();
     assert_eq!(calls, 3);
+    // The worker's gauge counts it.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let metrics = reqwest::get(format!("{}/metrics", worker.http_url))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if metrics.contains("imports_webhook_open_circuits 1") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no open circuit in {metrics}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
     // While open, nothing is sent, and new events make no delivery.
     api.import(1).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -541,6 +556,55 @@ async fn private_addresses_are_refused_at_delivery_too() {
             .unwrap();
         assert_eq!((d[0].status.as_str(), d[0].attempts), ("failed", 2));
     }
+    worker.stop().await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redirects_are_not_followed_and_answers_are_read_only_in_part() {
+    let env = TestEnv::new().await;
+    let server = env.spawn_api(env.api_config()).await;
+    let mut config = env.worker_config(1, 100, 10);
+    config.webhooks.max_attempts = 1;
+    let worker = env.spawn_worker(config);
+    let api = Api::new(&env, &server, "acme", Mode::Test).await;
+    let redirecting = Receiver::start().await;
+    redirecting.answer(Reply::Redirect(307));
+    let large = Receiver::start().await;
+    large.answer(Reply::Large(10 * 1024 * 1024));
+    let (moved, _) = api
+        .webhook("imports.create", &redirecting.url("/hook"), json!({}))
+        .await;
+    let (big, _) = api
+        .webhook("imports.create", &large.url("/hook"), json!({}))
+        .await;
+    api.import(1).await;
+    // A redirect is a failure, and where it points is never called.
+    api.wait_webhook(&moved, Duration::from_secs(10), |a| {
+        a["circuit_failure_count"] == 1
+    })
+    .await;
+    let callback = &api.callbacks(&moved).await[0]["attributes"];
+    assert_eq!(callback["response_code"], "307");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let paths: Vec<String> = redirecting
+        .received()
+        .iter()
+        .map(|r| r.path.clone())
+        .collect();
+    assert_eq!(paths, ["/hook"]);
+    // A 10 MiB answer is a success of which only the first KiB is kept.
+    large.wait_for(1, Duration::from_secs(10)).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let callback = loop {
+        if let Some(c) = api.callbacks(&big).await.first() {
+            break c["attributes"].clone();
+        }
+        assert!(Instant::now() < deadline, "no callback");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(callback["response_code"], "200");
+    assert_eq!(callback["response_message"].as_str().unwrap().len(), 1024);
     worker.stop().await;
     server.stop().await;
 }

@@ -28,7 +28,7 @@ pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
 const ROUND: i64 = 500;
 
 /// How often settled deliveries are pruned and the open circuits counted.
-const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(30);
+const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Runs until shutdown.
 pub async fn run(d: Arc<Deliverer>) {
