@@ -73,6 +73,9 @@ pub struct Context {
     pub announcer: announce::Announcer,
 }
 
+/// The connections of a process's webhook deliveries (beside one `LISTEN` connection).
+pub const DELIVERY_CONNECTIONS: usize = 6;
+
 /// What a worker process does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -117,14 +120,21 @@ pub async fn serve_as(
 ) -> anyhow::Result<()> {
     // Per import: two batch writers (one batch commits while the next is written), a reader of
     // stored inputs, a heartbeat and an ANALYZE beside the batches; plus consumer and sweeper.
-    // Per delivery sent at once: one, briefly; plus the scheduler.
     let imports = match role {
         Role::Everything => config.concurrency * 5 + 2,
-        Role::DeliveriesOnly => 0,
+        Role::DeliveriesOnly => 1,
     };
     let pool = db::pool(
         &config.services.database_url,
-        imports + config.webhooks.concurrency + 2,
+        imports,
+        &config.services.pool,
+    )?;
+    // Deliveries have their own pool, so that imports and calls to receivers never wait for
+    // each other's connections: a sender holds one only to claim and to settle (never during
+    // its call), the announcer one per round.
+    let delivery_pool = db::pool(
+        &config.services.database_url,
+        DELIVERY_CONNECTIONS,
         &config.services.pool,
     )?;
     let metrics = Arc::new(observe::WorkerMetrics::new(pool.clone()));
@@ -146,7 +156,7 @@ pub async fn serve_as(
         )
     });
     let deliverer = Arc::new(webhooks::Deliverer {
-        pool: pool.clone(),
+        pool: delivery_pool,
         services: config.services.clone(),
         settings: config.webhooks.clone(),
         client: webhooks::client::build(
