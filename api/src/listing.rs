@@ -182,6 +182,40 @@ pub fn page_links(
     links
 }
 
+/// Where a list's page is: the list's URL (its `links.self` when `with_self`), the request's
+/// other parameters for the links, the page asked for and its size.
+pub struct PageOf<'a> {
+    /// The list's URL, without parameters.
+    pub base: &'a str,
+    /// The request's parameters other than `page[number]`.
+    pub link_pairs: &'a [(String, String)],
+    /// 1-based page.
+    pub page: i64,
+    /// Page size.
+    pub size: i64,
+    /// Whether `links.self` is the list's URL (relationship and related lists).
+    pub with_self: bool,
+}
+
+/// A list's document: `data`, `meta.record_count` and `meta.page_count` of `total`
+/// records, and the pagination `links`.
+pub fn list_document(
+    data: Vec<serde_json::Value>,
+    total: i64,
+    at: &PageOf<'_>,
+) -> serde_json::Value {
+    let page_count = page_count(total, at.size);
+    let mut links = page_links(at.base, at.link_pairs, at.page, page_count);
+    if at.with_self {
+        links["self"] = serde_json::json!(at.base);
+    }
+    serde_json::json!({
+        "data": data,
+        "meta": {"record_count": total, "page_count": page_count},
+        "links": links,
+    })
+}
+
 /// Percent-encodes a query key or value for a pagination link.
 fn encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

@@ -19,6 +19,7 @@ use imports_storage::imports::NewImport;
 use tokio_util::sync::CancellationToken;
 
 pub mod api_process;
+pub mod importctl;
 pub mod proxy;
 pub mod receiver;
 

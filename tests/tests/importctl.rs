@@ -2,10 +2,10 @@
 //! `GET /api/resource_types`.
 
 use std::path::PathBuf;
-use std::process::Output;
 use std::time::Duration;
 
 use imports_common::model::{Mode, Status};
+use imports_tests::importctl::Run;
 use imports_tests::{binary, InProcessApi, TestEnv};
 use serde_json::{json, Value};
 
@@ -33,63 +33,9 @@ impl Drop for TempDir {
 }
 
 /// The output of a run, read as text.
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", self.stdout, self.stderr))
-    }
-
-    fn expect(self, code: i32) -> Run {
-        assert_eq!(
-            self.code, code,
-            "exit status\nstdout:\n{}\nstderr:\n{}",
-            self.stdout, self.stderr
-        );
-        self
-    }
-}
-
-impl From<Output> for Run {
-    fn from(o: Output) -> Run {
-        Run {
-            code: o.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-        }
-    }
-}
-
 /// Runs `importctl` with `args` against `url` with `token` (none when `None`).
 async fn run_with(url: &str, token: Option<&str>, args: &[&str]) -> Run {
-    let mut cmd = tokio::process::Command::new(binary("importctl"));
-    cmd.args(args)
-        .env("IMPORTS_API_URL", url)
-        .env_remove("IMPORTS_TOKEN")
-        // Neither the developer's client credentials nor the file `importctl login` kept.
-        .env_remove("IMPORTS_CLIENT_ID")
-        .env_remove("IMPORTS_CLIENT_SECRET")
-        .env_remove("IMPORTS_AUTH_URL")
-        .env_remove("IMPORTS_CA_FILE")
-        .env(
-            "IMPORTS_CONFIG",
-            std::env::temp_dir().join("importctl-no-credentials.json"),
-        )
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true);
-    if let Some(t) = token {
-        cmd.env("IMPORTS_TOKEN", t);
-    }
-    let out = tokio::time::timeout(Duration::from_secs(180), cmd.output())
-        .await
-        .unwrap_or_else(|_| panic!("importctl {args:?} did not end within 180 s"))
-        .unwrap();
-    out.into()
+    imports_tests::importctl::run(url, token, args, Duration::from_secs(180)).await
 }
 
 async fn run(api: &InProcessApi, token: &str, args: &[&str]) -> Run {

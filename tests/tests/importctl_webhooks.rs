@@ -1,10 +1,10 @@
 //! `importctl webhooks` driven as a real process against an API (and, for the callbacks and
 //! the circuit, a worker delivering) in this process, on real Postgres and RabbitMQ.
 
-use std::process::Output;
 use std::time::{Duration, Instant};
 
 use imports_common::model::Mode;
+use imports_tests::importctl::Run;
 use imports_tests::{binary, skus, InProcessApi, TestEnv};
 use serde_json::{json, Value};
 
@@ -13,61 +13,12 @@ use serde_json::{json, Value};
 const CALLBACK_URL: &str = "http://127.0.0.1:9/hook";
 
 /// The output of a run, read as text.
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", self.stdout, self.stderr))
-    }
-
-    fn expect(self, code: i32) -> Run {
-        assert_eq!(
-            self.code, code,
-            "exit status\nstdout:\n{}\nstderr:\n{}",
-            self.stdout, self.stderr
-        );
-        self
-    }
-}
-
-impl From<Output> for Run {
-    fn from(o: Output) -> Run {
-        Run {
-            code: o.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-        }
-    }
-}
-
-/// Runs `importctl webhooks <args>` against `api` with `token`, and nothing of the
-/// developer's environment or credentials file.
+/// Runs `importctl webhooks <args>` against `api` with `token`.
 async fn webhooks(api: &InProcessApi, token: &str, args: &[&str]) -> Run {
-    let mut cmd = tokio::process::Command::new(binary("importctl"));
-    cmd.arg("webhooks")
-        .args(args)
-        .env("IMPORTS_API_URL", &api.base_url)
-        .env("IMPORTS_TOKEN", token)
-        .env_remove("IMPORTS_CLIENT_ID")
-        .env_remove("IMPORTS_CLIENT_SECRET")
-        .env_remove("IMPORTS_AUTH_URL")
-        .env_remove("IMPORTS_CA_FILE")
-        .env(
-            "IMPORTS_CONFIG",
-            std::env::temp_dir().join("importctl-no-credentials.json"),
-        )
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true);
-    let out = tokio::time::timeout(Duration::from_secs(60), cmd.output())
-        .await
-        .unwrap_or_else(|_| panic!("importctl webhooks {args:?} did not end within 60 s"))
-        .unwrap();
-    out.into()
+    let args: Vec<&str> = std::iter::once("webhooks")
+        .chain(args.iter().copied())
+        .collect();
+    imports_tests::importctl::run(&api.base_url, Some(token), &args, Duration::from_secs(60)).await
 }
 
 /// The ids in the first column of a table's rows (its header left out).

@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use imports_common::model::Mode;
+use imports_runtime::config::WorkerConfig;
 use imports_tests::receiver::{closed_port, Received, Receiver, Reply};
-use imports_tests::{skus, InProcessApi, TestEnv};
+use imports_tests::{skus, InProcessApi, InProcessWorker, TestEnv};
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 
@@ -128,6 +129,31 @@ impl Api {
     }
 }
 
+/// A test's API, worker and client (of `acme` in test mode).
+struct Setup {
+    env: TestEnv,
+    server: InProcessApi,
+    worker: InProcessWorker,
+    api: Api,
+}
+
+/// A fresh environment with an API, a worker of `concurrency` slots (its delivery settings
+/// changed by `configure`) and a client.
+async fn setup(concurrency: usize, configure: impl FnOnce(&mut WorkerConfig)) -> Setup {
+    let env = TestEnv::new().await;
+    let server = env.spawn_api(env.api_config()).await;
+    let mut config = env.worker_config(concurrency, 100, 10);
+    configure(&mut config);
+    let worker = env.spawn_worker(config);
+    let api = Api::new(&env, &server, "acme", Mode::Test).await;
+    Setup {
+        env,
+        server,
+        worker,
+        api,
+    }
+}
+
 /// Checks a delivery's signature as a receiver would: base64 HMAC-SHA256 of the raw body.
 fn signed_with(r: &Received, secret: &str) -> bool {
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
@@ -151,10 +177,12 @@ async fn wait_import_final(api: &Api, id: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_topic_is_delivered_signed_with_the_import_as_it_was() {
-    let env = TestEnv::new().await;
-    let server = env.spawn_api(env.api_config()).await;
-    let worker = env.spawn_worker(env.worker_config(2, 100, 10));
-    let api = Api::new(&env, &server, "acme", Mode::Test).await;
+    let Setup {
+        env: _env,
+        server,
+        worker,
+        api,
+    } = setup(2, |_| {}).await;
     let receiver = Receiver::start().await;
     let mut secrets = HashMap::new();
     for topic in [
@@ -243,10 +271,12 @@ async fn every_topic_is_delivered_signed_with_the_import_as_it_was() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_receiver_is_retried_with_the_same_delivery_id_until_it_recovers() {
-    let env = TestEnv::new().await;
-    let server = env.spawn_api(env.api_config()).await;
-    let worker = env.spawn_worker(env.worker_config(1, 100, 10));
-    let api = Api::new(&env, &server, "acme", Mode::Test).await;
+    let Setup {
+        env: _env,
+        server,
+        worker,
+        api,
+    } = setup(1, |_| {}).await;
     let receiver = Receiver::start().await;
     receiver.script(&[Reply::Status(500), Reply::Status(503)]);
     let (webhook, secret) = api
@@ -287,10 +317,12 @@ async fn a_failing_receiver_is_retried_with_the_same_delivery_id_until_it_recove
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_receiver_that_is_down_gets_the_delivery_once_it_is_back() {
-    let env = TestEnv::new().await;
-    let server = env.spawn_api(env.api_config()).await;
-    let worker = env.spawn_worker(env.worker_config(1, 100, 10));
-    let api = Api::new(&env, &server, "acme", Mode::Test).await;
+    let Setup {
+        env: _env,
+        server,
+        worker,
+        api,
+    } = setup(1, |_| {}).await;
     let addr = closed_port();
     let (webhook, secret) = api
         .webhook("imports.create", &format!("http://{addr}/hook"), json!({}))
@@ -319,10 +351,12 @@ async fn a_receiver_that_is_down_gets_the_delivery_once_it_is_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_receiver_fails_after_five_seconds_and_holds_up_no_one() {
-    let env = TestEnv::new().await;
-    let server = env.spawn_api(env.api_config()).await;
-    let worker = env.spawn_worker(env.worker_config(2, 100, 10));
-    let api = Api::new(&env, &server, "acme", Mode::Test).await;
+    let Setup {
+        env: _env,
+        server,
+        worker,
+        api,
+    } = setup(2, |_| {}).await;
     let slow = Receiver::start().await;
     slow.answer(Reply::Slow(Duration::from_secs(8), 200));
     let fast = Receiver::start().await;
@@ -381,12 +415,15 @@ async fn a_slow_receiver_fails_after_five_seconds_and_holds_up_no_one() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_circuit_opens_after_the_threshold_and_reset_closes_it() {
-    let env = TestEnv::new().await;
-    let server = env.spawn_api(env.api_config()).await;
-    let mut config = env.worker_config(1, 100, 10);
-    config.webhooks.circuit_threshold = 3;
-    let worker = env.spawn_worker(config);
-    let api = Api::new(&env, &server, "acme", Mode::Test).await;
+    let Setup {
+        env,
+        server,
+        worker,
+        api,
+    } = setup(1, |c| {
+        c.webhooks.circuit_threshold = 3;
+    })
+    .await;
     let receiver = Receiver::start().await;
     receiver.answer(Reply::Status(500));
     let (webhook, _) = api
@@ -442,10 +479,12 @@ async fn the_circuit_opens_after_the_threshold_and_reset_closes_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_disabled_webhook_gets_nothing_until_it_is_enabled() {
-    let env = TestEnv::new().await;
-    let server = env.spawn_api(env.api_config()).await;
-    let worker = env.spawn_worker(env.worker_config(1, 100, 10));
-    let api = Api::new(&env, &server, "acme", Mode::Test).await;
+    let Setup {
+        env: _env,
+        server,
+        worker,
+        api,
+    } = setup(1, |_| {}).await;
     let receiver = Receiver::start().await;
     let (webhook, _) = api
         .webhook("imports.create", &receiver.url("/hook"), json!({}))
@@ -511,15 +550,16 @@ async fn a_webhook_hears_only_its_own_organization_and_mode() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn private_addresses_are_refused_at_delivery_too() {
-    let env = TestEnv::new().await;
-    // The API lets loopback in (as a deployment with WEBHOOKS_ALLOW_PRIVATE_NETWORKS on the
-    // API only would); the worker does not.
-    let server = env.spawn_api(env.api_config()).await;
-    let mut config = env.worker_config(1, 100, 10);
-    config.webhooks.allow_private_networks = false;
-    config.webhooks.max_attempts = 2;
-    let worker = env.spawn_worker(config);
-    let api = Api::new(&env, &server, "acme", Mode::Test).await;
+    let Setup {
+        env,
+        server,
+        worker,
+        api,
+    } = setup(1, |c| {
+        c.webhooks.allow_private_networks = false;
+        c.webhooks.max_attempts = 2;
+    })
+    .await;
     let receiver = Receiver::start().await;
     let port = receiver.addr.port();
     let (by_address, _) = api
@@ -562,12 +602,15 @@ async fn private_addresses_are_refused_at_delivery_too() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redirects_are_not_followed_and_answers_are_read_only_in_part() {
-    let env = TestEnv::new().await;
-    let server = env.spawn_api(env.api_config()).await;
-    let mut config = env.worker_config(1, 100, 10);
-    config.webhooks.max_attempts = 1;
-    let worker = env.spawn_worker(config);
-    let api = Api::new(&env, &server, "acme", Mode::Test).await;
+    let Setup {
+        env: _env,
+        server,
+        worker,
+        api,
+    } = setup(1, |c| {
+        c.webhooks.max_attempts = 1;
+    })
+    .await;
     let redirecting = Receiver::start().await;
     redirecting.answer(Reply::Redirect(307));
     let large = Receiver::start().await;

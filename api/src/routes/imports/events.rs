@@ -5,12 +5,12 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::auth::Authenticated;
 use crate::errors::{jsonapi, ApiError};
 use crate::events::{event_resource, linkage, EventsWanted};
-use crate::listing::{page_count, page_links, page_parameter, DEFAULT_PAGE_SIZE};
+use crate::listing::{list_document, page_parameter, PageOf, DEFAULT_PAGE_SIZE};
 use crate::routes::imports::find;
 use crate::AppState;
 
@@ -70,17 +70,18 @@ async fn page(
     let (total, events) =
         imports_storage::events::events_page(&**client, id, q.size, (q.page - 1) * q.size).await?;
     let data: Vec<Value> = events.iter().map(|e| item(e, &q.wanted)).collect();
-    let page_count = page_count(total, q.size);
     let base = format!(
         "{}/api/imports/{id}/{path}",
         state.config.public_url.trim_end_matches('/')
     );
-    let mut links = page_links(&base, &q.link_pairs, q.page, page_count);
-    links["self"] = json!(base);
-    Ok(jsonapi(
-        StatusCode::OK,
-        &json!({"data": data, "meta": {"record_count": total, "page_count": page_count}, "links": links}),
-    ))
+    let at = PageOf {
+        base: &base,
+        link_pairs: &q.link_pairs,
+        page: q.page,
+        size: q.size,
+        with_self: true,
+    };
+    Ok(jsonapi(StatusCode::OK, &list_document(data, total, &at)))
 }
 
 /// `GET /api/imports/{id}/events`: the import's lifecycle events, oldest first, paginated

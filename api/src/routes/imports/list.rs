@@ -48,13 +48,18 @@ pub async fn list(
         .events
         .include
         .then(|| crate::events::include_read(&mut data, events, q.events.fields.as_deref()));
-    let page_count = listing::page_count(page.total, q.query.size);
     let base = format!(
         "{}/api/imports",
         state.config.public_url.trim_end_matches('/')
     );
-    let links = listing::page_links(&base, &q.link_pairs, q.query.page, page_count);
-    let mut doc = json!({"data": data, "meta": {"record_count": page.total, "page_count": page_count}, "links": links});
+    let at = listing::PageOf {
+        base: &base,
+        link_pairs: &q.link_pairs,
+        page: q.query.page,
+        size: q.query.size,
+        with_self: false,
+    };
+    let mut doc = listing::list_document(data, page.total, &at);
     if let Some(included) = included {
         doc["included"] = json!(included);
     }

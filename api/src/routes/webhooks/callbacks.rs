@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use crate::auth::Authenticated;
 use crate::errors::{jsonapi, ApiError};
-use crate::listing::{page_count, page_links, page_parameter, DEFAULT_PAGE_SIZE};
+use crate::listing::{list_document, page_parameter, PageOf, DEFAULT_PAGE_SIZE};
 use crate::routes::webhooks::find;
 use crate::AppState;
 
@@ -60,17 +60,18 @@ async fn page(
             false => event_callback_resource(c, base_url),
         })
         .collect();
-    let page_count = page_count(total, size);
     let base = format!(
         "{}/api/webhooks/{id}/{path}",
         base_url.trim_end_matches('/')
     );
-    let mut links = page_links(&base, &link_pairs, page, page_count);
-    links["self"] = json!(base);
-    Ok(jsonapi(
-        StatusCode::OK,
-        &json!({"data": data, "meta": {"record_count": total, "page_count": page_count}, "links": links}),
-    ))
+    let at = PageOf {
+        base: &base,
+        link_pairs: &link_pairs,
+        page,
+        size,
+        with_self: true,
+    };
+    Ok(jsonapi(StatusCode::OK, &list_document(data, total, &at)))
 }
 
 /// `GET /api/webhooks/{id}/last_event_callbacks`.

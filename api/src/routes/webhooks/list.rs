@@ -5,11 +5,11 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use imports_common::webhooks::{webhook_resource, WEBHOOKS_TYPE, WEBHOOK_ATTRIBUTES};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::auth::Authenticated;
 use crate::errors::{jsonapi, ApiError};
-use crate::listing::{page_count, page_links, parse_list};
+use crate::listing::{list_document, parse_list, PageOf};
 use crate::AppState;
 
 /// `GET /api/webhooks`.
@@ -27,11 +27,13 @@ pub async fn list(
         .iter()
         .map(|w| webhook_resource(w, base_url, q.fields.as_deref()))
         .collect();
-    let page_count = page_count(total, q.query.size);
     let base = format!("{}/api/webhooks", base_url.trim_end_matches('/'));
-    let links = page_links(&base, &q.link_pairs, q.query.page, page_count);
-    Ok(jsonapi(
-        StatusCode::OK,
-        &json!({"data": data, "meta": {"record_count": total, "page_count": page_count}, "links": links}),
-    ))
+    let at = PageOf {
+        base: &base,
+        link_pairs: &q.link_pairs,
+        page: q.query.page,
+        size: q.query.size,
+        with_self: false,
+    };
+    Ok(jsonapi(StatusCode::OK, &list_document(data, total, &at)))
 }
