@@ -154,6 +154,23 @@ async fn setup(concurrency: usize, configure: impl FnOnce(&mut WorkerConfig)) ->
     }
 }
 
+/// A child process killed when the test lets go of it, even when the test fails (a leaked
+/// process would hold the test's output open).
+struct Killed(std::process::Child);
+
+impl Killed {
+    fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 /// Checks a delivery's signature as a receiver would: base64 HMAC-SHA256 of the raw body.
 fn signed_with(r: &Received, secret: &str) -> bool {
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
@@ -681,13 +698,13 @@ async fn a_delivery_process_killed_mid_call_loses_nothing() {
             )
             .stdin(std::process::Stdio::null())
             .spawn()
+            .map(Killed)
             .expect("start imports-worker deliver")
     };
     let mut first = deliver();
     // Killed while its first calls are in flight.
     receiver.wait_for(1, Duration::from_secs(30)).await;
-    first.kill().unwrap();
-    first.wait().unwrap();
+    first.kill();
     let before_restart = receiver.received().len();
     let mut second = deliver();
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -702,8 +719,7 @@ async fn a_delivery_process_killed_mid_call_loses_nothing() {
         assert!(Instant::now() < deadline, "not all delivered: {d:?}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    second.kill().unwrap();
-    second.wait().unwrap();
+    second.kill();
     let got = receiver.received();
     assert!(before_restart >= 1);
     // Every import's event arrived at least once; a call cut by the kill came again with
