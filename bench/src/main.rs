@@ -14,6 +14,10 @@
 //! Then the API under load, beside `pgbench -S` (`api_load`): `--api-only` runs only that,
 //! `--skip-api` skips it.
 //!
+//! Then webhook deliveries (`webhooks`): deliveries per second to a receiver in this process,
+//! and the latency of `imports.complete` calls; `--webhooks-only` runs only that,
+//! `--skip-webhooks` skips it.
+//!
 //! (a) and each (c) import run `--runs` times (3): the medians are printed, with the range of
 //! each, since a single run of (a) alone varies by a quarter on a 2-core machine.
 //!
@@ -37,6 +41,7 @@ mod list_pending;
 mod load;
 mod pgbench;
 mod processes;
+mod webhooks;
 
 #[derive(Parser)]
 struct Args {
@@ -77,6 +82,12 @@ struct Args {
     /// pages per second, `--api-seconds` long).
     #[arg(long, conflicts_with_all = ["api_only", "skip_api"])]
     list_pending_only: bool,
+    /// Run only the webhook measurement (deliveries per second, `imports.complete` latency).
+    #[arg(long, conflicts_with_all = ["api_only", "list_pending_only", "skip_webhooks"])]
+    webhooks_only: bool,
+    /// Skip the webhook measurement.
+    #[arg(long)]
+    skip_webhooks: bool,
     /// Seconds each API load and pgbench -S are measured, after a 2 s warm-up.
     #[arg(long, default_value_t = 10)]
     api_seconds: u64,
@@ -119,6 +130,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if args.list_pending_only {
         return list_pending::run(&api_load).await;
+    }
+    if args.webhooks_only {
+        return webhooks::run(&api_load).await;
     }
 
     let suffix = &uuid::Uuid::new_v4().simple().to_string()[..12];
@@ -443,6 +457,10 @@ async fn main() -> anyhow::Result<()> {
     if !args.skip_api {
         println!();
         api_load::run(&api_load).await?;
+    }
+    if !args.skip_webhooks {
+        println!();
+        webhooks::run(&api_load).await?;
     }
     Ok(())
 }
