@@ -56,9 +56,13 @@ CREATE TABLE webhook_deliveries (
     finished_at timestamptz
 );
 
-CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at)
-    WHERE status = 'pending';
-CREATE INDEX webhook_deliveries_by_webhook ON webhook_deliveries (webhook_id);
+-- A webhook's deliveries (its deletes cascade through it), oldest due first: announcing
+-- finds them webhook by webhook, so a round costs a probe per webhook, not a read of every
+-- pending delivery.
+CREATE INDEX webhook_deliveries_by_webhook ON webhook_deliveries (webhook_id, next_attempt_at);
+-- The deliveries being sent or announced, counted per webhook against its share.
+CREATE INDEX webhook_deliveries_in_flight ON webhook_deliveries (webhook_id)
+    WHERE status = 'pending' AND (claim IS NOT NULL OR announced_at IS NOT NULL);
 CREATE INDEX webhook_deliveries_finished ON webhook_deliveries (finished_at)
     WHERE status <> 'pending';
 

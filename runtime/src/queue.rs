@@ -268,6 +268,44 @@ impl Publisher {
         }
     }
 
+    /// Publishes several message bodies with the same properties, then waits for all
+    /// their confirms together (one round trip, not one per message). Fails if any was not
+    /// confirmed; the caller announces them all again (a duplicate is harmless).
+    pub async fn publish_all(
+        &self,
+        bodies: &[Vec<u8>],
+        props: BasicProperties,
+    ) -> anyhow::Result<()> {
+        let mut confirms = Vec::with_capacity(bodies.len());
+        for body in bodies {
+            let confirm = self
+                .channel
+                .basic_publish(
+                    "".into(),
+                    self.queue.clone(),
+                    BasicPublishOptions {
+                        mandatory: true,
+                        ..Default::default()
+                    },
+                    body,
+                    props.clone(),
+                )
+                .await?;
+            confirms.push(confirm);
+        }
+        for confirm in confirms {
+            match confirm.await? {
+                Confirmation::Ack(None) => {}
+                Confirmation::Ack(Some(_)) => {
+                    return Err(PublishError::Unroutable(self.queue.to_string()).into())
+                }
+                Confirmation::Nack(_) => return Err(PublishError::Nack.into()),
+                Confirmation::NotRequested => return Err(PublishError::NoConfirms.into()),
+            }
+        }
+        Ok(())
+    }
+
     /// Publishes raw bytes (for tests of malformed messages).
     pub async fn publish_raw(&self, body: &[u8]) -> anyhow::Result<()> {
         self.channel

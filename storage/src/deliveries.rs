@@ -77,16 +77,20 @@ pub async fn lock_due<C: GenericClient>(
 ) -> Result<Vec<Uuid>, tokio_postgres::Error> {
     let rows = client
         .query(
-            "WITH busy AS ( \
-                 SELECT webhook_id, count(*) AS n FROM webhook_deliveries \
-                 WHERE status = 'pending' AND next_attempt_at > now() \
-                    AND (claimed_until > now() OR announced_at IS NOT NULL) \
-                 GROUP BY webhook_id), \
-             due AS ( \
-                 SELECT d.id, d.next_attempt_at, COALESCE(b.n, 0) + row_number() OVER ( \
-                     PARTITION BY d.webhook_id ORDER BY d.next_attempt_at) AS place \
-                 FROM webhook_deliveries d LEFT JOIN busy b USING (webhook_id) \
-                 WHERE d.status = 'pending' AND d.next_attempt_at <= now()) \
+            "WITH due AS ( \
+                 SELECT d.id, d.next_attempt_at, d.n + ( \
+                     SELECT count(*) FROM webhook_deliveries b \
+                     WHERE b.webhook_id = w.id AND b.status = 'pending' \
+                        AND (b.claim IS NOT NULL OR b.announced_at IS NOT NULL) \
+                        AND b.next_attempt_at > now() \
+                        AND (b.claimed_until > now() OR b.announced_at IS NOT NULL)) AS place \
+                 FROM webhooks w CROSS JOIN LATERAL ( \
+                     SELECT id, next_attempt_at, \
+                        row_number() OVER (ORDER BY next_attempt_at) AS n \
+                     FROM (SELECT id, next_attempt_at FROM webhook_deliveries \
+                         WHERE webhook_id = w.id AND status = 'pending' \
+                            AND next_attempt_at <= now() \
+                         ORDER BY next_attempt_at LIMIT $2) oldest) d) \
              SELECT id FROM webhook_deliveries \
              WHERE status = 'pending' AND next_attempt_at <= now() AND id IN ( \
                  SELECT id FROM due WHERE place <= $2 ORDER BY next_attempt_at LIMIT $1) \
@@ -268,6 +272,10 @@ pub async fn settle(
     attempt: &Attempt,
 ) -> Result<Settled, tokio_postgres::Error> {
     let tx = client.transaction().await?;
+    // Losing this commit in a crash only sends the delivery again (at least once): the
+    // commit need not wait for its WAL to reach the disk.
+    tx.batch_execute("SET LOCAL synchronous_commit = off")
+        .await?;
     let payload: Option<Value> = serde_json::from_str(&attempt.body).ok();
     tx.execute(
         "INSERT INTO webhook_callbacks (id, webhook_id, delivery_id, callback_url, payload, \
@@ -314,7 +322,8 @@ pub async fn settle(
     let opened = match attempt.delivered {
         true => {
             tx.execute(
-                "UPDATE webhooks SET circuit_failure_count = 0 WHERE id = $1",
+                "UPDATE webhooks SET circuit_failure_count = 0 \
+                 WHERE id = $1 AND circuit_failure_count <> 0",
                 &[&held.webhook_id],
             )
             .await?;

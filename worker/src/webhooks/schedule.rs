@@ -90,13 +90,18 @@ async fn announce_due(
         *publisher = Some((connection, p));
     }
     let (_, p) = publisher.as_ref().expect("set above");
-    for id in &due {
-        let body = serde_json::json!({"delivery_id": id}).to_string();
-        let props = BasicProperties::default()
-            .with_delivery_mode(2)
-            .with_content_type("application/json".into());
-        p.publish_body(body.as_bytes(), props).await?;
-    }
+    let bodies: Vec<Vec<u8>> = due
+        .iter()
+        .map(|id| {
+            serde_json::json!({"delivery_id": id})
+                .to_string()
+                .into_bytes()
+        })
+        .collect();
+    let props = BasicProperties::default()
+        .with_delivery_mode(2)
+        .with_content_type("application/json".into());
+    p.publish_all(&bodies, props).await?;
     deliveries::mark_announced(&*tx, &due, REANNOUNCE_AFTER).await?;
     tx.commit().await?;
     tracing::debug!(count = due.len(), "announced webhook deliveries");
