@@ -30,7 +30,8 @@ CREATE INDEX webhooks_by_topic ON webhooks (organization_id, mode, topic)
 CREATE INDEX webhooks_by_tenant ON webhooks (organization_id, mode, created_at, id);
 
 -- One row per event and webhook, written in the event's transaction. `resource` is the
--- import's attributes at the event (the import may be deleted, or have moved on, before
+-- import's attributes at the event, `events` its events then (for a webhook that includes
+-- them) (the import may be deleted, or have moved on, before
 -- the delivery is sent). A delivery is `pending` until it is `delivered`, `failed` (out of
 -- attempts) or `abandoned` (its webhook disabled or its circuit open when its turn came).
 -- `claim` and `claimed_until` belong to the delivery process sending it; `announced_at` is
@@ -43,6 +44,7 @@ CREATE TABLE webhook_deliveries (
     topic text NOT NULL,
     import_id text NOT NULL,
     resource jsonb NOT NULL,
+    events jsonb,
     trace_context jsonb NOT NULL DEFAULT '{}'::jsonb,
     body text,
     status text NOT NULL DEFAULT 'pending'

@@ -25,8 +25,9 @@ pub const EVENT_FIELDS: &[&str] = &[
 /// started, completed or interrupted, and one start per resumption).
 pub const MAX_INCLUDED_PER_IMPORT: i64 = 100;
 
-/// One lifecycle event of an import, as stored.
-#[derive(Debug, Clone)]
+/// One lifecycle event of an import, as stored (and kept with a webhook delivery that
+/// includes its import's events).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Event {
     /// Its id: the order events were recorded in.
     pub id: i64,

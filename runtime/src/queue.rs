@@ -196,6 +196,16 @@ pub enum PublishError {
     NoConfirms,
 }
 
+/// What a publisher confirm says of a message published to `queue`.
+fn confirmed(confirmation: Confirmation, queue: &ShortString) -> Result<(), PublishError> {
+    match confirmation {
+        Confirmation::Ack(None) => Ok(()),
+        Confirmation::Ack(Some(_)) => Err(PublishError::Unroutable(queue.to_string())),
+        Confirmation::Nack(_) => Err(PublishError::Nack),
+        Confirmation::NotRequested => Err(PublishError::NoConfirms),
+    }
+}
+
 /// Publishes import messages with publisher confirms: `publish` returns only once RabbitMQ
 /// has taken responsibility for the message.
 pub struct Publisher {
@@ -246,8 +256,17 @@ impl Publisher {
     }
 
     async fn publish_once(&self, body: &[u8], props: BasicProperties) -> Result<(), PublishError> {
-        let confirm = self
-            .channel
+        confirmed(self.start(body, props).await?.await?, &self.queue)
+    }
+
+    /// Publishes one message, mandatory (an unroutable one comes back), without waiting for
+    /// its confirm.
+    async fn start(
+        &self,
+        body: &[u8],
+        props: BasicProperties,
+    ) -> lapin::Result<lapin::PublisherConfirm> {
+        self.channel
             .basic_publish(
                 "".into(),
                 self.queue.clone(),
@@ -258,14 +277,7 @@ impl Publisher {
                 body,
                 props,
             )
-            .await?
-            .await?;
-        match confirm {
-            Confirmation::Ack(None) => Ok(()),
-            Confirmation::Ack(Some(_)) => Err(PublishError::Unroutable(self.queue.to_string())),
-            Confirmation::Nack(_) => Err(PublishError::Nack),
-            Confirmation::NotRequested => Err(PublishError::NoConfirms),
-        }
+            .await
     }
 
     /// Publishes several message bodies with the same properties, then waits for all
@@ -278,30 +290,10 @@ impl Publisher {
     ) -> anyhow::Result<()> {
         let mut confirms = Vec::with_capacity(bodies.len());
         for body in bodies {
-            let confirm = self
-                .channel
-                .basic_publish(
-                    "".into(),
-                    self.queue.clone(),
-                    BasicPublishOptions {
-                        mandatory: true,
-                        ..Default::default()
-                    },
-                    body,
-                    props.clone(),
-                )
-                .await?;
-            confirms.push(confirm);
+            confirms.push(self.start(body, props.clone()).await?);
         }
         for confirm in confirms {
-            match confirm.await? {
-                Confirmation::Ack(None) => {}
-                Confirmation::Ack(Some(_)) => {
-                    return Err(PublishError::Unroutable(self.queue.to_string()).into())
-                }
-                Confirmation::Nack(_) => return Err(PublishError::Nack.into()),
-                Confirmation::NotRequested => return Err(PublishError::NoConfirms.into()),
-            }
+            confirmed(confirm.await?, &self.queue)?;
         }
         Ok(())
     }

@@ -8,10 +8,12 @@ use serde_json::Value;
 use tokio_postgres::{GenericClient, Row};
 use uuid::Uuid;
 
+use imports_common::events::MAX_INCLUDED_PER_IMPORT;
 use imports_common::jsonapi::import_attributes;
 use imports_common::model::Mode;
 use imports_common::webhooks::{CircuitState, EventCallback};
 
+use crate::events::events_of_imports;
 use crate::import_rows::get_import;
 use crate::rows::parsed;
 
@@ -32,13 +34,16 @@ pub async fn enqueue<C: GenericClient>(
     const LISTENING: &str = "FROM webhooks w JOIN imports i \
         ON i.organization_id = w.organization_id AND i.mode = w.mode \
         WHERE i.id = $1 AND w.topic = $2 AND w.disabled_at IS NULL AND w.circuit_state = 'closed'";
-    let any: bool = client
+    let row = client
         .query_one(
-            &format!("SELECT EXISTS (SELECT 1 {LISTENING})"),
+            &format!(
+                "SELECT count(*) > 0, COALESCE(bool_or('events' = ANY(w.include_resources)), false) \
+                 {LISTENING}"
+            ),
             &[&import_id, &topic],
         )
-        .await?
-        .get(0);
+        .await?;
+    let (any, with_events): (bool, bool) = (row.get(0), row.get(1));
     if !any {
         return Ok(0);
     }
@@ -46,14 +51,24 @@ pub async fn enqueue<C: GenericClient>(
         return Ok(0);
     };
     let resource = Value::Object(import_attributes(&import));
+    let events: Option<Value> = match with_events {
+        true => {
+            let ids = [import_id.to_owned()];
+            let events = events_of_imports(client, &ids, MAX_INCLUDED_PER_IMPORT).await?;
+            Some(serde_json::to_value(events).unwrap_or(Value::Null))
+        }
+        false => None,
+    };
     client
         .execute(
             &format!(
                 "INSERT INTO webhook_deliveries \
-                    (id, webhook_id, event_id, topic, import_id, resource, trace_context) \
-                 SELECT gen_random_uuid(), w.id, $3, $2, i.id, $4, i.trace_context {LISTENING}"
+                    (id, webhook_id, event_id, topic, import_id, resource, events, trace_context) \
+                 SELECT gen_random_uuid(), w.id, $3, $2, i.id, $4, \
+                    CASE WHEN 'events' = ANY(w.include_resources) THEN $5::jsonb END, \
+                    i.trace_context {LISTENING}"
             ),
-            &[&import_id, &topic, &event_id, &resource],
+            &[&import_id, &topic, &event_id, &resource, &events],
         )
         .await
 }
@@ -136,6 +151,8 @@ pub struct Claimed {
     pub import_id: String,
     /// The import's attributes at the event.
     pub resource: Value,
+    /// The import's events at the event, when the webhook includes them.
+    pub events: Option<Value>,
     /// The import's trace (the create request's W3C trace context).
     pub trace_context: Value,
     /// The body sent by an earlier attempt, sent again as it was.
@@ -163,6 +180,7 @@ fn claimed(row: &Row) -> Result<Claimed, tokio_postgres::Error> {
         topic: row.try_get("topic")?,
         import_id: row.try_get("import_id")?,
         resource: row.try_get("resource")?,
+        events: row.try_get("events")?,
         trace_context: row.try_get("trace_context")?,
         body: row.try_get("body")?,
         attempts: row.try_get("attempts")?,
@@ -190,7 +208,7 @@ pub async fn claim<C: GenericClient>(
              FROM webhooks w \
              WHERE d.id = $1 AND w.id = d.webhook_id AND d.status = 'pending' \
                 AND (d.claimed_until IS NULL OR d.claimed_until < now()) \
-             RETURNING d.id, d.claim, d.webhook_id, w.mode, d.topic, d.import_id, d.resource, \
+             RETURNING d.id, d.claim, d.webhook_id, w.mode, d.topic, d.import_id, d.resource, d.events, \
                 d.trace_context, d.body, d.attempts, w.callback_url, w.include_resources, \
                 w.shared_secret, w.disabled_at IS NOT NULL AS disabled, w.circuit_state",
             &[&id, &hold.as_secs_f64()],

@@ -1,27 +1,24 @@
 //! An import's lifecycle events (`import_events`): created, started, completed, interrupted,
-//! destroyed; each written with its webhook deliveries.
+//! destroyed (written with their deliveries by the `lifecycle` module).
 
 use serde_json::Value;
 use tokio_postgres::GenericClient;
 
-/// Records a lifecycle event of an import, with its webhook deliveries (one for each enabled
-/// webhook of the import's tenant on the topic `name`). Call it in the transaction that
-/// makes the change it records.
-pub async fn record_event<C: GenericClient>(
+/// Writes a lifecycle event of an import; its id. `lifecycle::record_event`
+/// writes it with its webhook deliveries.
+pub async fn insert_event<C: GenericClient>(
     client: &C,
     import_id: &str,
     name: &str,
-    payload: Value,
-) -> Result<(), tokio_postgres::Error> {
-    let event_id: i64 = client
+    payload: &Value,
+) -> Result<i64, tokio_postgres::Error> {
+    Ok(client
         .query_one(
             "INSERT INTO import_events (import_id, name, payload) VALUES ($1, $2, $3) RETURNING id",
-            &[&import_id, &name, &payload],
+            &[&import_id, &name, payload],
         )
         .await?
-        .get(0);
-    crate::deliveries::enqueue(client, event_id, import_id, name).await?;
-    Ok(())
+        .get(0))
 }
 
 pub use imports_common::events::Event;

@@ -7,8 +7,8 @@ use uuid::Uuid;
 
 use imports_common::model::{csv_delimiter_text, Format, Import, Status, Tenant};
 
-use crate::events::record_event;
 use crate::inputs::{append_input_chunk, INPUT_CHUNK_BYTES};
+use crate::lifecycle::record_event;
 use crate::rows::parsed;
 
 pub(crate) use crate::import_rows::{delimiter_from_row, import_from_row};

@@ -12,8 +12,8 @@ use uuid::Uuid;
 use imports_common::inputs::DEFAULT_CSV_DELIMITER;
 use imports_common::model::{Format, Status, Tenant};
 
-use crate::events::record_event;
 use crate::imports::{delimiter_from_row, transition};
+use crate::lifecycle::record_event;
 use crate::rows::parsed;
 
 /// What a worker learns when it tries to claim an import.

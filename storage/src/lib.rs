@@ -10,6 +10,7 @@
 //! - [`inputs`]: an import's raw inputs, in chunks.
 //! - [`logs`]: an import's error and warning entries.
 //! - [`events`]: an import's lifecycle events.
+//! - [`lifecycle`]: recording an event with its webhook deliveries, in one transaction.
 //! - [`leases`]: which worker holds an import, and the per-batch checkpoint fenced by it.
 //! - [`outbox`]: imports created but not yet announced on RabbitMQ.
 //! - [`webhooks`]: webhooks on the imports topics, per tenant.
@@ -33,6 +34,7 @@ pub mod import_rows;
 pub mod imports;
 pub mod inputs;
 pub mod leases;
+pub mod lifecycle;
 pub mod list_page;
 pub mod listing;
 pub mod logs;

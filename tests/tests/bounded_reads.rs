@@ -566,9 +566,13 @@ async fn events_go_with_their_import() {
     assert_eq!(env.event_names(&kept.id).await, ["imports.create"]);
     // An event can only be about an import that exists.
     let client = env.pool.get().await.unwrap();
-    let orphan =
-        imports_storage::events::record_event(&**client, &deleted.id, "imports.start", json!({}))
-            .await;
+    let orphan = imports_storage::lifecycle::record_event(
+        &**client,
+        &deleted.id,
+        "imports.start",
+        json!({}),
+    )
+    .await;
     assert!(orphan.is_err(), "an event of a deleted import was stored");
     api.stop().await;
 }

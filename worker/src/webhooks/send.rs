@@ -219,17 +219,11 @@ async fn attempt(d: &Deliverer, held: &Claimed) -> anyhow::Result<()> {
     let body = match &held.body {
         Some(body) => body.clone(),
         None => {
-            let events = match held.include_resources.iter().any(|r| r == "events") {
-                true => Some(
-                    imports_storage::events::events_of_imports(
-                        &**db,
-                        std::slice::from_ref(&held.import_id),
-                        imports_common::events::MAX_INCLUDED_PER_IMPORT,
-                    )
-                    .await?,
-                ),
-                false => None,
-            };
+            // The events as they were at the event (the import may be gone since).
+            let events = held
+                .events
+                .clone()
+                .and_then(|v| serde_json::from_value::<Vec<imports_common::events::Event>>(v).ok());
             payload::render(&d.settings, held, events)
         }
     };
