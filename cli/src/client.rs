@@ -125,6 +125,11 @@ pub fn http_client(ca_file: Option<&Path>) -> Result<Client> {
     let mut builder = Client::builder()
         .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(600))
+        // The API closes a connection idle for API_HEADER_TIMEOUT_SECONDS (10 s by default):
+        // reusing one it is closing fails the request ("connection closed before message
+        // completed"), as a create sent after a 10-second Retry-After did. Idle connections
+        // are let go sooner.
+        .pool_idle_timeout(Duration::from_secs(4))
         .user_agent(concat!("importctl/", env!("CARGO_PKG_VERSION")));
     if let Some(path) = ca_file {
         let pem = std::fs::read(path)
