@@ -133,6 +133,17 @@ pub(crate) fn read_document_of(
     Ok(data)
 }
 
+/// Refuses a document whose `data.id` is given and is not `id`, the one in the URL.
+pub(crate) fn check_id(data: &Map<String, Value>, id: &str) -> Result<(), ApiError> {
+    match data.get("id") {
+        Some(given) if given.as_str() != Some(id) => Err(ApiError::conflict(
+            "/data/id",
+            "data.id must be the id in the URL",
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// The error of a body that is not JSON.
 pub(crate) fn not_json(e: serde_json::Error) -> ApiError {
     ApiError::bad_request(format!("the body is not valid JSON: {e}"))

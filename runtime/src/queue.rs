@@ -157,6 +157,30 @@ pub async fn declare(channel: &Channel, queue: &str) -> lapin::Result<()> {
     Ok(())
 }
 
+/// Opens a channel on `connection` that consumes `queue` (declared, with its dead-letter
+/// queue) with `prefetch` unacked messages at most, under consumer tag `tag`.
+pub async fn consume(
+    connection: &Connection,
+    queue: &str,
+    prefetch: u16,
+    tag: &str,
+) -> lapin::Result<(Channel, lapin::Consumer)> {
+    let channel = connection.create_channel().await?;
+    declare(&channel, queue).await?;
+    channel
+        .basic_qos(prefetch, lapin::options::BasicQosOptions::default())
+        .await?;
+    let consumer = channel
+        .basic_consume(
+            queue.into(),
+            tag.into(),
+            lapin::options::BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    Ok((channel, consumer))
+}
+
 /// The queue of webhook deliveries beside the work queue `queue`.
 pub fn webhook_queue(queue: &str) -> String {
     format!("{queue}.webhooks")

@@ -13,10 +13,7 @@ use imports_runtime::queue::{self, ImportMessage};
 use imports_runtime::telemetry::traces;
 use imports_storage::leases::Claim;
 use lapin::message::Delivery;
-use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions,
-};
-use lapin::types::FieldTable;
+use lapin::options::{BasicAckOptions, BasicNackOptions, BasicRejectOptions};
 use tokio::sync::OwnedSemaphorePermit;
 use tracing::{info, warn, Instrument};
 
@@ -53,20 +50,14 @@ async fn consume_once(ctx: &Arc<Context>) -> anyhow::Result<()> {
         _ = ctx.shutdown.cancelled() => return Ok(()),
         c = queue::connect(url, None) => c?,
     };
-    let channel = connection.create_channel().await?;
-    queue::declare(&channel, &ctx.config.services.queue).await?;
-    channel
-        .basic_qos(ctx.config.concurrency as u16, BasicQosOptions::default())
-        .await?;
     let tag = format!("imports-worker-{}", ctx.worker_id);
-    let mut consumer = channel
-        .basic_consume(
-            ctx.config.services.queue.as_str().into(),
-            tag.as_str().into(),
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
+    let (channel, mut consumer) = queue::consume(
+        &connection,
+        &ctx.config.services.queue,
+        ctx.config.concurrency as u16,
+        &tag,
+    )
+    .await?;
     ctx.amqp.set(&connection);
     info!(queue = %ctx.config.services.queue, concurrency = ctx.config.concurrency, "consuming");
     loop {

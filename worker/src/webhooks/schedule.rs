@@ -83,13 +83,16 @@ async fn announce_due(
     if due.is_empty() {
         return Ok(0);
     }
-    if publisher.is_none() {
-        let connection = queue::connect(&d.services.amqp_url, Some(Duration::from_secs(5))).await?;
-        let name = queue::webhook_queue(&d.services.queue);
-        let p = Publisher::new(&connection, &name).await?;
-        *publisher = Some((connection, p));
-    }
-    let (_, p) = publisher.as_ref().expect("set above");
+    let (_, p) = match publisher {
+        Some(kept) => kept,
+        None => {
+            let connection =
+                queue::connect(&d.services.amqp_url, Some(Duration::from_secs(5))).await?;
+            let name = queue::webhook_queue(&d.services.queue);
+            let p = Publisher::new(&connection, &name).await?;
+            publisher.insert((connection, p))
+        }
+    };
     let bodies: Vec<Vec<u8>> = due
         .iter()
         .map(|id| {

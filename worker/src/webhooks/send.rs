@@ -17,8 +17,7 @@ use imports_runtime::retry::RetryPolicy;
 use imports_runtime::telemetry::traces;
 use imports_storage::deliveries::{self, Attempt, Claimed};
 use lapin::message::Delivery;
-use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions, BasicRejectOptions};
-use lapin::types::FieldTable;
+use lapin::options::{BasicAckOptions, BasicRejectOptions};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
@@ -92,21 +91,9 @@ async fn consume_once(
         c = queue::connect(&d.services.amqp_url, None) => c?,
     };
     let name = queue::webhook_queue(&d.services.queue);
-    let channel = connection.create_channel().await?;
-    queue::declare(&channel, &name).await?;
-    channel
-        .basic_qos(d.settings.concurrency as u16, BasicQosOptions::default())
-        .await?;
-    let mut consumer = channel
-        .basic_consume(
-            name.as_str().into(),
-            format!("imports-webhooks-{}", Uuid::new_v4())
-                .as_str()
-                .into(),
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
+    let tag = format!("imports-webhooks-{}", Uuid::new_v4());
+    let (channel, mut consumer) =
+        queue::consume(&connection, &name, d.settings.concurrency as u16, &tag).await?;
     d.amqp.set(&connection);
     loop {
         let permit = tokio::select! {

@@ -8,7 +8,7 @@ use imports_storage::imports::{self, ImportChanges};
 use serde_json::{json, Value};
 
 use crate::auth::Authenticated;
-use crate::document::{attributes, metadata, optional_string, pointer, read_document};
+use crate::document::{attributes, check_id, metadata, optional_string, pointer, read_document};
 use crate::errors::{jsonapi, ApiError};
 use crate::render::render;
 use crate::routes::imports::{find, refuse_unwritable, Write};
@@ -23,14 +23,7 @@ pub async fn update(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let data = read_document(&headers, &body)?;
-    if let Some(given) = data.get("id") {
-        if given.as_str() != Some(id.as_str()) {
-            return Err(ApiError::conflict(
-                "/data/id",
-                "data.id must be the id in the URL",
-            ));
-        }
-    }
+    check_id(&data, &id)?;
     let attrs = attributes(&data)?;
     refuse_unwritable(Write::Update, attrs.keys().map(String::as_str))?;
     let interrupt = match attrs.get("_interrupt") {

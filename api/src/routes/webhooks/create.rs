@@ -9,10 +9,12 @@ use imports_common::webhooks::{MAX_WEBHOOKS_PER_TENANT, WEBHOOKS_TYPE};
 use imports_storage::webhooks::{create_webhook, NewWebhook};
 
 use crate::auth::Authenticated;
-use crate::document::{attributes, metadata, optional_string, pointer, read_document_of, Write};
+use crate::document::{
+    attributes, metadata, optional_bool, optional_string, pointer, read_document_of, Write,
+};
 use crate::errors::{jsonapi, ApiError};
 use crate::routes::webhooks::{
-    callback_url, document, include_resources, name, refuse_unwritable, topic, trigger,
+    callback_url, document, include_resources, name, refuse_unwritable, topic,
 };
 use crate::AppState;
 
@@ -34,8 +36,8 @@ pub async fn create(
             .ok_or_else(|| ApiError::invalid(pointer(key), format!("{key} is required")))
     };
     let topic = topic(required("topic")?)?;
-    let disabled = trigger(&attrs, "_disable")?;
-    if disabled && trigger(&attrs, "_enable")? {
+    let disabled = optional_bool(&attrs, "_disable")?;
+    if disabled && optional_bool(&attrs, "_enable")? {
         return Err(ApiError::invalid(
             pointer("_enable"),
             "_disable and _enable cannot be sent together",

@@ -118,8 +118,3 @@ pub(crate) fn name(value: &Value) -> Result<Option<String>, ApiError> {
         _ => Err(bad("name must be a string".into())),
     }
 }
-
-/// A trigger (`_disable`, `_enable`, `_reset_circuit`): whether it was sent as true.
-pub(crate) fn trigger(attrs: &Map<String, Value>, name: &str) -> Result<bool, ApiError> {
-    crate::document::optional_bool(attrs, name)
-}

@@ -10,10 +10,13 @@ use imports_storage::webhooks::{update_webhook, WebhookChanges};
 use serde_json::Value;
 
 use crate::auth::Authenticated;
-use crate::document::{attributes, metadata, optional_string, pointer, read_document_of, Write};
+use crate::document::{
+    attributes, check_id, metadata, optional_bool, optional_string, pointer, read_document_of,
+    Write,
+};
 use crate::errors::{jsonapi, ApiError};
 use crate::routes::webhooks::{
-    callback_url, document, find, include_resources, name, refuse_unwritable, topic, trigger,
+    callback_url, document, find, include_resources, name, refuse_unwritable, topic,
 };
 use crate::AppState;
 
@@ -26,17 +29,13 @@ pub async fn update(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let data = read_document_of(&headers, &body, WEBHOOKS_TYPE)?;
-    if let Some(given) = data.get("id") {
-        if given.as_str() != Some(id.as_str()) {
-            return Err(ApiError::conflict(
-                "/data/id",
-                "data.id must be the id in the URL",
-            ));
-        }
-    }
+    check_id(&data, &id)?;
     let attrs = attributes(&data)?;
     refuse_unwritable(Write::Update, &attrs)?;
-    let (disable, enable) = (trigger(&attrs, "_disable")?, trigger(&attrs, "_enable")?);
+    let (disable, enable) = (
+        optional_bool(&attrs, "_disable")?,
+        optional_bool(&attrs, "_enable")?,
+    );
     if disable && enable {
         return Err(ApiError::invalid(
             pointer("_enable"),
@@ -82,7 +81,7 @@ pub async fn update(
             (_, true) => Some(false),
             _ => None,
         },
-        reset_circuit: trigger(&attrs, "_reset_circuit")?,
+        reset_circuit: optional_bool(&attrs, "_reset_circuit")?,
     };
     let client = state.pool.get().await?;
     let webhook = update_webhook(&**client, &tenant, &id, &changes)
