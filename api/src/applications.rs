@@ -5,8 +5,8 @@
 use imports_common::accounts::{check_slug, Application};
 use imports_common::model::Mode;
 use imports_storage::applications::{self, NewApplication};
+use imports_storage::client::Db;
 use sha2::{Digest, Sha256};
-use tokio_postgres::GenericClient;
 
 /// Client ids and secrets are 43 base-62 characters (URL- and form-safe), as long as
 /// Commerce Layer's (256 bits of entropy).
@@ -35,7 +35,7 @@ pub struct Created {
 
 /// Makes an integration application of the organization `slug` (made too, named `slug`,
 /// when it is new) in `mode`.
-pub async fn create<C: GenericClient>(
+pub async fn create<C: Db>(
     client: &C,
     slug: &str,
     mode: Mode,
@@ -77,7 +77,7 @@ pub async fn create<C: GenericClient>(
 }
 
 /// The unrevoked application with these client credentials.
-pub async fn authenticate<C: GenericClient>(
+pub async fn authenticate<C: Db>(
     client: &C,
     client_id: &str,
     client_secret: &str,
@@ -97,13 +97,13 @@ pub async fn authenticate<C: GenericClient>(
 }
 
 /// Every application, newest first.
-pub async fn list<C: GenericClient>(client: &C) -> Result<Vec<Application>, tokio_postgres::Error> {
+pub async fn list<C: Db>(client: &C) -> Result<Vec<Application>, tokio_postgres::Error> {
     applications::list_applications(client).await
 }
 
 /// Revokes an application and every token it was given, at once on every replica (within
 /// the revocation refresh); `false` if there is no such unrevoked application.
-pub async fn revoke<C: GenericClient>(
+pub async fn revoke<C: Db>(
     client: &C,
     id: &str,
     token_lifetime: std::time::Duration,

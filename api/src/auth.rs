@@ -58,7 +58,7 @@ impl FromRequestParts<AppState> for Caller {
                 return Err(over_address_limit(retry_after));
             }
             let client = state.pool.get().await?;
-            let (token_id, tenant) = crate::tokens::identify(&**client, token)
+            let (token_id, tenant) = crate::tokens::identify(&*client, token)
                 .await?
                 .ok_or_else(|| refused(ApiError::unauthorized()))?;
             let caller = Caller {

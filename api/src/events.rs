@@ -58,7 +58,7 @@ impl EventsWanted {
 
 /// Fills `relationships.events.data` of each import resource and returns the events for
 /// `included`.
-pub async fn include<C: tokio_postgres::GenericClient>(
+pub async fn include<C: imports_storage::client::Db>(
     client: &C,
     imports: &mut [Value],
     wanted: &EventsWanted,

@@ -162,7 +162,7 @@ async fn tokens(command: TokensCommand) -> anyhow::Result<()> {
                 organization_id: organization,
                 mode,
             };
-            let (id, token) = imports_api::tokens::create(&**client, &tenant).await?;
+            let (id, token) = imports_api::tokens::create(&*client, &tenant).await?;
             println!(
                 "token id: {id} (organization {}, mode {})",
                 tenant.organization_id,
@@ -171,7 +171,7 @@ async fn tokens(command: TokensCommand) -> anyhow::Result<()> {
             println!("{token}");
         }
         TokensCommand::List => {
-            for t in imports_api::tokens::list(&**client).await? {
+            for t in imports_api::tokens::list(&*client).await? {
                 let state = match t.revoked_at {
                     Some(at) => format!("revoked {}", at.to_rfc3339()),
                     None => "active".into(),
@@ -187,7 +187,7 @@ async fn tokens(command: TokensCommand) -> anyhow::Result<()> {
         }
         TokensCommand::Revoke { id } => {
             anyhow::ensure!(
-                imports_api::tokens::revoke(&**client, &id).await?,
+                imports_api::tokens::revoke(&*client, &id).await?,
                 "no active token has id {id}"
             );
             println!("revoked {id}");
@@ -226,7 +226,7 @@ async fn applications(command: ApplicationsCommand) -> anyhow::Result<()> {
         } => {
             let mode: Mode = mode.parse()?;
             let created =
-                imports_api::applications::create(&**client, &organization, mode, &name).await?;
+                imports_api::applications::create(&*client, &organization, mode, &name).await?;
             let app = &created.application;
             if json {
                 let mut out = application_json(app);
@@ -245,7 +245,7 @@ async fn applications(command: ApplicationsCommand) -> anyhow::Result<()> {
             }
         }
         ApplicationsCommand::List { json } => {
-            let apps = imports_api::applications::list(&**client).await?;
+            let apps = imports_api::applications::list(&*client).await?;
             if json {
                 let all: Vec<_> = apps.iter().map(application_json).collect();
                 println!("{}", serde_json::Value::from(all));
@@ -269,7 +269,7 @@ async fn applications(command: ApplicationsCommand) -> anyhow::Result<()> {
         ApplicationsCommand::Revoke { id } => {
             let config = imports_runtime::config::OAuthConfig::from_env("")?;
             anyhow::ensure!(
-                imports_api::applications::revoke(&**client, &id, config.token_lifetime).await?,
+                imports_api::applications::revoke(&*client, &id, config.token_lifetime).await?,
                 "no active application has id {id}"
             );
             println!("revoked {id} and every token it was given");

@@ -90,7 +90,7 @@ async fn drain(
 ) -> anyhow::Result<()> {
     loop {
         let client = pool.get().await?;
-        let rows = outbox::pending(&**client, 100).await?;
+        let rows = outbox::pending(&*client, 100).await?;
         if rows.is_empty() {
             return Ok(());
         }
@@ -121,10 +121,10 @@ async fn drain(
                 traces::record_error(&span, &format!("{e:#}"));
             }
             if let Err(e) = published {
-                outbox::record_failure(&**client, &import_id, &e.to_string()).await?;
+                outbox::record_failure(&*client, &import_id, &e.to_string()).await?;
                 return Err(e);
             }
-            outbox::remove(&**client, &import_id).await?;
+            outbox::remove(&*client, &import_id).await?;
         }
     }
 }

@@ -31,9 +31,9 @@ pub(crate) fn wants(fields: Option<&[String]>, name: &str) -> bool {
 /// The resource object of an import as a retrieve shows it: with its whole `inputs` (up to
 /// [`ECHO_INPUTS_MAX_BYTES`]) while pending, `attachment_url` after, and only the `fields`
 /// asked for.
-pub(crate) async fn render(
+pub(crate) async fn render<C: imports_storage::client::Db>(
     state: &AppState,
-    client: &tokio_postgres::Client,
+    client: &C,
     mut import: Import,
     fields: Option<&[String]>,
 ) -> Result<Value, ApiError> {
@@ -57,6 +57,13 @@ pub(crate) async fn render(
         import.inputs = Some(whole_inputs(import.format, &raw));
     }
     Ok(resource(state, import, fields))
+}
+
+/// The resource object of an import just created, its inputs echoed from the bytes the create
+/// stored (`None` when they were over [`ECHO_INPUTS_MAX_BYTES`]), without reading them back.
+pub(crate) fn render_created(state: &AppState, mut import: Import, raw: Option<&[u8]>) -> Value {
+    import.inputs = Some(raw.map_or(Value::Null, |raw| whole_inputs(import.format, raw)));
+    resource(state, import, None)
 }
 
 /// The resource object of an import on a list page: as [`render`], but with at most

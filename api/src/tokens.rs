@@ -3,9 +3,9 @@
 //! created.
 
 use imports_common::model::Tenant;
+use imports_storage::client::Db;
 use imports_storage::tokens;
 use sha2::{Digest, Sha256};
-use tokio_postgres::GenericClient;
 
 /// A token as listed (never the secret itself).
 pub use imports_storage::tokens::TokenInfo;
@@ -15,7 +15,7 @@ fn hash(token: &str) -> Vec<u8> {
 }
 
 /// Creates a token for a tenant; returns its id and the secret token (shown only now).
-pub async fn create<C: GenericClient>(
+pub async fn create<C: Db>(
     client: &C,
     tenant: &Tenant,
 ) -> Result<(String, String), tokio_postgres::Error> {
@@ -27,7 +27,7 @@ pub async fn create<C: GenericClient>(
 }
 
 /// The tenant a token belongs to, if it is a valid, unrevoked token.
-pub async fn authenticate<C: GenericClient>(
+pub async fn authenticate<C: Db>(
     client: &C,
     token: &str,
 ) -> Result<Option<Tenant>, tokio_postgres::Error> {
@@ -36,7 +36,7 @@ pub async fn authenticate<C: GenericClient>(
 
 /// The id and tenant of a valid, unrevoked token. The lookup is by the token's hash, so the
 /// secret is never compared byte by byte in our code (no timing signal on its content).
-pub async fn identify<C: GenericClient>(
+pub async fn identify<C: Db>(
     client: &C,
     token: &str,
 ) -> Result<Option<(String, Tenant)>, tokio_postgres::Error> {
@@ -47,11 +47,11 @@ pub async fn identify<C: GenericClient>(
 }
 
 /// Every token, newest first.
-pub async fn list<C: GenericClient>(client: &C) -> Result<Vec<TokenInfo>, tokio_postgres::Error> {
+pub async fn list<C: Db>(client: &C) -> Result<Vec<TokenInfo>, tokio_postgres::Error> {
     tokens::list_tokens(client).await
 }
 
 /// Revokes a token at once; `false` if there is no such (unrevoked) token.
-pub async fn revoke<C: GenericClient>(client: &C, id: &str) -> Result<bool, tokio_postgres::Error> {
+pub async fn revoke<C: Db>(client: &C, id: &str) -> Result<bool, tokio_postgres::Error> {
     tokens::revoke_token(client, id).await
 }

@@ -41,7 +41,7 @@ impl StoredInputs {
         loop {
             let attempt = self.handle.block_on(async {
                 let client = self.pool.get().await.map_err(|e| e.to_string())?;
-                inputs::input_chunk(&**client, &self.import_id, self.next_seq)
+                inputs::input_chunk(&*client, &self.import_id, self.next_seq)
                     .await
                     .map_err(|e| e.to_string())
             });
@@ -113,7 +113,7 @@ impl StoredErrors {
         loop {
             let attempt = self.handle.block_on(async {
                 let client = self.pool.get().await.map_err(|e| e.to_string())?;
-                logs::error_entries_page(&**client, &self.import_id, after, ERROR_PAGE_ENTRIES)
+                logs::error_entries_page(&*client, &self.import_id, after, ERROR_PAGE_ENTRIES)
                     .await
                     .map_err(|e| e.to_string())
             });

@@ -3,7 +3,9 @@
 
 use imports_common::accounts::{Application, Organization};
 use imports_common::model::Mode;
-use tokio_postgres::{GenericClient, Row};
+use tokio_postgres::Row;
+
+use crate::client::Db;
 
 use crate::rows::parsed;
 
@@ -33,7 +35,7 @@ fn application(row: &Row) -> Result<Application, tokio_postgres::Error> {
 }
 
 /// The organization with this slug, made with `id` and `name` when there is none yet.
-pub async fn ensure_organization<C: GenericClient>(
+pub async fn ensure_organization<C: Db>(
     client: &C,
     id: &str,
     slug: &str,
@@ -69,7 +71,7 @@ pub struct NewApplication<'a> {
 }
 
 /// Stores a new integration application.
-pub async fn insert_application<C: GenericClient>(
+pub async fn insert_application<C: Db>(
     client: &C,
     new: &NewApplication<'_>,
 ) -> Result<(), tokio_postgres::Error> {
@@ -91,7 +93,7 @@ pub async fn insert_application<C: GenericClient>(
 }
 
 /// The application with this client id, revoked or not, and the hash of its secret.
-pub async fn application_by_client_id<C: GenericClient>(
+pub async fn application_by_client_id<C: Db>(
     client: &C,
     client_id: &str,
 ) -> Result<Option<(Application, Vec<u8>)>, tokio_postgres::Error> {
@@ -108,7 +110,7 @@ pub async fn application_by_client_id<C: GenericClient>(
 }
 
 /// The application with this id, revoked or not.
-pub async fn application_by_id<C: GenericClient>(
+pub async fn application_by_id<C: Db>(
     client: &C,
     id: &str,
 ) -> Result<Option<Application>, tokio_postgres::Error> {
@@ -120,7 +122,7 @@ pub async fn application_by_id<C: GenericClient>(
 }
 
 /// Every application, newest first.
-pub async fn list_applications<C: GenericClient>(
+pub async fn list_applications<C: Db>(
     client: &C,
 ) -> Result<Vec<Application>, tokio_postgres::Error> {
     client
@@ -137,7 +139,7 @@ pub async fn list_applications<C: GenericClient>(
 /// Revokes an application at once, and with it every token it has been given (recorded
 /// until the longest of them, `token_lifetime_secs` from now, has expired); `false` if there
 /// is no such unrevoked application.
-pub async fn revoke_application<C: GenericClient>(
+pub async fn revoke_application<C: Db>(
     client: &C,
     id: &str,
     token_lifetime_secs: f64,
@@ -156,7 +158,7 @@ pub async fn revoke_application<C: GenericClient>(
 }
 
 /// The organization with this slug.
-pub async fn organization_by_slug<C: GenericClient>(
+pub async fn organization_by_slug<C: Db>(
     client: &C,
     slug: &str,
 ) -> Result<Option<Organization>, tokio_postgres::Error> {

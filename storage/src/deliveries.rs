@@ -5,7 +5,9 @@
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio_postgres::{GenericClient, Row};
+use tokio_postgres::Row;
+
+use crate::client::Db;
 use uuid::Uuid;
 
 use imports_common::events::MAX_INCLUDED_PER_IMPORT;
@@ -25,7 +27,7 @@ pub const CALLBACKS_KEPT: i64 = 100;
 /// the import's attributes as they are now. Call it in the event's transaction (a delivery
 /// exists exactly when its event does); it costs one indexed query when there is no such
 /// webhook. Returns how many it wrote.
-pub async fn enqueue<C: GenericClient>(
+pub async fn enqueue<C: Db>(
     client: &C,
     event_id: i64,
     import_id: &str,
@@ -85,7 +87,7 @@ pub async fn listen_for_new(client: &tokio_postgres::Client) -> Result<(), tokio
 /// rather than being announced and given back over and over. Call it in a transaction,
 /// announce them, then [`mark_announced`] and commit: if the announcer dies before the
 /// commit, they are still due, and announced again at once.
-pub async fn lock_due<C: GenericClient>(
+pub async fn lock_due<C: Db>(
     client: &C,
     limit: i64,
     per_webhook: i64,
@@ -118,7 +120,7 @@ pub async fn lock_due<C: GenericClient>(
 
 /// Pushes announced deliveries `reannounce_after` into the future: unless a sender claims
 /// them first, they are announced again then (their message was lost).
-pub async fn mark_announced<C: GenericClient>(
+pub async fn mark_announced<C: Db>(
     client: &C,
     ids: &[Uuid],
     reannounce_after: Duration,
@@ -195,7 +197,7 @@ fn claimed(row: &Row) -> Result<Claimed, tokio_postgres::Error> {
 /// Claims delivery `id` for `hold`: `None` when it is settled, unknown, or held by another
 /// sender (a duplicate announcement). While held it is not due; if the sender dies it is due
 /// again once the hold ends.
-pub async fn claim<C: GenericClient>(
+pub async fn claim<C: Db>(
     client: &C,
     id: Uuid,
     hold: Duration,
@@ -220,7 +222,7 @@ pub async fn claim<C: GenericClient>(
 
 /// Gives a claimed delivery back unsent, due again after `after`; not an attempt (its
 /// webhook had as many calls in flight as it may).
-pub async fn release<C: GenericClient>(
+pub async fn release<C: Db>(
     client: &C,
     held: &Claimed,
     after: Duration,
@@ -238,10 +240,7 @@ pub async fn release<C: GenericClient>(
 
 /// Settles a claimed delivery unsent: its webhook was disabled, or its circuit opened,
 /// before its turn came.
-pub async fn abandon<C: GenericClient>(
-    client: &C,
-    held: &Claimed,
-) -> Result<(), tokio_postgres::Error> {
+pub async fn abandon<C: Db>(client: &C, held: &Claimed) -> Result<(), tokio_postgres::Error> {
     client
         .execute(
             "UPDATE webhook_deliveries SET status = 'abandoned', finished_at = now(), \
@@ -367,7 +366,7 @@ pub async fn settle(
 }
 
 /// Deletes up to `limit` deliveries settled more than `older_than` ago; how many.
-pub async fn prune_settled<C: GenericClient>(
+pub async fn prune_settled<C: Db>(
     client: &C,
     older_than: Duration,
     limit: i64,
@@ -383,7 +382,7 @@ pub async fn prune_settled<C: GenericClient>(
 }
 
 /// How many webhooks have their circuit open (for the open-circuits gauge).
-pub async fn open_circuits<C: GenericClient>(client: &C) -> Result<i64, tokio_postgres::Error> {
+pub async fn open_circuits<C: Db>(client: &C) -> Result<i64, tokio_postgres::Error> {
     Ok(client
         .query_one(
             "SELECT count(*) FROM webhooks WHERE circuit_state = 'open'",
@@ -411,7 +410,7 @@ pub struct Delivery {
 }
 
 /// The deliveries of a webhook, oldest first.
-pub async fn deliveries_of<C: GenericClient>(
+pub async fn deliveries_of<C: Db>(
     client: &C,
     webhook_id: &str,
 ) -> Result<Vec<Delivery>, tokio_postgres::Error> {
@@ -436,7 +435,7 @@ pub async fn deliveries_of<C: GenericClient>(
 }
 
 /// One page of a webhook's `last_event_callbacks`, newest first, and how many it has.
-pub async fn callbacks_page<C: GenericClient>(
+pub async fn callbacks_page<C: Db>(
     client: &C,
     webhook_id: &str,
     limit: i64,

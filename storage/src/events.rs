@@ -1,12 +1,12 @@
 //! An import's lifecycle events (`import_events`): created, started, completed, interrupted,
 //! destroyed (written with their deliveries by the `lifecycle` module).
 
+use crate::client::Db;
 use serde_json::Value;
-use tokio_postgres::GenericClient;
 
 /// Writes a lifecycle event of an import; its id. `lifecycle::record_event`
 /// writes it with its webhook deliveries.
-pub async fn insert_event<C: GenericClient>(
+pub async fn insert_event<C: Db>(
     client: &C,
     import_id: &str,
     name: &str,
@@ -34,7 +34,7 @@ fn event(r: &tokio_postgres::Row) -> Event {
 }
 
 /// An import's lifecycle events, oldest first (the tests read them).
-pub async fn events<C: GenericClient>(
+pub async fn events<C: Db>(
     client: &C,
     import_id: &str,
 ) -> Result<Vec<Event>, tokio_postgres::Error> {
@@ -50,7 +50,7 @@ pub async fn events<C: GenericClient>(
 }
 
 /// One page of an import's events, oldest first, and how many it has in all.
-pub async fn events_page<C: GenericClient>(
+pub async fn events_page<C: Db>(
     client: &C,
     import_id: &str,
     limit: i64,
@@ -78,7 +78,7 @@ pub async fn events_page<C: GenericClient>(
 
 /// The events of several imports (for `include=events`), oldest first, at most
 /// `per_import` of each.
-pub async fn events_of_imports<C: GenericClient>(
+pub async fn events_of_imports<C: Db>(
     client: &C,
     import_ids: &[String],
     per_import: i64,

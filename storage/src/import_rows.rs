@@ -2,13 +2,15 @@
 //! logs. Apart from `imports` so that what records events (and their webhook deliveries)
 //! can read an import without depending on the module that changes it.
 
-use tokio_postgres::{GenericClient, Row};
+use tokio_postgres::Row;
+
+use crate::client::Db;
 
 use imports_common::inputs::{parse_csv_delimiter, DEFAULT_CSV_DELIMITER};
 use imports_common::jsonapi::IMPORT_ATTRIBUTES;
 use imports_common::model::{ErrorsLog, Format, Import, Tenant, WarningsLog};
 
-use crate::logs::logs;
+use crate::logs::{add_log_entries, log_entries_join, logs, LOG_ENTRIES_SHOWN};
 use crate::rows::parsed;
 
 /// The columns an [`Import`] is read from: its id, tenant and interrupt flag, then every
@@ -31,7 +33,7 @@ impl std::fmt::Display for ImportColumns {
 }
 
 /// Reads an import with its errors and warnings logs, whoever owns it.
-pub async fn get_import<C: GenericClient>(
+pub async fn get_import<C: Db>(
     client: &C,
     id: &str,
 ) -> Result<Option<Import>, tokio_postgres::Error> {
@@ -48,6 +50,42 @@ pub async fn get_import<C: GenericClient>(
     let (errors, warnings) = logs(client, id).await?;
     import.errors_log = errors;
     import.warnings_log = warnings;
+    Ok(Some(import))
+}
+
+/// Reads import `id` of `tenant` with its errors and warnings logs, in one statement;
+/// `None` when the tenant has no such import (another tenant's reads as missing).
+pub async fn tenant_import<C: Db>(
+    client: &C,
+    tenant: &Tenant,
+    id: &str,
+) -> Result<Option<Import>, tokio_postgres::Error> {
+    let sql = format!(
+        "SELECT p.*, error_keys, error_attributes, error_messages,
+                warning_keys, warning_attributes, warning_messages
+         FROM (SELECT {IMPORT_COLUMNS} FROM imports
+               WHERE id = $1 AND organization_id = $2 AND mode = $3) p
+         {}
+         {}",
+        log_entries_join("error", 4),
+        log_entries_join("warning", 4),
+    );
+    let Some(row) = client
+        .query_opt(
+            &sql,
+            &[
+                &id,
+                &tenant.organization_id,
+                &tenant.mode.as_str(),
+                &LOG_ENTRIES_SHOWN,
+            ],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let mut import = import_from_row(&row)?;
+    add_log_entries(&row, &mut import);
     Ok(Some(import))
 }
 

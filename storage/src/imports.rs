@@ -1,8 +1,8 @@
 //! Imports themselves: creating one, reading it back with its logs, and every change of its
 //! status, all through the transitions of [`Status`].
 
+use crate::client::Db;
 use serde_json::Value;
-use tokio_postgres::GenericClient;
 use uuid::Uuid;
 
 use imports_common::model::{csv_delimiter_text, Format, Import, Status, Tenant};
@@ -46,7 +46,7 @@ pub struct NewImport {
 
 /// Creates an import (status pending) with its raw inputs and its `imports.create` event.
 /// Call it inside a transaction so that the import and its inputs appear together.
-pub async fn create_import<C: GenericClient>(
+pub async fn create_import<C: Db>(
     client: &C,
     new: &NewImport,
     inputs: &[u8],
@@ -63,7 +63,7 @@ pub async fn create_import<C: GenericClient>(
 /// transaction (the chunks' reference to their import is checked at commit). Its
 /// `created_at` is the time of this write, just before the commit that makes it visible,
 /// not the start of a transaction that may have spent seconds receiving the inputs.
-pub async fn insert_import<C: GenericClient>(
+pub async fn insert_import<C: Db>(
     client: &C,
     id: &str,
     new: &NewImport,
@@ -111,7 +111,7 @@ pub async fn insert_import<C: GenericClient>(
 /// the event. Returns whether it moved.
 ///
 /// Call it inside a transaction: the status and its event must be written together.
-pub async fn transition<C: GenericClient>(
+pub async fn transition<C: Db>(
     client: &C,
     id: &str,
     to: Status,
@@ -186,7 +186,7 @@ pub async fn request_interrupt(
 
 /// How many imports there are of each status (for the imports-by-status gauge); a status
 /// with no import is absent.
-pub async fn count_by_status<C: GenericClient>(
+pub async fn count_by_status<C: Db>(
     client: &C,
 ) -> Result<Vec<(Status, i64)>, tokio_postgres::Error> {
     client
@@ -199,7 +199,7 @@ pub async fn count_by_status<C: GenericClient>(
 
 /// How long an import waited to be started (created_at -> started_at, by the database's
 /// clock), in seconds; `None` when it is unknown or not started.
-pub async fn queue_latency_seconds<C: GenericClient>(
+pub async fn queue_latency_seconds<C: Db>(
     client: &C,
     id: &str,
 ) -> Result<Option<f64>, tokio_postgres::Error> {
@@ -224,10 +224,7 @@ pub struct Counts {
 }
 
 /// Reads an import's counters (for the span of the run that ends), `None` if it is gone.
-pub async fn counts<C: GenericClient>(
-    client: &C,
-    id: &str,
-) -> Result<Option<Counts>, tokio_postgres::Error> {
+pub async fn counts<C: Db>(client: &C, id: &str) -> Result<Option<Counts>, tokio_postgres::Error> {
     Ok(client
         .query_opt(
             "SELECT processed_count, errors_count, warnings_count FROM imports WHERE id = $1",
@@ -241,26 +238,8 @@ pub async fn counts<C: GenericClient>(
         }))
 }
 
-/// Whether `tenant` owns import `id` (another tenant's import reads as missing).
-pub async fn tenant_owns_import<C: GenericClient>(
-    client: &C,
-    tenant: &Tenant,
-    id: &str,
-) -> Result<bool, tokio_postgres::Error> {
-    Ok(client
-        .query_opt(
-            "SELECT 1 FROM imports WHERE id = $1 AND organization_id = $2 AND mode = $3",
-            &[&id, &tenant.organization_id, &tenant.mode.as_str()],
-        )
-        .await?
-        .is_some())
-}
-
 /// Whether import `id` exists, whoever owns it (a signed attachment URL names no tenant).
-pub async fn import_exists<C: GenericClient>(
-    client: &C,
-    id: &str,
-) -> Result<bool, tokio_postgres::Error> {
+pub async fn import_exists<C: Db>(client: &C, id: &str) -> Result<bool, tokio_postgres::Error> {
     Ok(client
         .query_opt("SELECT 1 FROM imports WHERE id = $1", &[&id])
         .await?
@@ -269,7 +248,7 @@ pub async fn import_exists<C: GenericClient>(
 
 /// Whether `tenant` has a record `id` in `table`, the parent resource an import names.
 /// `table` comes from the catalogue, never from a request.
-pub async fn parent_resource_exists<C: GenericClient>(
+pub async fn parent_resource_exists<C: Db>(
     client: &C,
     table: &str,
     id: &str,
@@ -284,32 +263,27 @@ pub async fn parent_resource_exists<C: GenericClient>(
         .is_some())
 }
 
-/// Takes the create lock of the tenant (organization and mode) until the transaction ends, so
-/// that one create at a time checks the active-imports limit, and returns how many of the
-/// tenant's imports are pending or in progress: test and live mode are separate environments,
-/// each with its own limit. Call it inside the create's transaction.
-pub async fn lock_and_count_active<C: GenericClient>(
+/// How many of the tenant's imports are pending or in progress (test and live mode are
+/// separate environments, each with its own limit), as the `active_imports` trigger counts
+/// them. Called in a create's transaction after its insert, it counts the new import too and
+/// holds the tenant's count locked until the transaction ends: concurrent creates of the
+/// tenant queue there, only for the rest of the transaction, and the limit holds.
+pub async fn active_count<C: Db>(
     client: &C,
     tenant: &Tenant,
 ) -> Result<i64, tokio_postgres::Error> {
-    client
-        .execute(
-            "SELECT pg_advisory_xact_lock(hashtext($1 || ':' || $2))",
-            &[&tenant.organization_id, &tenant.mode.as_str()],
-        )
-        .await?;
     Ok(client
-        .query_one(
-            "SELECT count(*) FROM imports WHERE organization_id = $1 AND mode = $2 AND status IN ('pending', 'in_progress')",
+        .query_opt(
+            "SELECT count FROM active_imports WHERE organization_id = $1 AND mode = $2",
             &[&tenant.organization_id, &tenant.mode.as_str()],
         )
         .await?
-        .get(0))
+        .map_or(0, |row| row.get(0)))
 }
 
 /// Writes a new import (see [`insert_import`]) with its outbox row, which announces it on
 /// RabbitMQ once committed; `trace_context` continues the create's trace there.
-pub async fn insert_announced_import<C: GenericClient>(
+pub async fn insert_announced_import<C: Db>(
     client: &C,
     id: &str,
     new: &NewImport,
@@ -331,7 +305,7 @@ pub struct ImportChanges {
 }
 
 /// Applies an update's changes to import `id`, and touches its `updated_at`.
-pub async fn update_import<C: GenericClient>(
+pub async fn update_import<C: Db>(
     client: &C,
     id: &str,
     changes: &ImportChanges,

@@ -1,12 +1,12 @@
 //! An import's raw inputs, stored in chunks of [`INPUT_CHUNK_BYTES`] in `import_inputs`.
 
-use tokio_postgres::GenericClient;
+use crate::client::Db;
 
 /// Size of the chunks raw inputs are stored in.
 pub const INPUT_CHUNK_BYTES: usize = 1024 * 1024;
 
 /// Appends one chunk of raw inputs (chunks are read back in `seq` order).
-pub async fn append_input_chunk<C: GenericClient>(
+pub async fn append_input_chunk<C: Db>(
     client: &C,
     import_id: &str,
     seq: i32,
@@ -22,7 +22,7 @@ pub async fn append_input_chunk<C: GenericClient>(
 }
 
 /// Reads one chunk of raw inputs, or `None` past the last.
-pub async fn input_chunk<C: GenericClient>(
+pub async fn input_chunk<C: Db>(
     client: &C,
     import_id: &str,
     seq: i32,

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use tokio_postgres::GenericClient;
+use crate::client::Db;
 use uuid::Uuid;
 
 use imports_common::inputs::DEFAULT_CSV_DELIMITER;
@@ -184,7 +184,7 @@ pub struct AfterCheckpoint {
 /// The lease is extended from the clock at this statement (`clock_timestamp()`), not from the
 /// transaction's start (`now()`): a batch that ran longer than the lease would otherwise
 /// leave an expired lease behind, for a sweeper to take over an import its worker still runs.
-pub async fn checkpoint<C: GenericClient>(
+pub async fn checkpoint<C: Db>(
     client: &C,
     id: &str,
     worker: Uuid,
@@ -227,7 +227,7 @@ pub async fn checkpoint<C: GenericClient>(
 }
 
 /// Extends `worker`'s lease on an import; `false` when the worker no longer holds it.
-pub async fn renew_lease<C: GenericClient>(
+pub async fn renew_lease<C: Db>(
     client: &C,
     id: &str,
     worker: Uuid,
@@ -246,7 +246,7 @@ pub async fn renew_lease<C: GenericClient>(
 /// Gives an import back (on shutdown): its lease expires now, so any worker may resume it,
 /// and the claim it gives up is not counted against its attempts (only failures are).
 /// `false` when the worker no longer holds it.
-pub async fn release_lease<C: GenericClient>(
+pub async fn release_lease<C: Db>(
     client: &C,
     id: &str,
     worker: Uuid,
@@ -257,7 +257,7 @@ pub async fn release_lease<C: GenericClient>(
 /// Gives an import back after its run failed (a batch that could not be written, inputs that
 /// could not be fetched): like [`release_lease`], but the claim counts as an attempt, so that
 /// an import that keeps failing is given up on.
-pub async fn release_failed<C: GenericClient>(
+pub async fn release_failed<C: Db>(
     client: &C,
     id: &str,
     worker: Uuid,
@@ -268,10 +268,7 @@ pub async fn release_failed<C: GenericClient>(
 /// Takes back the attempt a claim counted, for a worker that lost its lease (it was paused,
 /// or cut off from Postgres, and another worker took over): its run did not fail. Unfenced
 /// by the lease, which is no longer this worker's; it takes off this claim's count only.
-pub async fn forgive_attempt<C: GenericClient>(
-    client: &C,
-    id: &str,
-) -> Result<(), tokio_postgres::Error> {
+pub async fn forgive_attempt<C: Db>(client: &C, id: &str) -> Result<(), tokio_postgres::Error> {
     client
         .execute(
             "UPDATE imports SET attempts = greatest(attempts - 1, 0) WHERE id = $1",
@@ -282,7 +279,7 @@ pub async fn forgive_attempt<C: GenericClient>(
 }
 
 /// Expires `worker`'s lease at once, taking `uncounted` claims off the import's attempts.
-async fn hand_back<C: GenericClient>(
+async fn hand_back<C: Db>(
     client: &C,
     id: &str,
     worker: Uuid,
@@ -302,7 +299,7 @@ async fn hand_back<C: GenericClient>(
 /// Hands an import back so that another organization's import can run (see
 /// `IMPORTS_TIME_SLICE_SECONDS`): like [`release_lease`], the claim it gave up is not
 /// counted against the import's attempts. `false` when the worker no longer holds it.
-pub async fn yield_lease<C: GenericClient>(
+pub async fn yield_lease<C: Db>(
     client: &C,
     id: &str,
     worker: Uuid,
@@ -313,7 +310,7 @@ pub async fn yield_lease<C: GenericClient>(
 /// Whether an import of another tenant than `tenant` (another organization, or the same
 /// organization's other mode: test and live are separate environments) is waiting for a
 /// worker: pending, or handed back and not yet taken over.
-pub async fn others_waiting<C: GenericClient>(
+pub async fn others_waiting<C: Db>(
     client: &C,
     tenant: &Tenant,
 ) -> Result<bool, tokio_postgres::Error> {
@@ -331,7 +328,7 @@ pub async fn others_waiting<C: GenericClient>(
 
 /// Imports no live worker is attending to, oldest first: in progress with an expired lease,
 /// or pending for longer than `pending_for` (their announcement was lost).
-pub async fn unattended_imports<C: GenericClient>(
+pub async fn unattended_imports<C: Db>(
     client: &C,
     pending_for: Duration,
     limit: i64,

@@ -27,6 +27,7 @@
 
 pub mod applications;
 pub mod batches;
+pub mod client;
 pub mod db;
 pub mod deliveries;
 pub mod events;

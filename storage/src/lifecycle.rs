@@ -2,8 +2,8 @@
 //! that makes the change it records: no event without its deliveries, no delivery without
 //! its event.
 
+use crate::client::Db;
 use serde_json::Value;
-use tokio_postgres::GenericClient;
 
 use crate::deliveries::enqueue;
 use crate::events::insert_event;
@@ -11,7 +11,7 @@ use crate::events::insert_event;
 /// Records lifecycle event `name` of an import with its webhook deliveries (one for each
 /// enabled webhook of the import's tenant on that topic). Call it in the transaction that
 /// makes the change it records.
-pub async fn record_event<C: GenericClient>(
+pub async fn record_event<C: Db>(
     client: &C,
     import_id: &str,
     name: &str,

@@ -3,17 +3,17 @@
 //! entries of each severity, the head of its inputs while pending, its first events), so a
 //! page costs one round trip whatever its size (it cost two queries an import).
 
+use crate::client::Db;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::GenericClient;
 
 use imports_common::model::{Import, Tenant};
 
 use crate::events::Event;
 use crate::imports::{import_from_row, IMPORT_COLUMNS};
 use crate::listing::ImportQuery;
-use crate::logs::LOG_ENTRIES_SHOWN;
+use crate::logs::{add_log_entries, log_entries_join, LOG_ENTRIES_SHOWN};
 
 /// What the page is read with, beyond the imports themselves.
 #[derive(Debug, Clone, Copy, Default)]
@@ -54,7 +54,7 @@ pub struct ImportPage {
 }
 
 /// Reads a page of the tenant's imports meeting `query`, in one statement.
-pub async fn list_page<C: GenericClient>(
+pub async fn list_page<C: Db>(
     client: &C,
     tenant: &Tenant,
     query: &ImportQuery,
@@ -66,26 +66,22 @@ pub async fn list_page<C: GenericClient>(
     for p in &owned {
         params.push(p.as_ref() as &(dyn ToSql + Sync));
     }
-    let (logs, head, events) = (params.len() + 1, params.len() + 2, params.len() + 3);
+    let offset = (query.page - 1).saturating_mul(query.size);
+    let n = params.len();
+    let (logs, head, events, limit_at, offset_at) = (n + 1, n + 2, n + 3, n + 4, n + 5);
     params.push(&LOG_ENTRIES_SHOWN);
     params.push(&wants.inputs_head_bytes);
     params.push(&wants.events_per_import);
+    params.push(&query.size);
+    params.push(&offset);
+    // Without filters, and sorted by at most one attribute, the statement's text is one of a
+    // few, and it is kept on the connection: planning this statement costs more than running
+    // it on a page of 25.
+    let bounded_text = extra.is_empty() && query.sort.as_ref().is_none_or(|s| s.len() <= 1);
     let mut conditions = vec!["organization_id = $1".to_owned(), "mode = $2".to_owned()];
     conditions.extend(extra);
     let filter = conditions.join(" AND ");
     let order = query.order_by();
-    let offset = (query.page - 1).saturating_mul(query.size);
-    let log_entries = |severity: &str| {
-        format!(
-            "LEFT JOIN LATERAL (
-               SELECT array_agg(key ORDER BY position, c) AS {severity}_keys,
-                      array_agg(attribute ORDER BY position, c) AS {severity}_attributes,
-                      array_agg(message ORDER BY position, c) AS {severity}_messages
-               FROM (SELECT key, attribute, message, position, ctid AS c FROM import_log_entries
-                     WHERE import_id = p.id AND severity = '{severity}'
-                     ORDER BY position, ctid LIMIT ${logs}::int8) x) {severity}_log ON true"
-        )
-    };
     let sql = format!(
         "SELECT t.total, p.*,
                 error_keys, error_attributes, error_messages,
@@ -95,7 +91,7 @@ pub async fn list_page<C: GenericClient>(
          FROM (SELECT count(*) AS total FROM imports WHERE {filter}) t
          LEFT JOIN LATERAL (
              SELECT {IMPORT_COLUMNS}, row_number() OVER (ORDER BY {order}) AS page_row
-             FROM imports WHERE {filter} ORDER BY {order} LIMIT {} OFFSET {offset}) p ON true
+             FROM imports WHERE {filter} ORDER BY {order} LIMIT ${limit_at}::int8 OFFSET ${offset_at}::int8) p ON true
          {}
          {}
          LEFT JOIN LATERAL (
@@ -112,11 +108,13 @@ pub async fn list_page<C: GenericClient>(
                    WHERE import_id = p.id AND ${events}::int8 > 0
                    ORDER BY id LIMIT ${events}::int8) v) e ON true
          ORDER BY p.page_row",
-        query.size,
-        log_entries("error"),
-        log_entries("warning"),
+        log_entries_join("error", logs),
+        log_entries_join("warning", logs),
     );
-    let rows = client.query(&sql, &params).await?;
+    let rows = match bounded_text {
+        true => client.query(&sql, &params).await?,
+        false => client.query_once(&sql, &params).await?,
+    };
     let mut page = ImportPage {
         total: rows.first().map_or(0, |r| r.get("total")),
         imports: Vec::with_capacity(rows.len()),
@@ -132,19 +130,8 @@ pub async fn list_page<C: GenericClient>(
 
 fn listed(row: &tokio_postgres::Row) -> Result<ListedImport, tokio_postgres::Error> {
     let mut import = import_from_row(row)?;
+    add_log_entries(row, &mut import);
     let texts = |name: &str| -> Vec<String> { row.get::<_, Option<_>>(name).unwrap_or_default() };
-    let messages = texts("error_messages");
-    let attributes: Vec<Option<String>> = row
-        .get::<_, Option<_>>("error_attributes")
-        .unwrap_or_default();
-    for ((key, attribute), message) in texts("error_keys").iter().zip(&attributes).zip(messages) {
-        import
-            .errors_log
-            .add(key, attribute.as_deref().unwrap_or("input"), message);
-    }
-    for (key, message) in texts("warning_keys").iter().zip(texts("warning_messages")) {
-        import.warnings_log.add(key, message);
-    }
     let inputs_head = row
         .get::<_, Option<Vec<u8>>>("head")
         .map(|bytes| InputsHead {

@@ -1,9 +1,9 @@
 //! An import's log entries (`import_log_entries`): one error or warning about one input, and
 //! the errors_log and warnings_log built from the first of them.
 
-use tokio_postgres::GenericClient;
+use crate::client::Db;
 
-use imports_common::model::{ErrorsLog, WarningsLog};
+use imports_common::model::{ErrorsLog, Import, WarningsLog};
 
 /// One error or warning about one input.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,7 +45,7 @@ pub const LOG_ENTRIES_SHOWN: i64 = 1000;
 
 /// Builds an import's errors_log and warnings_log from its first log entries (at most
 /// [`LOG_ENTRIES_SHOWN`] of each severity, in input order).
-pub async fn logs<C: GenericClient>(
+pub async fn logs<C: Db>(
     client: &C,
     id: &str,
 ) -> Result<(ErrorsLog, WarningsLog), tokio_postgres::Error> {
@@ -75,6 +75,38 @@ pub async fn logs<C: GenericClient>(
     Ok((errors, warnings))
 }
 
+/// A `LEFT JOIN LATERAL` of a statement reading imports as `p`: the first entries of
+/// `severity` (at most parameter `$limit`) of each, as the arrays `{severity}_keys`,
+/// `{severity}_attributes` and `{severity}_messages`, which [`add_log_entries`] reads.
+pub(crate) fn log_entries_join(severity: &str, limit: usize) -> String {
+    format!(
+        "LEFT JOIN LATERAL (
+           SELECT array_agg(key ORDER BY position, c) AS {severity}_keys,
+                  array_agg(attribute ORDER BY position, c) AS {severity}_attributes,
+                  array_agg(message ORDER BY position, c) AS {severity}_messages
+           FROM (SELECT key, attribute, message, position, ctid AS c FROM import_log_entries
+                 WHERE import_id = p.id AND severity = '{severity}'
+                 ORDER BY position, ctid LIMIT ${limit}::int8) x) {severity}_log ON true"
+    )
+}
+
+/// Fills an import's errors_log and warnings_log from the arrays of [`log_entries_join`].
+pub(crate) fn add_log_entries(row: &tokio_postgres::Row, import: &mut Import) {
+    let texts = |name: &str| -> Vec<String> { row.get::<_, Option<_>>(name).unwrap_or_default() };
+    let messages = texts("error_messages");
+    let attributes: Vec<Option<String>> = row
+        .get::<_, Option<_>>("error_attributes")
+        .unwrap_or_default();
+    for ((key, attribute), message) in texts("error_keys").iter().zip(&attributes).zip(messages) {
+        import
+            .errors_log
+            .add(key, attribute.as_deref().unwrap_or("input"), message);
+    }
+    for (key, message) in texts("warning_keys").iter().zip(texts("warning_messages")) {
+        import.warnings_log.add(key, message);
+    }
+}
+
 /// How many error entries a page of [`error_entries_page`] holds at least (unless it is
 /// the last): the failed-inputs report reads them page by page, whatever their number.
 pub const ERROR_PAGE_ENTRIES: i64 = 1000;
@@ -83,7 +115,7 @@ pub const ERROR_PAGE_ENTRIES: i64 = 1000;
 /// `after` (`-1` for the first page): at least `limit` entries, and all of the entries of
 /// each input it holds, so the next page starts after its last position. Empty past the
 /// last (for the failed-inputs report, which streams them).
-pub async fn error_entries_page<C: GenericClient>(
+pub async fn error_entries_page<C: Db>(
     client: &C,
     id: &str,
     after: i64,
@@ -113,7 +145,7 @@ pub async fn error_entries_page<C: GenericClient>(
 }
 
 /// Writes log entries in one statement.
-pub async fn insert_log_entries<C: GenericClient>(
+pub async fn insert_log_entries<C: Db>(
     client: &C,
     import_id: &str,
     entries: &[LogEntry],

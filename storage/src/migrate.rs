@@ -63,6 +63,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "webhooks",
         include_str!("../../migrations/0012_webhooks.sql"),
     ),
+    (
+        13,
+        "active imports",
+        include_str!("../../migrations/0013_active_imports.sql"),
+    ),
 ];
 
 /// The advisory lock key that serialises migration runs (an arbitrary constant).

@@ -1,7 +1,7 @@
 //! The outbox (`import_outbox`): imports created but not yet announced on RabbitMQ.
 
+use crate::client::Db;
 use serde_json::Value;
-use tokio_postgres::GenericClient;
 
 /// An outbox row waiting to be published.
 #[derive(Debug, Clone)]
@@ -14,7 +14,7 @@ pub struct Pending {
 
 /// Queues the announcement of a new import; call it in the transaction that creates the
 /// import, so that both appear together or not at all.
-pub async fn enqueue<C: GenericClient>(
+pub async fn enqueue<C: Db>(
     client: &C,
     import_id: &str,
     trace_context: &Value,
@@ -29,10 +29,7 @@ pub async fn enqueue<C: GenericClient>(
 }
 
 /// The oldest announcements still to publish, at most `limit`.
-pub async fn pending<C: GenericClient>(
-    client: &C,
-    limit: i64,
-) -> Result<Vec<Pending>, tokio_postgres::Error> {
+pub async fn pending<C: Db>(client: &C, limit: i64) -> Result<Vec<Pending>, tokio_postgres::Error> {
     Ok(client
         .query(
             "SELECT import_id, trace_context FROM import_outbox ORDER BY created_at LIMIT $1",
@@ -48,7 +45,7 @@ pub async fn pending<C: GenericClient>(
 }
 
 /// Counts a failed publication of an import's announcement, with its error, for operators.
-pub async fn record_failure<C: GenericClient>(
+pub async fn record_failure<C: Db>(
     client: &C,
     import_id: &str,
     error: &str,
@@ -63,10 +60,7 @@ pub async fn record_failure<C: GenericClient>(
 }
 
 /// Removes an import's announcement: once RabbitMQ confirmed it, or when the import is deleted.
-pub async fn remove<C: GenericClient>(
-    client: &C,
-    import_id: &str,
-) -> Result<(), tokio_postgres::Error> {
+pub async fn remove<C: Db>(client: &C, import_id: &str) -> Result<(), tokio_postgres::Error> {
     client
         .execute(
             "DELETE FROM import_outbox WHERE import_id = $1",

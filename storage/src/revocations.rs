@@ -3,7 +3,7 @@
 //! given). Every API replica reads the unexpired ones into memory, so checking a token needs
 //! no query.
 
-use tokio_postgres::GenericClient;
+use crate::client::Db;
 
 /// A revocation in force.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -15,7 +15,7 @@ pub struct Revocation {
 }
 
 /// Records the revocation of one token until it expires.
-pub async fn revoke_token<C: GenericClient>(
+pub async fn revoke_token<C: Db>(
     client: &C,
     revocation: &Revocation,
     expires_at: chrono::DateTime<chrono::Utc>,
@@ -30,9 +30,7 @@ pub async fn revoke_token<C: GenericClient>(
 }
 
 /// Every revocation whose tokens have not expired yet.
-pub async fn in_force<C: GenericClient>(
-    client: &C,
-) -> Result<Vec<Revocation>, tokio_postgres::Error> {
+pub async fn in_force<C: Db>(client: &C) -> Result<Vec<Revocation>, tokio_postgres::Error> {
     Ok(client
         .query(
             "SELECT application_id, token_rand FROM access_revocations WHERE expires_at > now()",
@@ -48,7 +46,7 @@ pub async fn in_force<C: GenericClient>(
 }
 
 /// Deletes revocations whose tokens expired more than an hour ago.
-pub async fn purge_expired<C: GenericClient>(client: &C) -> Result<u64, tokio_postgres::Error> {
+pub async fn purge_expired<C: Db>(client: &C) -> Result<u64, tokio_postgres::Error> {
     client
         .execute(
             "DELETE FROM access_revocations WHERE expires_at < now() - interval '1 hour'",

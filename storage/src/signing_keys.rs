@@ -1,7 +1,9 @@
 //! The RSA keys access tokens are signed with (`signing_keys`), shared by every API replica:
 //! the first replica to start makes one, rotation makes the next.
 
-use tokio_postgres::{Client, GenericClient};
+use tokio_postgres::Client;
+
+use crate::client::Db;
 
 /// A stored key, as the key set reads it.
 #[derive(Debug, Clone)]
@@ -18,7 +20,7 @@ pub struct StoredKey {
 
 /// The keys still published: unretired, or retired less than `lifetime_secs` ago (tokens
 /// they signed may still be in use), newest first.
-pub async fn published_keys<C: GenericClient>(
+pub async fn published_keys<C: Db>(
     client: &C,
     lifetime_secs: f64,
 ) -> Result<Vec<StoredKey>, tokio_postgres::Error> {
@@ -45,7 +47,7 @@ pub async fn published_keys<C: GenericClient>(
 /// Stores `kid` as the first key, active at once, unless an unretired key exists; `true` if
 /// it was stored. Two replicas starting at once may both store theirs: both then verify, and
 /// the newer signs.
-pub async fn insert_first_key<C: GenericClient>(
+pub async fn insert_first_key<C: Db>(
     client: &C,
     kid: &str,
     private_key_pem: &str,

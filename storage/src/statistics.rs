@@ -2,11 +2,11 @@
 //! the table has, and refreshing them with ANALYZE (the worker keeps them fresh while an
 //! import grows a table).
 
-use tokio_postgres::GenericClient;
+use crate::client::Db;
 
 /// The rows `table`'s statistics count (`reltuples`, negative when never analyzed) and the
 /// live rows Postgres has seen written (`n_live_tup`), to tell when they are far behind.
-pub async fn table_rows<C: GenericClient>(
+pub async fn table_rows<C: Db>(
     client: &C,
     table: &str,
 ) -> Result<(f64, f64), tokio_postgres::Error> {
@@ -23,10 +23,7 @@ pub async fn table_rows<C: GenericClient>(
 
 /// Analyzes `table` (a catalogue type's table, never user input: the name is part of the
 /// statement) and returns the rows its statistics now count.
-pub async fn analyze<C: GenericClient>(
-    client: &C,
-    table: &'static str,
-) -> Result<f64, tokio_postgres::Error> {
+pub async fn analyze<C: Db>(client: &C, table: &'static str) -> Result<f64, tokio_postgres::Error> {
     client.batch_execute(&format!("ANALYZE {table}")).await?;
     let row = client
         .query_one(

@@ -1,7 +1,7 @@
 //! API tokens (`api_tokens`), stored as hashes: inserting, finding by hash, listing, revoking.
 
+use crate::client::Db;
 use imports_common::model::Tenant;
-use tokio_postgres::GenericClient;
 
 use crate::rows::parsed;
 
@@ -19,7 +19,7 @@ pub struct TokenInfo {
 }
 
 /// Stores a new token of `tenant` by the hash of its secret.
-pub async fn insert_token<C: GenericClient>(
+pub async fn insert_token<C: Db>(
     client: &C,
     id: &str,
     tenant: &Tenant,
@@ -35,7 +35,7 @@ pub async fn insert_token<C: GenericClient>(
 }
 
 /// The id and tenant of the unrevoked token with this hash.
-pub async fn token_by_hash<C: GenericClient>(
+pub async fn token_by_hash<C: Db>(
     client: &C,
     token_hash: &[u8],
 ) -> Result<Option<(String, Tenant)>, tokio_postgres::Error> {
@@ -56,9 +56,7 @@ pub async fn token_by_hash<C: GenericClient>(
 }
 
 /// Every token, newest first.
-pub async fn list_tokens<C: GenericClient>(
-    client: &C,
-) -> Result<Vec<TokenInfo>, tokio_postgres::Error> {
+pub async fn list_tokens<C: Db>(client: &C) -> Result<Vec<TokenInfo>, tokio_postgres::Error> {
     client
         .query(
             "SELECT id, organization_id, mode, created_at, revoked_at FROM api_tokens ORDER BY created_at DESC",
@@ -81,10 +79,7 @@ pub async fn list_tokens<C: GenericClient>(
 }
 
 /// Revokes a token at once; `false` if there is no such (unrevoked) token.
-pub async fn revoke_token<C: GenericClient>(
-    client: &C,
-    id: &str,
-) -> Result<bool, tokio_postgres::Error> {
+pub async fn revoke_token<C: Db>(client: &C, id: &str) -> Result<bool, tokio_postgres::Error> {
     Ok(client
         .execute(
             "UPDATE api_tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL",

@@ -2,7 +2,9 @@
 //! within one tenant (organization and mode).
 
 use serde_json::Value;
-use tokio_postgres::{GenericClient, Row};
+use tokio_postgres::Row;
+
+use crate::client::Db;
 
 use imports_common::model::Tenant;
 use imports_common::webhooks::{Topic, Webhook, MAX_WEBHOOKS_PER_TENANT};
@@ -69,7 +71,7 @@ pub struct NewWebhook {
 /// Creates a webhook, shown with its secret; `None` when its tenant already has
 /// [`MAX_WEBHOOKS_PER_TENANT`]. Call it inside a transaction: the count and the insert are
 /// serialised per tenant by an advisory lock held until the commit.
-pub async fn create_webhook<C: GenericClient>(
+pub async fn create_webhook<C: Db>(
     client: &C,
     id: &str,
     new: &NewWebhook,
@@ -123,7 +125,7 @@ pub async fn create_webhook<C: GenericClient>(
 }
 
 /// A webhook of `tenant` (without its secret); `None` when it has none of that id.
-pub async fn get_webhook<C: GenericClient>(
+pub async fn get_webhook<C: Db>(
     client: &C,
     tenant: &Tenant,
     id: &str,
@@ -166,7 +168,7 @@ pub struct WebhookChanges {
 
 /// Applies an update's changes to a webhook of `tenant`; the webhook after them, or `None`
 /// when the tenant has no webhook of that id.
-pub async fn update_webhook<C: GenericClient>(
+pub async fn update_webhook<C: Db>(
     client: &C,
     tenant: &Tenant,
     id: &str,
@@ -216,7 +218,7 @@ pub async fn update_webhook<C: GenericClient>(
 }
 
 /// Deletes a webhook of `tenant` with its deliveries and callbacks; whether there was one.
-pub async fn delete_webhook<C: GenericClient>(
+pub async fn delete_webhook<C: Db>(
     client: &C,
     tenant: &Tenant,
     id: &str,
@@ -232,7 +234,7 @@ pub async fn delete_webhook<C: GenericClient>(
 
 /// One page of `tenant`'s webhooks as `query` asks (its conditions from `$3`), and how many
 /// meet its conditions in all.
-pub async fn list_webhooks<C: GenericClient>(
+pub async fn list_webhooks<C: Db>(
     client: &C,
     tenant: &Tenant,
     query: &ImportQuery,
@@ -251,19 +253,21 @@ pub async fn list_webhooks<C: GenericClient>(
             .iter()
             .map(|p| &**p as &(dyn tokio_postgres::types::ToSql + Sync)),
     );
+    // The filter's text varies with the query: neither statement is kept.
     let total: i64 = client
-        .query_one(
+        .query_once(
             &format!("SELECT count(*) FROM webhooks WHERE {filter}"),
             &all,
         )
         .await?
-        .get(0);
+        .first()
+        .map_or(0, |r| r.get(0));
     let (limit, offset) = (query.size, (query.page - 1).saturating_mul(query.size));
     all.push(&limit);
     all.push(&offset);
     let n = all.len();
     let rows = client
-        .query(
+        .query_once(
             &format!(
                 "SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE {filter} ORDER BY {} \
                  LIMIT ${} OFFSET ${n}",

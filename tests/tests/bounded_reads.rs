@@ -4,6 +4,7 @@
 //! Postgres) rendered as the retrieve renders; pending imports show a few inputs on a list
 //! page and all of them on a retrieve; events go with their import.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -263,7 +264,7 @@ async fn a_report_that_fails_once_started_cuts_the_connection() {
 }
 
 /// A proxy to Postgres that records the SQL text of every statement sent through it (the
-/// `Query` and `Parse` messages of the frontend protocol).
+/// `Query` messages of the frontend protocol, and the `Bind` of each prepared statement).
 struct StatementLog {
     addr: SocketAddr,
     sql: Arc<Mutex<Vec<String>>>,
@@ -328,20 +329,33 @@ async fn frontend(
             break;
         }
     }
+    // A prepared statement is parsed once and bound at each execution: the SQL of each
+    // statement name, from its Parse, is logged at every Bind.
+    let mut prepared: HashMap<Vec<u8>, String> = HashMap::new();
     loop {
         let kind = client_read.read_u8().await?;
         let len = client_read.read_i32().await? as usize;
         let mut rest = vec![0; len - 4];
         client_read.read_exact(&mut rest).await?;
-        let text = match kind {
-            b'Q' => rest.split(|b| *b == 0).next(),
-            b'P' => rest.split(|b| *b == 0).nth(1),
+        let mut parts = rest.split(|b| *b == 0);
+        let executed = match kind {
+            b'Q' => parts
+                .next()
+                .map(|t| String::from_utf8_lossy(t).into_owned()),
+            b'P' => {
+                let name = parts.next().unwrap_or_default().to_vec();
+                let text = String::from_utf8_lossy(parts.next().unwrap_or_default());
+                prepared.insert(name, text.into_owned());
+                None
+            }
+            b'B' => {
+                let _portal = parts.next();
+                parts.next().and_then(|name| prepared.get(name)).cloned()
+            }
             _ => None,
         };
-        if let Some(text) = text {
-            log.lock()
-                .unwrap()
-                .push(String::from_utf8_lossy(text).into_owned());
+        if let Some(text) = executed {
+            log.lock().unwrap().push(text);
         }
         server_write.write_u8(kind).await?;
         server_write.write_i32(len as i32).await?;

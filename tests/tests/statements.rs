@@ -10,8 +10,9 @@ use std::path::{Path, PathBuf};
 use imports_tests::TestEnv;
 
 /// The calls whose first argument is SQL text.
-const SQL_CALLS: [&str; 7] = [
+const SQL_CALLS: [&str; 8] = [
     ".query(",
+    ".query_once(",
     ".simple_query(",
     ".query_one(",
     ".query_opt(",
@@ -207,10 +208,11 @@ async fn every_static_statement_of_storage_prepares_against_the_schema() {
         .filter(|f| f.sql.is_none())
         .map(|f| format!("{}:{}", f.file.display(), f.line))
         .collect();
-    // Statements built at run time are few and each is exercised end to end elsewhere.
+    // Statements built at run time are few and each is exercised end to end elsewhere (the
+    // list page counts twice: once kept on the connection, once run uncached).
     eprintln!("{prepared} statements prepared; built at run time: {dynamic:?}");
     assert!(
-        dynamic.len() <= 9,
+        dynamic.len() <= 10,
         "statements built at run time: {dynamic:?}"
     );
 }

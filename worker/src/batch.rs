@@ -231,11 +231,11 @@ async fn apply(
     let tx = client.transaction().await?;
     // Index scans only, no JIT (see `batches::tune_for_batch`); the statistics are kept
     // fresh by `Statistics`.
-    batches::tune_for_batch(&*tx).await?;
+    batches::tune_for_batch(&tx).await?;
     // A dry run writes the batch like any other, constraints and all, then takes the writes
     // back; its counts, logs and checkpoint are kept.
     if import.dry_run {
-        batches::begin_dry_run(&*tx).await?;
+        batches::begin_dry_run(&tx).await?;
     }
     let mut outcome = write_batch(
         &tx,
@@ -247,7 +247,7 @@ async fn apply(
     )
     .await?;
     if import.dry_run {
-        batches::undo_dry_run(&*tx).await?;
+        batches::undo_dry_run(&tx).await?;
         outcome.inserted = 0;
     }
     if let Gate::Waiting(permit) = gate {
@@ -280,7 +280,7 @@ async fn apply(
     // The fence first: if this worker no longer holds the import (or it was deleted),
     // nothing of the batch is kept.
     let after = leases::checkpoint(
-        &*tx,
+        &tx,
         &import.id,
         ctx.worker_id,
         cursor,
@@ -298,7 +298,7 @@ async fn apply(
     // batches before this one committed first, so this one stores what room they left.
     let before = after.warnings_count - outcome.totals.warnings;
     cap_warnings(&mut outcome.entries, logs::LOG_ENTRIES_SHOWN - before);
-    logs::insert_log_entries(&*tx, &import.id, &outcome.entries).await?;
+    logs::insert_log_entries(&tx, &import.id, &outcome.entries).await?;
     tx.commit().in_span(sql_span("commit", rt.name)).await?;
     ctx.metrics
         .batch_committed(rt.name, &outcome.totals, started.elapsed());

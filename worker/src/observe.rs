@@ -164,7 +164,7 @@ pub async fn import_claimed(ctx: &Context, import: &ClaimedImport) {
     }
     let query = async {
         let client = ctx.pool.get().await.ok()?;
-        imports::queue_latency_seconds(&**client, &import.id)
+        imports::queue_latency_seconds(&*client, &import.id)
             .await
             .ok()
             .flatten()
@@ -193,7 +193,7 @@ pub async fn import_ended(ctx: &Context, import_id: &str, finish: &anyhow::Resul
     }
     let counts = async {
         let client = ctx.pool.get().await.ok()?;
-        imports::counts(&**client, import_id).await.ok().flatten()
+        imports::counts(&*client, import_id).await.ok().flatten()
     };
     if let Ok(Some(counts)) = tokio::time::timeout(Duration::from_secs(2), counts).await {
         traces::set_attribute(&span, "processed_count", counts.processed);

@@ -287,7 +287,7 @@ async fn finish_reading(
             let mut client = ctx.pool.get().await?;
             let tx = client.transaction().await?;
             let moved = imports::transition(
-                &*tx,
+                &tx,
                 &import.id,
                 Status::Completed,
                 Some(ctx.worker_id),
@@ -401,10 +401,10 @@ async fn interrupt(
     let mut client = ctx.pool.get().await?;
     let tx = client.transaction().await?;
     if let Some(entry) = entry {
-        logs::insert_log_entries(&*tx, &import.id, &[entry]).await?;
+        logs::insert_log_entries(&tx, &import.id, &[entry]).await?;
     }
     let moved = imports::transition(
-        &*tx,
+        &tx,
         &import.id,
         Status::Interrupted,
         Some(ctx.worker_id),
@@ -424,7 +424,7 @@ async fn interrupt(
 /// announcement fails).
 async fn hand_back(ctx: &Context, import: &ClaimedImport) -> anyhow::Result<Finish> {
     let released = match ctx.pool.get().await {
-        Ok(client) => leases::release_lease(&**client, &import.id, ctx.worker_id).await,
+        Ok(client) => leases::release_lease(&*client, &import.id, ctx.worker_id).await,
         Err(e) => {
             warn!("could not release the lease (it will expire): {e}");
             Ok(false)
@@ -449,7 +449,7 @@ async fn release_failed(
 ) -> anyhow::Result<Finish> {
     match ctx.pool.get().await {
         Ok(client) => {
-            if let Err(e) = leases::release_failed(&**client, &import.id, ctx.worker_id).await {
+            if let Err(e) = leases::release_failed(&*client, &import.id, ctx.worker_id).await {
                 warn!("could not release the lease (it will expire): {e}");
             }
         }
@@ -462,7 +462,7 @@ async fn release_failed(
 /// the attempts (whoever holds the import now goes on).
 async fn lost(ctx: &Context, import: &ClaimedImport, why: &str) -> Finish {
     let forgiven = match ctx.pool.get().await {
-        Ok(client) => leases::forgive_attempt(&**client, &import.id)
+        Ok(client) => leases::forgive_attempt(&*client, &import.id)
             .await
             .map_err(anyhow::Error::from),
         Err(e) => Err(e.into()),
@@ -488,7 +488,7 @@ async fn others_waiting(ctx: &Context, import: &ClaimedImport) -> bool {
         Ok(client) => client,
         Err(_) => return false,
     };
-    leases::others_waiting(&**client, &import.tenant)
+    leases::others_waiting(&*client, &import.tenant)
         .await
         .unwrap_or(false)
 }
@@ -496,7 +496,7 @@ async fn others_waiting(ctx: &Context, import: &ClaimedImport) -> bool {
 /// Hands the import back for another organization's, to be resumed from its cursor.
 async fn yield_slot(ctx: &Context, import: &ClaimedImport) -> anyhow::Result<Finish> {
     let client = ctx.pool.get().await?;
-    if !leases::yield_lease(&**client, &import.id, ctx.worker_id).await? {
+    if !leases::yield_lease(&*client, &import.id, ctx.worker_id).await? {
         return Ok(lost(ctx, import, "the lease was lost before the yield").await);
     }
     drop(client);
@@ -518,7 +518,7 @@ async fn heartbeat(ctx: Arc<Context>, import_id: String, lost: CancellationToken
         tokio::time::sleep(every).await;
         let renewed = match ctx.pool.get().await {
             Ok(client) => {
-                leases::renew_lease(&**client, &import_id, ctx.worker_id, ctx.config.lease).await
+                leases::renew_lease(&*client, &import_id, ctx.worker_id, ctx.config.lease).await
             }
             Err(e) => {
                 warn!(%import_id, "heartbeat skipped: {e}");

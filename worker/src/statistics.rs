@@ -68,7 +68,7 @@ impl Statistics {
 
     async fn read(&self, pool: &Pool) -> anyhow::Result<(f64, f64)> {
         let client = pool.get().await?;
-        Ok(statistics::table_rows(&**client, self.table).await?)
+        Ok(statistics::table_rows(&*client, self.table).await?)
     }
 
     async fn analyze(&mut self, pool: &Pool) {
@@ -85,7 +85,7 @@ async fn analyze(pool: &Pool, table: &'static str) -> Option<f64> {
     let started = std::time::Instant::now();
     let result = async {
         let client = pool.get().await?;
-        let counted = statistics::analyze(&**client, table).await?;
+        let counted = statistics::analyze(&*client, table).await?;
         anyhow::Ok(counted.max(0.0))
     }
     .await;

@@ -37,7 +37,7 @@ async fn sweep_once(ctx: &Arc<Context>) -> anyhow::Result<()> {
     }
     let candidates = {
         let client = ctx.pool.get().await?;
-        leases::unattended_imports(&**client, ctx.config.lease * 2, free as i64).await?
+        leases::unattended_imports(&*client, ctx.config.lease * 2, free as i64).await?
     };
     for import_id in candidates {
         let Ok(permit) = ctx.permits.clone().try_acquire_owned() else {

@@ -100,7 +100,7 @@ impl OAuth {
     /// Rereads the key set (rebuilt only when it changed) and the revocations in force.
     pub async fn refresh(&self, pool: &Pool) -> anyhow::Result<()> {
         let client = pool.get().await?;
-        let stored = signing_keys::published_keys(&**client, self.lifetime_secs()).await?;
+        let stored = signing_keys::published_keys(&*client, self.lifetime_secs()).await?;
         let source: Vec<(String, bool)> =
             stored.iter().map(|k| (k.kid.clone(), k.signing)).collect();
         let changed = *self.keys_source.read().unwrap_or_else(|p| p.into_inner()) != source;
@@ -110,7 +110,7 @@ impl OAuth {
             *self.keys_source.write().unwrap_or_else(|p| p.into_inner()) = source;
             self.loaded.send_replace(true);
         }
-        self.revocations.refresh(&**client).await?;
+        self.revocations.refresh(&*client).await?;
         Ok(())
     }
 
@@ -125,7 +125,7 @@ impl OAuth {
             // Every ten minutes or so, forget revocations of tokens long expired.
             if rounds.is_multiple_of(1200) {
                 if let Ok(client) = pool.get().await {
-                    let _ = imports_storage::revocations::purge_expired(&**client).await;
+                    let _ = imports_storage::revocations::purge_expired(&*client).await;
                 }
             }
             let result = if started {

@@ -5,8 +5,8 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::RwLock;
 
+use imports_storage::client::Db;
 use imports_storage::revocations::{self, Revocation};
-use tokio_postgres::GenericClient;
 
 use super::jwt::Claims;
 
@@ -63,7 +63,7 @@ impl Revocations {
     }
 
     /// Rereads the revocations in force.
-    pub async fn refresh<C: GenericClient>(&self, client: &C) -> Result<(), tokio_postgres::Error> {
+    pub async fn refresh<C: Db>(&self, client: &C) -> Result<(), tokio_postgres::Error> {
         let mut fresh = Sets::default();
         for r in revocations::in_force(client).await? {
             fresh.insert(r);

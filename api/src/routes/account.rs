@@ -26,7 +26,7 @@ pub async fn application(
         ));
     };
     let client = state.pool.get().await?;
-    let app = applications::application_by_id(&**client, &claims.application.id)
+    let app = applications::application_by_id(&*client, &claims.application.id)
         .await?
         .ok_or_else(|| ApiError::not_found("application"))?;
     let data = json!({
@@ -81,7 +81,7 @@ pub async fn organization(
     caller: Caller,
 ) -> Result<Response, ApiError> {
     let client = state.pool.get().await?;
-    let org = applications::organization_by_slug(&**client, &caller.tenant.organization_id)
+    let org = applications::organization_by_slug(&*client, &caller.tenant.organization_id)
         .await?
         .ok_or_else(|| ApiError::not_found("organization"))?;
     let data = organization_resource(&org, &state.config.public_url);

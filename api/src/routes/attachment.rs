@@ -34,7 +34,7 @@ pub async fn download(
         sig.signature.as_deref(),
     )?;
     let client = state.pool.get().await?;
-    if !imports_storage::imports::import_exists(&**client, &import_id).await? {
+    if !imports_storage::imports::import_exists(&*client, &import_id).await? {
         return Err(ApiError::not_found("import"));
     }
     drop(client);
@@ -48,7 +48,7 @@ pub async fn download(
             async move {
                 let (seq, mut gz) = st?;
                 let chunk = match pool.get().await {
-                    Ok(client) => inputs::input_chunk(&**client, &import_id, seq).await,
+                    Ok(client) => inputs::input_chunk(&*client, &import_id, seq).await,
                     Err(e) => return Some((Err(std::io::Error::other(e.to_string())), None)),
                 };
                 match chunk {

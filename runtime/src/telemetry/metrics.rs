@@ -128,7 +128,7 @@ impl ImportsByStatus {
     pub async fn refresh(&self) {
         let query = async {
             let client = self.pool.get().await.ok()?;
-            imports_storage::imports::count_by_status(&**client)
+            imports_storage::imports::count_by_status(&*client)
                 .await
                 .ok()
         };

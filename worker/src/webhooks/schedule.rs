@@ -79,7 +79,7 @@ async fn announce_due(
     let mut client = d.pool.get().await?;
     let tx = client.transaction().await?;
     let share = d.settings.per_webhook as i64;
-    let due = deliveries::lock_due(&*tx, ROUND, share).await?;
+    let due = deliveries::lock_due(&tx, ROUND, share).await?;
     if due.is_empty() {
         return Ok(0);
     }
@@ -105,7 +105,7 @@ async fn announce_due(
         .with_delivery_mode(2)
         .with_content_type("application/json".into());
     p.publish_all(&bodies, props).await?;
-    deliveries::mark_announced(&*tx, &due, REANNOUNCE_AFTER).await?;
+    deliveries::mark_announced(&tx, &due, REANNOUNCE_AFTER).await?;
     tx.commit().await?;
     tracing::debug!(count = due.len(), "announced webhook deliveries");
     Ok(due.len())
@@ -116,12 +116,12 @@ async fn housekeeping(d: &Deliverer) {
     let Ok(client) = d.pool.get().await else {
         return;
     };
-    match deliveries::prune_settled(&**client, d.settings.retention, 10_000).await {
+    match deliveries::prune_settled(&*client, d.settings.retention, 10_000).await {
         Ok(n) if n > 0 => tracing::info!(count = n, "pruned settled webhook deliveries"),
         Ok(_) => {}
         Err(e) => tracing::warn!("pruning webhook deliveries failed: {e}"),
     }
-    if let Ok(open) = deliveries::open_circuits(&**client).await {
+    if let Ok(open) = deliveries::open_circuits(&*client).await {
         d.metrics.webhooks.set_open_circuits(open);
     }
 }

@@ -119,7 +119,7 @@ async fn consume_once(
         };
         let hold = d.settings.timeout + HOLD_MARGIN;
         let claimed = match d.pool.get().await {
-            Ok(client) => deliveries::claim(&**client, id, hold)
+            Ok(client) => deliveries::claim(&*client, id, hold)
                 .await
                 .map_err(Into::into),
             Err(e) => Err(anyhow::Error::from(e)),
@@ -159,7 +159,7 @@ fn delivery_id(message: &Delivery) -> Option<Uuid> {
 /// A delivery over its webhook's share goes back, due again shortly; not an attempt.
 async fn give_back(d: &Deliverer, held: &Claimed) {
     if let Ok(client) = d.pool.get().await {
-        let _ = deliveries::release(&**client, held, BUSY_WEBHOOK_DELAY).await;
+        let _ = deliveries::release(&*client, held, BUSY_WEBHOOK_DELAY).await;
     }
     d.wake.notify_one();
 }

@@ -8,7 +8,6 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use imports_common::catalogue::{resource_type, ResourceType};
 use imports_common::inputs::{parse_csv_delimiter, DEFAULT_CSV_DELIMITER};
-use imports_common::jsonapi::import_resource;
 use imports_common::model::Format;
 use imports_runtime::telemetry::traces;
 use imports_storage::imports::{self, NewImport};
@@ -20,7 +19,7 @@ use crate::document::{
     optional_string, pointer,
 };
 use crate::errors::{jsonapi, ApiError};
-use crate::render::render;
+use crate::render::{render_created, ECHO_INPUTS_MAX_BYTES};
 use crate::routes::imports::{refuse_unwritable, Write};
 use crate::upload::staging::Staged;
 use crate::upload::{self, CountError, InputsShape};
@@ -203,9 +202,15 @@ pub async fn create(
     let tx = client.transaction().await?;
     let mut chunks = staged.chunks().await.map_err(upload::staging_failed)?;
     let mut seq = 0i32;
+    // What the answer echoes as `inputs`, kept while small enough to echo.
+    let mut echo = Some(Vec::new());
     while let Some(chunk) = chunks.next().await.map_err(upload::staging_failed)? {
-        imports_storage::inputs::append_input_chunk(&*tx, &import_id, seq, &chunk).await?;
+        imports_storage::inputs::append_input_chunk(&tx, &import_id, seq, &chunk).await?;
         seq += 1;
+        echo = echo.filter(|e| e.len() + chunk.len() <= ECHO_INPUTS_MAX_BYTES);
+        if let Some(e) = echo.as_mut() {
+            e.extend_from_slice(&chunk);
+        }
     }
     if let Some(parent) = &parent_resource_id {
         let Some(rel) = rt.parent_relationship() else {
@@ -214,7 +219,7 @@ pub async fn create(
                 format!("{} have no parent resource", rt.name),
             ));
         };
-        if !imports::parent_resource_exists(&*tx, rel.target, parent, &tenant).await? {
+        if !imports::parent_resource_exists(&tx, rel.target, parent, &tenant).await? {
             return Err(ApiError::invalid(
                 pointer("parent_resource_id"),
                 format!("no {} has id '{parent}'", rel.target),
@@ -222,17 +227,6 @@ pub async fn create(
         }
     }
 
-    // One create at a time per organization and mode, so that the active-imports limit holds.
-    let active = imports::lock_and_count_active(&*tx, &tenant).await?;
-    if active >= state.config.max_active {
-        return Err(ApiError::too_many(
-            format!(
-                "{active} imports are pending or in progress; at most {} at once",
-                state.config.max_active
-            ),
-            10,
-        ));
-    }
     let new = NewImport {
         tenant: tenant.clone(),
         resource_type: rt.name.to_owned(),
@@ -247,17 +241,24 @@ pub async fn create(
         metadata,
         trace_context: trace_context(&headers),
     };
-    let import = imports::insert_announced_import(&*tx, &import_id, &new).await?;
+    let import = imports::insert_announced_import(&tx, &import_id, &new).await?;
+    // Last before the commit: the insert locked the tenant's count until then.
+    let active = imports::active_count(&tx, &tenant).await?;
+    if active > state.config.max_active {
+        return Err(ApiError::too_many(
+            format!(
+                "{} imports are pending or in progress; at most {} at once",
+                active - 1,
+                state.config.max_active
+            ),
+            10,
+        ));
+    }
     traces::record_import(&tracing::Span::current(), &import.id, rt.name, &tenant);
     tx.commit().await?;
+    drop(client);
     state.outbox_wake.notify_one();
-    // The import exists from here on: a failure to read its inputs back must not turn the
-    // answer into an error (a retrying client would create it twice).
-    let data = match render(&state, &client, import.clone(), None).await {
-        Ok(data) => data,
-        Err(_) => import_resource(&import, &state.config.public_url),
-    };
-    let doc = json!({"data": data});
+    let doc = json!({"data": render_created(&state, import, echo.as_deref())});
     let mut response = jsonapi(StatusCode::CREATED, &doc);
     if let Ok(location) = doc["data"]["links"]["self"]
         .as_str()

@@ -68,7 +68,7 @@ async fn page(
     let client = state.pool.get().await?;
     find(&client, tenant, id).await?;
     let (total, events) =
-        imports_storage::events::events_page(&**client, id, q.size, (q.page - 1) * q.size).await?;
+        imports_storage::events::events_page(&*client, id, q.size, (q.page - 1) * q.size).await?;
     let data: Vec<Value> = events.iter().map(|e| item(e, &q.wanted)).collect();
     let base = format!(
         "{}/api/imports/{id}/{path}",

@@ -35,7 +35,7 @@ pub async fn failed_inputs(
         let client = state.pool.get().await?;
         let import = find(&client, &tenant, &id).await?;
         // Read before answering, so that storage being unreachable is an error document.
-        let first_page = logs::error_entries_page(&**client, &id, -1, ERROR_PAGE_ENTRIES).await?;
+        let first_page = logs::error_entries_page(&*client, &id, -1, ERROR_PAGE_ENTRIES).await?;
         (import, first_page)
     };
     let (format, delimiter) = (
@@ -55,7 +55,7 @@ pub async fn failed_inputs(
                 None => handle.block_on(async {
                     let client = pool.get().await?;
                     Ok::<_, anyhow::Error>(
-                        logs::error_entries_page(&**client, &import_id, -1, ERROR_PAGE_ENTRIES)
+                        logs::error_entries_page(&*client, &import_id, -1, ERROR_PAGE_ENTRIES)
                             .await?,
                     )
                 })?,

@@ -36,7 +36,7 @@ pub async fn list(
     };
     let page = {
         let client = state.pool.get().await?;
-        list_page(&**client, &tenant, &q.query, page_wants).await?
+        list_page(&*client, &tenant, &q.query, page_wants).await?
     };
     let mut events = Vec::new();
     let mut data = Vec::with_capacity(page.imports.len());

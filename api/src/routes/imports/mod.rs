@@ -11,7 +11,6 @@ pub mod update;
 
 use imports_common::jsonapi::IMPORT_ATTRIBUTES;
 use imports_common::model::{Import, Tenant};
-use imports_storage::imports;
 
 use crate::errors::ApiError;
 
@@ -26,8 +25,8 @@ pub(crate) fn refuse_unwritable<'a>(
 }
 
 /// Reads an import of the tenant, with its logs.
-pub(crate) async fn find(
-    client: &tokio_postgres::Client,
+pub(crate) async fn find<C: imports_storage::client::Db>(
+    client: &C,
     tenant: &Tenant,
     id: &str,
 ) -> Result<Import, ApiError> {
@@ -35,11 +34,7 @@ pub(crate) async fn find(
     if id.contains('\0') {
         return Err(ApiError::not_found("import"));
     }
-    if !imports::tenant_owns_import(client, tenant, id).await? {
-        return Err(ApiError::not_found("import"));
-    }
-    match imports::get_import(client, id).await? {
-        Some(i) if i.tenant == *tenant => Ok(i),
-        _ => Err(ApiError::not_found("import")),
-    }
+    imports_storage::import_rows::tenant_import(client, tenant, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("import"))
 }

@@ -29,7 +29,7 @@ pub async fn retrieve(
     let import = find(&client, &tenant, &id).await?;
     let mut data = [render(&state, &client, import, q.fields.as_deref()).await?];
     let doc = if q.events.include {
-        let included = crate::events::include(&**client, &mut data, &q.events).await?;
+        let included = crate::events::include(&*client, &mut data, &q.events).await?;
         json!({"data": data[0].take(), "included": included})
     } else {
         json!({"data": data[0].take()})

@@ -53,7 +53,7 @@ pub async fn update(
         reference_origin,
         metadata,
     };
-    imports::update_import(&**client, &id, &changes).await?;
+    imports::update_import(&*client, &id, &changes).await?;
     // A final import stays as it is; request_interrupt re-checks the status in its own
     // transaction, so a race with the worker is harmless.
     if interrupt && !before.status.is_final() {

@@ -51,7 +51,7 @@ async fn page(
     let client = state.pool.get().await?;
     find(&client, tenant, id).await?;
     let offset = (page - 1).saturating_mul(size);
-    let (total, callbacks) = callbacks_page(&**client, id, size, offset).await?;
+    let (total, callbacks) = callbacks_page(&*client, id, size, offset).await?;
     let base_url = &state.config.public_url;
     let data: Vec<Value> = callbacks
         .iter()

@@ -63,7 +63,7 @@ pub async fn create(
     let id = imports_common::ids::new_id();
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
-    let Some(webhook) = create_webhook(&*tx, &id, &new).await? else {
+    let Some(webhook) = create_webhook(&tx, &id, &new).await? else {
         return Err(ApiError::invalid(
             "/data",
             format!("this organization has {MAX_WEBHOOKS_PER_TENANT} webhooks in this mode, the most it may have; delete one first"),

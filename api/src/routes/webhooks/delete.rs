@@ -19,7 +19,7 @@ pub async fn delete(
         return Err(ApiError::not_found("webhook"));
     }
     let client = state.pool.get().await?;
-    if !imports_storage::webhooks::delete_webhook(&**client, &tenant, &id).await? {
+    if !imports_storage::webhooks::delete_webhook(&*client, &tenant, &id).await? {
         return Err(ApiError::not_found("webhook"));
     }
     tracing::info!(webhook_id = %id, "webhook deleted");

@@ -21,7 +21,7 @@ pub async fn list(
     let q = parse_list(WEBHOOK_ATTRIBUTES, WEBHOOKS_TYPE, &pairs, |_, _| Ok(false))?;
     let client = state.pool.get().await?;
     let (total, webhooks) =
-        imports_storage::webhooks::list_webhooks(&**client, &tenant, &q.query).await?;
+        imports_storage::webhooks::list_webhooks(&*client, &tenant, &q.query).await?;
     let base_url = &state.config.public_url;
     let data: Vec<Value> = webhooks
         .iter()

@@ -31,8 +31,8 @@ pub(crate) fn refuse_unwritable(write: Write, attrs: &Map<String, Value>) -> Res
 }
 
 /// Reads a webhook of the tenant (without its secret).
-pub(crate) async fn find(
-    client: &tokio_postgres::Client,
+pub(crate) async fn find<C: imports_storage::client::Db>(
+    client: &C,
     tenant: &Tenant,
     id: &str,
 ) -> Result<Webhook, ApiError> {

@@ -84,7 +84,7 @@ pub async fn update(
         reset_circuit: optional_bool(&attrs, "_reset_circuit")?,
     };
     let client = state.pool.get().await?;
-    let webhook = update_webhook(&**client, &tenant, &id, &changes)
+    let webhook = update_webhook(&*client, &tenant, &id, &changes)
         .await?
         .ok_or_else(|| ApiError::not_found("webhook"))?;
     Ok(jsonapi(StatusCode::OK, &document(&state, &webhook)))
