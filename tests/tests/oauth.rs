@@ -763,3 +763,92 @@ async fn a_key_file_signs_when_given_and_a_bad_one_stops_the_start() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_checked_before_still_expires_and_its_signature_vouches_for_it_alone() {
+    let env = TestEnv::new().await;
+    let mut config = env.api_config();
+    config.oauth.token_lifetime = Duration::from_secs(2);
+    let server = env.spawn_api(config).await;
+    let base = &server.base_url;
+    let http = Client::new();
+    let (id, secret, _) = application(&env, "acme", Mode::Test).await;
+    let token = access_token(&http, base, &id, &secret).await;
+    // Checked once, then remembered as checked.
+    for _ in 0..2 {
+        assert_eq!(
+            get(&http, base, "/api/imports", &token).await.0,
+            StatusCode::OK
+        );
+    }
+    // Its signature under other claims is no token.
+    let parts: Vec<&str> = token.split('.').collect();
+    let mut live = decode_part(parts[1]);
+    live["test"] = json!(false);
+    let edited = format!(
+        "{}.{}.{}",
+        parts[0],
+        URL_SAFE_NO_PAD.encode(live.to_string()),
+        parts[2]
+    );
+    assert_eq!(
+        get(&http, base, "/api/imports", &edited).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let exp = decode_part(parts[1])["exp"].as_i64().unwrap();
+    while chrono::Utc::now().timestamp() < exp {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (status, body) = get(&http, base, "/api/imports", &token).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_checked_before_is_refused_once_its_key_leaves_the_set() {
+    let env = TestEnv::new().await;
+    let server = env.spawn_api(env.api_config()).await;
+    let base = &server.base_url;
+    let http = Client::new();
+    let (id, secret, _) = application(&env, "acme", Mode::Test).await;
+    let token = access_token(&http, base, &id, &secret).await;
+    assert_eq!(
+        get(&http, base, "/api/imports", &token).await.0,
+        StatusCode::OK
+    );
+    // A second key signs, then the first is retired long enough ago to leave the set.
+    let out = std::process::Command::new(binary("imports-api"))
+        .args(["keys", "rotate"])
+        .env("DATABASE_URL", &env.database_url)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let old_kid = decode_part(token.split('.').next().unwrap())["kid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let fresh = access_token(&http, base, &id, &secret).await;
+        if decode_part(fresh.split('.').next().unwrap())["kid"] != json!(old_kid) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the new key never signed");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let client = env.pool.get().await.unwrap();
+    client
+        .execute(
+            "UPDATE signing_keys SET retired_at = now() - interval '2 days' WHERE kid = $1",
+            &[&old_kid],
+        )
+        .await
+        .unwrap();
+    let retired = Instant::now();
+    while get(&http, base, "/api/imports", &token).await.0 == StatusCode::OK {
+        assert!(
+            retired.elapsed() < Duration::from_secs(2),
+            "a token of a key gone from the set is still accepted"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

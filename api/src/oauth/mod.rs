@@ -1,11 +1,13 @@
 //! OAuth2 as Commerce Layer's auth server does it, for its own clients: client credentials
 //! get JWT access tokens ([`jwt`]), signed with a key set shared through Postgres ([`keys`]),
-//! checked on every request in memory: signature, expiry and revocations ([`revocations`]),
+//! checked on every request in memory: signature (once per token, [`verified`]), expiry and
+//! revocations ([`revocations`]),
 //! which every replica refreshes twice a second.
 
 pub mod jwt;
 pub mod keys;
 pub mod revocations;
+pub mod verified;
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -20,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 use jwt::{ApplicationClaim, Claims, Invalid, OrganizationClaim};
 use keys::KeySet;
 use revocations::Revocations;
+use verified::{Verified, VerifiedTokens};
 
 /// How often each replica rereads the key set and the revocations.
 pub const REFRESH_INTERVAL: Duration = Duration::from_millis(500);
@@ -58,6 +61,8 @@ pub struct OAuth {
     /// What the key set was built from (kids and the signing one), to rebuild on change only.
     keys_source: RwLock<Vec<(String, bool)>>,
     revocations: Revocations,
+    /// Tokens whose signature was checked already.
+    verified: VerifiedTokens,
     /// True once the key set has been read.
     loaded: tokio::sync::watch::Sender<bool>,
 }
@@ -77,6 +82,7 @@ impl OAuth {
             keys: RwLock::new(None),
             keys_source: RwLock::new(Vec::new()),
             revocations: Revocations::default(),
+            verified: VerifiedTokens::default(),
             loaded: tokio::sync::watch::Sender::new(false),
         })
     }
@@ -196,13 +202,34 @@ impl OAuth {
     }
 
     /// The claims of a valid token: signed by a key of the set, issued here, unexpired and
-    /// not revoked. No query: everything it needs is in memory.
+    /// not revoked. No query: everything it needs is in memory, and a token seen before
+    /// skips only the signature check.
     pub fn verify(&self, token: &str) -> Result<Claims, Refused> {
-        let unverified = jwt::parse(token)?;
         let keys = self.key_set().ok_or(Refused::NotReady)?;
-        let key = keys.verifier(&unverified.kid).ok_or(Invalid::UnknownKey)?;
-        let claims =
-            unverified.verify(key, &self.config.auth_url, chrono::Utc::now().timestamp())?;
+        let now = chrono::Utc::now().timestamp();
+        let claims = match self.verified.get(token) {
+            Some(seen) => {
+                if keys.verifier(&seen.kid).is_none() {
+                    return Err(Invalid::UnknownKey.into());
+                }
+                if now >= seen.claims.exp {
+                    return Err(Invalid::Expired.into());
+                }
+                seen.claims
+            }
+            None => {
+                let unverified = jwt::parse(token)?;
+                let key = keys.verifier(&unverified.kid).ok_or(Invalid::UnknownKey)?;
+                let kid = unverified.kid.clone();
+                let claims = unverified.verify(key, &self.config.auth_url, now)?;
+                let seen = Verified {
+                    kid,
+                    claims: claims.clone(),
+                };
+                self.verified.insert(token, seen, now);
+                claims
+            }
+        };
         if self.revocations.revokes(&claims) {
             return Err(Invalid::Revoked.into());
         }
