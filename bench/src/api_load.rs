@@ -14,9 +14,10 @@ use serde_json::{json, Value};
 
 use crate::client::{create, wait_done};
 use crate::cpu::{Sample, Usage};
-use crate::load::{drive, Load, Outcome};
+use crate::load::{drive, drive_requests, Load, Outcome};
 use crate::pgbench;
 use crate::processes::{self, Processes};
+use crate::targets::Targets;
 
 /// Requests in flight at once, and pgbench's clients.
 const CONNECTIONS: usize = 64;
@@ -27,12 +28,15 @@ const IMPORTS: usize = 25;
 /// The API's per-token rate limit (`API_RATE_LIMIT_PER_SECOND` and `_BURST`), raised so
 /// the load measures the API, not its limiter.
 const RATE_LIMIT: &str = "1000000";
-/// `IMPORTS_MAX_ACTIVE`, raised so the imports can be created faster than a worker ends them.
-const MAX_ACTIVE: &str = "1000";
+/// `IMPORTS_MAX_ACTIVE`, raised so the creates under load, which no worker runs, are never
+/// refused.
+const MAX_ACTIVE: &str = "100000000";
 /// The issue-17 targets: retrieve at least half of pgbench -S, a list page a quarter.
 const RETRIEVE_TARGET: f64 = 0.5;
 /// See [`RETRIEVE_TARGET`].
 const LIST_TARGET: f64 = 0.25;
+/// The issue-17 target for creates of small imports, per second.
+const CREATES_TARGET: f64 = 1000.0;
 
 /// Where and how long the API load runs.
 pub struct Options<'a> {
@@ -57,13 +61,14 @@ struct Report {
     retrieve_jwt: Measured,
     retrieve_token: Measured,
     list: Measured,
+    creates: Measured,
     pgbench_tps: f64,
     pgbench_cpu: Usage,
 }
 
 /// Runs the API load measurement and pgbench, prints their figures side by side, and drops
 /// the databases it made (also when it fails).
-pub async fn run(options: &Options<'_>) -> anyhow::Result<()> {
+pub async fn run(options: &Options<'_>, targets: &mut Targets) -> anyhow::Result<()> {
     let suffix = &uuid::Uuid::new_v4().simple().to_string()[..12];
     let api_db = format!("imports_bench_api_{suffix}");
     let pgbench_db = format!("imports_bench_pgbench_{suffix}");
@@ -79,6 +84,7 @@ pub async fn run(options: &Options<'_>) -> anyhow::Result<()> {
     let report = measured?;
     dropped?;
     report.print(options.seconds);
+    report.add_targets(targets);
     Ok(())
 }
 
@@ -197,6 +203,7 @@ async fn measure(
     let retrieve_jwt = measured_load(&one, &jwt, load, api_pid).await?;
     let retrieve_token = measured_load(&one, &imp_token, load, api_pid).await?;
     let list = measured_load(&page, &jwt, load, api_pid).await?;
+    let creates = measured_creates(&base, &jwt, load, api_pid).await?;
     drop(procs);
 
     let admin = crate::databases::admin(options.postgres).await?;
@@ -221,6 +228,7 @@ async fn measure(
         retrieve_jwt,
         retrieve_token,
         list,
+        creates,
         pgbench_tps,
         pgbench_cpu,
     })
@@ -252,14 +260,52 @@ async fn measured_load(
     load: Load,
     api_pid: u32,
 ) -> anyhow::Result<Measured> {
+    with_cpu(load, api_pid, drive(url, token, load)).await
+}
+
+/// Creates of a small import (three SKUs, JSON) under load, each answered 201; no worker
+/// runs them, so they stay pending.
+async fn measured_creates(
+    base: &str,
+    token: &str,
+    load: Load,
+    api_pid: u32,
+) -> anyhow::Result<Measured> {
+    let skus: Vec<Value> = (0..3)
+        .map(|i| json!({"code": format!("CREATE-{i}"), "name": format!("create {i}"), "do_not_ship": true}))
+        .collect();
+    let body = json!({"data": {"type": "imports", "attributes": {
+        "resource_type": "skus", "format": "json", "inputs": skus}}})
+    .to_string();
+    let (url, auth) = (format!("{base}/api/imports"), format!("Bearer {token}"));
+    let request = move |http: &reqwest::Client| {
+        http.post(&url)
+            .header(reqwest::header::AUTHORIZATION, &auth)
+            .header(reqwest::header::CONTENT_TYPE, "application/vnd.api+json")
+            .body(body.clone())
+    };
+    with_cpu(
+        load,
+        api_pid,
+        drive_requests(load, reqwest::StatusCode::CREATED, request),
+    )
+    .await
+}
+
+/// The outcome of `driven`, a load, with the CPU each party used over its measured time.
+async fn with_cpu(
+    load: Load,
+    api_pid: u32,
+    driven: impl std::future::Future<Output = anyhow::Result<Outcome>>,
+) -> anyhow::Result<Measured> {
     let warm_up = load.warm_up;
     let first = tokio::spawn(async move {
         tokio::time::sleep(warm_up).await;
         Sample::take(Some(api_pid))
     });
-    let outcome = drive(url, token, load).await?;
+    let outcome = driven.await?;
     let cpu = first.await?.until(&Sample::take(Some(api_pid)));
-    anyhow::ensure!(outcome.requests > 0, "no request to {url} was answered");
+    anyhow::ensure!(outcome.requests > 0, "no request was answered under load");
     Ok(Measured { outcome, cpu })
 }
 
@@ -287,7 +333,7 @@ impl Report {
         );
         let pg = self.pgbench_tps;
         let micros = |cores: f64, rate: f64| format!("{:.0}", cores / rate * 1e6);
-        let row = |label: &str, m: &Measured, target: f64| {
+        let row = |label: &str, m: &Measured, target: &str| {
             let (o, c) = (&m.outcome, &m.cpu);
             println!(
                 "{label:<24} {:>7.0} {:>6.1} ms {:>6.1} ms {:>12.3} {:>7} | {:>9.2} {:>8.2} {:>8.2} {:>5.2} | {:>11} {:>8}",
@@ -295,7 +341,7 @@ impl Report {
                 o.p50.as_secs_f64() * 1e3,
                 o.p99.as_secs_f64() * 1e3,
                 o.per_second / pg,
-                format!(">= {target}"),
+                target,
                 c.api,
                 c.bench,
                 c.postgres,
@@ -304,17 +350,11 @@ impl Report {
                 micros(c.postgres, o.per_second),
             );
         };
-        row("retrieve (JWT) req/s", &self.retrieve_jwt, RETRIEVE_TARGET);
-        row(
-            "retrieve (imp_ token)",
-            &self.retrieve_token,
-            RETRIEVE_TARGET,
-        );
-        row(
-            &format!("list page of {IMPORTS} (JWT)"),
-            &self.list,
-            LIST_TARGET,
-        );
+        let (retrieve, list) = (format!(">= {RETRIEVE_TARGET}"), format!(">= {LIST_TARGET}"));
+        row("retrieve (JWT) req/s", &self.retrieve_jwt, &retrieve);
+        row("retrieve (imp_ token)", &self.retrieve_token, &retrieve);
+        row(&format!("list page of {IMPORTS} (JWT)"), &self.list, &list);
+        row("create, 3 SKUs (JWT)", &self.creates, "-");
         let c = &self.pgbench_cpu;
         println!(
             "{:<24} {pg:>7.0} {:>9} {:>9} {:>12.3} {:>7} | {:>9} {:>8.2} {:>8.2} {:>5.2} | {:>11} {:>8}",
@@ -336,6 +376,22 @@ impl Report {
             self.retrieve_token.outcome.per_second / pg,
             self.list.outcome.per_second / pg,
         );
-        println!("(CPU in cores used on average over the measured time; pgbench's load generator is pgbench itself; us/req: CPU microseconds per request)");
+        println!("(CPU in cores used on average over the measured time; pgbench's load generator is pgbench itself; us/req: CPU microseconds per request; creates: target >= {CREATES_TARGET}/s)");
+    }
+
+    /// The issue-17 targets of the API.
+    fn add_targets(&self, targets: &mut Targets) {
+        let pg = self.pgbench_tps;
+        for (label, m) in [
+            ("JWT", &self.retrieve_jwt),
+            ("imp_ token", &self.retrieve_token),
+        ] {
+            let name = format!("retrieve ({label}) / pgbench -S, {CONNECTIONS} connections");
+            targets.ratio(name, m.outcome.per_second / pg, RETRIEVE_TARGET);
+        }
+        let name = format!("list page of {IMPORTS} / pgbench -S, {CONNECTIONS} connections");
+        targets.ratio(name, self.list.outcome.per_second / pg, LIST_TARGET);
+        let name = format!("creates of 3-SKU imports, {CONNECTIONS} connections");
+        targets.at_least(name, self.creates.outcome.per_second, CREATES_TARGET, "/s");
     }
 }

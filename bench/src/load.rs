@@ -1,5 +1,5 @@
-//! An HTTP load generator: a fixed number of connections, each a task sending one `GET` after
-//! another for a fixed time, every answer required to be a 200.
+//! An HTTP load generator: a fixed number of connections, each a task sending one request
+//! after another for a fixed time, every answer required to have the expected status.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -33,17 +33,32 @@ pub struct Outcome {
 /// warm-up then the measured time. Fails on the first answer that is not a 200 (a 429 too:
 /// the caller raises the API's rate limit), or the first request that fails.
 pub async fn drive(url: &str, token: &str, load: Load) -> anyhow::Result<Outcome> {
+    let url: Arc<str> = url.into();
+    let auth: Arc<str> = format!("Bearer {token}").into();
+    let request = move |http: &reqwest::Client| {
+        http.get(&*url)
+            .header(reqwest::header::AUTHORIZATION, &*auth)
+    };
+    drive_requests(load, reqwest::StatusCode::OK, request).await
+}
+
+/// As [`drive`], for any request: `request` makes each one, and every answer must be
+/// `expected`.
+pub async fn drive_requests(
+    load: Load,
+    expected: reqwest::StatusCode,
+    request: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder + Send + Sync + 'static,
+) -> anyhow::Result<Outcome> {
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(load.connections)
         .tcp_nodelay(true)
         .build()?;
-    let url: Arc<str> = url.into();
-    let auth: Arc<str> = format!("Bearer {token}").into();
+    let request = Arc::new(request);
     let begin = Instant::now();
     let (counted_from, end) = (begin + load.warm_up, begin + load.warm_up + load.measured);
     let mut tasks = JoinSet::new();
     for _ in 0..load.connections {
-        let (http, url, auth) = (http.clone(), url.clone(), auth.clone());
+        let (http, request) = (http.clone(), request.clone());
         tasks.spawn(async move {
             // Microseconds of each counted request.
             let mut latencies: Vec<u32> = Vec::with_capacity(1 << 14);
@@ -52,17 +67,15 @@ pub async fn drive(url: &str, token: &str, load: Load) -> anyhow::Result<Outcome
                 if sent >= end {
                     return Ok::<_, anyhow::Error>(latencies);
                 }
-                let resp = http
-                    .get(&*url)
-                    .header(reqwest::header::AUTHORIZATION, &*auth)
-                    .send()
-                    .await?;
+                let sent_request = request(&http).build()?;
+                let url = sent_request.url().clone();
+                let resp = http.execute(sent_request).await?;
                 let status = resp.status();
                 // The whole body is read, as a client would, and so the connection is reused.
                 let body = resp.bytes().await?;
                 anyhow::ensure!(
-                    status == reqwest::StatusCode::OK,
-                    "GET {url} answered {status} under load: {:.500}",
+                    status == expected,
+                    "{url} answered {status} under load: {:.500}",
                     String::from_utf8_lossy(&body)
                 );
                 let done = Instant::now();

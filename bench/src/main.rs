@@ -27,13 +27,13 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use futures::SinkExt;
 use serde_json::{json, Value};
 
 use client::{create, time, wait_done};
 use processes::{peak_rss_mib, Processes};
 
 mod api_load;
+mod baselines;
 mod client;
 mod cpu;
 mod databases;
@@ -41,6 +41,7 @@ mod list_pending;
 mod load;
 mod pgbench;
 mod processes;
+mod targets;
 mod webhooks;
 
 #[derive(Parser)]
@@ -126,7 +127,11 @@ async fn main() -> anyhow::Result<()> {
         seconds: args.api_seconds,
     };
     if args.api_only {
-        return api_load::run(&api_load).await;
+        let mut targets = targets::Targets::default();
+        api_load::run(&api_load, &mut targets).await?;
+        println!();
+        targets.print();
+        return Ok(());
     }
     if args.list_pending_only {
         return list_pending::run(&api_load).await;
@@ -139,7 +144,7 @@ async fn main() -> anyhow::Result<()> {
     let db = format!("imports_bench_{suffix}");
     let url = format!("{}/{db}", args.postgres);
     let queue = format!("imports_bench_{suffix}");
-    let result: anyhow::Result<()> = async {
+    let result: anyhow::Result<targets::Targets> = async {
     imports_runtime::startup::migrate_url(&url, Duration::from_secs(10)).await?;
     let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await?;
     tokio::spawn(conn);
@@ -159,24 +164,20 @@ async fn main() -> anyhow::Result<()> {
                     ('bench-b-std', 'bench-b', 'test', 'STD', 'Standard')",
         )
         .await?;
-    // (a) COPY into staging + one merge.
-    client
-        .batch_execute(
-            "CREATE TABLE baseline_skus (LIKE skus INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)",
-        )
-        .await?;
+    // (a1), (a2), (a3): what a script does, into a copy of the real table.
+    baselines::prepare(&client).await?;
     let runs = args.runs.max(1);
-    let mut a_news = Vec::new();
-    let mut a_upds = Vec::new();
+    let mut base_runs = Vec::new();
     for _ in 0..runs {
-        client.batch_execute("TRUNCATE baseline_skus").await?;
-        a_news.push(copy_merge(&client, n, "new").await?);
-        a_upds.push(copy_merge(&client, n, "updated").await?);
+        base_runs.push(baselines::run(&client, &url, n).await?);
     }
-    let (a_new, a_upd) = (median(&a_news), median(&a_upds));
+    let of = |f: fn(&baselines::Run) -> f64| base_runs.iter().map(f).collect::<Vec<f64>>();
+    let (a1_news, a1_upds) = (of(|r| r.one_new), of(|r| r.one_updates));
+    let (a2_news, a2_upds, a3_news) = (of(|r| r.two_new), of(|r| r.two_updates), of(|r| r.copy_new));
+    let (a2_new, a2_upd, a3_new) = (median(&a2_news), median(&a2_upds), median(&a3_news));
 
     // (b) one upsert per record, one transaction each.
-    client.batch_execute("TRUNCATE baseline_skus").await?;
+    baselines::empty(&client).await?;
     let rows = args.row_records.min(n);
     let started = Instant::now();
     let stmt = client
@@ -374,17 +375,16 @@ async fn main() -> anyhow::Result<()> {
         let (lo, hi) = range(v);
         format!("{:.0}/s  ({lo:.0}-{hi:.0})", median(v))
     };
-    println!("medians of {runs} runs (range in brackets)");
-    println!(
-        "{:<44} {:>28}",
-        "(a) COPY + INSERT ON CONFLICT, new",
-        shown(&a_news)
-    );
-    println!(
-        "{:<44} {:>28}",
-        "(a) COPY + INSERT ON CONFLICT, updates",
-        shown(&a_upds)
-    );
+    println!("medians of {runs} runs (range in brackets), into a copy of skus with its indexes and foreign key");
+    for (label, v) in [
+        ("(a1) COPY + INSERT ON CONFLICT, new", &a1_news),
+        ("(a1) COPY + INSERT ON CONFLICT, updates", &a1_upds),
+        ("(a2) the same on two connections, new", &a2_news),
+        ("(a2) the same on two connections, updates", &a2_upds),
+        ("(a3) raw COPY into the table, new", &a3_news),
+    ] {
+        println!("{label:<44} {:>28}", shown(v));
+    }
     println!(
         "{:<44} {:>28}",
         format!("(b) one upsert per transaction ({rows})"),
@@ -392,33 +392,48 @@ async fn main() -> anyhow::Result<()> {
     );
     println!();
     println!(
-        "{:<24} {:>14} {:>17} {:>6} {:>6} {:>16} {:>18}",
+        "{:<24} {:>14} {:>17} {:>6} {:>6} {:>6} {:>16} {:>18}",
         "(c) our path",
         "worker rec/s",
         "(range)",
-        "c/a",
-        "c/b",
+        "c/a1",
+        "c/a2",
+        "c/a3",
         "POST->done rec/s",
         "created->started"
     );
+    let mut targets = targets::Targets::default();
     for m in &results {
         let (label, worker_rate, e2e_rate, pickup, (lo, hi)) =
             (m.label, m.worker, m.e2e, m.pickup, m.range);
-        let a = if label.contains("updates") || label.contains("identical") {
-            a_upd
-        } else {
-            a_new
+        let new = !(label.contains("updates") || label.contains("identical"));
+        let (a1, a2) = match new {
+            true => (median(&a1_news), a2_new),
+            false => (median(&a1_upds), a2_upd),
+        };
+        let c_a3 = match new {
+            true => format!("{:.2}", worker_rate / a3_new),
+            false => "-".into(),
         };
         println!(
-            "{:<24} {:>14.0} {:>17} {:>6.2} {:>6.1} {:>16.0} {:>15} ms",
+            "{:<24} {:>14.0} {:>17} {:>6.2} {:>6.2} {:>6} {:>16.0} {:>15} ms",
             label,
             worker_rate,
             format!("({lo:.0}-{hi:.0})"),
-            worker_rate / a,
-            worker_rate / b,
+            worker_rate / a1,
+            worker_rate / a2,
+            c_a3,
             e2e_rate,
             pickup.as_millis()
         );
+        if label.contains("identical") {
+            continue;
+        }
+        targets.ratio(format!("worker / (a2), {label}"), worker_rate / a2, 1.0);
+        if new {
+            targets.ratio(format!("worker / (a3) raw COPY, {label}"), worker_rate / a3_new, 0.9);
+            targets.ratio(format!("POST->done / worker, {label}"), e2e_rate / worker_rate, 0.85);
+        }
     }
     println!();
     println!("peak memory: worker {worker_mib:.0} MiB, API {api_mib:.0} MiB");
@@ -430,6 +445,8 @@ async fn main() -> anyhow::Result<()> {
         println!(
             "constant memory: a {m}-record CSV import ({megabytes:.0} MB) ran at {worker_rate:.0} records/s ({e2e_rate:.0}/s POST->done); peak memory: worker {worker:.0} MiB, API {api:.0} MiB"
         );
+        targets.at_most(format!("worker peak RSS, {m}-record CSV"), worker, 100.0, " MiB");
+        targets.at_most(format!("API peak RSS, {m}-record CSV"), api, 150.0, " MiB");
     }
     let waits: Vec<String> = small_waits
         .iter()
@@ -442,7 +459,7 @@ async fn main() -> anyhow::Result<()> {
     );
 
     drop(client);
-    Ok(())
+    Ok(targets)
     }
     .await;
 
@@ -453,19 +470,20 @@ async fn main() -> anyhow::Result<()> {
             let _ = imports_runtime::queue::delete(&ch, &queue).await;
         }
     }
-    result?;
+    let mut targets = result?;
     if !args.skip_api {
         println!();
-        api_load::run(&api_load).await?;
+        api_load::run(&api_load, &mut targets).await?;
     }
     if !args.skip_webhooks {
         println!();
         webhooks::run(&api_load).await?;
     }
+    println!();
+    targets.print();
     Ok(())
 }
 
-/// (a): COPY n rows into a temp table, then one merge; returns records/s.
 /// The medians of one kind of (c) import over the runs.
 struct Measured {
     label: &'static str,
@@ -495,31 +513,6 @@ fn range(v: &[f64]) -> (f64, f64) {
     v.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), x| {
         (lo.min(*x), hi.max(*x))
     })
-}
-
-async fn copy_merge(client: &tokio_postgres::Client, n: usize, name: &str) -> anyhow::Result<f64> {
-    let mut data = String::with_capacity(n * 48);
-    for i in 0..n {
-        data.push_str(&format!("a{i}\tBASE{i:08}\t{name} {i}\t{}\n", i % 10 + 1));
-    }
-    let started = Instant::now();
-    client
-        .batch_execute("BEGIN; CREATE TEMP TABLE staging (id text, code text, name text, pieces_per_pack int8) ON COMMIT DROP")
-        .await?;
-    let sink = client.copy_in("COPY staging FROM STDIN").await?;
-    futures::pin_mut!(sink);
-    sink.send(bytes::Bytes::from(data)).await?;
-    sink.finish().await?;
-    client
-        .batch_execute(
-            "INSERT INTO baseline_skus (id, organization_id, mode, code, name, pieces_per_pack, shipping_category_id)
-             SELECT id, 'bench', 'test', code, name, pieces_per_pack, 'bench-std' FROM staging
-             ON CONFLICT (organization_id, mode, code) DO UPDATE SET name = EXCLUDED.name,
-               pieces_per_pack = EXCLUDED.pieces_per_pack, updated_at = now();
-             COMMIT",
-        )
-        .await?;
-    Ok(n as f64 / started.elapsed().as_secs_f64())
 }
 
 /// (c): one import through the API; returns (worker records/s, POST->completed records/s,
