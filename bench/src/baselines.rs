@@ -7,10 +7,10 @@
 //! - (a2) the same with the file split in halves over two connections at once;
 //! - (a3) raw `COPY` straight into the table: the floor for new rows.
 
-use std::time::Instant;
-
 use futures::SinkExt;
 use tokio_postgres::{Client, NoTls};
+
+use crate::cpu::Sample;
 
 /// Makes `baseline_skus` (its shipping category, `bench-std`, must exist).
 pub async fn prepare(client: &Client) -> anyhow::Result<()> {
@@ -30,18 +30,27 @@ pub async fn empty(client: &Client) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One run of each baseline, in records/s.
+/// How fast a baseline wrote, and what it cost Postgres.
+#[derive(Clone, Copy)]
+pub struct Rate {
+    /// Records/s.
+    pub per_s: f64,
+    /// Postgres's CPU microseconds per record.
+    pub postgres_us: f64,
+}
+
+/// One run of each baseline.
 pub struct Run {
     /// (a1), new rows.
-    pub one_new: f64,
+    pub one_new: Rate,
     /// (a1), updates of all.
-    pub one_updates: f64,
+    pub one_updates: Rate,
     /// (a2), new rows.
-    pub two_new: f64,
+    pub two_new: Rate,
     /// (a2), updates of all.
-    pub two_updates: f64,
+    pub two_updates: Rate,
     /// (a3), new rows.
-    pub copy_new: f64,
+    pub copy_new: Rate,
 }
 
 /// Runs every baseline once on `n` records, from an empty table each time new rows are
@@ -79,15 +88,19 @@ pub async fn run(client: &Client, url: &str, n: usize) -> anyhow::Result<Run> {
     })
 }
 
-/// Records/s of `n` records written by `work` (its data is made before the clock starts, as
+/// The rate of `n` records written by `work` (its data is made before the clock starts, as
 /// a script reads a file).
 async fn rate(
     n: usize,
     work: impl std::future::Future<Output = anyhow::Result<()>>,
-) -> anyhow::Result<f64> {
-    let started = Instant::now();
+) -> anyhow::Result<Rate> {
+    let before = Sample::take(None);
     work.await?;
-    Ok(n as f64 / started.elapsed().as_secs_f64())
+    let cpu = before.until(&Sample::take(None));
+    Ok(Rate {
+        per_s: n as f64 / cpu.seconds,
+        postgres_us: cpu.us_per(cpu.postgres, n),
+    })
 }
 
 /// The rows `rows` as COPY text: id, code, name, pieces per pack, and with `with_tenant` the

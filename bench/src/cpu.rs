@@ -26,6 +26,15 @@ pub struct Usage {
     pub pgbench: f64,
     /// The rest of the machine's busy time (the kernel's own work, other programs).
     pub other: f64,
+    /// The seconds between the two samples.
+    pub seconds: f64,
+}
+
+impl Usage {
+    /// CPU microseconds per item of `n` items done over the stretch, for `cores` used.
+    pub fn us_per(&self, cores: f64, n: usize) -> f64 {
+        cores * self.seconds * 1e6 / n.max(1) as f64
+    }
 }
 
 /// A process's command name, its user + system ticks, and those of its children it has
@@ -106,7 +115,8 @@ impl Sample {
     /// The cores each party used on average from `self` to `later`. A pgbench that ended in
     /// between is not counted: take both samples while it runs.
     pub fn until(&self, later: &Sample) -> Usage {
-        let seconds = later.at.duration_since(self.at).as_secs_f64().max(1e-3) * ticks_per_second();
+        let elapsed = later.at.duration_since(self.at).as_secs_f64().max(1e-3);
+        let seconds = elapsed * ticks_per_second();
         let cores = |a: u64, b: u64| b.saturating_sub(a) as f64 / seconds;
         let (api, bench) = (cores(self.api, later.api), cores(self.bench, later.bench));
         let postgres = cores(self.postgres, later.postgres);
@@ -118,6 +128,7 @@ impl Sample {
             postgres,
             pgbench,
             other: (busy - api - bench - postgres - pgbench).max(0.0),
+            seconds: elapsed,
         }
     }
 }

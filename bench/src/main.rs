@@ -1,15 +1,21 @@
 //! `imports-bench`: our import path measured side by side with what Postgres itself can
 //! ingest, against the same local Postgres, in one run.
 //!
-//! For N SKU records it measures:
-//! - (a) the limit for this work: COPY into a staging table + one `INSERT ... ON CONFLICT`;
+//! For N SKU records it measures, every baseline into a copy of the real `skus` table
+//! (`LIKE skus INCLUDING ALL` plus its foreign key, [`baselines`]):
+//! - (a1) what a user's script does: COPY into a staging table + one `INSERT ... ON CONFLICT`,
+//!   on one connection, for new records and for updates;
+//! - (a2) the same with the file split over two connections;
+//! - (a3) the floor for new records: raw COPY straight into the table;
 //! - (b) what a simple implementation does: one upsert per record, one transaction each
 //!   (on at most `--row-records` records: it is slow);
 //! - (c) our whole path, real processes: `POST /api/imports` -> RabbitMQ -> `imports-worker`
 //!   -> completed, as JSON and CSV, for new records and for updates of all of them;
 //!
-//! and prints records/s for each, the ratios c/a and c/b, and the peak memory (VmHWM) of the
-//! worker and the API processes. The binaries are built in release mode first.
+//! and prints records/s for each, the ratios of c to each baseline, and the peak memory
+//! (VmHWM) of the worker and the API processes. The binaries are built in release mode first.
+//! Issue 17's targets are collected on the way ([`targets`]) and printed at the end, each
+//! "met" or "NOT met".
 //!
 //! Then the API under load, beside `pgbench -S` (`api_load`): `--api-only` runs only that,
 //! `--skip-api` skips it.
@@ -18,8 +24,9 @@
 //! and the latency of `imports.complete` calls; `--webhooks-only` runs only that,
 //! `--skip-webhooks` skips it.
 //!
-//! (a) and each (c) import run `--runs` times (3): the medians are printed, with the range of
-//! each, since a single run of (a) alone varies by a quarter on a 2-core machine.
+//! Each baseline and each (c) import run `--runs` times (3): the medians are printed, with
+//! the range of each, since a single run of a baseline alone varies by a quarter on a 2-core
+//! machine.
 //!
 //! `cargo run --release -p imports-bench -- --records 200000`
 
@@ -171,9 +178,16 @@ async fn main() -> anyhow::Result<()> {
     for _ in 0..runs {
         base_runs.push(baselines::run(&client, &url, n).await?);
     }
-    let of = |f: fn(&baselines::Run) -> f64| base_runs.iter().map(f).collect::<Vec<f64>>();
-    let (a1_news, a1_upds) = (of(|r| r.one_new), of(|r| r.one_updates));
-    let (a2_news, a2_upds, a3_news) = (of(|r| r.two_new), of(|r| r.two_updates), of(|r| r.copy_new));
+    let of = |f: fn(&baselines::Run) -> baselines::Rate| base_runs.iter().map(f).collect::<Vec<_>>();
+    let per_s = |v: &[baselines::Rate]| v.iter().map(|r| r.per_s).collect::<Vec<f64>>();
+    let pg_us = |v: &[baselines::Rate]| median(&v.iter().map(|r| r.postgres_us).collect::<Vec<f64>>());
+    let a1_new_runs = of(|r| r.one_new);
+    let a1_upd_runs = of(|r| r.one_updates);
+    let a2_new_runs = of(|r| r.two_new);
+    let a2_upd_runs = of(|r| r.two_updates);
+    let a3_new_runs = of(|r| r.copy_new);
+    let (a1_news, a1_upds) = (per_s(&a1_new_runs), per_s(&a1_upd_runs));
+    let (a2_news, a2_upds, a3_news) = (per_s(&a2_new_runs), per_s(&a2_upd_runs), per_s(&a3_new_runs));
     let (a2_new, a2_upd, a3_new) = (median(&a2_news), median(&a2_upds), median(&a3_news));
 
     // (b) one upsert per record, one transaction each.
@@ -237,7 +251,7 @@ async fn main() -> anyhow::Result<()> {
         "CSV, updates of all",
         "JSON, identical again",
     ];
-    let mut measured: Vec<Vec<(f64, f64, Duration)>> = vec![Vec::new(); labels.len()];
+    let mut measured: Vec<Vec<ImportRun>> = vec![Vec::new(); labels.len()];
     for run in 0..runs {
         let (js, cs) = (format!("JS{run}-"), format!("CS{run}-"));
         let bodies = [
@@ -248,23 +262,26 @@ async fn main() -> anyhow::Result<()> {
             ("json", json_skus(n, &js, "updated")),
         ];
         for (k, (format, body)) in bodies.into_iter().enumerate() {
-            measured[k].push(run_import(&http, &base, &token, format, body, n).await?);
+            let worker = procs.workers[0].id();
+            measured[k].push(run_import(&http, &base, &token, format, body, n, worker).await?);
         }
     }
     let results: Vec<Measured> = labels
         .iter()
         .zip(&measured)
         .map(|(label, m)| {
-            let worker: Vec<f64> = m.iter().map(|r| r.0).collect();
-            let e2e: Vec<f64> = m.iter().map(|r| r.1).collect();
-            let mut pickups: Vec<Duration> = m.iter().map(|r| r.2).collect();
+            let worker: Vec<f64> = m.iter().map(|r| r.worker).collect();
+            let e2e: Vec<f64> = m.iter().map(|r| r.e2e).collect();
+            let mut pickups: Vec<Duration> = m.iter().map(|r| r.pickup).collect();
             pickups.sort();
+            let us = |f: fn(&ImportRun) -> f64| median(&m.iter().map(f).collect::<Vec<f64>>());
             Measured {
                 label,
                 worker: median(&worker),
                 e2e: median(&e2e),
                 pickup: pickups[pickups.len() / 2],
                 range: range(&worker),
+                cpu_us: [us(|r| r.worker_us), us(|r| r.postgres_us), us(|r| r.other_us)],
             }
         })
         .collect();
@@ -361,8 +378,9 @@ async fn main() -> anyhow::Result<()> {
         let m = args.memory_records;
         let text = wide_csv_skus(m);
         let megabytes = text.len() as f64 / 1e6;
-        let (worker_rate, e2e_rate, _) =
-            run_import(&http, &base, &token, "csv", Value::String(text), m).await?;
+        let worker = procs.workers[0].id();
+        let run = run_import(&http, &base, &token, "csv", Value::String(text), m, worker).await?;
+        let (worker_rate, e2e_rate) = (run.worker, run.e2e);
         let worker = peak_rss_mib(procs.workers[0].id());
         let api = peak_rss_mib(procs.api.id());
         procs.stop_workers();
@@ -376,14 +394,15 @@ async fn main() -> anyhow::Result<()> {
         format!("{:.0}/s  ({lo:.0}-{hi:.0})", median(v))
     };
     println!("medians of {runs} runs (range in brackets), into a copy of skus with its indexes and foreign key");
+    println!("{:<44} {:>28}   Postgres CPU us/record", "", "");
     for (label, v) in [
-        ("(a1) COPY + INSERT ON CONFLICT, new", &a1_news),
-        ("(a1) COPY + INSERT ON CONFLICT, updates", &a1_upds),
-        ("(a2) the same on two connections, new", &a2_news),
-        ("(a2) the same on two connections, updates", &a2_upds),
-        ("(a3) raw COPY into the table, new", &a3_news),
+        ("(a1) COPY + INSERT ON CONFLICT, new", &a1_new_runs),
+        ("(a1) COPY + INSERT ON CONFLICT, updates", &a1_upd_runs),
+        ("(a2) the same on two connections, new", &a2_new_runs),
+        ("(a2) the same on two connections, updates", &a2_upd_runs),
+        ("(a3) raw COPY into the table, new", &a3_new_runs),
     ] {
-        println!("{label:<44} {:>28}", shown(v));
+        println!("{label:<44} {:>28}   {:>8.1}", shown(&per_s(v)), pg_us(v));
     }
     println!(
         "{:<44} {:>28}",
@@ -392,7 +411,7 @@ async fn main() -> anyhow::Result<()> {
     );
     println!();
     println!(
-        "{:<24} {:>14} {:>17} {:>6} {:>6} {:>6} {:>16} {:>18}",
+        "{:<24} {:>14} {:>17} {:>6} {:>6} {:>6} {:>16} {:>18} | CPU us/record: worker Postgres rest",
         "(c) our path",
         "worker rec/s",
         "(range)",
@@ -400,7 +419,7 @@ async fn main() -> anyhow::Result<()> {
         "c/a2",
         "c/a3",
         "POST->done rec/s",
-        "created->started"
+        "created->started",
     );
     let mut targets = targets::Targets::default();
     for m in &results {
@@ -416,7 +435,7 @@ async fn main() -> anyhow::Result<()> {
             false => "-".into(),
         };
         println!(
-            "{:<24} {:>14.0} {:>17} {:>6.2} {:>6.2} {:>6} {:>16.0} {:>15} ms",
+            "{:<24} {:>14.0} {:>17} {:>6.2} {:>6.2} {:>6} {:>16.0} {:>15} ms | {:>18.1} {:>8.1} {:>4.1}",
             label,
             worker_rate,
             format!("({lo:.0}-{hi:.0})"),
@@ -424,7 +443,10 @@ async fn main() -> anyhow::Result<()> {
             worker_rate / a2,
             c_a3,
             e2e_rate,
-            pickup.as_millis()
+            pickup.as_millis(),
+            m.cpu_us[0],
+            m.cpu_us[1],
+            m.cpu_us[2]
         );
         if label.contains("identical") {
             continue;
@@ -495,6 +517,24 @@ struct Measured {
     pickup: Duration,
     /// The lowest and highest worker records/s.
     range: (f64, f64),
+    /// CPU microseconds per record from the POST to completion: the worker, Postgres, the
+    /// rest (the API, RabbitMQ, this process).
+    cpu_us: [f64; 3],
+}
+
+/// One import measured through the API.
+#[derive(Clone)]
+struct ImportRun {
+    /// Records/s, started_at -> completed_at.
+    worker: f64,
+    /// Records/s, POST -> completed.
+    e2e: f64,
+    /// created_at -> started_at.
+    pickup: Duration,
+    /// CPU microseconds per record, POST -> completed: the worker process, Postgres, the rest.
+    worker_us: f64,
+    postgres_us: f64,
+    other_us: f64,
 }
 
 /// The median of some measurements.
@@ -524,10 +564,13 @@ async fn run_import(
     format: &str,
     inputs: Value,
     n: usize,
-) -> anyhow::Result<(f64, f64, Duration)> {
+    worker_pid: u32,
+) -> anyhow::Result<ImportRun> {
     let started = Instant::now();
+    let before = cpu::Sample::take(Some(worker_pid));
     let id = create(http, base, token, format, inputs).await?;
     let a = wait_done(http, base, token, &id).await?;
+    let cpu = before.until(&cpu::Sample::take(Some(worker_pid)));
     let e2e = started.elapsed();
     anyhow::ensure!(
         a["processed_count"].as_u64() == Some(n as u64),
@@ -535,11 +578,14 @@ async fn run_import(
     );
     let work = (time(&a, "completed_at")? - time(&a, "started_at")?).to_std()?;
     let pickup = (time(&a, "started_at")? - time(&a, "created_at")?).to_std()?;
-    Ok((
-        n as f64 / work.as_secs_f64(),
-        n as f64 / e2e.as_secs_f64(),
+    Ok(ImportRun {
+        worker: n as f64 / work.as_secs_f64(),
+        e2e: n as f64 / e2e.as_secs_f64(),
         pickup,
-    ))
+        worker_us: cpu.us_per(cpu.api, n),
+        postgres_us: cpu.us_per(cpu.postgres, n),
+        other_us: cpu.us_per(cpu.bench + cpu.other, n),
+    })
 }
 
 fn json_skus(n: usize, prefix: &str, name: &str) -> Value {
