@@ -263,22 +263,30 @@ pub async fn parent_resource_exists<C: Db>(
         .is_some())
 }
 
-/// How many of the tenant's imports are pending or in progress (test and live mode are
-/// separate environments, each with its own limit), as the `active_imports` trigger counts
-/// them. Called in a create's transaction after its insert, it counts the new import too and
-/// holds the tenant's count locked until the transaction ends: concurrent creates of the
-/// tenant queue there, only for the rest of the transaction, and the limit holds.
-pub async fn active_count<C: Db>(
-    client: &C,
-    tenant: &Tenant,
-) -> Result<i64, tokio_postgres::Error> {
-    Ok(client
-        .query_opt(
-            "SELECT count FROM active_imports WHERE organization_id = $1 AND mode = $2",
-            &[&tenant.organization_id, &tenant.mode.as_str()],
+/// The SQLSTATE of a create's commit refused by the active-imports limit (migration 0013).
+const OVER_ACTIVE_LIMIT: &str = "IM429";
+
+/// Sets the active-imports limit this transaction's new imports are checked against: at its
+/// commit, the `active_imports` triggers count them and refuse the commit when the tenant
+/// (test and live mode are separate environments, each with its own limit) already had
+/// `max_active` imports pending or in progress. Checked there, the tenant's count is locked
+/// only for the commit itself, and concurrent creates never pass the limit.
+pub async fn limit_active<C: Db>(client: &C, max_active: i64) -> Result<(), tokio_postgres::Error> {
+    client
+        .execute(
+            "SELECT set_config('imports.max_active', $1, true)",
+            &[&max_active.to_string()],
         )
-        .await?
-        .map_or(0, |row| row.get(0)))
+        .await?;
+    Ok(())
+}
+
+/// For a commit the active-imports limit refused (see [`limit_active`]): how many imports the
+/// tenant had active. `None` for any other error.
+pub fn over_active_limit(e: &tokio_postgres::Error) -> Option<i64> {
+    let db = e.as_db_error()?;
+    (db.code().code() == OVER_ACTIVE_LIMIT)
+        .then(|| db.detail().and_then(|d| d.parse().ok()).unwrap_or(0))
 }
 
 /// Writes a new import (see [`insert_import`]) with its outbox row, which announces it on

@@ -3,6 +3,8 @@
 //! SQL of its own (the worker's writer builds its set-based batch statements per resource
 //! type, in `worker/src/writer/sql.rs`).
 //!
+//! - [`client`]: [`client::Db`], what every function here runs its statements on: a pooled
+//!   connection or a transaction, each statement prepared once per connection.
 //! - [`db`]: the Postgres pool, its liveness probe, and redacting connection URLs.
 //! - [`migrate`]: applies `migrations/` once each, under an advisory lock.
 //! - [`imports`]: imports themselves: create, read, status transitions, interrupts.

@@ -139,3 +139,68 @@ async fn creates_sent_at_once_never_pass_the_active_limit() {
     );
     api.stop().await;
 }
+
+/// A new import of the test tenant, written in `tx` as a create does (without its inputs).
+async fn insert_in(tx: &deadpool_postgres::Transaction<'_>, env: &TestEnv) -> String {
+    let id = imports_common::ids::new_id();
+    let new = imports::NewImport {
+        tenant: env.tenant.clone(),
+        resource_type: "skus".into(),
+        format: imports_common::model::Format::Json,
+        csv_delimiter: None,
+        parent_resource_id: None,
+        inputs_size: 1,
+        skip_errors: false,
+        dry_run: false,
+        reference: None,
+        reference_origin: None,
+        metadata: json!({}),
+        trace_context: json!({}),
+    };
+    imports::insert_announced_import(tx, &id, &new)
+        .await
+        .unwrap();
+    id
+}
+
+#[tokio::test]
+async fn the_count_moves_at_commit_and_the_limit_applies_where_it_is_set() {
+    let env = TestEnv::new().await;
+    let org = env.tenant.organization_id.clone();
+    // Created and ended in one transaction: counted in and out, in order, at the commit.
+    let mut client = env.pool.get().await.unwrap();
+    let tx = client.transaction().await.unwrap();
+    let id = insert_in(&tx, &env).await;
+    assert!(
+        imports::transition(&tx, &id, Status::Interrupted, None, None)
+            .await
+            .unwrap()
+    );
+    tx.commit().await.unwrap();
+    assert_counts(&env, &[]).await;
+
+    // Without a limit set (the worker's and the tests' writes), nothing is refused.
+    for _ in 0..2 {
+        let tx = client.transaction().await.unwrap();
+        insert_in(&tx, &env).await;
+        tx.commit().await.unwrap();
+    }
+    assert_counts(&env, &[(&org, "test", 2)]).await;
+
+    // With a limit of 2, the third create's commit is refused, naming the count before it,
+    // and leaves nothing behind; the limit ends with its transaction.
+    let tx = client.transaction().await.unwrap();
+    imports::limit_active(&tx, 2).await.unwrap();
+    insert_in(&tx, &env).await;
+    let refused = tx.commit().await.unwrap_err();
+    assert_eq!(imports::over_active_limit(&refused), Some(2), "{refused}");
+    assert_counts(&env, &[(&org, "test", 2)]).await;
+    assert_eq!(env.query("SELECT 1 FROM imports").await.len(), 3);
+    let tx = client.transaction().await.unwrap();
+    insert_in(&tx, &env).await;
+    tx.commit().await.unwrap();
+    assert_counts(&env, &[(&org, "test", 3)]).await;
+    // Any other failure is not taken for the limit.
+    let other = client.query("SELECT 1/0", &[]).await.unwrap_err();
+    assert_eq!(imports::over_active_limit(&other), None);
+}

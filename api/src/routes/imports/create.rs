@@ -200,6 +200,7 @@ pub async fn create(
 
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
+    imports::limit_active(&tx, state.config.max_active).await?;
     let mut chunks = staged.chunks().await.map_err(upload::staging_failed)?;
     let mut seq = 0i32;
     // What the answer echoes as `inputs`, kept while small enough to echo.
@@ -242,20 +243,19 @@ pub async fn create(
         trace_context: trace_context(&headers),
     };
     let import = imports::insert_announced_import(&tx, &import_id, &new).await?;
-    // Last before the commit: the insert locked the tenant's count until then.
-    let active = imports::active_count(&tx, &tenant).await?;
-    if active > state.config.max_active {
-        return Err(ApiError::too_many(
-            format!(
-                "{} imports are pending or in progress; at most {} at once",
-                active - 1,
-                state.config.max_active
+    if let Err(e) = tx.commit().await {
+        return Err(match imports::over_active_limit(&e) {
+            Some(active) => ApiError::too_many(
+                format!(
+                    "{active} imports are pending or in progress; at most {} at once",
+                    state.config.max_active
+                ),
+                10,
             ),
-            10,
-        ));
+            None => e.into(),
+        });
     }
     traces::record_import(&tracing::Span::current(), &import.id, rt.name, &tenant);
-    tx.commit().await?;
     drop(client);
     state.outbox_wake.notify_one();
     let doc = json!({"data": render_created(&state, import, echo.as_deref())});
