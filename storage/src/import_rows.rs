@@ -60,19 +60,23 @@ pub async fn tenant_import<C: Db>(
     tenant: &Tenant,
     id: &str,
 ) -> Result<Option<Import>, tokio_postgres::Error> {
-    let sql = format!(
-        "SELECT p.*, error_keys, error_attributes, error_messages,
-                warning_keys, warning_attributes, warning_messages
-         FROM (SELECT {IMPORT_COLUMNS} FROM imports
-               WHERE id = $1 AND organization_id = $2 AND mode = $3) p
-         {}
-         {}",
-        log_entries_join("error", 4),
-        log_entries_join("warning", 4),
-    );
+    // Built once: formatting it per request cost more than looking it up in the cache.
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let sql = SQL.get_or_init(|| {
+        format!(
+            "SELECT p.*, error_keys, error_attributes, error_messages,
+                    warning_keys, warning_attributes, warning_messages
+             FROM (SELECT {IMPORT_COLUMNS} FROM imports
+                   WHERE id = $1 AND organization_id = $2 AND mode = $3) p
+             {}
+             {}",
+            log_entries_join("error", 4),
+            log_entries_join("warning", 4),
+        )
+    });
     let Some(row) = client
         .query_opt(
-            &sql,
+            sql,
             &[
                 &id,
                 &tenant.organization_id,
