@@ -7,13 +7,6 @@ use imports_common::model::{Mode, Tenant};
 use imports_runtime::config::{ApiConfig, ServiceConfig};
 use tokio_util::sync::CancellationToken;
 
-/// mimalloc rather than the system's malloc: allocation and freeing took about a fifth of the
-/// API's CPU under load (building and rendering documents, parsing every JSON input of a
-/// create). The worker keeps the system's: mimalloc raised its peak memory past its bound
-/// (docs/performance.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// The /api/imports HTTP API. Configured by the environment: API_ADDR, API_PUBLIC_URL,
 /// API_TLS_CERT and API_TLS_KEY (both: HTTPS; neither: plain HTTP), DATABASE_URL, AMQP_URL,
 /// IMPORTS_QUEUE, IMPORTS_MAX_INPUTS, IMPORTS_MAX_ACTIVE, API_MAX_BODY_BYTES,
