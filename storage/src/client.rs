@@ -55,17 +55,18 @@ pub trait Db: Sync {
     fn batch_execute(&self, sql: &str) -> impl Future<Output = Result<(), Error>> + Send;
 }
 
-/// Implements [`Db`] for a client type whose `prepare_cached` keeps its statements, through
-/// the `tokio_postgres` type it dereferences to.
-macro_rules! cached {
-    ($ty:ty, $inner:ty) => {
+/// Implements [`Db`] for a client type, its statements made by its method `$prepare`
+/// (`prepare_cached` keeps them on the connection, `prepare` makes them at each call) and run
+/// through the `tokio_postgres` type it dereferences to.
+macro_rules! db {
+    ($ty:ty, $inner:ty, $prepare:ident) => {
         impl Db for $ty {
             async fn query(
                 &self,
                 sql: &str,
                 params: &[&(dyn ToSql + Sync)],
             ) -> Result<Vec<Row>, Error> {
-                let statement = self.prepare_cached(sql).await?;
+                let statement = self.$prepare(sql).await?;
                 <$inner>::query(self, &statement, params).await
             }
 
@@ -74,7 +75,7 @@ macro_rules! cached {
                 sql: &str,
                 params: &[&(dyn ToSql + Sync)],
             ) -> Result<Row, Error> {
-                let statement = self.prepare_cached(sql).await?;
+                let statement = self.$prepare(sql).await?;
                 <$inner>::query_one(self, &statement, params).await
             }
 
@@ -83,7 +84,7 @@ macro_rules! cached {
                 sql: &str,
                 params: &[&(dyn ToSql + Sync)],
             ) -> Result<Option<Row>, Error> {
-                let statement = self.prepare_cached(sql).await?;
+                let statement = self.$prepare(sql).await?;
                 <$inner>::query_opt(self, &statement, params).await
             }
 
@@ -92,7 +93,7 @@ macro_rules! cached {
                 sql: &str,
                 params: &[&(dyn ToSql + Sync)],
             ) -> Result<u64, Error> {
-                let statement = self.prepare_cached(sql).await?;
+                let statement = self.$prepare(sql).await?;
                 <$inner>::execute(self, &statement, params).await
             }
 
@@ -111,95 +112,24 @@ macro_rules! cached {
     };
 }
 
-/// Implements [`Db`] for a plain `tokio_postgres` type: each statement prepared at the call.
-macro_rules! uncached {
-    ($ty:ty) => {
-        impl Db for $ty {
-            async fn query(
-                &self,
-                sql: &str,
-                params: &[&(dyn ToSql + Sync)],
-            ) -> Result<Vec<Row>, Error> {
-                <$ty>::query(self, sql, params).await
-            }
-
-            async fn query_one(
-                &self,
-                sql: &str,
-                params: &[&(dyn ToSql + Sync)],
-            ) -> Result<Row, Error> {
-                <$ty>::query_one(self, sql, params).await
-            }
-
-            async fn query_opt(
-                &self,
-                sql: &str,
-                params: &[&(dyn ToSql + Sync)],
-            ) -> Result<Option<Row>, Error> {
-                <$ty>::query_opt(self, sql, params).await
-            }
-
-            async fn execute(
-                &self,
-                sql: &str,
-                params: &[&(dyn ToSql + Sync)],
-            ) -> Result<u64, Error> {
-                <$ty>::execute(self, sql, params).await
-            }
-
-            async fn query_once(
-                &self,
-                sql: &str,
-                params: &[&(dyn ToSql + Sync)],
-            ) -> Result<Vec<Row>, Error> {
-                <$ty>::query(self, sql, params).await
-            }
-
-            async fn batch_execute(&self, sql: &str) -> Result<(), Error> {
-                <$ty>::batch_execute(self, sql).await
-            }
-        }
-    };
-}
-
-cached!(deadpool_postgres::ClientWrapper, tokio_postgres::Client);
-cached!(
-    deadpool_postgres::Transaction<'_>,
-    tokio_postgres::Transaction<'_>
+db!(
+    deadpool_postgres::Client,
+    tokio_postgres::Client,
+    prepare_cached
 );
-uncached!(tokio_postgres::Client);
-uncached!(tokio_postgres::Transaction<'_>);
-
-impl Db for deadpool_postgres::Client {
-    async fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, Error> {
-        Db::query(&**self, sql, params).await
-    }
-
-    async fn query_one(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row, Error> {
-        Db::query_one(&**self, sql, params).await
-    }
-
-    async fn query_opt(
-        &self,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Option<Row>, Error> {
-        Db::query_opt(&**self, sql, params).await
-    }
-
-    async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, Error> {
-        Db::execute(&**self, sql, params).await
-    }
-
-    async fn query_once(
-        &self,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Vec<Row>, Error> {
-        Db::query_once(&**self, sql, params).await
-    }
-
-    async fn batch_execute(&self, sql: &str) -> Result<(), Error> {
-        Db::batch_execute(&**self, sql).await
-    }
-}
+db!(
+    deadpool_postgres::ClientWrapper,
+    tokio_postgres::Client,
+    prepare_cached
+);
+db!(
+    deadpool_postgres::Transaction<'_>,
+    tokio_postgres::Transaction<'_>,
+    prepare_cached
+);
+db!(tokio_postgres::Client, tokio_postgres::Client, prepare);
+db!(
+    tokio_postgres::Transaction<'_>,
+    tokio_postgres::Transaction<'_>,
+    prepare
+);
