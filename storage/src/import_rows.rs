@@ -2,6 +2,8 @@
 //! logs. Apart from `imports` so that what records events (and their webhook deliveries)
 //! can read an import without depending on the module that changes it.
 
+use std::sync::OnceLock;
+
 use tokio_postgres::Row;
 
 use crate::client::Db;
@@ -10,7 +12,7 @@ use imports_common::inputs::{parse_csv_delimiter, DEFAULT_CSV_DELIMITER};
 use imports_common::jsonapi::IMPORT_ATTRIBUTES;
 use imports_common::model::{ErrorsLog, Format, Import, Tenant, WarningsLog};
 
-use crate::logs::{add_log_entries, log_entries_join, logs, LOG_ENTRIES_SHOWN};
+use crate::logs::{add_log_entries, log_entries_join, LOG_ENTRIES_SHOWN};
 use crate::rows::parsed;
 
 /// The columns an [`Import`] is read from: its id, tenant and interrupt flag, then every
@@ -32,65 +34,61 @@ impl std::fmt::Display for ImportColumns {
     }
 }
 
-/// Reads an import with its errors and warnings logs, whoever owns it.
-pub async fn get_import<C: Db>(
-    client: &C,
-    id: &str,
-) -> Result<Option<Import>, tokio_postgres::Error> {
-    let Some(row) = client
-        .query_opt(
-            &format!("SELECT {IMPORT_COLUMNS} FROM imports WHERE id = $1"),
-            &[&id],
-        )
-        .await?
-    else {
-        return Ok(None);
-    };
-    let mut import = import_from_row(&row)?;
-    let (errors, warnings) = logs(client, id).await?;
-    import.errors_log = errors;
-    import.warnings_log = warnings;
-    Ok(Some(import))
+/// The statement reading the import meeting `filter` (`$1` is its id, `$2` how many log
+/// entries of each severity to read) with its first errors and warnings, in one round trip.
+fn with_logs(filter: &str) -> String {
+    format!(
+        "SELECT p.*, error_keys, error_attributes, error_messages,
+                warning_keys, warning_attributes, warning_messages
+         FROM (SELECT {IMPORT_COLUMNS} FROM imports WHERE {filter}) p
+         {}
+         {}",
+        log_entries_join("error", 2),
+        log_entries_join("warning", 2),
+    )
 }
 
-/// Reads import `id` of `tenant` with its errors and warnings logs, in one statement;
-/// `None` when the tenant has no such import (another tenant's reads as missing).
-pub async fn tenant_import<C: Db>(
+/// Runs a statement of [`with_logs`].
+async fn read_with_logs<C: Db>(
     client: &C,
-    tenant: &Tenant,
-    id: &str,
+    sql: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
 ) -> Result<Option<Import>, tokio_postgres::Error> {
-    // Built once: formatting it per request cost more than looking it up in the cache.
-    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let sql = SQL.get_or_init(|| {
-        format!(
-            "SELECT p.*, error_keys, error_attributes, error_messages,
-                    warning_keys, warning_attributes, warning_messages
-             FROM (SELECT {IMPORT_COLUMNS} FROM imports
-                   WHERE id = $1 AND organization_id = $2 AND mode = $3) p
-             {}
-             {}",
-            log_entries_join("error", 4),
-            log_entries_join("warning", 4),
-        )
-    });
-    let Some(row) = client
-        .query_opt(
-            sql,
-            &[
-                &id,
-                &tenant.organization_id,
-                &tenant.mode.as_str(),
-                &LOG_ENTRIES_SHOWN,
-            ],
-        )
-        .await?
-    else {
+    let Some(row) = client.query_opt(sql, params).await? else {
         return Ok(None);
     };
     let mut import = import_from_row(&row)?;
     add_log_entries(&row, &mut import);
     Ok(Some(import))
+}
+
+/// Reads an import with its errors and warnings logs, whoever owns it.
+pub async fn get_import<C: Db>(
+    client: &C,
+    id: &str,
+) -> Result<Option<Import>, tokio_postgres::Error> {
+    // The texts are built once: formatting them per request cost more than the cache lookup.
+    static SQL: OnceLock<String> = OnceLock::new();
+    let sql = SQL.get_or_init(|| with_logs("id = $1"));
+    read_with_logs(client, sql, &[&id, &LOG_ENTRIES_SHOWN]).await
+}
+
+/// Reads import `id` of `tenant` with its errors and warnings logs; `None` when the tenant
+/// has no such import (another tenant's reads as missing).
+pub async fn tenant_import<C: Db>(
+    client: &C,
+    tenant: &Tenant,
+    id: &str,
+) -> Result<Option<Import>, tokio_postgres::Error> {
+    static SQL: OnceLock<String> = OnceLock::new();
+    let sql = SQL.get_or_init(|| with_logs("id = $1 AND organization_id = $3 AND mode = $4"));
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] = [
+        &id,
+        &LOG_ENTRIES_SHOWN,
+        &tenant.organization_id,
+        &tenant.mode.as_str(),
+    ];
+    read_with_logs(client, sql, &params).await
 }
 
 /// The `csv_delimiter` column: `None` for JSON, `,` for a CSV import that predates it; a

@@ -111,9 +111,10 @@ pub async fn list_page<C: Db>(
         log_entries_join("error", logs),
         log_entries_join("warning", logs),
     );
-    let rows = match bounded_text {
-        true => client.query(&sql, &params).await?,
-        false => client.query_once(&sql, &params).await?,
+    let rows = if bounded_text {
+        client.query(&sql, &params).await?
+    } else {
+        client.query_once(&sql, &params).await?
     };
     let mut page = ImportPage {
         total: rows.first().map_or(0, |r| r.get("total")),

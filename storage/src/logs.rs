@@ -3,7 +3,7 @@
 
 use crate::client::Db;
 
-use imports_common::model::{ErrorsLog, Import, WarningsLog};
+use imports_common::model::Import;
 
 /// One error or warning about one input.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,38 +42,6 @@ impl Severity {
 /// of a million identical records has a million "nothing changed" warnings, and reading one
 /// must not load them all. The failed-inputs report lists every error, page by page.
 pub const LOG_ENTRIES_SHOWN: i64 = 1000;
-
-/// Builds an import's errors_log and warnings_log from its first log entries (at most
-/// [`LOG_ENTRIES_SHOWN`] of each severity, in input order).
-pub async fn logs<C: Db>(
-    client: &C,
-    id: &str,
-) -> Result<(ErrorsLog, WarningsLog), tokio_postgres::Error> {
-    let mut errors = ErrorsLog::default();
-    let mut warnings = WarningsLog::default();
-    for row in client
-        .query(
-            "(SELECT severity, key, attribute, message, position FROM import_log_entries
-              WHERE import_id = $1 AND severity = 'error' ORDER BY position, ctid LIMIT $2)
-             UNION ALL
-             (SELECT severity, key, attribute, message, position FROM import_log_entries
-              WHERE import_id = $1 AND severity = 'warning' ORDER BY position, ctid LIMIT $2)",
-            &[&id, &LOG_ENTRIES_SHOWN],
-        )
-        .await?
-    {
-        let severity: &str = row.get(0);
-        let key: &str = row.get(1);
-        let message: &str = row.get(3);
-        if severity == "error" {
-            let attribute: Option<&str> = row.get(2);
-            errors.add(key, attribute.unwrap_or("input"), message);
-        } else {
-            warnings.add(key, message);
-        }
-    }
-    Ok((errors, warnings))
-}
 
 /// A `LEFT JOIN LATERAL` of a statement reading imports as `p`: the first entries of
 /// `severity` (at most parameter `$limit`) of each, as the arrays `{severity}_keys`,

@@ -180,10 +180,18 @@ impl Unverified<'_> {
         if claims.iss != issuer {
             return Err(Invalid::Issuer);
         }
-        if now >= claims.exp {
+        claims.unexpired(now)?;
+        Ok(claims)
+    }
+}
+
+impl Claims {
+    /// `Ok` while the token is unexpired at `now` (seconds): at its `exp` it is not.
+    pub fn unexpired(&self, now: i64) -> Result<(), Invalid> {
+        if now >= self.exp {
             return Err(Invalid::Expired);
         }
-        Ok(claims)
+        Ok(())
     }
 }
 

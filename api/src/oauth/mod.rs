@@ -212,9 +212,7 @@ impl OAuth {
                 if keys.verifier(&seen.kid).is_none() {
                     return Err(Invalid::UnknownKey.into());
                 }
-                if now >= seen.claims.exp {
-                    return Err(Invalid::Expired.into());
-                }
+                seen.claims.unexpired(now)?;
                 seen.claims
             }
             None => {
