@@ -8,7 +8,8 @@
 //! - [`catalogue`]: the resource types an import can create: `catalogue::types` (attributes,
 //!   relationships, resource types, columns) and `catalogue::declarations` (the 29 types, one
 //!   file per domain), listed in dependency order by [`catalogue::CATALOGUE`].
-//! - [`inputs`]: reading JSON and CSV inputs, streamed.
+//! - [`inputs`]: reading JSON and CSV inputs, streamed; [`json_check`]: checking JSON without
+//!   building it (counting inputs).
 //! - [`validate`]: checking each input against its resource type: the per-input flow
 //!   ([`validate::Preparer`]), `validate::convert` (values to attribute types),
 //!   `validate::nested` (children, inline related records, tags) and `validate::csv_layout`
@@ -24,6 +25,7 @@ pub mod events;
 pub mod failed_inputs;
 pub mod ids;
 pub mod inputs;
+pub mod json_check;
 pub mod jsonapi;
 pub mod model;
 pub mod seen_keys;

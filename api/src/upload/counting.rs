@@ -3,7 +3,7 @@
 
 use std::io::Read;
 
-use imports_common::inputs::{read_inputs, ReadStop};
+use imports_common::inputs::{count_inputs_until, ReadStop};
 use imports_common::model::Format;
 
 use crate::upload::CountError;
@@ -16,11 +16,7 @@ pub(crate) fn count_until(
     reader: impl Read,
     max: u64,
 ) -> Result<u64, CountError> {
-    let mut seen = 0u64;
-    match read_inputs(format, delimiter, reader, 0, |_| {
-        seen += 1;
-        seen <= max
-    }) {
+    match count_inputs_until(format, delimiter, reader, max) {
         Ok(n) => Ok(n),
         Err(ReadStop::Cancelled) => Err(CountError::TooMany),
         Err(ReadStop::Unreadable(e)) => Err(CountError::Unreadable(e.0)),
