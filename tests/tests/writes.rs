@@ -388,3 +388,53 @@ async fn after_a_batch_of_unchanged_records_the_next_finds_them_by_reading_first
     assert_eq!(k5_tags, 1, "a record found unchanged still gets its tags");
     worker.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_expected_new_that_meets_existing_records_is_upserted() {
+    // Batches of three: after batches of new records only, the next is tried as a plain
+    // INSERT. Existing records in it (one changed, one identical) make it an upsert again;
+    // nothing is lost, doubled or miscounted either way.
+    let env = TestEnv::new().await;
+    let worker = env.spawn_worker(env.worker_config(1, 3, 10));
+    let seed = json!([{"code": "OLD", "name": "old", "do_not_ship": true}]);
+    import_and_wait(&env, ImportSpec::json("skus", &seed)).await;
+    let sku = |code: &str, name: &str| json!({"code": code, "name": name, "do_not_ship": true});
+    let inputs = json!([
+        sku("N1", "a"),
+        sku("N2", "b"),
+        sku("N3", "c"),
+        sku("N4", "d"),
+        sku("OLD", "renamed"),
+        sku("N5", "e"),
+        sku("N6", "f"),
+        sku("N7", "g"),
+        sku("N8", "h"),
+        sku("N9", "i"),
+        sku("OLD", "renamed"),
+        sku("N10", "j"),
+        sku("N11", "k"),
+        sku("N12", "l"),
+        sku("N11", "k2")
+    ]);
+    let done = import_and_wait(&env, ImportSpec::json("skus", &inputs)).await;
+    // N11 twice in one batch: created by the first input, updated by the second. A key
+    // given twice in the file is warned about, and OLD, given as it already is, too.
+    assert_eq!(
+        counts(&done),
+        (Status::Completed, 15, 12, 2, 0, 3),
+        "{:?} {:?}",
+        done.errors_log,
+        done.warnings_log
+    );
+    assert_eq!(json!(done.warnings_log)["OLD"][1], json!(UNCHANGED));
+    let names: Vec<(String, String)> = env
+        .query("SELECT code, name FROM skus ORDER BY code")
+        .await
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(names.len(), 13, "{names:?}");
+    assert!(names.contains(&("OLD".to_owned(), "renamed".to_owned())));
+    assert!(names.contains(&("N11".to_owned(), "k2".to_owned())));
+    worker.stop().await;
+}

@@ -13,10 +13,11 @@ use tokio_postgres::types::ToSql;
 
 use super::outcome::Effect;
 use super::plan::{upsert_groups, Write, WriteKind};
-use super::sql;
+use super::{sql, Expect};
 
-/// Writes `writes` set-based, or, when the database rejects that for one record's values,
-/// record by record, each under its own savepoint, so that only the offending records fail.
+/// Writes `writes` set-based as `expect` says (again as [`Expect::Mixed`] when a record
+/// expected new exists), or, when the database rejects that for one record's values, record
+/// by record, each under its own savepoint, so that only the offending records fail.
 /// Returns each row's effect and the id of the record it wrote, when known (an upsert that
 /// changed nothing does not say which record it met).
 pub(super) async fn write_rows(
@@ -26,30 +27,38 @@ pub(super) async fn write_rows(
     tenant: &Tenant,
     writes: &[Write],
     records: &mut [Prepared],
-    look_for_unchanged: bool,
+    mut expect: Expect,
 ) -> Result<(Vec<Effect>, Vec<Option<String>>), tokio_postgres::Error> {
     let all: Vec<&Write> = writes.iter().collect();
-    tx.batch_execute(sql::SET_WRITE.open).await?;
-    // The span records the set-based write's failure, if any (then redone record by record).
-    let set_based = execute(tx, rt, columns, tenant, &all, look_for_unchanged)
-        .in_span(sql_span("write", rt.name))
-        .await;
-    match set_based {
-        Ok(done) => {
-            tx.batch_execute(sql::SET_WRITE.release).await?;
-            return Ok(done);
+    loop {
+        tx.batch_execute(sql::SET_WRITE.open).await?;
+        // The span records the set-based write's failure, if any (then redone).
+        let set_based = execute(tx, rt, columns, tenant, &all, expect)
+            .in_span(sql_span("write", rt.name))
+            .await;
+        match set_based {
+            Ok(done) => {
+                tx.batch_execute(sql::SET_WRITE.release).await?;
+                return Ok(done);
+            }
+            Err(e) if expect == Expect::New && is_unique_violation(&e) => {
+                tracing::debug!(error = %e, "a record of the batch exists; upserting it");
+                tx.batch_execute(sql::SET_WRITE.roll_back).await?;
+                expect = Expect::Mixed;
+            }
+            Err(e) if record_error(&e, rt).is_some() => {
+                tracing::debug!(error = %e, "set-based write rejected; writing record by record");
+                tx.batch_execute(sql::SET_WRITE.roll_back).await?;
+                break;
+            }
+            Err(e) => return Err(e),
         }
-        Err(e) if record_error(&e, rt).is_some() => {
-            tracing::debug!(error = %e, "set-based write rejected; writing record by record");
-            tx.batch_execute(sql::SET_WRITE.roll_back).await?;
-        }
-        Err(e) => return Err(e),
     }
     let mut effects = Vec::with_capacity(writes.len());
     let mut ids = Vec::with_capacity(writes.len());
     for w in writes {
         tx.batch_execute(sql::RECORD_WRITE.open).await?;
-        match execute(tx, rt, columns, tenant, &[w], false).await {
+        match execute(tx, rt, columns, tenant, &[w], Expect::Mixed).await {
             Ok((effect, id)) => {
                 tx.batch_execute(sql::RECORD_WRITE.release).await?;
                 effects.extend(effect);
@@ -69,6 +78,10 @@ pub(super) async fn write_rows(
         }
     }
     Ok((effects, ids))
+}
+
+fn is_unique_violation(e: &tokio_postgres::Error) -> bool {
+    e.code() == Some(&SqlState::UNIQUE_VIOLATION)
 }
 
 /// Maps a database error caused by one record's values to (attribute, message); `None` for
@@ -138,7 +151,7 @@ async fn execute(
     columns: &[Column],
     tenant: &Tenant,
     rows: &[&Write],
-    look_for_unchanged: bool,
+    expect: Expect,
 ) -> Result<(Vec<Effect>, Vec<Option<String>>), tokio_postgres::Error> {
     let mut effects = vec![Effect::Unchanged; rows.len()];
     let mut written: Vec<Option<String>> = vec![None; rows.len()];
@@ -197,7 +210,7 @@ async fn execute(
         members.sort_by(|&a, &b| rows[a].key.cmp(&rows[b].key));
         let given: Vec<usize> = (0..columns.len()).filter(|&c| pattern[c]).collect();
         let mode = tenant.mode.as_str();
-        if look_for_unchanged && !rt.natural_key.is_empty() {
+        if expect == Expect::Unchanged && !rt.natural_key.is_empty() {
             // Records that already hold the given values are found by a plain read and left
             // out of the upsert, which would lock (and so write) each of them.
             let batch: Vec<&Write> = members.iter().map(|&i| rows[i]).collect();
@@ -230,11 +243,26 @@ async fn execute(
             }
         }
         let batch: Vec<&Write> = members.iter().map(|&i| rows[i]).collect();
-        let sql = sql::upsert_sql(rt, columns, &given);
         let ids: Vec<&str> = batch.iter().map(|w| w.id.as_str()).collect();
         let arrays = arrays(columns, &batch, &given, false);
         let mut args: Vec<&(dyn ToSql + Sync)> = vec![&tenant.organization_id, &mode, &ids];
         args.extend(arrays.iter().map(|a| a.as_ref() as &(dyn ToSql + Sync)));
+        if expect == Expect::New && !rt.natural_key.is_empty() {
+            // All new, as far as the import's batches so far tell: see `Expect::New`.
+            let sql = sql::insert_sql(rt, columns, &given);
+            if n < CACHED_PATTERNS {
+                let stmt = tx.prepare_cached(&sql).await?;
+                tx.execute(&stmt, &args).await?;
+            } else {
+                tx.execute(sql.as_str(), &args).await?;
+            }
+            for &i in members.iter() {
+                effects[i] = Effect::Created;
+                written[i] = Some(rows[i].id.clone());
+            }
+            continue;
+        }
+        let sql = sql::upsert_sql(rt, columns, &given);
         let returned = if n < CACHED_PATTERNS {
             let stmt = tx.prepare_cached(&sql).await?;
             tx.query(&stmt, &args).await?

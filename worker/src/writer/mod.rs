@@ -3,7 +3,8 @@
 //! Per batch, whatever its size: one query per relationship to resolve references; one
 //! `INSERT ... ON CONFLICT (natural key) DO UPDATE` for the records named by their natural key
 //! (one per set of given attributes, usually one), which creates or updates them in the same
-//! pass, as the COPY-and-merge script a user would write does; and one UPDATE by primary key for
+//! pass, as the COPY-and-merge script a user would write does (a plain INSERT instead while the
+//! import's batches have all been new records: see `Expect`); and one UPDATE by primary key for
 //! the records named by id. Both skip a record whose given attributes already hold the given
 //! values: nothing is written for it, and its input gets a warning that nothing changed.
 //! Inputs naming the same record within a batch are merged in file order, as if applied one
@@ -63,37 +64,63 @@ pub async fn write_batch(
     records: &mut [Prepared],
     hints: &Hints,
 ) -> Result<BatchOutcome, tokio_postgres::Error> {
-    let look_for_unchanged = hints.unchanged_likely.load(Ordering::Relaxed);
     let written = write_records(
         tx,
         rt,
         tenant,
         parent_resource_id,
         records,
-        (look_for_unchanged, false),
+        (hints.expect(), false),
     )
     .await?;
     let mut out = outcome(records, &written.did);
     out.inserted = written.inserted;
-    hints.learn(&out.totals);
+    hints.learn(&out.totals, written.met_existing);
     Ok(out)
+}
+
+/// What the writer expects of a batch's records (from the import's batches before it), which
+/// chooses how it writes them: a wrong guess costs time, never a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    /// None exists yet: a plain INSERT, which Postgres runs for about three quarters of an
+    /// upsert's cost (no arbiter index probe, no speculative insertion). Should one exist
+    /// after all, the batch's set-based write is taken back and done again as `Mixed`.
+    New,
+    /// New, changed or unchanged records: the upsert decides.
+    Mixed,
+    /// Most already hold their given values: those are found by a plain read and left out
+    /// of the upsert, which would lock (and so write) each of them.
+    Unchanged,
 }
 
 /// What the writer learns from an import's batches for the next ones.
 #[derive(Debug, Default)]
 pub struct Hints {
     /// Most records of the last batch already held their given values (a re-import of the
-    /// same file, say): the next batch first looks for such records with a plain read and
-    /// leaves them out of its upsert, which would lock each of them (a write, to Postgres).
-    /// Not worth a read per batch when most records are new or changed.
+    /// same file, say). Not worth a read per batch when most records are new or changed.
     unchanged_likely: AtomicBool,
+    /// A record named by its natural key in the last batch already existed: the next one is
+    /// upserted rather than tried as all new.
+    met_existing: AtomicBool,
 }
 
 impl Hints {
-    fn learn(&self, totals: &BatchTotals) {
+    fn expect(&self) -> Expect {
+        if self.unchanged_likely.load(Ordering::Relaxed) {
+            Expect::Unchanged
+        } else if self.met_existing.load(Ordering::Relaxed) {
+            Expect::Mixed
+        } else {
+            Expect::New
+        }
+    }
+
+    fn learn(&self, totals: &BatchTotals, met_existing: bool) {
         let unchanged = totals.processed - totals.created - totals.updated;
         self.unchanged_likely
             .store(unchanged * 2 > totals.processed, Ordering::Relaxed);
+        self.met_existing.store(met_existing, Ordering::Relaxed);
     }
 }
 
@@ -109,7 +136,7 @@ fn write_records<'a>(
     tenant: &'a Tenant,
     parent_resource_id: Option<&'a str>,
     records: &'a mut [Prepared],
-    (look_for_unchanged, want_ids): (bool, bool),
+    (expect, want_ids): (Expect, bool),
 ) -> BoxFuture<'a, Result<Written, tokio_postgres::Error>> {
     Box::pin(async move {
         let columns = rt.columns();
@@ -138,16 +165,8 @@ fn write_records<'a>(
             let writes = plan_writes(tx, rt, &columns, tenant, records)
                 .in_span(sql_span("match", rt.name))
                 .await?;
-            let (mut effects, mut ids) = write_rows(
-                tx,
-                rt,
-                &columns,
-                tenant,
-                &writes,
-                records,
-                look_for_unchanged,
-            )
-            .await?;
+            let (mut effects, mut ids) =
+                write_rows(tx, rt, &columns, tenant, &writes, records, expect).await?;
             // A record updated by id and deleted meanwhile (the rows that failed in the
             // record-by-record pass already say why).
             for (w, write) in writes.iter().enumerate() {

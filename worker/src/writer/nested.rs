@@ -13,7 +13,7 @@ use imports_common::validate::{Cell, Prepared};
 
 use super::outcome::Effect;
 use super::plan::Write;
-use super::{sql, write_records};
+use super::{sql, write_records, Expect};
 
 /// What writing the related records given inline did.
 pub(super) struct Related {
@@ -57,7 +57,8 @@ pub(super) async fn write_related(
         if batch.is_empty() {
             continue;
         }
-        let written = write_records(tx, target, tenant, None, &mut batch, (false, true)).await?;
+        let written =
+            write_records(tx, target, tenant, None, &mut batch, (Expect::Mixed, true)).await?;
         for (((m, related), effect), id) in owners
             .into_iter()
             .zip(&batch)
@@ -126,7 +127,15 @@ pub(super) async fn write_children(
             continue;
         }
         refuse_other_parents_children(tx, child_rt, parent_ri, tenant, &mut batch).await?;
-        let written = write_records(tx, child_rt, tenant, None, &mut batch, (false, false)).await?;
+        let written = write_records(
+            tx,
+            child_rt,
+            tenant,
+            None,
+            &mut batch,
+            (Expect::Mixed, false),
+        )
+        .await?;
         for ((w, m, j), (child, effect)) in owners.into_iter().zip(batch.iter().zip(written.did)) {
             for (attribute, message) in &child.errors {
                 records[m].error(&format!("{child_name}[{j}].{attribute}"), message.clone());

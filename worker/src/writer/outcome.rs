@@ -5,7 +5,7 @@ use imports_storage::leases::BatchTotals;
 use imports_storage::logs::LogEntry;
 use imports_storage::logs::Severity;
 
-use super::plan::{effects_known, Write};
+use super::plan::{effects_known, Write, WriteKind};
 
 /// The warning of an input that changed nothing.
 pub const UNCHANGED: &str = "nothing changed: the record already had these values";
@@ -40,6 +40,8 @@ pub(super) struct Written {
     pub(super) ids: Vec<Option<String>>,
     /// How many records were created.
     pub(super) inserted: u64,
+    /// Whether a record named by its natural key already existed (was not created).
+    pub(super) met_existing: bool,
 }
 
 /// What each input did, from what each row did. A record created by several inputs was
@@ -53,6 +55,10 @@ pub(super) fn effects_of_inputs(
     let mut did: Vec<Option<Effect>> = vec![None; records.len()];
     let mut ids: Vec<Option<String>> = vec![None; records.len()];
     let mut inserted = 0;
+    let met_existing = writes
+        .iter()
+        .zip(&effects)
+        .any(|(w, e)| w.kind == WriteKind::Upsert && *e != Effect::Created);
     for ((w, effect), id) in writes.iter().zip(effects).zip(row_ids) {
         if !effects_known(w, records) {
             continue; // failed: in the record-by-record pass, or deleted meanwhile
@@ -78,7 +84,12 @@ pub(super) fn effects_of_inputs(
             }
         }
     }
-    Written { did, ids, inserted }
+    Written {
+        did,
+        ids,
+        inserted,
+        met_existing,
+    }
 }
 
 /// Counts a batch's inputs and gathers their log entries, from what each input did.

@@ -49,11 +49,10 @@ pub fn update_sql(rt: &ResourceType, columns: &[Column]) -> String {
     )
 }
 
-/// The upsert of rows giving exactly the columns `given`: a new record takes the table's
-/// defaults for the others; an existing one (same natural key) has the given columns set,
-/// unless they already hold those values, in which case nothing is written and no row is
-/// returned. Returns each written row's id, whether it was created, and its natural key.
-pub fn upsert_sql(rt: &ResourceType, columns: &[Column], given: &[usize]) -> String {
+/// The plain INSERT of rows giving exactly the columns `given` (parameters as for
+/// [`upsert_sql`]): every record new, taking the table's defaults for the other columns. A
+/// record that exists already fails it with a unique violation.
+pub fn insert_sql(rt: &ResourceType, columns: &[Column], given: &[usize]) -> String {
     let mut args = vec!["$3::text[]".to_owned()];
     let mut names = vec!["id".to_owned()];
     let mut cols = vec!["id", "organization_id", "mode"];
@@ -64,14 +63,22 @@ pub fn upsert_sql(rt: &ResourceType, columns: &[Column], given: &[usize]) -> Str
         cols.push(columns[c].name);
         values.push(format!("u.v{c}"));
     }
-    let insert = format!(
+    format!(
         "INSERT INTO {table} AS t ({cols}) SELECT {values} FROM unnest({args}) AS u({names})",
         table = rt.name,
         cols = cols.join(", "),
         values = values.join(", "),
         args = args.join(", "),
         names = names.join(", "),
-    );
+    )
+}
+
+/// The upsert of rows giving exactly the columns `given`: a new record takes the table's
+/// defaults for the others; an existing one (same natural key) has the given columns set,
+/// unless they already hold those values, in which case nothing is written and no row is
+/// returned. Returns each written row's id, whether it was created, and its natural key.
+pub fn upsert_sql(rt: &ResourceType, columns: &[Column], given: &[usize]) -> String {
+    let insert = insert_sql(rt, columns, given);
     if rt.natural_key.is_empty() {
         return format!("{insert} RETURNING t.id, true");
     }
@@ -376,6 +383,7 @@ pub fn statements(rt: &ResourceType) -> Vec<(String, String)> {
         }
         out.push((format!("upsert {name}"), upsert_sql(rt, &columns, given)));
         if !rt.natural_key.is_empty() {
+            out.push((format!("insert {name}"), insert_sql(rt, &columns, given)));
             out.push((
                 format!("unchanged {name}"),
                 unchanged_sql(rt, &columns, given),
