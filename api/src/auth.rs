@@ -1,6 +1,7 @@
 //! The bearer-token extractors: every `/api` handler takes an [`Authenticated`] tenant (or
 //! the whole [`Caller`]), so no query can run unscoped. A token is a JWT access token,
-//! checked in memory by [`crate::oauth`], or an `imp_` API token, found by its hash.
+//! checked in memory by [`crate::oauth`], or an `imp_` API token, found by its hash (at most
+//! once a second per token and process: [`crate::known_tokens`]).
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
@@ -57,10 +58,21 @@ impl FromRequestParts<AppState> for Caller {
             if let Some(retry_after) = state.address_limiter.exhausted(&address) {
                 return Err(over_address_limit(retry_after));
             }
-            let client = state.pool.get().await?;
-            let (token_id, tenant) = crate::tokens::identify(&*client, token)
-                .await?
-                .ok_or_else(|| refused(ApiError::unauthorized()))?;
+            if token.len() > crate::tokens::MAX_TOKEN_BYTES {
+                return Err(refused(ApiError::unauthorized()));
+            }
+            let hash = crate::tokens::hash(token);
+            let now = std::time::Instant::now();
+            let found = match state.known_tokens.get(&hash, now) {
+                Some(found) => Some(found),
+                None => {
+                    let client = state.pool.get().await?;
+                    let found = imports_storage::tokens::token_by_hash(&*client, &hash).await?;
+                    state.known_tokens.remember(hash, found.as_ref(), now);
+                    found
+                }
+            };
+            let (token_id, tenant) = found.ok_or_else(|| refused(ApiError::unauthorized()))?;
             let caller = Caller {
                 tenant,
                 claims: None,

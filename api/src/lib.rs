@@ -28,6 +28,7 @@ pub mod events;
 pub mod filters;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod known_tokens;
 pub mod listing;
 pub mod oauth;
 pub mod observe;
@@ -67,6 +68,8 @@ pub struct AppState {
     pub address_limiter: Arc<rate_limit::RateLimiter>,
     /// Issues and verifies access tokens.
     pub oauth: Arc<oauth::OAuth>,
+    /// `imp_` tokens found in the last second.
+    pub known_tokens: Arc<known_tokens::KnownTokens>,
     /// Metrics.
     pub metrics: Arc<observe::ApiMetrics>,
     /// The outbox's RabbitMQ connection, for readiness.
@@ -102,6 +105,7 @@ pub async fn serve(
             config.http.unauthenticated_per_minute,
         )),
         oauth: Arc::new(oauth::OAuth::new(config.oauth.clone())?),
+        known_tokens: Arc::default(),
         metrics: Arc::new(observe::ApiMetrics::new(pool.clone())),
         amqp: AmqpWatch::default(),
         health_pool: imports_storage::db::pool(

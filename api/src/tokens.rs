@@ -7,11 +7,17 @@ use imports_storage::client::Db;
 use imports_storage::tokens;
 use sha2::{Digest, Sha256};
 
+use crate::known_tokens::TokenHash;
+
 /// A token as listed (never the secret itself).
 pub use imports_storage::tokens::TokenInfo;
 
-fn hash(token: &str) -> Vec<u8> {
-    Sha256::digest(token.as_bytes()).to_vec()
+/// The longest token looked up (ours are 49 bytes): a longer one is refused unread.
+pub const MAX_TOKEN_BYTES: usize = 200;
+
+/// A token's SHA-256 hash, as stored.
+pub fn hash(token: &str) -> TokenHash {
+    Sha256::digest(token.as_bytes()).into()
 }
 
 /// Creates a token for a tenant; returns its id and the secret token (shown only now).
@@ -40,7 +46,7 @@ pub async fn identify<C: Db>(
     client: &C,
     token: &str,
 ) -> Result<Option<(String, Tenant)>, tokio_postgres::Error> {
-    if token.len() > 200 {
+    if token.len() > MAX_TOKEN_BYTES {
         return Ok(None);
     }
     tokens::token_by_hash(client, &hash(token)).await
@@ -51,7 +57,9 @@ pub async fn list<C: Db>(client: &C) -> Result<Vec<TokenInfo>, tokio_postgres::E
     tokens::list_tokens(client).await
 }
 
-/// Revokes a token at once; `false` if there is no such (unrevoked) token.
+/// Revokes a token: at once for new lookups, within
+/// [`crate::known_tokens::RECHECK_AFTER`] for an API process that found it just before;
+/// `false` if there is no such (unrevoked) token.
 pub async fn revoke<C: Db>(client: &C, id: &str) -> Result<bool, tokio_postgres::Error> {
     tokens::revoke_token(client, id).await
 }

@@ -227,6 +227,44 @@ async fn every_error_has_its_status_and_names_the_field() {
             .0,
         StatusCode::UNAUTHORIZED
     );
+    // A token the API has just found is trusted for a second without a lookup: revoked
+    // then, it is refused within that second.
+    let used = env.token("acme", Mode::Test).await;
+    let list = |token: String| {
+        let api = &api;
+        async move {
+            api.call_as(&token, Method::GET, "/api/imports", None)
+                .await
+                .0
+        }
+    };
+    assert_eq!(list(used.clone()).await, StatusCode::OK);
+    {
+        let client = env.pool.get().await.unwrap();
+        let id: String = client
+            .query_one(
+                "SELECT id FROM api_tokens ORDER BY created_at DESC LIMIT 1",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert!(imports_api::tokens::revoke(&**client, &id).await.unwrap());
+    }
+    let revoked_at = Instant::now();
+    while list(used.clone()).await == StatusCode::OK {
+        assert!(
+            revoked_at.elapsed() < Duration::from_secs(3),
+            "still accepted"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        revoked_at.elapsed()
+            <= imports_api::known_tokens::RECHECK_AFTER + Duration::from_millis(500),
+        "refused after {:?}",
+        revoked_at.elapsed()
+    );
 
     // 415 and 400.
     let resp = api
