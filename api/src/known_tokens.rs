@@ -62,14 +62,9 @@ impl KnownTokens {
         tokens.insert(hash, known);
     }
 
-    /// How many tokens are remembered.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.tokens.read().unwrap_or_else(|p| p.into_inner()).len()
-    }
-
-    /// Whether none is.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
@@ -100,7 +95,7 @@ mod tests {
         // Looked up again and found revoked: forgotten at once.
         known.remember([1; 32], None, t0);
         assert_eq!(known.get(&[1; 32], t0), None);
-        assert!(known.is_empty());
+        assert_eq!(known.len(), 0);
     }
 
     #[test]

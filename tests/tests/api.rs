@@ -177,6 +177,20 @@ async fn create_then_complete_as_json_and_csv() {
     server.stop().await;
 }
 
+/// Revokes the token made last, as `imports-api tokens revoke` does.
+async fn revoke_newest_token(env: &TestEnv) {
+    let client = env.pool.get().await.unwrap();
+    let id: String = client
+        .query_one(
+            "SELECT id FROM api_tokens ORDER BY created_at DESC LIMIT 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(imports_api::tokens::revoke(&**client, &id).await.unwrap());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_error_has_its_status_and_names_the_field() {
     let env = TestEnv::new().await;
@@ -209,18 +223,7 @@ async fn every_error_has_its_status_and_names_the_field() {
         (StatusCode::UNAUTHORIZED, Some("INVALID_TOKEN"))
     );
     let revoked = env.token("acme", Mode::Test).await;
-    {
-        let client = env.pool.get().await.unwrap();
-        let id: String = client
-            .query_one(
-                "SELECT id FROM api_tokens ORDER BY created_at DESC LIMIT 1",
-                &[],
-            )
-            .await
-            .unwrap()
-            .get(0);
-        assert!(imports_api::tokens::revoke(&**client, &id).await.unwrap());
-    }
+    revoke_newest_token(&env).await;
     assert_eq!(
         api.call_as(&revoked, Method::GET, "/api/imports", None)
             .await
@@ -239,18 +242,7 @@ async fn every_error_has_its_status_and_names_the_field() {
         }
     };
     assert_eq!(list(used.clone()).await, StatusCode::OK);
-    {
-        let client = env.pool.get().await.unwrap();
-        let id: String = client
-            .query_one(
-                "SELECT id FROM api_tokens ORDER BY created_at DESC LIMIT 1",
-                &[],
-            )
-            .await
-            .unwrap()
-            .get(0);
-        assert!(imports_api::tokens::revoke(&**client, &id).await.unwrap());
-    }
+    revoke_newest_token(&env).await;
     let revoked_at = Instant::now();
     while list(used.clone()).await == StatusCode::OK {
         assert!(

@@ -17,6 +17,15 @@ async fn import_and_wait(env: &TestEnv, spec: ImportSpec<'_>) -> Import {
     env.wait_final(&import.id, T).await
 }
 
+/// Every SKU's code and name, by code.
+async fn sku_names(env: &TestEnv) -> Vec<(String, String)> {
+    env.query("SELECT code, name FROM skus ORDER BY code")
+        .await
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
+}
+
 fn counts(i: &Import) -> (Status, i64, i64, i64, i64, i64) {
     (
         i.status,
@@ -304,12 +313,7 @@ async fn a_dry_run_says_what_it_would_do_and_writes_nothing() {
     let worker = env.spawn_worker(env.worker_config(1, 2, 10));
     let seed = json!([{"code": "A", "name": "a", "do_not_ship": true}, {"code": "B", "name": "b", "do_not_ship": true}]);
     import_and_wait(&env, ImportSpec::json("skus", &seed)).await;
-    let before: Vec<(String, String)> = env
-        .query("SELECT code, name FROM skus ORDER BY code")
-        .await
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
+    let before = sku_names(&env).await;
 
     let inputs = json!([
         {"code": "A", "name": "a2"},
@@ -331,12 +335,7 @@ async fn a_dry_run_says_what_it_would_do_and_writes_nothing() {
         json!(done.errors_log)["E"]["shipping_category"],
         json!(["must exist"])
     );
-    let after: Vec<(String, String)> = env
-        .query("SELECT code, name FROM skus ORDER BY code")
-        .await
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
+    let after = sku_names(&env).await;
     assert_eq!(before, after, "nothing was written");
     env.assert_started_and_completed_once(&done.id).await;
     worker.stop().await;
@@ -373,12 +372,7 @@ async fn after_a_batch_of_unchanged_records_the_next_finds_them_by_reading_first
         .map(|(k, _)| k)
         .collect();
     assert_eq!(unchanged, ["K0", "K1", "K2"]);
-    let names: Vec<(String, String)> = env
-        .query("SELECT code, name FROM skus ORDER BY code")
-        .await
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
+    let names = sku_names(&env).await;
     assert_eq!(names[3], ("K3".to_owned(), "changed".to_owned()));
     assert_eq!(names.len(), 7);
     let k5_tags = env
@@ -427,12 +421,7 @@ async fn a_batch_expected_new_that_meets_existing_records_is_upserted() {
         done.warnings_log
     );
     assert_eq!(json!(done.warnings_log)["OLD"][1], json!(UNCHANGED));
-    let names: Vec<(String, String)> = env
-        .query("SELECT code, name FROM skus ORDER BY code")
-        .await
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
+    let names = sku_names(&env).await;
     assert_eq!(names.len(), 13, "{names:?}");
     assert!(names.contains(&("OLD".to_owned(), "renamed".to_owned())));
     assert!(names.contains(&("N11".to_owned(), "k2".to_owned())));
