@@ -58,21 +58,10 @@ impl FromRequestParts<AppState> for Caller {
             if let Some(retry_after) = state.address_limiter.exhausted(&address) {
                 return Err(over_address_limit(retry_after));
             }
-            if token.len() > crate::tokens::MAX_TOKEN_BYTES {
-                return Err(refused(ApiError::unauthorized()));
-            }
-            let hash = crate::tokens::hash(token);
-            let now = std::time::Instant::now();
-            let found = match state.known_tokens.get(&hash, now) {
-                Some(found) => Some(found),
-                None => {
-                    let client = state.pool.get().await?;
-                    let found = imports_storage::tokens::token_by_hash(&*client, &hash).await?;
-                    state.known_tokens.remember(hash, found.as_ref(), now);
-                    found
-                }
-            };
-            let (token_id, tenant) = found.ok_or_else(|| refused(ApiError::unauthorized()))?;
+            let (token_id, tenant) =
+                crate::tokens::identify_known(&state.pool, &state.known_tokens, token)
+                    .await?
+                    .ok_or_else(|| refused(ApiError::unauthorized()))?;
             let caller = Caller {
                 tenant,
                 claims: None,

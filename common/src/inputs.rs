@@ -341,52 +341,45 @@ impl<'de> Visitor<'de> for JsonElements<'_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<u64, A::Error> {
-        let (skip, sink) = match self.elements {
-            Elements::Records { skip, sink } => (skip, sink),
-            Elements::Counted(counted) => return count_elements(seq, &self.meter, counted),
-        };
+        let JsonElements {
+            mut elements,
+            meter,
+        } = self;
         let mut position = 0u64;
         loop {
-            self.meter.begin(position);
-            if position < skip {
-                if seq.next_element::<IgnoredAny>()?.is_none() {
-                    return Ok(position);
-                }
-            } else {
-                let Some(value) = seq.next_element::<Value>()? else {
-                    return Ok(position);
-                };
-                let record = match value {
-                    Value::Object(map) => RawRecord::Json(map),
-                    other => {
-                        RawRecord::Malformed(format!("is not an object but {}", json_kind(&other)))
+            meter.begin(position);
+            let go_on = match &mut elements {
+                Elements::Counted(counted) => {
+                    if seq.next_element_seed(Checked)?.is_none() {
+                        return Ok(position);
                     }
-                };
-                if !sink(RawInput { position, record }) {
-                    return Err(serde::de::Error::custom(STOPPED));
+                    counted(position)
                 }
+                Elements::Records { skip, .. } if position < *skip => {
+                    if seq.next_element::<IgnoredAny>()?.is_none() {
+                        return Ok(position);
+                    }
+                    true
+                }
+                Elements::Records { sink, .. } => {
+                    let Some(value) = seq.next_element::<Value>()? else {
+                        return Ok(position);
+                    };
+                    let record = match value {
+                        Value::Object(map) => RawRecord::Json(map),
+                        other => RawRecord::Malformed(format!(
+                            "is not an object but {}",
+                            json_kind(&other)
+                        )),
+                    };
+                    sink(RawInput { position, record })
+                }
+            };
+            if !go_on {
+                return Err(serde::de::Error::custom(STOPPED));
             }
             position += 1;
         }
-    }
-}
-
-/// The elements of the array, checked, not built: [`Elements::Counted`].
-fn count_elements<'de, A: SeqAccess<'de>>(
-    mut seq: A,
-    meter: &Meter,
-    counted: &mut dyn FnMut(u64) -> bool,
-) -> Result<u64, A::Error> {
-    let mut position = 0u64;
-    loop {
-        meter.begin(position);
-        if seq.next_element_seed(Checked)?.is_none() {
-            return Ok(position);
-        }
-        if !counted(position) {
-            return Err(serde::de::Error::custom(STOPPED));
-        }
-        position += 1;
     }
 }
 

@@ -143,6 +143,22 @@ fn record_error(e: &tokio_postgres::Error, rt: &ResourceType) -> Option<(String,
 /// with them).
 const CACHED_PATTERNS: usize = 4;
 
+/// Runs a statement of the `n`th set of given attributes of a batch: kept prepared on the
+/// connection for the first [`CACHED_PATTERNS`], sent once for the others.
+async fn query_pattern(
+    tx: &Transaction<'_>,
+    n: usize,
+    sql: &str,
+    args: &[&(dyn ToSql + Sync)],
+) -> Result<Vec<tokio_postgres::Row>, tokio_postgres::Error> {
+    if n < CACHED_PATTERNS {
+        let stmt = tx.prepare_cached(sql).await?;
+        tx.query(&stmt, args).await
+    } else {
+        tx.query(sql, args).await
+    }
+}
+
 /// Writes `rows` set-based; returns what each did, in order, and the id of the record it
 /// wrote when known.
 async fn execute(
@@ -219,12 +235,7 @@ async fn execute(
             let mut args: Vec<&(dyn ToSql + Sync)> = vec![&tenant.organization_id, &mode, &ids];
             args.extend(arrays.iter().map(|a| a.as_ref() as &(dyn ToSql + Sync)));
             let sql = sql::unchanged_sql(rt, columns, &given);
-            let found = if n < CACHED_PATTERNS {
-                let stmt = tx.prepare_cached(&sql).await?;
-                tx.query(&stmt, &args).await?
-            } else {
-                tx.query(sql.as_str(), &args).await?
-            };
+            let found = query_pattern(tx, n, &sql, &args).await?;
             let mut unchanged = vec![false; members.len()];
             for row in &found {
                 let at = usize::try_from(row.get::<_, i64>(0) - 1).unwrap_or(usize::MAX);
@@ -249,26 +260,14 @@ async fn execute(
         args.extend(arrays.iter().map(|a| a.as_ref() as &(dyn ToSql + Sync)));
         if expect == Expect::New && !rt.natural_key.is_empty() {
             // All new, as far as the import's batches so far tell: see `Expect::New`.
-            let sql = sql::insert_sql(rt, columns, &given);
-            if n < CACHED_PATTERNS {
-                let stmt = tx.prepare_cached(&sql).await?;
-                tx.execute(&stmt, &args).await?;
-            } else {
-                tx.execute(sql.as_str(), &args).await?;
-            }
+            query_pattern(tx, n, &sql::insert_sql(rt, columns, &given), &args).await?;
             for &i in members.iter() {
                 effects[i] = Effect::Created;
                 written[i] = Some(rows[i].id.clone());
             }
             continue;
         }
-        let sql = sql::upsert_sql(rt, columns, &given);
-        let returned = if n < CACHED_PATTERNS {
-            let stmt = tx.prepare_cached(&sql).await?;
-            tx.query(&stmt, &args).await?
-        } else {
-            tx.query(sql.as_str(), &args).await?
-        };
+        let returned = query_pattern(tx, n, &sql::upsert_sql(rt, columns, &given), &args).await?;
         if rt.natural_key.is_empty() {
             // Plain inserts: every row was created.
             for &i in members.iter() {
