@@ -12,7 +12,7 @@ use imports_common::inputs::{parse_csv_delimiter, DEFAULT_CSV_DELIMITER};
 use imports_common::jsonapi::IMPORT_ATTRIBUTES;
 use imports_common::model::{ErrorsLog, Format, Import, Tenant, WarningsLog};
 
-use crate::logs::{add_log_entries, log_entries_join, LOG_ENTRIES_SHOWN};
+use crate::logs::{add_log_entries, log_entries_columns, LOG_ENTRIES_SHOWN};
 use crate::rows::parsed;
 
 /// The columns an [`Import`] is read from: its id, tenant and interrupt flag, then every
@@ -38,13 +38,9 @@ impl std::fmt::Display for ImportColumns {
 /// entries of each severity to read) with its first errors and warnings, in one round trip.
 fn with_logs(filter: &str) -> String {
     format!(
-        "SELECT p.*, error_keys, error_attributes, error_messages,
-                warning_keys, warning_attributes, warning_messages
-         FROM (SELECT {IMPORT_COLUMNS} FROM imports WHERE {filter}) p
-         {}
-         {}",
-        log_entries_join("error", 2),
-        log_entries_join("warning", 2),
+        "SELECT p.*, {}
+         FROM (SELECT {IMPORT_COLUMNS} FROM imports WHERE {filter}) p",
+        log_entries_columns(2),
     )
 }
 

@@ -13,7 +13,7 @@ use imports_common::model::{Import, Tenant};
 use crate::events::Event;
 use crate::imports::{import_from_row, IMPORT_COLUMNS};
 use crate::listing::ImportQuery;
-use crate::logs::{add_log_entries, log_entries_join, LOG_ENTRIES_SHOWN};
+use crate::logs::{add_log_entries, log_entries_columns, LOG_ENTRIES_SHOWN};
 
 /// What the page is read with, beyond the imports themselves.
 #[derive(Debug, Clone, Copy, Default)]
@@ -67,13 +67,25 @@ pub async fn list_page<C: Db>(
         params.push(p.as_ref() as &(dyn ToSql + Sync));
     }
     let offset = (query.page - 1).saturating_mul(query.size);
+    let head_bytes = wants.inputs_head_bytes.saturating_add(1);
     let n = params.len();
-    let (logs, head, events, limit_at, offset_at) = (n + 1, n + 2, n + 3, n + 4, n + 5);
+    let (logs, limit_at, offset_at) = (n + 1, n + 2, n + 3);
     params.push(&LOG_ENTRIES_SHOWN);
-    params.push(&wants.inputs_head_bytes);
-    params.push(&wants.events_per_import);
     params.push(&query.size);
     params.push(&offset);
+    // What is not asked for is left out of the text, not skipped at run time: a lateral
+    // join costs its setup on every row even when a parameter empties it.
+    let mut columns = log_entries_columns(logs);
+    if wants.inputs_head_bytes > 0 {
+        params.push(&head_bytes);
+        columns.push_str(&inputs_head_columns(params.len()));
+    }
+    let mut joins = String::new();
+    if wants.events_per_import > 0 {
+        params.push(&wants.events_per_import);
+        columns.push_str(", e.event_ids, e.event_names, e.event_payloads, e.event_times");
+        joins = events_join(params.len());
+    }
     // Without filters, and sorted by at most one attribute, the statement's text is one of a
     // few, and it is kept on the connection: planning this statement costs more than running
     // it on a page of 25.
@@ -83,33 +95,13 @@ pub async fn list_page<C: Db>(
     let filter = conditions.join(" AND ");
     let order = query.order_by();
     let sql = format!(
-        "SELECT t.total, p.*,
-                error_keys, error_attributes, error_messages,
-                warning_keys, warning_attributes, warning_messages,
-                i.head, i.whole,
-                e.event_ids, e.event_names, e.event_payloads, e.event_times
+        "SELECT t.total, p.*, {columns}
          FROM (SELECT count(*) AS total FROM imports WHERE {filter}) t
          LEFT JOIN LATERAL (
              SELECT {IMPORT_COLUMNS}, row_number() OVER (ORDER BY {order}) AS page_row
              FROM imports WHERE {filter} ORDER BY {order} LIMIT ${limit_at}::int8 OFFSET ${offset_at}::int8) p ON true
-         {}
-         {}
-         LEFT JOIN LATERAL (
-             SELECT substring(data FROM 1 FOR ${head}::int4) AS head,
-                    octet_length(data) <= ${head}::int4 AND NOT EXISTS (
-                        SELECT 1 FROM import_inputs n WHERE n.import_id = p.id AND n.seq = 1) AS whole
-             FROM import_inputs
-             WHERE import_id = p.id AND seq = 0 AND p.status = 'pending' AND ${head}::int4 > 0) i ON true
-         LEFT JOIN LATERAL (
-             SELECT array_agg(id ORDER BY id) AS event_ids, array_agg(name ORDER BY id) AS event_names,
-                    array_agg(payload ORDER BY id) AS event_payloads,
-                    array_agg(created_at ORDER BY id) AS event_times
-             FROM (SELECT id, name, payload, created_at FROM import_events
-                   WHERE import_id = p.id AND ${events}::int8 > 0
-                   ORDER BY id LIMIT ${events}::int8) v) e ON true
-         ORDER BY p.page_row",
-        log_entries_join("error", logs),
-        log_entries_join("warning", logs),
+         {joins}
+         ORDER BY p.page_row"
     );
     let rows = if bounded_text {
         client.query(&sql, &params).await?
@@ -124,43 +116,92 @@ pub async fn list_page<C: Db>(
         let Some(_) = row.get::<_, Option<i64>>("page_row") else {
             continue; // no import on this page: the count alone
         };
-        page.imports.push(listed(row)?);
+        page.imports.push(listed(row, wants)?);
     }
     Ok(page)
 }
 
-fn listed(row: &tokio_postgres::Row) -> Result<ListedImport, tokio_postgres::Error> {
+/// The columns `head` (the first `$head` bytes of a pending import's first chunk of inputs,
+/// where `$head` is one more than asked for, to tell whether they fit) and `last` (whether
+/// that chunk is its only one), read only for pending imports.
+fn inputs_head_columns(head: usize) -> String {
+    format!(
+        ",
+         CASE WHEN p.status = 'pending' THEN (
+             SELECT substring(data FROM 1 FOR ${head}::int4) FROM import_inputs
+             WHERE import_id = p.id AND seq = 0) END AS head,
+         CASE WHEN p.status = 'pending' THEN NOT EXISTS (
+             SELECT 1 FROM import_inputs WHERE import_id = p.id AND seq = 1) END AS last"
+    )
+}
+
+/// The first `$events` events of each import, oldest first, as arrays of `e`.
+fn events_join(events: usize) -> String {
+    format!(
+        "LEFT JOIN LATERAL (
+             SELECT array_agg(id ORDER BY id) AS event_ids, array_agg(name ORDER BY id) AS event_names,
+                    array_agg(payload ORDER BY id) AS event_payloads,
+                    array_agg(created_at ORDER BY id) AS event_times
+             FROM (SELECT id, name, payload, created_at FROM import_events
+                   WHERE import_id = p.id ORDER BY id LIMIT ${events}::int8) v) e ON true"
+    )
+}
+
+/// An import of the page from its row, with the columns `wants` added to the statement.
+fn listed(
+    row: &tokio_postgres::Row,
+    wants: PageWants,
+) -> Result<ListedImport, tokio_postgres::Error> {
     let mut import = import_from_row(row)?;
     add_log_entries(row, &mut import);
-    let texts = |name: &str| -> Vec<String> { row.get::<_, Option<_>>(name).unwrap_or_default() };
-    let inputs_head = row
-        .get::<_, Option<Vec<u8>>>("head")
-        .map(|bytes| InputsHead {
-            bytes,
-            whole: row.get::<_, Option<bool>>("whole").unwrap_or(false),
-        });
-    let ids: Vec<i64> = row.get::<_, Option<_>>("event_ids").unwrap_or_default();
-    let names = texts("event_names");
-    let payloads: Vec<Value> = row
-        .get::<_, Option<_>>("event_payloads")
+    let inputs_head = match wants.inputs_head_bytes {
+        0 => None,
+        max => row.try_get::<_, Option<Vec<u8>>>("head")?.map(|mut bytes| {
+            let max = usize::try_from(max).unwrap_or(0);
+            let fits = bytes.len() <= max;
+            bytes.truncate(max);
+            InputsHead {
+                bytes,
+                whole: fits && row.get::<_, Option<bool>>("last").unwrap_or(false),
+            }
+        }),
+    };
+    let events = match wants.events_per_import {
+        0 => Vec::new(),
+        _ => events(row, &import.id)?,
+    };
+    Ok(ListedImport {
+        import,
+        inputs_head,
+        events,
+    })
+}
+
+/// The events of [`events_join`]'s arrays.
+fn events(row: &tokio_postgres::Row, import_id: &str) -> Result<Vec<Event>, tokio_postgres::Error> {
+    let ids: Vec<i64> = row
+        .try_get::<_, Option<_>>("event_ids")?
         .unwrap_or_default();
-    let times: Vec<DateTime<Utc>> = row.get::<_, Option<_>>("event_times").unwrap_or_default();
-    let events = ids
+    let names: Vec<String> = row
+        .try_get::<_, Option<_>>("event_names")?
+        .unwrap_or_default();
+    let payloads: Vec<Value> = row
+        .try_get::<_, Option<_>>("event_payloads")?
+        .unwrap_or_default();
+    let times: Vec<DateTime<Utc>> = row
+        .try_get::<_, Option<_>>("event_times")?
+        .unwrap_or_default();
+    Ok(ids
         .into_iter()
         .zip(names)
         .zip(payloads)
         .zip(times)
         .map(|(((id, name), payload), created_at)| Event {
             id,
-            import_id: import.id.clone(),
+            import_id: import_id.to_owned(),
             name,
             payload,
             created_at,
         })
-        .collect();
-    Ok(ListedImport {
-        import,
-        inputs_head,
-        events,
-    })
+        .collect())
 }

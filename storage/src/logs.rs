@@ -43,22 +43,38 @@ impl Severity {
 /// must not load them all. The failed-inputs report lists every error, page by page.
 pub const LOG_ENTRIES_SHOWN: i64 = 1000;
 
-/// A `LEFT JOIN LATERAL` of a statement reading imports as `p`: the first entries of
-/// `severity` (at most parameter `$limit`) of each, as the arrays `{severity}_keys`,
-/// `{severity}_attributes` and `{severity}_messages`, which [`add_log_entries`] reads.
-pub(crate) fn log_entries_join(severity: &str, limit: usize) -> String {
-    format!(
-        "LEFT JOIN LATERAL (
-           SELECT array_agg(key ORDER BY position, c) AS {severity}_keys,
-                  array_agg(attribute ORDER BY position, c) AS {severity}_attributes,
-                  array_agg(message ORDER BY position, c) AS {severity}_messages
-           FROM (SELECT key, attribute, message, position, ctid AS c FROM import_log_entries
+/// The select-list columns of a statement reading imports as `p`: the first entries of
+/// each severity (at most parameter `$limit`), as the arrays `error_keys`,
+/// `error_attributes`, `error_messages`, `warning_keys` and `warning_messages`, which
+/// [`add_log_entries`] reads.
+///
+/// An import's entries are looked for only where it can have some: an error entry is
+/// counted in `errors_count` in the transaction that writes it, unless it is about the
+/// import as a whole, which is written only as the import is interrupted; every warning
+/// entry is counted in `warnings_count`. Most imports have neither, and a list page read
+/// each one's (empty) logs at more than the cost of the rest of the page.
+pub(crate) fn log_entries_columns(limit: usize) -> String {
+    let array = |column: &str, severity: &str, guard: &str| {
+        format!(
+            "CASE WHEN {guard} THEN ARRAY(
+                 SELECT {column} FROM import_log_entries
                  WHERE import_id = p.id AND severity = '{severity}'
-                 ORDER BY position, ctid LIMIT ${limit}::int8) x) {severity}_log ON true"
-    )
+                 ORDER BY position, ctid LIMIT ${limit}::int8) END AS {severity}_{column}s"
+        )
+    };
+    let errors = "p.errors_count > 0 OR p.status = 'interrupted'";
+    let warnings = "p.warnings_count > 0";
+    [
+        array("key", "error", errors),
+        array("attribute", "error", errors),
+        array("message", "error", errors),
+        array("key", "warning", warnings),
+        array("message", "warning", warnings),
+    ]
+    .join(",\n")
 }
 
-/// Fills an import's errors_log and warnings_log from the arrays of [`log_entries_join`].
+/// Fills an import's errors_log and warnings_log from the arrays of [`log_entries_columns`].
 pub(crate) fn add_log_entries(row: &tokio_postgres::Row, import: &mut Import) {
     let texts = |name: &str| -> Vec<String> { row.get::<_, Option<_>>(name).unwrap_or_default() };
     let messages = texts("error_messages");

@@ -38,8 +38,24 @@ async fn log_errors(env: &TestEnv, id: &str, n: usize) {
             message: format!("is not valid ({i})"),
         })
         .collect();
-    let client = env.pool.get().await.unwrap();
-    insert_log_entries(&**client, id, &entries).await.unwrap();
+    log_entries(env, id, &entries).await;
+}
+
+/// Writes `entries` as the worker does: counted on the import in the same transaction (an
+/// import's logs are read only where its counts say it has some).
+async fn log_entries(env: &TestEnv, id: &str, entries: &[LogEntry]) {
+    let count = |severity| entries.iter().filter(|e| e.severity == severity).count() as i64;
+    let mut client = env.pool.get().await.unwrap();
+    let tx = client.transaction().await.unwrap();
+    insert_log_entries(&tx, id, entries).await.unwrap();
+    tx.execute(
+        "UPDATE imports SET errors_count = errors_count + $2, warnings_count = warnings_count + $3
+         WHERE id = $1",
+        &[&id, &count(Severity::Error), &count(Severity::Warning)],
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
 }
 
 /// `VmHWM` and `VmRSS` of a process, in KiB.
@@ -403,19 +419,14 @@ async fn a_list_page_is_one_statement_rendered_as_each_retrieve() {
         .create_import(ImportSpec::csv("skus", "code;name\nA;a\nB;b\n").delimiter(b';'))
         .await;
     ids.push(csv.id);
-    {
-        let client = env.pool.get().await.unwrap();
-        let warning = LogEntry {
-            position: 1,
-            severity: Severity::Warning,
-            key: "BAD000001".into(),
-            attribute: None,
-            message: "nothing changed".into(),
-        };
-        insert_log_entries(&**client, &ids[1], &[warning])
-            .await
-            .unwrap();
-    }
+    let warning = LogEntry {
+        position: 1,
+        severity: Severity::Warning,
+        key: "BAD000001".into(),
+        attribute: None,
+        message: "nothing changed".into(),
+    };
+    log_entries(&env, &ids[1], &[warning]).await;
     let http = Client::new();
     let interrupt =
         json!({"data": {"type": "imports", "id": ids[2], "attributes": {"_interrupt": true}}});
