@@ -250,12 +250,16 @@ impl IntoResponse for ApiError {
 }
 
 /// Serializes a document as a body.
-pub fn jsonapi_body(doc: &serde_json::Value) -> Vec<u8> {
-    serde_json::to_vec(doc).expect("a JSON value serializes")
+pub fn jsonapi_body<T: serde::Serialize + ?Sized>(doc: &T) -> Vec<u8> {
+    let mut body = Vec::with_capacity(4096);
+    // Documents are JSON values or resources of string-keyed members: writing them into
+    // memory cannot fail.
+    serde_json::to_writer(&mut body, doc).expect("a document serializes");
+    body
 }
 
 /// A JSON:API response with a status.
-pub fn jsonapi(status: StatusCode, doc: &serde_json::Value) -> Response {
+pub fn jsonapi<T: serde::Serialize + ?Sized>(status: StatusCode, doc: &T) -> Response {
     let mut response = (status, jsonapi_body(doc)).into_response();
     response
         .headers_mut()

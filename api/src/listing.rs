@@ -198,22 +198,45 @@ pub struct PageOf<'a> {
 }
 
 /// A list's document: `data`, `meta.record_count` and `meta.page_count` of `total`
-/// records, and the pagination `links`.
-pub fn list_document(
-    data: Vec<serde_json::Value>,
-    total: i64,
-    at: &PageOf<'_>,
-) -> serde_json::Value {
+/// records, the pagination `links`, and `included` when set.
+pub fn list_document<T: serde::Serialize>(data: T, total: i64, at: &PageOf<'_>) -> ListDocument<T> {
     let page_count = page_count(total, at.size);
     let mut links = page_links(at.base, at.link_pairs, at.page, page_count);
     if at.with_self {
         links["self"] = serde_json::json!(at.base);
     }
-    serde_json::json!({
-        "data": data,
-        "meta": {"record_count": total, "page_count": page_count},
-        "links": links,
-    })
+    ListDocument {
+        data,
+        meta: ListMeta {
+            record_count: total,
+            page_count,
+        },
+        links,
+        included: None,
+    }
+}
+
+/// What [`list_document`] makes, serialized as the response.
+#[derive(Debug, serde::Serialize)]
+pub struct ListDocument<T> {
+    /// The page's resources.
+    pub data: T,
+    /// The counts.
+    pub meta: ListMeta,
+    /// `first`, `last`, `prev`, `next` (and `self`).
+    pub links: serde_json::Value,
+    /// The resources `include` asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub included: Option<Vec<serde_json::Value>>,
+}
+
+/// A list's `meta`.
+#[derive(Debug, serde::Serialize)]
+pub struct ListMeta {
+    /// Records meeting the list's query, on every page.
+    pub record_count: i64,
+    /// Pages of them.
+    pub page_count: i64,
 }
 
 /// Percent-encodes a query key or value for a pagination link.

@@ -1,13 +1,13 @@
 //! An import as the API shows it: its inputs echoed while pending (whole on a retrieve, the
 //! first few on a list page), its attachment URL once started, only the `fields[imports]`
-//! asked for.
+//! asked for; and the document of one import.
 
 use imports_common::inputs::DEFAULT_CSV_DELIMITER;
-use imports_common::jsonapi::{import_attributes, import_resource};
+use imports_common::jsonapi::ImportResource;
 use imports_common::model::{Format, Import, Status};
 use imports_storage::list_page::{InputsHead, ListedImport};
 use serde::de::{DeserializeSeed, SeqAccess, Visitor};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::errors::ApiError;
 use crate::{attachments, AppState};
@@ -28,15 +28,31 @@ pub(crate) fn wants(fields: Option<&[String]>, name: &str) -> bool {
     fields.map(|f| f.iter().any(|x| x == name)).unwrap_or(true)
 }
 
-/// The resource object of an import as a retrieve shows it: with its whole `inputs` (up to
-/// [`ECHO_INPUTS_MAX_BYTES`]) while pending, `attachment_url` after, and only the `fields`
-/// asked for.
-pub(crate) async fn render<C: imports_storage::client::Db>(
+/// A document of one resource: `data`, and `included` when asked for.
+#[derive(serde::Serialize)]
+pub(crate) struct Single<T> {
+    pub data: T,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub included: Option<Vec<Value>>,
+}
+
+/// The resource of `import` as shown to this API's clients.
+pub(crate) fn resource<'a>(
+    state: &'a AppState,
+    import: &'a Import,
+    fields: Option<&'a [String]>,
+) -> ImportResource<'a> {
+    ImportResource::new(import, &state.config.public_url).fields(fields)
+}
+
+/// An import as a retrieve shows it: with its whole `inputs` (up to
+/// [`ECHO_INPUTS_MAX_BYTES`]) while pending and asked for, `attachment_url` after.
+pub(crate) async fn shown<C: imports_storage::client::Db>(
     state: &AppState,
     client: &C,
     mut import: Import,
     fields: Option<&[String]>,
-) -> Result<Value, ApiError> {
+) -> Result<Import, ApiError> {
     if import.status == Status::Pending && wants(fields, "inputs") {
         let mut raw = Vec::new();
         let mut seq = 0;
@@ -56,24 +72,23 @@ pub(crate) async fn render<C: imports_storage::client::Db>(
         }
         import.inputs = Some(whole_inputs(import.format, &raw));
     }
-    Ok(resource(state, import, fields))
+    Ok(with_attachment(state, import, fields))
 }
 
-/// The resource object of an import just created, its inputs echoed from the bytes the create
-/// stored (`None` when they were over [`ECHO_INPUTS_MAX_BYTES`]), without reading them back.
-pub(crate) fn render_created(state: &AppState, mut import: Import, raw: Option<&[u8]>) -> Value {
+/// An import just created, its inputs echoed from the bytes the create stored (`None` when
+/// they were over [`ECHO_INPUTS_MAX_BYTES`]), without reading them back.
+pub(crate) fn shown_created(state: &AppState, mut import: Import, raw: Option<&[u8]>) -> Import {
     import.inputs = Some(raw.map_or(Value::Null, |raw| whole_inputs(import.format, raw)));
-    resource(state, import, None)
+    with_attachment(state, import, None)
 }
 
-/// The resource object of an import on a list page: as [`render`], but with at most
-/// [`LIST_INPUTS_MAX`] inputs while pending, read from the head of its inputs that the
-/// page's statement fetched.
-pub(crate) fn render_listed(
+/// An import of a list page: as [`shown`], but with at most [`LIST_INPUTS_MAX`] inputs while
+/// pending, read from the head of its inputs that the page's statement fetched.
+pub(crate) fn shown_listed(
     state: &AppState,
     listed: ListedImport,
     fields: Option<&[String]>,
-) -> Value {
+) -> Import {
     let mut import = listed.import;
     if import.status == Status::Pending && wants(fields, "inputs") {
         let delimiter = import.csv_delimiter.unwrap_or(DEFAULT_CSV_DELIMITER);
@@ -82,23 +97,15 @@ pub(crate) fn render_listed(
             Some(head) => head_inputs(import.format, delimiter, head),
         });
     }
-    resource(state, import, fields)
+    with_attachment(state, import, fields)
 }
 
-fn resource(state: &AppState, mut import: Import, fields: Option<&[String]>) -> Value {
-    if import.status != Status::Pending {
+/// Signs `attachment_url` once the import has started, when it is shown.
+fn with_attachment(state: &AppState, mut import: Import, fields: Option<&[String]>) -> Import {
+    if import.status != Status::Pending && wants(fields, "attachment_url") {
         import.attachment_url = Some(attachments::signed_url(state, &import.id));
     }
-    let mut resource = import_resource(&import, &state.config.public_url);
-    if let Some(fields) = fields {
-        let all = import_attributes(&import);
-        let picked: Map<String, Value> = all
-            .into_iter()
-            .filter(|(k, _)| fields.contains(k))
-            .collect();
-        resource["attributes"] = Value::Object(picked);
-    }
-    resource
+    import
 }
 
 /// The inputs as given: the JSON array, or the CSV text; null when there are none.

@@ -2,26 +2,204 @@
 //! one table of its attributes that rendering, the list's parameters, the writable checks and
 //! storage's SELECT list all read.
 
+use serde::ser::{SerializeMap, SerializeSeq};
+use serde::{Serialize, Serializer};
 use serde_json::{json, Map, Value};
 
 use crate::model::{Import, Mode};
+use crate::shown::{Shown, Timestamp};
 
 /// The JSON:API `type` of imports.
 pub const IMPORTS_TYPE: &str = "imports";
 
-/// Renders an import as a JSON:API resource object:
+/// An import as a JSON:API resource object, serialized straight into a response:
 /// `{"id", "type", "links": {"self"}, "attributes", "relationships": {"events"}, "meta": {"mode"}}`.
 ///
 /// `base_url` is the public root of the API (e.g. `https://imports.example.com`), used to
-/// build `links.self`. `inputs` is shown only while the import is pending; afterwards the raw
+/// build the links. `inputs` is shown only while the import is pending; afterwards the raw
 /// inputs are reached through `attachment_url`.
-pub fn import_resource(import: &Import, base_url: &str) -> Value {
-    import_resource_object(
-        &import.id,
-        Value::Object(import_attributes(import)),
-        import.tenant.mode,
-        base_url,
-    )
+#[derive(Debug, Clone)]
+pub struct ImportResource<'a> {
+    import: &'a Import,
+    base_url: &'a str,
+    fields: Option<&'a [String]>,
+    events: Option<Vec<i64>>,
+}
+
+impl<'a> ImportResource<'a> {
+    /// The resource with every readable attribute and no events linked.
+    pub fn new(import: &'a Import, base_url: &'a str) -> Self {
+        ImportResource {
+            import,
+            base_url: base_url.trim_end_matches('/'),
+            fields: None,
+            events: None,
+        }
+    }
+
+    /// Shows only the attributes of `fields[imports]` (all when `None`).
+    pub fn fields(mut self, fields: Option<&'a [String]>) -> Self {
+        self.fields = fields;
+        self
+    }
+
+    /// Links the events of these ids in `relationships.events.data` (`include=events`).
+    pub fn link_events(&mut self, ids: Vec<i64>) {
+        self.events = Some(ids);
+    }
+
+    /// The import shown.
+    pub fn import(&self) -> &'a Import {
+        self.import
+    }
+
+    /// `links.self`.
+    pub fn self_url(&self) -> String {
+        self.url("").to_string()
+    }
+
+    fn url(&self, suffix: &'static str) -> ImportUrl<'a> {
+        ImportUrl {
+            base: self.base_url,
+            id: &self.import.id,
+            suffix,
+        }
+    }
+}
+
+impl Serialize for ImportResource<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(6))?;
+        map.serialize_entry("id", &self.import.id)?;
+        map.serialize_entry("type", IMPORTS_TYPE)?;
+        map.serialize_entry(
+            "links",
+            &Links {
+                self_: self.url(""),
+            },
+        )?;
+        map.serialize_entry(
+            "attributes",
+            &Attributes {
+                import: self.import,
+                fields: self.fields,
+            },
+        )?;
+        let events = EventsRelationship {
+            links: RelationshipLinks {
+                self_: self.url("/relationships/events"),
+                related: self.url("/events"),
+            },
+            data: self.events.as_deref().map(EventLinkages),
+        };
+        map.serialize_entry("relationships", &Relationships { events })?;
+        map.serialize_entry(
+            "meta",
+            &Meta {
+                mode: self.import.tenant.mode.as_str(),
+            },
+        )?;
+        map.end()
+    }
+}
+
+/// `{base}/api/imports/{id}{suffix}`, written where it is shown.
+#[derive(Debug, Clone, Copy)]
+struct ImportUrl<'a> {
+    base: &'a str,
+    id: &'a str,
+    suffix: &'static str,
+}
+
+impl std::fmt::Display for ImportUrl<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/api/imports/{}{}", self.base, self.id, self.suffix)
+    }
+}
+
+impl Serialize for ImportUrl<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+#[derive(Serialize)]
+struct Links<U> {
+    #[serde(rename = "self")]
+    self_: U,
+}
+
+#[derive(Serialize)]
+struct RelationshipLinks<U> {
+    #[serde(rename = "self")]
+    self_: U,
+    related: U,
+}
+
+#[derive(Serialize)]
+struct Relationships<'a> {
+    events: EventsRelationship<'a>,
+}
+
+#[derive(Serialize)]
+struct EventsRelationship<'a> {
+    links: RelationshipLinks<ImportUrl<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<EventLinkages<'a>>,
+}
+
+#[derive(Serialize)]
+struct Meta<'a> {
+    mode: &'a str,
+}
+
+/// `[{"type": "events", "id": "7"}, ...]`.
+struct EventLinkages<'a>(&'a [i64]);
+
+impl Serialize for EventLinkages<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Linkage<'a> {
+            #[serde(rename = "type")]
+            kind: &'a str,
+            id: String,
+        }
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for id in self.0 {
+            seq.serialize_element(&Linkage {
+                kind: crate::events::EVENTS_TYPE,
+                id: id.to_string(),
+            })?;
+        }
+        seq.end()
+    }
+}
+
+/// The `attributes` of an import, in the table's order, only the `fields` asked for.
+struct Attributes<'a> {
+    import: &'a Import,
+    fields: Option<&'a [String]>,
+}
+
+impl Serialize for Attributes<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(None)?;
+        for a in shown_attributes(IMPORT_ATTRIBUTES, self.fields) {
+            map.serialize_entry(a.name, &(a.render)(self.import))?;
+        }
+        map.end()
+    }
+}
+
+/// The readable attributes of `table` that `fields` asks for (all when `None`), in order.
+pub fn shown_attributes<'t, T>(
+    table: &'t [Attribute<T>],
+    fields: Option<&'t [String]>,
+) -> impl Iterator<Item = &'t Attribute<T>> {
+    table
+        .iter()
+        .filter(|a| a.readable)
+        .filter(move |a| fields.is_none_or(|f| f.iter().any(|n| n == a.name)))
 }
 
 /// An import's resource object from its `attributes` as already rendered (a webhook
@@ -88,7 +266,7 @@ pub struct Attribute<T: 'static> {
     /// May be given when an import is updated.
     pub on_update: bool,
     /// Its value in `attributes`.
-    pub render: fn(&T) -> Value,
+    pub render: fn(&T) -> Shown<'_>,
 }
 
 /// An attribute of imports.
@@ -99,7 +277,7 @@ impl<T> Attribute<T> {
     pub(crate) const fn new(
         name: &'static str,
         kind: AttributeKind,
-        render: fn(&T) -> Value,
+        render: fn(&T) -> Shown<'_>,
     ) -> Self {
         Attribute {
             name,
@@ -157,15 +335,7 @@ impl<T> Attribute<T> {
 
 /// A timestamp as every resource of the API shows it: RFC 3339, milliseconds, `Z`.
 pub fn timestamp(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
-/// A timestamp attribute's value: the time as [`timestamp`] writes it, or null.
-pub(crate) fn time(t: Option<chrono::DateTime<chrono::Utc>>) -> Value {
-    match t {
-        Some(t) => Value::String(timestamp(t)),
-        None => Value::Null,
-    }
+    Timestamp(t).to_string()
 }
 
 use AttributeKind::{Bool, Json, Number, String as Text, Time, Url};
@@ -174,65 +344,70 @@ use AttributeKind::{Bool, Json, Number, String as Text, Time, Url};
 /// with `csv_delimiter`, ours, after `format`). `id` is the resource's own member, sortable and
 /// filterable; `_interrupt` is an update's instruction, never shown.
 pub const IMPORT_ATTRIBUTES: &[ImportAttribute] = &[
-    ImportAttribute::new("id", Text, |i| json!(i.id))
+    ImportAttribute::new("id", Text, |i| Shown::Text(&i.id))
         .queryable()
         .hidden(),
-    ImportAttribute::new("resource_type", Text, |i| json!(i.resource_type))
+    ImportAttribute::new("resource_type", Text, |i| Shown::Text(&i.resource_type))
         .queryable()
         .on_create(),
-    ImportAttribute::new("format", Text, |i| json!(i.format.as_str()))
+    ImportAttribute::new("format", Text, |i| Shown::Text(i.format.as_str()))
         .queryable()
         .on_create(),
     ImportAttribute::new("csv_delimiter", Text, |i| {
-        json!(i.csv_delimiter.map(crate::model::csv_delimiter_text))
+        i.csv_delimiter
+            .map_or(Shown::Null, |d| Shown::Char(char::from(d)))
     })
     .queryable()
     .on_create(),
-    ImportAttribute::new("dry_run", Bool, |i| json!(i.dry_run))
+    ImportAttribute::new("dry_run", Bool, |i| Shown::Bool(i.dry_run))
         .queryable()
         .on_create(),
-    ImportAttribute::new("parent_resource_id", Text, |i| json!(i.parent_resource_id))
-        .queryable()
-        .on_create(),
-    ImportAttribute::new("status", Text, |i| json!(i.status.as_str())).queryable(),
-    ImportAttribute::new("started_at", Time, |i| time(i.started_at)).queryable(),
-    ImportAttribute::new("completed_at", Time, |i| time(i.completed_at)).queryable(),
-    ImportAttribute::new("interrupted_at", Time, |i| time(i.interrupted_at)).queryable(),
-    ImportAttribute::new("inputs", Json, |i| {
-        if i.status == crate::model::Status::Pending {
-            i.inputs.clone().unwrap_or(Value::Null)
-        } else {
-            Value::Null
-        }
+    ImportAttribute::new("parent_resource_id", Text, |i| {
+        Shown::text(i.parent_resource_id.as_deref())
+    })
+    .queryable()
+    .on_create(),
+    ImportAttribute::new("status", Text, |i| Shown::Text(i.status.as_str())).queryable(),
+    ImportAttribute::new("started_at", Time, |i| Shown::time(i.started_at)).queryable(),
+    ImportAttribute::new("completed_at", Time, |i| Shown::time(i.completed_at)).queryable(),
+    ImportAttribute::new("interrupted_at", Time, |i| Shown::time(i.interrupted_at)).queryable(),
+    ImportAttribute::new("inputs", Json, |i| match (&i.inputs, i.status) {
+        (Some(inputs), crate::model::Status::Pending) => Shown::Json(inputs),
+        _ => Shown::Null,
     })
     .on_create(),
-    ImportAttribute::new("inputs_size", Number, |i| json!(i.inputs_size)).queryable(),
-    ImportAttribute::new("errors_count", Number, |i| json!(i.errors_count)).queryable(),
-    ImportAttribute::new("warnings_count", Number, |i| json!(i.warnings_count)).queryable(),
-    ImportAttribute::new("processed_count", Number, |i| json!(i.processed_count)).queryable(),
-    ImportAttribute::new("created_count", Number, |i| json!(i.created_count)).queryable(),
-    ImportAttribute::new("updated_count", Number, |i| json!(i.updated_count)).queryable(),
-    ImportAttribute::new("errors_log", Json, |i| json!(i.errors_log)),
-    ImportAttribute::new("warnings_log", Json, |i| json!(i.warnings_log)),
-    ImportAttribute::new("attachment_url", Url, |i| json!(i.attachment_url)).derived_queryable(),
-    ImportAttribute::new("skip_errors", Bool, |i| json!(i.skip_errors))
+    ImportAttribute::new("inputs_size", Number, |i| Shown::Int(i.inputs_size)).queryable(),
+    ImportAttribute::new("errors_count", Number, |i| Shown::Int(i.errors_count)).queryable(),
+    ImportAttribute::new("warnings_count", Number, |i| Shown::Int(i.warnings_count)).queryable(),
+    ImportAttribute::new("processed_count", Number, |i| Shown::Int(i.processed_count)).queryable(),
+    ImportAttribute::new("created_count", Number, |i| Shown::Int(i.created_count)).queryable(),
+    ImportAttribute::new("updated_count", Number, |i| Shown::Int(i.updated_count)).queryable(),
+    ImportAttribute::new("errors_log", Json, |i| Shown::Errors(&i.errors_log)),
+    ImportAttribute::new("warnings_log", Json, |i| Shown::Warnings(&i.warnings_log)),
+    ImportAttribute::new("attachment_url", Url, |i| {
+        Shown::text(i.attachment_url.as_deref())
+    })
+    .derived_queryable(),
+    ImportAttribute::new("skip_errors", Bool, |i| Shown::Bool(i.skip_errors))
         .queryable()
         .on_create(),
-    ImportAttribute::new("created_at", Time, |i| time(Some(i.created_at))).queryable(),
-    ImportAttribute::new("updated_at", Time, |i| time(Some(i.updated_at))).queryable(),
-    ImportAttribute::new("reference", Text, |i| json!(i.reference))
+    ImportAttribute::new("created_at", Time, |i| Shown::Time(i.created_at)).queryable(),
+    ImportAttribute::new("updated_at", Time, |i| Shown::Time(i.updated_at)).queryable(),
+    ImportAttribute::new("reference", Text, |i| Shown::text(i.reference.as_deref()))
         .queryable()
         .on_create()
         .on_update(),
-    ImportAttribute::new("reference_origin", Text, |i| json!(i.reference_origin))
-        .queryable()
-        .on_create()
-        .on_update(),
-    ImportAttribute::new("metadata", Json, |i| i.metadata.clone())
+    ImportAttribute::new("reference_origin", Text, |i| {
+        Shown::text(i.reference_origin.as_deref())
+    })
+    .queryable()
+    .on_create()
+    .on_update(),
+    ImportAttribute::new("metadata", Json, |i| Shown::Json(&i.metadata))
         .filterable()
         .on_create()
         .on_update(),
-    ImportAttribute::new("_interrupt", Bool, |_| Value::Null)
+    ImportAttribute::new("_interrupt", Bool, |_| Shown::Null)
         .hidden()
         .on_update(),
 ];
@@ -242,13 +417,11 @@ pub fn import_attribute(name: &str) -> Option<&'static ImportAttribute> {
     IMPORT_ATTRIBUTES.iter().find(|a| a.name == name)
 }
 
-/// The `attributes` member of an import resource: every readable attribute, in the table's
-/// order.
+/// The `attributes` member of an import resource as a JSON object (for what keeps it, a
+/// webhook payload): every readable attribute, in the table's order.
 pub fn import_attributes(import: &Import) -> Map<String, Value> {
-    IMPORT_ATTRIBUTES
-        .iter()
-        .filter(|a| a.readable)
-        .map(|a| (a.name.to_owned(), (a.render)(import)))
+    shown_attributes(IMPORT_ATTRIBUTES, None)
+        .map(|a| (a.name.to_owned(), (a.render)(import).to_value()))
         .collect()
 }
 
@@ -257,6 +430,52 @@ mod tests {
     use super::*;
     use crate::model::*;
     use chrono::TimeZone;
+
+    fn import_resource(import: &Import, base_url: &str) -> Value {
+        serde_json::to_value(ImportResource::new(import, base_url)).unwrap()
+    }
+
+    #[test]
+    fn a_resource_shows_the_fields_asked_for_and_the_events_linked() {
+        let import = sample(Status::Completed);
+        let fields = [
+            "status".to_owned(),
+            "metadata".to_owned(),
+            "nope".to_owned(),
+        ];
+        let mut resource = ImportResource::new(&import, "http://api.test/").fields(Some(&fields));
+        resource.link_events(vec![3, 12]);
+        assert_eq!(resource.self_url(), "http://api.test/api/imports/imp123");
+        assert_eq!(
+            serde_json::to_value(&resource).unwrap(),
+            json!({
+                "id": "imp123",
+                "type": "imports",
+                "links": {"self": "http://api.test/api/imports/imp123"},
+                "attributes": {"status": "completed", "metadata": {"batch": 7}},
+                "relationships": {"events": {
+                    "links": {
+                        "self": "http://api.test/api/imports/imp123/relationships/events",
+                        "related": "http://api.test/api/imports/imp123/events",
+                    },
+                    "data": [{"type": "events", "id": "3"}, {"type": "events", "id": "12"}],
+                }},
+                "meta": {"mode": "test"},
+            })
+        );
+        let text = serde_json::to_string(&ImportResource::new(&import, "http://api.test")).unwrap();
+        assert!(
+            text.starts_with(r#"{"id":"imp123","type":"imports","links":"#),
+            "{text}"
+        );
+        assert_eq!(
+            import_attributes(&import),
+            import_resource(&import, "http://x")["attributes"]
+                .as_object()
+                .cloned()
+                .unwrap()
+        );
+    }
 
     fn sample(status: Status) -> Import {
         let t0 = chrono::Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap();

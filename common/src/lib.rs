@@ -29,5 +29,6 @@ pub mod json_check;
 pub mod jsonapi;
 pub mod model;
 pub mod seen_keys;
+pub mod shown;
 pub mod validate;
 pub mod webhooks;

@@ -7,8 +7,9 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 
-use crate::jsonapi::{time, Attribute, AttributeKind};
+use crate::jsonapi::{shown_attributes, Attribute, AttributeKind};
 use crate::model::{Tenant, UnknownValue};
+use crate::shown::Shown;
 
 /// The JSON:API type of webhooks.
 pub const WEBHOOKS_TYPE: &str = "webhooks";
@@ -146,68 +147,77 @@ use AttributeKind::{Bool, Json, Number, String as Text, Time};
 
 /// Every attribute of webhooks, readable ones in the order `attributes` shows them.
 pub const WEBHOOK_ATTRIBUTES: &[Attribute<Webhook>] = &[
-    Attribute::new("id", Text, |w: &Webhook| json!(w.id))
+    Attribute::new("id", Text, |w: &Webhook| Shown::Text(&w.id))
         .queryable()
         .hidden(),
-    Attribute::new("name", Text, |w: &Webhook| json!(w.name))
+    Attribute::new("name", Text, |w: &Webhook| Shown::text(w.name.as_deref()))
         .queryable()
         .on_create()
         .on_update(),
-    Attribute::new("topic", Text, |w: &Webhook| json!(w.topic.as_str()))
+    Attribute::new("topic", Text, |w: &Webhook| Shown::Text(w.topic.as_str()))
         .queryable()
         .on_create()
         .on_update(),
-    Attribute::new("callback_url", Text, |w: &Webhook| json!(w.callback_url))
-        .queryable()
-        .on_create()
-        .on_update(),
+    Attribute::new("callback_url", Text, |w: &Webhook| {
+        Shown::Text(&w.callback_url)
+    })
+    .queryable()
+    .on_create()
+    .on_update(),
     Attribute::new("include_resources", Json, |w: &Webhook| {
         match w.include_resources.is_empty() {
-            true => Value::Null,
-            false => json!(w.include_resources),
+            true => Shown::Null,
+            false => Shown::Texts(&w.include_resources),
         }
     })
     .on_create()
     .on_update(),
-    Attribute::new("disabled_at", Time, |w: &Webhook| time(w.disabled_at)).queryable(),
+    Attribute::new("disabled_at", Time, |w: &Webhook| {
+        Shown::time(w.disabled_at)
+    })
+    .queryable(),
     Attribute::new("circuit_state", Text, |w: &Webhook| {
-        json!(w.circuit_state.as_str())
+        Shown::Text(w.circuit_state.as_str())
     })
     .queryable(),
     // An integer column: compared as bigint, the type of the list's number parameters.
     Attribute {
         column: Some("circuit_failure_count::bigint"),
         ..Attribute::new("circuit_failure_count", Number, |w: &Webhook| {
-            json!(w.circuit_failure_count)
+            Shown::Int(i64::from(w.circuit_failure_count))
         })
         .queryable()
     },
-    Attribute::new("shared_secret", Text, |w: &Webhook| json!(w.shared_secret)),
-    Attribute::new("created_at", Time, |w: &Webhook| time(Some(w.created_at))).queryable(),
-    Attribute::new("updated_at", Time, |w: &Webhook| time(Some(w.updated_at))).queryable(),
-    Attribute::new("reference", Text, |w: &Webhook| json!(w.reference))
-        .queryable()
-        .on_create()
-        .on_update(),
-    Attribute::new("reference_origin", Text, |w: &Webhook| {
-        json!(w.reference_origin)
+    Attribute::new("shared_secret", Text, |w: &Webhook| {
+        Shown::text(w.shared_secret.as_deref())
+    }),
+    Attribute::new("created_at", Time, |w: &Webhook| Shown::Time(w.created_at)).queryable(),
+    Attribute::new("updated_at", Time, |w: &Webhook| Shown::Time(w.updated_at)).queryable(),
+    Attribute::new("reference", Text, |w: &Webhook| {
+        Shown::text(w.reference.as_deref())
     })
     .queryable()
     .on_create()
     .on_update(),
-    Attribute::new("metadata", Json, |w: &Webhook| w.metadata.clone())
+    Attribute::new("reference_origin", Text, |w: &Webhook| {
+        Shown::text(w.reference_origin.as_deref())
+    })
+    .queryable()
+    .on_create()
+    .on_update(),
+    Attribute::new("metadata", Json, |w: &Webhook| Shown::Json(&w.metadata))
         .filterable()
         .on_create()
         .on_update(),
-    Attribute::new("_disable", Bool, |_: &Webhook| Value::Null)
+    Attribute::new("_disable", Bool, |_: &Webhook| Shown::Null)
         .hidden()
         .on_create()
         .on_update(),
-    Attribute::new("_enable", Bool, |_: &Webhook| Value::Null)
+    Attribute::new("_enable", Bool, |_: &Webhook| Shown::Null)
         .hidden()
         .on_create()
         .on_update(),
-    Attribute::new("_reset_circuit", Bool, |_: &Webhook| Value::Null)
+    Attribute::new("_reset_circuit", Bool, |_: &Webhook| Shown::Null)
         .hidden()
         .on_update(),
 ];
@@ -215,11 +225,8 @@ pub const WEBHOOK_ATTRIBUTES: &[Attribute<Webhook>] = &[
 /// A webhook as a JSON:API resource object, with only the `fields` asked for (all when
 /// `None`) and its `last_event_callbacks` relationship.
 pub fn webhook_resource(w: &Webhook, base_url: &str, fields: Option<&[String]>) -> Value {
-    let attributes: Map<String, Value> = WEBHOOK_ATTRIBUTES
-        .iter()
-        .filter(|a| a.readable)
-        .filter(|a| fields.is_none_or(|f| f.iter().any(|n| n == a.name)))
-        .map(|a| (a.name.to_owned(), (a.render)(w)))
+    let attributes: Map<String, Value> = shown_attributes(WEBHOOK_ATTRIBUTES, fields)
+        .map(|a| (a.name.to_owned(), (a.render)(w).to_value()))
         .collect();
     let self_url = format!("{}/api/webhooks/{}", base_url.trim_end_matches('/'), w.id);
     json!({
@@ -261,7 +268,7 @@ pub struct EventCallback {
 /// An event callback as a JSON:API resource object.
 pub fn event_callback_resource(c: &EventCallback, base_url: &str) -> Value {
     let base = base_url.trim_end_matches('/');
-    let created = time(Some(c.created_at));
+    let created = crate::jsonapi::timestamp(c.created_at);
     json!({
         "id": c.id,
         "type": EVENT_CALLBACKS_TYPE,

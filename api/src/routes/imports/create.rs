@@ -19,7 +19,7 @@ use crate::document::{
     optional_string, pointer,
 };
 use crate::errors::{jsonapi, ApiError};
-use crate::render::{render_created, ECHO_INPUTS_MAX_BYTES};
+use crate::render::{resource, shown_created, Single, ECHO_INPUTS_MAX_BYTES};
 use crate::routes::imports::{refuse_unwritable, Write};
 use crate::upload::staging::Staged;
 use crate::upload::{self, CountError, InputsShape};
@@ -258,13 +258,16 @@ pub async fn create(
     traces::record_import(&tracing::Span::current(), &import.id, rt.name, &tenant);
     drop(client);
     state.outbox_wake.notify_one();
-    let doc = json!({"data": render_created(&state, import, echo.as_deref())});
-    let mut response = jsonapi(StatusCode::CREATED, &doc);
-    if let Ok(location) = doc["data"]["links"]["self"]
-        .as_str()
-        .unwrap_or_default()
-        .parse()
-    {
+    let import = shown_created(&state, import, echo.as_deref());
+    let data = resource(&state, &import, None);
+    let mut response = jsonapi(
+        StatusCode::CREATED,
+        &Single {
+            data: &data,
+            included: None,
+        },
+    );
+    if let Ok(location) = data.self_url().parse() {
         response.headers_mut().insert(header::LOCATION, location);
     }
     Ok(response)

@@ -6,12 +6,11 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use imports_storage::list_page::{list_page, PageWants};
-use serde_json::json;
 
 use crate::auth::Authenticated;
 use crate::errors::{jsonapi, ApiError};
 use crate::events::MAX_INCLUDED_PER_IMPORT;
-use crate::render::{render_listed, wants, LIST_INPUTS_MAX_BYTES};
+use crate::render::{resource, shown_listed, wants, LIST_INPUTS_MAX_BYTES};
 use crate::{listing, AppState};
 
 /// `GET /api/imports`.
@@ -39,15 +38,19 @@ pub async fn list(
         list_page(&*client, &tenant, &q.query, page_wants).await?
     };
     let mut events = Vec::new();
-    let mut data = Vec::with_capacity(page.imports.len());
+    let mut imports = Vec::with_capacity(page.imports.len());
     for mut listed in page.imports {
         events.append(&mut listed.events);
-        data.push(render_listed(&state, listed, fields));
+        imports.push(shown_listed(&state, listed, fields));
     }
+    let mut data: Vec<_> = imports
+        .iter()
+        .map(|i| resource(&state, i, fields))
+        .collect();
     let included = q
         .events
         .include
-        .then(|| crate::events::include_read(&mut data, events, q.events.fields.as_deref()));
+        .then(|| crate::events::link(&mut data, events, q.events.fields.as_deref()));
     let base = format!(
         "{}/api/imports",
         state.config.public_url.trim_end_matches('/')
@@ -60,8 +63,6 @@ pub async fn list(
         with_self: false,
     };
     let mut doc = listing::list_document(data, page.total, &at);
-    if let Some(included) = included {
-        doc["included"] = json!(included);
-    }
+    doc.included = included;
     Ok(jsonapi(StatusCode::OK, &doc))
 }

@@ -4,11 +4,10 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde_json::json;
 
 use crate::auth::Authenticated;
 use crate::errors::{jsonapi, ApiError};
-use crate::render::render;
+use crate::render::{resource, shown, Single};
 use crate::routes::imports::find;
 use crate::{listing, AppState};
 
@@ -27,12 +26,13 @@ pub async fn retrieve(
     let q = listing::parse(&picked)?;
     let client = state.pool.get().await?;
     let import = find(&client, &tenant, &id).await?;
-    let mut data = [render(&state, &client, import, q.fields.as_deref()).await?];
-    let doc = if q.events.include {
-        let included = crate::events::include(&*client, &mut data, &q.events).await?;
-        json!({"data": data[0].take(), "included": included})
-    } else {
-        json!({"data": data[0].take()})
+    let fields = q.fields.as_deref();
+    let import = shown(&state, &client, import, fields).await?;
+    let mut data = [resource(&state, &import, fields)];
+    let included = match q.events.include {
+        true => Some(crate::events::include(&*client, &mut data, &q.events).await?),
+        false => None,
     };
-    Ok(jsonapi(StatusCode::OK, &doc))
+    let [data] = data;
+    Ok(jsonapi(StatusCode::OK, &Single { data, included }))
 }

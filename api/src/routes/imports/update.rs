@@ -5,12 +5,12 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use imports_storage::imports::{self, ImportChanges};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::auth::Authenticated;
 use crate::document::{attributes, check_id, metadata, optional_string, pointer, read_document};
 use crate::errors::{jsonapi, ApiError};
-use crate::render::render;
+use crate::render::{resource, shown, Single};
 use crate::routes::imports::{find, refuse_unwritable, Write};
 use crate::AppState;
 
@@ -60,6 +60,13 @@ pub async fn update(
         imports::request_interrupt(&mut client, &id).await?;
     }
     let import = find(&client, &tenant, &id).await?;
-    let data = render(&state, &client, import, None).await?;
-    Ok(jsonapi(StatusCode::OK, &json!({"data": data})))
+    let import = shown(&state, &client, import, None).await?;
+    let data = resource(&state, &import, None);
+    Ok(jsonapi(
+        StatusCode::OK,
+        &Single {
+            data,
+            included: None,
+        },
+    ))
 }
