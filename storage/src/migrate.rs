@@ -68,6 +68,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "active imports",
         include_str!("../../migrations/0013_active_imports.sql"),
     ),
+    (
+        14,
+        "inputs compressed with lz4",
+        include_str!("../../migrations/0014_inputs_lz4.sql"),
+    ),
 ];
 
 /// The advisory lock key that serialises migration runs (an arbitrary constant).

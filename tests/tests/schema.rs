@@ -108,3 +108,27 @@ async fn every_catalogue_type_has_its_table_with_typed_columns() {
         assert_eq!(unique.len(), 1, "{}: unique ({key})", rt.name);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inputs_are_stored_compressed_with_lz4() {
+    let env = TestEnv::new().await;
+    let inputs = imports_tests::skus(2_000);
+    let import = env
+        .create_import(imports_tests::ImportSpec::json("skus", &inputs))
+        .await;
+    let rows = env
+        .query(&format!(
+            "SELECT pg_column_compression(data), octet_length(data), pg_column_size(data)
+             FROM import_inputs WHERE import_id = '{}'",
+            import.id
+        ))
+        .await;
+    assert!(!rows.is_empty());
+    for row in rows {
+        let (method, length, stored): (Option<String>, i32, i32) =
+            (row.get(0), row.get(1), row.get(2));
+        // This server is built with lz4, as Debian's and the PostgreSQL images are.
+        assert_eq!(method.as_deref(), Some("lz4"), "{length} bytes stored as {stored}");
+        assert!(stored < length / 4, "{length} bytes stored as {stored}");
+    }
+}
