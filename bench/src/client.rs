@@ -12,8 +12,24 @@ pub async fn create(
     format: &str,
     inputs: Value,
 ) -> anyhow::Result<String> {
-    let body = serde_json::to_vec(&json!({"data": {"type": "imports", "attributes": {
-        "resource_type": "skus", "format": format, "inputs": inputs}}}))?;
+    post_create(http, base, token, create_body(format, &inputs)?).await
+}
+
+/// The document creating an import of SKUs from `inputs`.
+pub fn create_body(format: &str, inputs: &Value) -> anyhow::Result<Vec<u8>> {
+    Ok(serde_json::to_vec(
+        &json!({"data": {"type": "imports", "attributes": {
+        "resource_type": "skus", "format": format, "inputs": inputs}}}),
+    )?)
+}
+
+/// POSTs a document of [`create_body`]; returns the import's id.
+pub async fn post_create(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    body: Vec<u8>,
+) -> anyhow::Result<String> {
     let resp = http
         .post(format!("{base}/api/imports"))
         .bearer_auth(token)

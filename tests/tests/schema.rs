@@ -128,7 +128,11 @@ async fn inputs_are_stored_compressed_with_lz4() {
         let (method, length, stored): (Option<String>, i32, i32) =
             (row.get(0), row.get(1), row.get(2));
         // This server is built with lz4, as Debian's and the PostgreSQL images are.
-        assert_eq!(method.as_deref(), Some("lz4"), "{length} bytes stored as {stored}");
+        assert_eq!(
+            method.as_deref(),
+            Some("lz4"),
+            "{length} bytes stored as {stored}"
+        );
         assert!(stored < length / 4, "{length} bytes stored as {stored}");
     }
 }
