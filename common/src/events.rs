@@ -5,10 +5,8 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::jsonapi::timestamp;
-
-/// The JSON:API type of events.
-pub const EVENTS_TYPE: &str = "events";
+pub use crate::jsonapi::EVENTS_TYPE;
+use crate::shown::timestamp;
 
 /// The attributes of an event, for `fields[events]`.
 pub const EVENT_FIELDS: &[&str] = &[

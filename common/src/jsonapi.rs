@@ -7,10 +7,14 @@ use serde::{Serialize, Serializer};
 use serde_json::{json, Map, Value};
 
 use crate::model::{Import, Mode};
-use crate::shown::{Shown, Timestamp};
+pub use crate::shown::timestamp;
+use crate::shown::Shown;
 
 /// The JSON:API `type` of imports.
 pub const IMPORTS_TYPE: &str = "imports";
+
+/// The JSON:API type of events.
+pub const EVENTS_TYPE: &str = "events";
 
 /// An import as a JSON:API resource object, serialized straight into a response:
 /// `{"id", "type", "links": {"self"}, "attributes", "relationships": {"events"}, "meta": {"mode"}}`.
@@ -167,7 +171,7 @@ impl Serialize for EventLinkages<'_> {
         let mut seq = s.serialize_seq(Some(self.0.len()))?;
         for id in self.0 {
             seq.serialize_element(&Linkage {
-                kind: crate::events::EVENTS_TYPE,
+                kind: EVENTS_TYPE,
                 id: id.to_string(),
             })?;
         }
@@ -331,11 +335,6 @@ impl<T> Attribute<T> {
         self.readable = false;
         self
     }
-}
-
-/// A timestamp as every resource of the API shows it: RFC 3339, milliseconds, `Z`.
-pub fn timestamp(t: chrono::DateTime<chrono::Utc>) -> String {
-    Timestamp(t).to_string()
 }
 
 use AttributeKind::{Bool, Json, Number, String as Text, Time, Url};

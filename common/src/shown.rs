@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::model::{ErrorsLog, WarningsLog};
 
-/// The value of one attribute of a resource (see [`crate::jsonapi::Attribute::render`]).
+/// The value of one attribute of a resource, as an attribute table renders it.
 #[derive(Debug, Clone, Copy)]
 pub enum Shown<'a> {
     /// `null`.
@@ -78,6 +78,11 @@ impl Serialize for Shown<'_> {
             Shown::Texts(texts) => texts.serialize(s),
         }
     }
+}
+
+/// A timestamp as every resource of the API shows it: RFC 3339, milliseconds, `Z`.
+pub fn timestamp(t: DateTime<Utc>) -> String {
+    Timestamp(t).to_string()
 }
 
 /// A time as every resource of the API shows it: RFC 3339 in UTC, to the millisecond, `Z`

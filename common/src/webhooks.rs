@@ -268,7 +268,7 @@ pub struct EventCallback {
 /// An event callback as a JSON:API resource object.
 pub fn event_callback_resource(c: &EventCallback, base_url: &str) -> Value {
     let base = base_url.trim_end_matches('/');
-    let created = crate::jsonapi::timestamp(c.created_at);
+    let created = crate::shown::timestamp(c.created_at);
     json!({
         "id": c.id,
         "type": EVENT_CALLBACKS_TYPE,
