@@ -236,7 +236,9 @@ impl IntoResponse for ApiError {
         } else if let Some(p) = &e.parameter {
             error["source"] = json!({"parameter": p});
         }
-        let mut response = (e.status, jsonapi_body(&json!({"errors": [error]}))).into_response();
+        // A JSON value of strings cannot fail to serialize.
+        let body = jsonapi_body(&json!({"errors": [error]})).unwrap_or_default();
+        let mut response = (e.status, body).into_response();
         response
             .headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(JSONAPI));
@@ -250,19 +252,43 @@ impl IntoResponse for ApiError {
 }
 
 /// Serializes a document as a body.
-pub fn jsonapi_body<T: serde::Serialize + ?Sized>(doc: &T) -> Vec<u8> {
+pub fn jsonapi_body<T: serde::Serialize + ?Sized>(doc: &T) -> serde_json::Result<Vec<u8>> {
     let mut body = Vec::with_capacity(4096);
-    // Documents are JSON values or resources of string-keyed members: writing them into
-    // memory cannot fail.
-    serde_json::to_writer(&mut body, doc).expect("a document serializes");
-    body
+    serde_json::to_writer(&mut body, doc)?;
+    Ok(body)
 }
 
-/// A JSON:API response with a status.
+/// A JSON:API response with a status; a 500 should the document not serialize (the
+/// documents are string-keyed JSON, so it does not happen, and a handler must not panic).
 pub fn jsonapi<T: serde::Serialize + ?Sized>(status: StatusCode, doc: &T) -> Response {
-    let mut response = (status, jsonapi_body(doc)).into_response();
+    let body = match jsonapi_body(doc) {
+        Ok(body) => body,
+        Err(e) => {
+            return ApiError::internal(format!("a document did not serialize: {e}")).into_response()
+        }
+    };
+    let mut response = (status, body).into_response();
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(JSONAPI));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_document_that_does_not_serialize_is_a_500_not_a_panic() {
+        // serde_json refuses map keys that are not strings.
+        let doc = std::collections::BTreeMap::from([(vec![1u8], 1)]);
+        assert_eq!(
+            jsonapi(StatusCode::OK, &doc).status(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+        assert_eq!(
+            jsonapi(StatusCode::CREATED, &json!({"data": null})).status(),
+            StatusCode::CREATED
+        );
+    }
 }

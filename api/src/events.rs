@@ -2,14 +2,13 @@
 //! timestamps, `reference`, `reference_origin`, `metadata`) with our `payload`, sparse
 //! fieldsets (`fields[events]`), and `include=events` on imports.
 
-use imports_common::events::Event;
 use imports_common::jsonapi::ImportResource;
 use imports_storage::events::events_of_imports;
 use serde_json::Value;
 
 use crate::errors::ApiError;
 
-pub use imports_common::events::{event_resource, linkage, EVENT_FIELDS};
+pub use imports_common::events::{event_resource, include_read, linkage, EVENT_FIELDS};
 
 pub use imports_common::events::MAX_INCLUDED_PER_IMPORT;
 
@@ -67,26 +66,5 @@ pub async fn include<C: imports_storage::client::Db>(
 ) -> Result<Vec<Value>, ApiError> {
     let ids: Vec<String> = imports.iter().map(|r| r.import().id.clone()).collect();
     let events = events_of_imports(client, &ids, MAX_INCLUDED_PER_IMPORT).await?;
-    Ok(link(imports, events, wanted.fields.as_deref()))
-}
-
-/// Links each import resource to its `events` (read with them) in
-/// `relationships.events.data`, and returns the events for `included`, oldest first, with
-/// only the `fields` asked for.
-pub fn link(
-    imports: &mut [ImportResource<'_>],
-    mut events: Vec<Event>,
-    fields: Option<&[String]>,
-) -> Vec<Value> {
-    events.sort_by_key(|e| e.id);
-    for resource in imports.iter_mut() {
-        let id = &resource.import().id;
-        let ids = events
-            .iter()
-            .filter(|e| &e.import_id == id)
-            .map(|e| e.id)
-            .collect();
-        resource.link_events(ids);
-    }
-    events.iter().map(|e| event_resource(e, fields)).collect()
+    Ok(include_read(imports, events, wanted.fields.as_deref()))
 }

@@ -5,6 +5,7 @@
 
 use serde_json::{json, Map, Value};
 
+use crate::jsonapi::ImportResource;
 pub use crate::jsonapi::EVENTS_TYPE;
 use crate::shown::timestamp;
 
@@ -70,25 +71,59 @@ pub fn event_resource(e: &Event, fields: Option<&[String]>) -> Value {
 
 /// The linkage of an event, for `relationships.events.data`.
 pub fn linkage(e: &Event) -> Value {
-    json!({"type": EVENTS_TYPE, "id": e.id.to_string()})
+    linkage_of(e.id)
 }
 
-/// Fills `relationships.events.data` of each import resource and returns the events (read with them) for `included`, oldest first, with only the `fields`
-/// asked for.
-pub fn include_read(
-    imports: &mut [Value],
+fn linkage_of(id: i64) -> Value {
+    json!({"type": EVENTS_TYPE, "id": id.to_string()})
+}
+
+/// A resource that `include=events` links its import's events to: a resource object kept
+/// as JSON (a webhook payload's) or an [`ImportResource`] serialized into a response.
+pub trait LinksEvents {
+    /// The id of the import it shows.
+    fn import_id(&self) -> &str;
+    /// Sets `relationships.events.data` to the events of these ids.
+    fn link_events(&mut self, ids: Vec<i64>);
+}
+
+impl LinksEvents for Value {
+    fn import_id(&self) -> &str {
+        self["id"].as_str().unwrap_or_default()
+    }
+
+    fn link_events(&mut self, ids: Vec<i64>) {
+        let data = ids.into_iter().map(linkage_of).collect();
+        self["relationships"]["events"]["data"] = Value::Array(data);
+    }
+}
+
+impl LinksEvents for ImportResource<'_> {
+    fn import_id(&self) -> &str {
+        &self.import().id
+    }
+
+    fn link_events(&mut self, ids: Vec<i64>) {
+        ImportResource::link_events(self, ids);
+    }
+}
+
+/// Links each import resource to its events (read with them) in
+/// `relationships.events.data`, and returns the events for `included`, oldest first, with
+/// only the `fields` asked for.
+pub fn include_read<R: LinksEvents>(
+    imports: &mut [R],
     mut events: Vec<Event>,
     fields: Option<&[String]>,
 ) -> Vec<Value> {
     events.sort_by_key(|e| e.id);
     for resource in imports.iter_mut() {
-        let id = resource["id"].as_str().unwrap_or_default().to_owned();
-        let data: Vec<Value> = events
+        let ids = events
             .iter()
-            .filter(|e| e.import_id == id)
-            .map(linkage)
+            .filter(|e| e.import_id == resource.import_id())
+            .map(|e| e.id)
             .collect();
-        resource["relationships"]["events"]["data"] = Value::Array(data);
+        resource.link_events(ids);
     }
     events.iter().map(|e| event_resource(e, fields)).collect()
 }

@@ -156,15 +156,19 @@ fn listed(
     add_log_entries(row, &mut import);
     let inputs_head = match wants.inputs_head_bytes {
         0 => None,
-        max => row.try_get::<_, Option<Vec<u8>>>("head")?.map(|mut bytes| {
-            let max = usize::try_from(max).unwrap_or(0);
-            let fits = bytes.len() <= max;
-            bytes.truncate(max);
-            InputsHead {
-                bytes,
-                whole: fits && row.get::<_, Option<bool>>("last").unwrap_or(false),
+        max => match row.try_get::<_, Option<Vec<u8>>>("head")? {
+            None => None,
+            Some(mut bytes) => {
+                let max = usize::try_from(max).unwrap_or(0);
+                let fits = bytes.len() <= max;
+                bytes.truncate(max);
+                let last = row.try_get::<_, Option<bool>>("last")?.unwrap_or(false);
+                Some(InputsHead {
+                    bytes,
+                    whole: fits && last,
+                })
             }
-        }),
+        },
     };
     let events = match wants.events_per_import {
         0 => Vec::new(),

@@ -50,7 +50,7 @@ pub async fn list(
     let included = q
         .events
         .include
-        .then(|| crate::events::link(&mut data, events, q.events.fields.as_deref()));
+        .then(|| crate::events::include_read(&mut data, events, q.events.fields.as_deref()));
     let base = format!(
         "{}/api/imports",
         state.config.public_url.trim_end_matches('/')
